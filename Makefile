@@ -1,0 +1,141 @@
+# Rill top-level Makefile.
+#
+#   make          build the kernel image, the initrd and the host tests
+#   make run      boot Rill in QEMU on this terminal (serial console)
+#   make test     host unit tests + in-kernel tests at -smp 1 and -smp 4
+#   make iso      GRUB rescue ISO booting the same kernel
+#   make debug    QEMU halted with the GDB stub on :1234
+#
+# Sources are found by wildcard: a new .c or .S file under kernel/ joins the
+# kernel, a new tests/host/test_*.c becomes a host test program.
+
+BUILD      ?= build
+CC         := gcc
+LD         := ld
+OBJCOPY    := objcopy
+NM         := nm
+PYTHON     := python3
+QEMU       := qemu-system-x86_64
+
+SMP        ?= 2
+MEM        ?= 512M
+APPEND     ?=
+
+WARN       := -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
+              -Wmissing-prototypes -Wshadow -Wpointer-arith
+INCLUDES   := -Ikernel/include -Ilib/include -Iabi/include
+
+KCFLAGS    := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -fno-stack-protector \
+              -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse \
+              -mno-sse2 -mno-avx -mgeneral-regs-only -fno-omit-frame-pointer \
+              -fno-optimize-sibling-calls -fno-strict-aliasing -fno-common \
+              -ffunction-sections -MMD -MP $(WARN) $(INCLUDES) -D__RILL_KERNEL__
+KASFLAGS   := -g -MMD -MP $(INCLUDES) -D__RILL_KERNEL__ -D__ASSEMBLY__
+KLDFLAGS   := -nostdlib -n -z max-page-size=0x1000 -z noexecstack \
+              --no-warn-rwx-segments -T kernel/arch/x86_64/linker.ld
+
+KERNEL_C   := $(sort $(shell find kernel -name '*.c')) $(sort $(wildcard lib/common/*.c))
+KERNEL_S   := $(sort $(shell find kernel -name '*.S'))
+KERNEL_OBJ := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_C) $(KERNEL_S))
+
+# Portable code that also builds on the host for unit tests.
+HOST_SRCS  := lib/common/format.c kernel/mm/buddy.c kernel/mm/slab.c \
+              kernel/core/timerheap.c kernel/acpi/acpi.c kernel/core/cmdline.c \
+              tests/host/support.c
+HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
+HOST_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=all -Wall -Wextra -Werror -Wno-unused-parameter \
+              $(INCLUDES) -DRILL_HOST_TEST $(shell pkg-config --cflags check 2>/dev/null)
+HOST_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+
+KERNEL_ELF := $(BUILD)/kernel.elf
+KERNEL_BIN := $(BUILD)/rill.bin
+INITRD     := $(BUILD)/initrd.cpio
+ISO        := $(BUILD)/rill.iso
+
+.PHONY: all kernel host-tests run test test-host test-kernel iso debug deps clean bench
+all: kernel $(INITRD) host-tests
+
+kernel: $(KERNEL_BIN)
+
+deps:
+	@bash tools/deps.sh
+
+# --- kernel ---------------------------------------------------------------
+
+$(BUILD)/k/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -c $< -o $@
+
+$(BUILD)/k/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(KASFLAGS) -c $< -o $@
+
+# Two links: the first fixes every text address, the second adds the symbol
+# table (placed after all code and data, so nothing moves). The check after
+# the second link proves the addresses did not move.
+$(BUILD)/ksyms0.S:
+	@mkdir -p $(BUILD)
+	$(PYTHON) tools/gensyms.py /dev/null > $@
+
+$(BUILD)/ksyms0.o: $(BUILD)/ksyms0.S
+	$(CC) $(KASFLAGS) -c $< -o $@
+
+$(BUILD)/kernel0.elf: $(KERNEL_OBJ) $(BUILD)/ksyms0.o kernel/arch/x86_64/linker.ld
+	$(LD) $(KLDFLAGS) -o $@ $(KERNEL_OBJ) $(BUILD)/ksyms0.o
+
+$(BUILD)/ksyms.S: $(BUILD)/kernel0.elf tools/gensyms.py
+	$(NM) -n $< | $(PYTHON) tools/gensyms.py - > $@
+
+$(BUILD)/ksyms.o: $(BUILD)/ksyms.S
+	$(CC) $(KASFLAGS) -c $< -o $@
+
+$(KERNEL_ELF): $(KERNEL_OBJ) $(BUILD)/ksyms.o
+	$(LD) $(KLDFLAGS) -o $@ $(KERNEL_OBJ) $(BUILD)/ksyms.o
+	@$(NM) -n $(BUILD)/kernel0.elf | grep -i ' t ' > $(BUILD)/syms0.txt
+	@$(NM) -n $@ | grep -i ' t ' > $(BUILD)/syms1.txt
+	@cmp -s $(BUILD)/syms0.txt $(BUILD)/syms1.txt || \
+		{ echo "symbol table moved text addresses"; rm -f $@; exit 1; }
+
+$(KERNEL_BIN): $(KERNEL_ELF)
+	$(OBJCOPY) -O binary $< $@
+
+# --- initrd -----------------------------------------------------------------
+
+INITRD_FILES := $(shell find initrd -type f 2>/dev/null)
+$(INITRD): $(INITRD_FILES) tools/mkcpio.py
+	@mkdir -p $(BUILD)
+	$(PYTHON) tools/mkcpio.py $@ initrd
+
+# --- host unit tests --------------------------------------------------------
+
+host-tests: $(HOST_TESTS)
+
+$(BUILD)/host/%: tests/host/%.c $(HOST_SRCS) $(wildcard kernel/include/kernel/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_SRCS) $(HOST_LIBS)
+
+# --- running ------------------------------------------------------------------
+
+run: deps kernel $(INITRD)
+	$(PYTHON) tools/qemu.py run --kernel $(KERNEL_BIN) --initrd $(INITRD) \
+		--smp $(SMP) --mem $(MEM) --append "$(APPEND)"
+
+debug: deps kernel $(INITRD)
+	@echo "QEMU is halted with the GDB stub on localhost:1234; in another terminal:"
+	@echo "  gdb $(KERNEL_ELF) -ex 'target remote :1234'"
+	$(PYTHON) tools/qemu.py run --kernel $(KERNEL_BIN) --initrd $(INITRD) \
+		--smp $(SMP) --mem $(MEM) --append "$(APPEND)" --gdb
+
+iso: $(ISO)
+$(ISO): $(KERNEL_BIN) $(INITRD) tools/mkiso.sh
+	bash tools/mkiso.sh $(KERNEL_BIN) $(INITRD) $@
+
+test: deps
+	$(MAKE) all $(ISO)
+	$(PYTHON) tools/runtests.py --build $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/k -name '*.d' 2>/dev/null)

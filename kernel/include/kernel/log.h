@@ -1,0 +1,35 @@
+/*
+ * log.h - the kernel log.
+ *
+ * Every line carries the time since boot and a level. Lines above the level
+ * set by the "log=" boot option (error, warn, info, debug) are dropped.
+ * Portable code logs through klog() too; host tests supply their own klog.
+ */
+#ifndef KERNEL_LOG_H
+#define KERNEL_LOG_H
+
+#include <stdarg.h>
+#include <kernel/types.h>
+
+enum log_level {
+	LOG_ERROR = 0,
+	LOG_WARN = 1,
+	LOG_INFO = 2,
+	LOG_DEBUG = 3,
+};
+
+void klog(int level, const char *fmt, ...) __printf(2, 3);
+void vklog(int level, const char *fmt, va_list ap);
+
+/* Raw output without prefix, for multi-part lines (register dumps). */
+void kprintf(const char *fmt, ...) __printf(1, 2);
+
+void log_set_level(int level);
+int log_parse_level(const char *name);	/* -1 when unknown */
+
+#define pr_err(...)	klog(LOG_ERROR, __VA_ARGS__)
+#define pr_warn(...)	klog(LOG_WARN, __VA_ARGS__)
+#define pr_info(...)	klog(LOG_INFO, __VA_ARGS__)
+#define pr_debug(...)	klog(LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * support.h - shared helpers for host unit tests of portable kernel code.
+ *
+ * The kernel's klog() is replaced by one that records the last message, so a
+ * test can assert that a malformed input was rejected *with a log line*.
+ */
+#ifndef TESTS_HOST_SUPPORT_H
+#define TESTS_HOST_SUPPORT_H
+
+extern char host_last_log[512];	/* text of the last klog() call */
+extern int host_last_log_level;	/* its level, -1 when none since reset */
+extern int host_log_count;	/* klog() calls since reset */
+
+void host_log_reset(void);
+
+#endif
