@@ -17,6 +17,7 @@ NM         := nm
 PYTHON     := python3
 QEMU       := qemu-system-x86_64
 
+Q          ?= @
 SMP        ?= 2
 MEM        ?= 512M
 APPEND     ?=
@@ -24,13 +25,14 @@ APPEND     ?=
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
               -Wmissing-prototypes -Wshadow -Wpointer-arith
 INCLUDES   := -Ikernel/include -Ilib/include -Iabi/include
+KINCLUDES  := $(INCLUDES) -Ikernel/arch/x86_64/include
 
 KCFLAGS    := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -fno-stack-protector \
               -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse \
               -mno-sse2 -mno-avx -mgeneral-regs-only -fno-omit-frame-pointer \
               -fno-optimize-sibling-calls -fno-strict-aliasing -fno-common \
-              -ffunction-sections -MMD -MP $(WARN) $(INCLUDES) -D__RILL_KERNEL__
-KASFLAGS   := -g -MMD -MP $(INCLUDES) -D__RILL_KERNEL__ -D__ASSEMBLY__
+              -ffunction-sections -MMD -MP $(WARN) $(KINCLUDES) -D__RILL_KERNEL__
+KASFLAGS   := -g -MMD -MP $(KINCLUDES) -D__RILL_KERNEL__ -D__ASSEMBLY__
 KLDFLAGS   := -nostdlib -n -z max-page-size=0x1000 -z noexecstack \
               --no-warn-rwx-segments -T kernel/arch/x86_64/linker.ld
 
@@ -65,11 +67,13 @@ deps:
 
 $(BUILD)/k/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(KCFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
 $(BUILD)/k/%.S.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(KASFLAGS) -c $< -o $@
+	@echo "  AS      $<"
+	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
 
 # Two links: the first fixes every text address, the second adds the symbol
 # table (placed after all code and data, so nothing moves). The check after

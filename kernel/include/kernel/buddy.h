@@ -7,11 +7,20 @@
  * on per-order free lists; a freed block merges with its buddy while the
  * buddy is free and of the same order.
  *
+ * Alignment is absolute: a block of order k starts at a pfn that is a
+ * multiple of 2^k, whatever zone->base_pfn is (the slab allocator relies on
+ * blocks being aligned to their size). When base_pfn is not aligned to
+ * 2^(BUDDY_MAX_ORDER-1), the pages before the first aligned boundary simply
+ * form smaller blocks.
+ *
  * Invariants:
- *  - a block on free list k starts at a pfn (relative to zone->base_pfn)
- *    aligned to 2^k and every page in it belongs to the zone;
+ *  - a block on free list k starts at a pfn aligned to 2^k and every page in
+ *    it belongs to the zone and is managed (not BUDDY_PAGE_RESERVED);
  *  - zone->free_pages == sum over k of nfree[k] << k;
- *  - a page that is the head of a free block has BUDDY_PAGE_FREE and its order.
+ *  - a page that is the head of a free block has BUDDY_PAGE_FREE and its order;
+ *  - a page that is the head of an allocated block has BUDDY_PAGE_ALLOCATED
+ *    and its order; every other managed page has no flag set;
+ *  - no free block has a free buddy of the same order (they would merge).
  */
 #ifndef KERNEL_BUDDY_H
 #define KERNEL_BUDDY_H
@@ -23,10 +32,12 @@
 
 #define BUDDY_PAGE_FREE     0x1	/* head of a free block */
 #define BUDDY_PAGE_RESERVED 0x2	/* never handed to the allocator */
+#define BUDDY_PAGE_ALLOCATED 0x4	/* head of a block from buddy_alloc */
 
 struct buddy_page {
 	struct list_head link;	/* free-list link while BUDDY_PAGE_FREE */
-	uint8_t order;		/* order of the free block this page heads */
+	uint8_t order;		/* order of the free or allocated block this
+				 * page heads */
 	uint8_t flags;		/* BUDDY_PAGE_* */
 	uint16_t pad;
 	uint32_t user;		/* free for the page's owner (slab, refcount) */
@@ -51,14 +62,15 @@ void buddy_init(struct buddy_zone *z, uint64_t base_pfn, uint64_t npages,
  * Pages outside the zone are ignored. */
 void buddy_add_range(struct buddy_zone *z, uint64_t pfn, uint64_t count);
 
-/* Allocate 2^order contiguous pages aligned to 2^order pages (relative to
- * base_pfn). Returns the first pfn, or -1 when no block is large enough or
- * order is out of range. */
+/* Allocate 2^order contiguous pages whose first pfn is a multiple of 2^order.
+ * Returns the first pfn, or -1 when no block is large enough or order is out
+ * of range. */
 int64_t buddy_alloc(struct buddy_zone *z, unsigned order);
 
 /* Free a block returned by buddy_alloc with the same order. Freeing a pfn
- * outside the zone, a misaligned pfn, or a block that is already free is a
- * caller bug: it returns -1 and changes nothing. Returns 0 on success. */
+ * outside the zone, a misaligned pfn, a block that is already free, or a pfn
+ * that does not head an allocated block of this order is a caller bug: it is
+ * logged, returns -1 and changes nothing. Returns 0 on success. */
 int buddy_free(struct buddy_zone *z, uint64_t pfn, unsigned order);
 
 /* Number of free blocks of exactly this order. */

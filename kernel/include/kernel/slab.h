@@ -40,9 +40,12 @@ struct slab_cache {
 	uint64_t total_allocs;	/* objects ever handed out */
 };
 
-/* Set up a cache for objects of size bytes aligned to align (0 means 8).
- * Returns 0, or -1 when size or align is unusable (0, or too big for a slab
- * of 2^BUDDY_MAX_ORDER-1 pages, or align not a power of two). */
+/* Set up a cache for objects of size bytes aligned to align (0 means 8; 1, 2
+ * and 4 are raised to 8). slab_order is the smallest order giving at least 8
+ * objects per slab with at most 1/8 of it wasted, or else the order that
+ * wastes least. Returns 0, or -1 (logged) when size or align is unusable (0,
+ * or too big for a slab of 2^(BUDDY_MAX_ORDER-1) pages, or align not a power
+ * of two) or src is NULL. */
 int slab_cache_init(struct slab_cache *c, const char *name, size_t size,
 		    size_t align, const struct slab_page_source *src);
 
@@ -50,8 +53,10 @@ int slab_cache_init(struct slab_cache *c, const char *name, size_t size,
 void *slab_alloc(struct slab_cache *c);
 
 /* Return an object to its cache. Freeing NULL does nothing. Returns 0, or -1
- * when obj does not belong to the cache or is misaligned within its slab or
- * already free (detected where cheap: a poison word in freed objects). */
+ * (logged, nothing changed) when obj does not belong to the cache or is
+ * misaligned within its slab or already free (detected where cheap: a poison
+ * word in freed objects of 16 bytes or more). obj must lie in memory that is
+ * readable at its slab-size-aligned base; any pointer into a slab is. */
 int slab_free(struct slab_cache *c, void *obj);
 
 /* Give every empty slab back to the page source. */

@@ -25,16 +25,20 @@ struct timerheap {
 	uint64_t next_seq;
 };
 
+/* capacity above TIMERHEAP_NONE - 1 is clamped to it. */
 void timerheap_init(struct timerheap *h, struct timer_node **slots, uint32_t capacity);
+/* Every node goes through this once before its first insert. */
 void timer_node_init(struct timer_node *t);
-/* 0, or -1 when the heap is full or t is already armed. */
+/* 0, or -1 when the heap is full or t is already armed (in any heap). The
+ * deadline must be set before and not changed while armed. */
 int timerheap_insert(struct timerheap *h, struct timer_node *t);
-/* Removes t if armed; returns true when it was. */
+/* Removes t if armed in this heap; returns true when it was. */
 bool timerheap_remove(struct timerheap *h, struct timer_node *t);
 /* Earliest timer or NULL. */
 struct timer_node *timerheap_peek(const struct timerheap *h);
 /* Removes and returns the earliest timer whose deadline <= now, or NULL. */
 struct timer_node *timerheap_pop_expired(struct timerheap *h, uint64_t now);
+/* Check the heap order and the index back-pointers. 0 when consistent. */
 int timerheap_check(const struct timerheap *h);
 
 #endif

@@ -1,0 +1,73 @@
+/*
+ * isr.S - interrupt and exception entry stubs.
+ *
+ * 256 stubs, each 16 bytes apart in isr_stubs, push an error code of 0 when
+ * the CPU does not (all vectors but 8, 10-14, 17, 21, 29, 30), then the vector,
+ * and jump to isr_common. isr_common saves the general registers in the
+ * order of struct trap_frame, calls trap_dispatch(frame), and returns with
+ * iretq. Entry from user mode (CS RPL 3) swaps GS so that gs:0 is the
+ * per-CPU block in the kernel.
+ */
+#include <kernel/memlayout.h>
+
+	.text
+	.align 16
+	.global isr_stubs
+isr_stubs:
+	vec = 0
+	.rept 256
+	.align 16
+	.if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
+	pushq	$vec
+	.else
+	pushq	$0
+	pushq	$vec
+	.endif
+	jmp	isr_common
+	vec = vec + 1
+	.endr
+
+isr_common:
+	testb	$3, 24(%rsp)		/* CS of the interrupted context */
+	jz	1f
+	swapgs
+1:	pushq	%rax
+	pushq	%rbx
+	pushq	%rcx
+	pushq	%rdx
+	pushq	%rsi
+	pushq	%rdi
+	pushq	%rbp
+	pushq	%r8
+	pushq	%r9
+	pushq	%r10
+	pushq	%r11
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	cld
+	movq	%rsp, %rdi
+	call	trap_dispatch
+	.global trap_return
+trap_return:
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%r11
+	popq	%r10
+	popq	%r9
+	popq	%r8
+	popq	%rbp
+	popq	%rdi
+	popq	%rsi
+	popq	%rdx
+	popq	%rcx
+	popq	%rbx
+	popq	%rax
+	addq	$16, %rsp		/* vector, error */
+	testb	$3, 8(%rsp)
+	jz	2f
+	swapgs
+2:	iretq

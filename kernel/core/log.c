@@ -1,0 +1,117 @@
+/*
+ * log.c - the kernel log on the serial console.
+ *
+ * Each line: "[  seconds.micros] cpuN level: text". Whole lines are
+ * serialised by log_lock (irqsave, so interrupt handlers may log). After a
+ * panic the lock is taken with a bounded wait so that a CPU that died
+ * holding it cannot silence the panic report.
+ */
+#include <kernel/arch.h>
+#include <kernel/cpu.h>
+#include <kernel/log.h>
+#include <kernel/panic.h>
+#include <kernel/spinlock.h>
+#include <kernel/time.h>
+#include <rill/format.h>
+#include <rill/string.h>
+
+static spinlock_t log_lock = SPINLOCK_INIT;
+static int log_level = LOG_INFO;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+void log_set_level(int level)
+{
+	if (level >= LOG_ERROR && level <= LOG_DEBUG)
+		log_level = level;
+}
+
+int log_parse_level(const char *name)
+{
+	for (int i = 0; i < (int)ARRAY_SIZE(level_names); i++)
+		if (!strcmp(name, level_names[i]))
+			return i;
+	return -1;
+}
+
+static void console_put(char c, void *ctx)
+{
+	arch_console_putc(c);
+}
+
+/* Returns whether the lock was taken (it may not be, after a panic). */
+static bool log_lock_acquire(irqflags_t *flags)
+{
+	*flags = arch_irq_save();
+	if (!panic_in_progress) {
+		spin_lock(&log_lock);
+		return true;
+	}
+	for (int i = 0; i < 1000000; i++) {
+		if (spin_trylock(&log_lock))
+			return true;
+		arch_cpu_relax();
+	}
+	return false;
+}
+
+static void log_lock_release(bool locked, irqflags_t flags)
+{
+	if (locked)
+		spin_unlock(&log_lock);
+	arch_irq_restore(flags);
+}
+
+static void vkprintf_locked(const char *fmt, va_list ap)
+{
+	rill_vformat(console_put, NULL, fmt, ap);
+}
+
+static void kprintf_locked(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vkprintf_locked(fmt, ap);
+	va_end(ap);
+}
+
+void vklog(int level, const char *fmt, va_list ap)
+{
+	irqflags_t flags;
+	uint64_t ns;
+	bool locked;
+
+	if (level > log_level)
+		return;
+	ns = clock_ns();
+	locked = log_lock_acquire(&flags);
+	kprintf_locked("[%5lu.%06lu] cpu%u %s: ", (unsigned long)(ns / 1000000000ull),
+		       (unsigned long)(ns % 1000000000ull / 1000), cpu_id(),
+		       level_names[level < 0 ? 0 : level > LOG_DEBUG ? LOG_DEBUG : level]);
+	vkprintf_locked(fmt, ap);
+	arch_console_putc('\n');
+	log_lock_release(locked, flags);
+}
+
+void klog(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vklog(level, fmt, ap);
+	va_end(ap);
+}
+
+void kprintf(const char *fmt, ...)
+{
+	irqflags_t flags;
+	bool locked;
+	va_list ap;
+
+	locked = log_lock_acquire(&flags);
+	va_start(ap, fmt);
+	vkprintf_locked(fmt, ap);
+	va_end(ap);
+	log_lock_release(locked, flags);
+}

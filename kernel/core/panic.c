@@ -1,0 +1,127 @@
+/*
+ * panic.c - fatal errors, register dumps and symbolized backtraces.
+ *
+ * A panic stops the other CPUs (NMI), prints the message, the registers when
+ * a trap frame is known, and a backtrace by walking frame pointers (the
+ * kernel is built with -fno-omit-frame-pointer). Addresses are named through
+ * the symbol table the second link pass embeds (tools/gensyms.py). The
+ * machine then leaves QEMU through isa-debug-exit with code 2, or halts.
+ *
+ * The walk trusts nothing: each frame pointer must be 8-aligned, inside the
+ * kernel half, and above the previous one, else the walk stops.
+ */
+#include <stdarg.h>
+#include <kernel/arch.h>
+#include <kernel/cpu.h>
+#include <kernel/log.h>
+#include <kernel/memlayout.h>
+#include <kernel/panic.h>
+#include <kernel/smp.h>
+#include <kernel/trap.h>
+#include <rill/format.h>
+
+extern const uint64_t ksyms_count;
+extern const uint64_t ksyms_addrs[];
+extern const uint64_t ksyms_names[];
+extern const char ksyms_strings[];
+extern const char __text_start[], __text_end[];
+
+volatile int panic_in_progress;
+
+const char *ksym_lookup(uintptr_t addr, uintptr_t *offset)
+{
+	uint64_t lo = 0, hi = ksyms_count;
+
+	if (addr < (uintptr_t)__text_start || addr >= (uintptr_t)__text_end ||
+	    ksyms_count == 0 || addr < ksyms_addrs[0])
+		return NULL;
+	/* Last symbol with address <= addr. */
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (ksyms_addrs[mid] <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*offset = addr - ksyms_addrs[lo];
+	return ksyms_strings + ksyms_names[lo];
+}
+
+static void print_addr(uintptr_t addr)
+{
+	uintptr_t off;
+	const char *name = ksym_lookup(addr, &off);
+
+	if (name)
+		kprintf("  [<0x%016lx>] %s+0x%lx\n", addr, name, off);
+	else
+		kprintf("  [<0x%016lx>] ?\n", addr);
+}
+
+void backtrace_print(uintptr_t rip, uintptr_t rbp, int depth)
+{
+	kprintf("backtrace:\n");
+	if (rip)
+		print_addr(rip);
+	for (int i = 0; i < depth && rbp; i++) {
+		const uintptr_t *frame = (const uintptr_t *)rbp;
+		uintptr_t next, ret;
+
+		if ((rbp & 7) || rbp < DIRECT_MAP_BASE || rbp > UINTPTR_MAX - 16)
+			break;
+		ret = frame[1];
+		next = frame[0];
+		if (!ret)
+			break;
+		print_addr(ret);
+		if (next <= rbp)
+			break;
+		rbp = next;
+	}
+}
+
+static void panic_enter(void)
+{
+	arch_irq_disable();
+	if (__atomic_exchange_n(&panic_in_progress, 1, __ATOMIC_SEQ_CST)) {
+		/* Another CPU is already panicking: let it report. */
+		arch_halt();
+	}
+	smp_stop_others();
+}
+
+static __noreturn void panic_exit(void)
+{
+	kprintf("PANIC: system halted\n");
+	arch_qemu_exit(2);
+}
+
+void panic(const char *fmt, ...)
+{
+	va_list ap;
+	char msg[256];
+
+	panic_enter();
+	va_start(ap, fmt);
+	rill_vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kprintf("\nPANIC on cpu%u: %s\n", cpu_id(), msg);
+	backtrace_print(0, arch_frame_pointer(), 32);
+	panic_exit();
+}
+
+void panic_frame(const struct trap_frame *tf, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[256];
+
+	panic_enter();
+	va_start(ap, fmt);
+	rill_vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kprintf("\nPANIC on cpu%u: %s\n", cpu_id(), msg);
+	trap_dump_frame(tf);
+	backtrace_print(tf->rip, tf->rbp, 32);
+	panic_exit();
+}

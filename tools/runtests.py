@@ -1,0 +1,337 @@
+#!/usr/bin/env python3
+"""Test driver behind `make test`.
+
+    python3 tools/runtests.py --build build [--only host|kernel|fault|iso]...
+                              [--smp 1,4]
+
+Runs, in order, counting each result as one test:
+  host    every build/host/test_* program (Check, CK_VERBOSE=verbose): one
+          test per Check test; a program that exits non-zero without
+          reporting a failure counts as one failure host/<program>.
+  kernel  for each SMP count: boot build/rill.bin + build/initrd.cpio with
+          "ktest=all log=info"; each "ktest: PASS <name>" /
+          "ktest: FAIL <name>: <reason>" line is a test kernel/smp<N>/<name>,
+          and kernel/smp<N>/boot fails on timeout, on a missing
+          "ktest: done" line, or on a QEMU status other than 1 (all passed)
+          or 3 (some failed).
+  fault   boot with "ktest.fault=pagefault log=info": passes on a panic
+          (status 5) printing "PANIC" and a backtrace naming
+          ktest_fault_trigger.
+  iso     if build/rill.iso exists: boot it (-smp 2) until
+          "rill: boot complete" is printed.
+Serial logs go to build/logs/. The last line printed is "N passed, M failed";
+the exit status is 0 iff M == 0.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True  # keep tools/ free of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qemu  # noqa: E402
+
+KERNEL_APPEND = "ktest=all log=info"
+KERNEL_TIMEOUT = 300
+FAULT_APPEND = "ktest.fault=pagefault log=info"
+FAULT_TIMEOUT = 120
+ISO_TIMEOUT = 300
+ISO_SMP = 2
+HOST_TIMEOUT = 600
+
+CHECK_LINE = re.compile(
+    r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<res>[PFE]):(?P<tcase>[^:\n]*):"
+    r"(?P<test>[^:\n]+):(?P<iter>\d+):\s?(?P<msg>.*)$")
+CHECK_SUMMARY = re.compile(
+    r"\d+%: Checks: (?P<n>\d+), Failures: (?P<f>\d+), Errors: (?P<e>\d+)")
+KTEST_RESULT = re.compile(r"ktest: (?P<res>PASS|FAIL) (?P<rest>.*)$")
+KTEST_DONE = re.compile(r"ktest: done passed=(?P<p>\d+) failed=(?P<f>\d+)")
+FRAME = re.compile(
+    r"\[<0xffffffff8[0-9a-f]+>\] (?P<sym>[A-Za-z_][A-Za-z0-9_]*)\+0x[0-9a-f]+")
+BOOT_COMPLETE = r"rill: boot complete"
+
+
+class Results:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def ok(self, name):
+        self.passed += 1
+        out(f"PASS {name}")
+
+    def fail(self, name, why=""):
+        self.failed += 1
+        out(f"FAIL {name}" + (f": {why}" if why else ""))
+
+
+def out(s=""):
+    print(s, flush=True)
+
+
+def tail(text, n):
+    lines = text.splitlines()
+    for line in lines[-n:]:
+        out(f"    | {line}")
+
+
+def save_log(build, name, text):
+    d = os.path.join(build, "logs")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, name)
+    with open(path, "w", encoding="utf-8", errors="replace") as f:
+        f.write(text)
+    return path
+
+
+def lines_of(text):
+    return [l.rstrip("\r") for l in text.split("\n")]
+
+
+# --- host unit tests --------------------------------------------------------
+
+def run_host(build, res):
+    hostdir = os.path.join(build, "host")
+    progs = []
+    if os.path.isdir(hostdir):
+        for name in sorted(os.listdir(hostdir)):
+            path = os.path.join(hostdir, name)
+            if (name.startswith("test_") and os.path.isfile(path)
+                    and os.access(path, os.X_OK)):
+                progs.append(name)
+    if not progs:
+        out(f"host: no test programs in {hostdir}")
+        return
+    # CK_VERBOSITY is what Check's CK_ENV print mode reads; CK_VERBOSE is
+    # kept as well for programs that look at it themselves.
+    env = dict(os.environ, CK_VERBOSITY="verbose", CK_VERBOSE="verbose",
+               CK_DEFAULT_TIMEOUT="60")
+    for name in progs:
+        path = os.path.join(hostdir, name)
+        try:
+            p = subprocess.run([os.path.abspath(path)], env=env,
+                               stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=HOST_TIMEOUT, start_new_session=True)
+            text = p.stdout.decode("utf-8", errors="replace")
+            rc = p.returncode
+        except subprocess.TimeoutExpired as e:
+            text = (e.stdout or b"").decode("utf-8", errors="replace")
+            text += f"\n[runtests: killed after {HOST_TIMEOUT} s]\n"
+            rc = None
+        except OSError as e:
+            res.fail(f"host/{name}", f"cannot run: {e}")
+            continue
+        reported_failure = False
+        listed_passes = 0
+        summary_passes = 0
+        for line in lines_of(text):
+            m = CHECK_SUMMARY.search(line)
+            if m:
+                summary_passes += int(m["n"]) - int(m["f"]) - int(m["e"])
+                continue
+            m = CHECK_LINE.match(line)
+            if not m:
+                continue
+            test = m["test"]
+            if m["iter"] != "0":
+                test += f"[{m['iter']}]"
+            tname = f"host/{name}/{test}"
+            if m["res"] == "P":
+                listed_passes += 1
+                res.ok(tname)
+            else:
+                reported_failure = True
+                res.fail(tname)
+                out(f"    {m['file']}:{m['line']}: {m['msg']}")
+        unlisted = summary_passes - listed_passes
+        if unlisted > 0:
+            # The program did not use CK_ENV (srunner_run_all(sr, CK_ENV)),
+            # so Check printed no line for its passing tests.
+            out(f"note: host/{name}: {unlisted} passing test(s) not listed "
+                f"by name; run the suite with srunner_run_all(sr, CK_ENV)")
+            for k in range(1, unlisted + 1):
+                res.ok(f"host/{name}/unnamed-pass-{k}")
+        if rc != 0 and not reported_failure:
+            why = "timed out" if rc is None else f"exit status {rc}"
+            res.fail(f"host/{name}", f"{why} without a Check failure")
+            tail(text, 40)
+
+
+# --- in-kernel tests ----------------------------------------------------------
+
+def kernel_images(build):
+    return (os.path.join(build, "rill.bin"), os.path.join(build, "initrd.cpio"))
+
+
+def run_kernel(build, smp, res):
+    prefix = f"kernel/smp{smp}"
+    kernel, initrd = kernel_images(build)
+    try:
+        status, text, timed_out = qemu.boot(kernel, initrd=initrd, smp=smp,
+                                            append=KERNEL_APPEND,
+                                            timeout=KERNEL_TIMEOUT)
+    except qemu.BootError as e:
+        res.fail(f"{prefix}/boot", f"{e} (build it with `make`)")
+        return
+    save_log(build, f"kernel-smp{smp}.log", text)
+
+    passed = failed = 0
+    done = None
+    for line in lines_of(text):
+        m = KTEST_RESULT.search(line)
+        if m:
+            if m["res"] == "PASS":
+                passed += 1
+                res.ok(f"{prefix}/{m['rest'].strip()}")
+            else:
+                failed += 1
+                name, _, reason = m["rest"].partition(": ")
+                res.fail(f"{prefix}/{name.strip()}", reason.strip())
+            continue
+        m = KTEST_DONE.search(line)
+        if m and done is None:
+            done = (int(m["p"]), int(m["f"]))
+
+    problem = None
+    if timed_out:
+        problem = f"timed out after {KERNEL_TIMEOUT} s"
+    elif done is None:
+        problem = f"no 'ktest: done' line (QEMU status {status})"
+    else:
+        some_failed = failed > 0 or done[1] > 0
+        want = qemu.EXIT_TESTS_FAILED if some_failed else qemu.EXIT_TESTS_PASSED
+        if status != want:
+            problem = (f"QEMU status {status}, expected {want} "
+                       f"({'some tests failed' if some_failed else 'all tests passed'})")
+        if done != (passed, failed):
+            out(f"note: {prefix}: kernel reported passed={done[0]} failed={done[1]}, "
+                f"serial log shows passed={passed} failed={failed}")
+    if problem:
+        res.fail(f"{prefix}/boot", problem)
+    else:
+        res.ok(f"{prefix}/boot")
+    if problem or failed:
+        out(f"--- last 60 lines of serial output ({prefix}) ---")
+        tail(text, 60)
+
+
+# --- expected fault -----------------------------------------------------------
+
+def backtraces(text):
+    """Symbol lists of every 'backtrace:' block in the output."""
+    blocks = []
+    lines = lines_of(text)
+    for i, line in enumerate(lines):
+        if "backtrace:" not in line:
+            continue
+        syms = []
+        for l in lines[i + 1:]:
+            m = FRAME.search(l)
+            if m:
+                syms.append(m["sym"])
+            elif l.strip():
+                break
+        blocks.append(syms)
+    return blocks
+
+
+def run_fault(build, res):
+    name = "kernel/fault-backtrace"
+    kernel, initrd = kernel_images(build)
+    try:
+        status, text, timed_out = qemu.boot(kernel, initrd=initrd, smp=1,
+                                            append=FAULT_APPEND,
+                                            timeout=FAULT_TIMEOUT)
+    except qemu.BootError as e:
+        res.fail(name, f"{e} (build it with `make`)")
+        return
+    save_log(build, "fault.log", text)
+    blocks = backtraces(text)
+    problem = None
+    if timed_out:
+        problem = f"timed out after {FAULT_TIMEOUT} s"
+    elif status != qemu.EXIT_PANIC:
+        problem = f"QEMU status {status}, expected {qemu.EXIT_PANIC} (panic)"
+    elif "PANIC" not in text:
+        problem = "no 'PANIC' in the output"
+    elif not any(blocks):
+        problem = "no 'backtrace:' followed by '[<0xffffffff8...>] sym+0x...' frames"
+    elif not any("ktest_fault_trigger" in b for b in blocks):
+        problem = "backtrace does not name ktest_fault_trigger"
+    if problem:
+        res.fail(name, problem)
+        out("--- last 60 lines of serial output (fault) ---")
+        tail(text, 60)
+    else:
+        res.ok(name)
+
+
+# --- ISO ----------------------------------------------------------------------
+
+def run_iso(build, res):
+    name = "iso/boot"
+    iso = os.path.join(build, "rill.iso")
+    if not os.path.isfile(iso):
+        out(f"SKIP {name}: {iso} not found (make iso)")
+        return
+    try:
+        status, text, timed_out = qemu.boot(None, cdrom=iso, smp=ISO_SMP,
+                                            timeout=ISO_TIMEOUT,
+                                            until=BOOT_COMPLETE)
+    except qemu.BootError as e:
+        res.fail(name, str(e))
+        return
+    save_log(build, "iso.log", text)
+    if re.search(BOOT_COMPLETE, text):
+        res.ok(name)
+        return
+    if timed_out:
+        why = f"no 'rill: boot complete' within {ISO_TIMEOUT} s"
+    else:
+        why = f"QEMU exited with status {status} before 'rill: boot complete'"
+    res.fail(name, why)
+    out("--- last 60 lines of serial output (iso) ---")
+    tail(text, 60)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Run Rill's tests.")
+    ap.add_argument("--build", default="build", help="build directory")
+    ap.add_argument("--only", action="append",
+                    choices=["host", "kernel", "fault", "iso"],
+                    help="run only this part (repeatable)")
+    ap.add_argument("--smp", default="1,4",
+                    help="comma-separated CPU counts for the kernel tests")
+    args = ap.parse_args(argv)
+    try:
+        smps = [int(s) for s in args.smp.split(",") if s.strip()]
+    except ValueError:
+        ap.error(f"--smp: bad list {args.smp!r}")
+    parts = args.only or ["host", "kernel", "fault", "iso"]
+
+    res = Results()
+    steps = []
+    if "host" in parts:
+        steps.append(("host", lambda: run_host(args.build, res)))
+    if "kernel" in parts:
+        for n in smps:
+            steps.append((f"kernel/smp{n}",
+                          lambda n=n: run_kernel(args.build, n, res)))
+    if "fault" in parts:
+        steps.append(("fault", lambda: run_fault(args.build, res)))
+    if "iso" in parts:
+        steps.append(("iso", lambda: run_iso(args.build, res)))
+    for label, step in steps:
+        try:
+            step()
+        except Exception as e:  # a driver bug must not hide the summary
+            res.fail(label, f"runtests error: {type(e).__name__}: {e}")
+    sys.stderr.flush()
+    out(f"{res.passed} passed, {res.failed} failed")
+    return 0 if res.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
