@@ -101,8 +101,14 @@ static void slice_expired(struct timer *t, void *arg)
 	this_cpu()->need_resched = 1;
 }
 
-/* Interrupts must be off; the run queue lock must not be held. */
-static void schedule(void)
+/*
+ * Interrupts must be off; the run queue lock must not be held.
+ * preempt: an involuntary switch (interrupt return). A thread preempted
+ * between marking itself BLOCKED and calling sched_block must stay
+ * runnable, or a wake-up that came before it marked itself would be lost;
+ * it re-checks its condition when it runs again.
+ */
+static void schedule(bool preempt)
 {
 	struct cpu *c = this_cpu();
 	struct runqueue *rq = &rqs[c->id];
@@ -111,6 +117,8 @@ static void schedule(void)
 
 	spin_lock(&rq->lock);
 	c->need_resched = 0;
+	if (preempt && prev->state == THREAD_BLOCKED)
+		prev->state = THREAD_RUNNING;
 	if (prev->state == THREAD_RUNNING && prev != rq->idle) {
 		prev->state = THREAD_READY;
 		enqueue(rq, prev);
@@ -166,21 +174,24 @@ static struct thread *thread_alloc(const char *name, int prio)
 	f = spin_lock_irqsave(&all_lock);
 	t->id = next_id++;
 	list_add_tail(&all_threads, &t->all_link);
-	nthreads++;
+	__atomic_fetch_add(&nthreads, 1, __ATOMIC_RELAXED);
 	spin_unlock_irqrestore(&all_lock, f);
 	return t;
 }
 
+/* Release everything first and count the thread gone last, so that a
+ * caller who sees the count drop sees every resource back. */
 static void thread_free(struct thread *t)
 {
-	irqflags_t f = spin_lock_irqsave(&all_lock);
+	irqflags_t f;
 
-	list_del(&t->all_link);
-	nthreads--;
-	spin_unlock_irqrestore(&all_lock, f);
 	if (t->kstack_top)
 		kstack_free(t->kstack_top);
+	f = spin_lock_irqsave(&all_lock);
+	list_del(&t->all_link);
+	spin_unlock_irqrestore(&all_lock, f);
 	kmem_cache_free(thread_cache, t);
+	__atomic_fetch_sub(&nthreads, 1, __ATOMIC_RELEASE);
 }
 
 /* Free the threads that exited on this CPU. Interrupts must be on. */
@@ -283,7 +294,7 @@ void thread_exit(void)
 	spin_lock(&rq->lock);
 	thread_current()->state = THREAD_DEAD;
 	spin_unlock(&rq->lock);
-	schedule();
+	schedule(false);
 	panic("dead thread scheduled");
 }
 
@@ -291,13 +302,13 @@ void sched_yield(void)
 {
 	irqflags_t f = arch_irq_save();
 
-	schedule();
+	schedule(false);
 	arch_irq_restore(f);
 }
 
 void sched_preempt(void)
 {
-	schedule();
+	schedule(true);
 }
 
 /* Lock the run queue that owns t (t->cpu may change while unlocked). */
@@ -345,7 +356,7 @@ bool sched_block(uint64_t deadline)
 	t->timed_out = false;
 	if (deadline)
 		timer_arm(&t->sleep_timer, deadline);
-	schedule();
+	schedule(false);
 	if (deadline)
 		timer_cancel(&t->sleep_timer);
 	arch_irq_restore(f);
@@ -441,7 +452,7 @@ static __noreturn void idle_loop(void)
 		reap();
 		arch_irq_disable();
 		if (READ_ONCE(rq->nr_ready) || this_cpu()->need_resched || steal()) {
-			schedule();
+			schedule(false);
 			arch_irq_enable();
 			continue;
 		}
@@ -493,7 +504,7 @@ void sched_idle(void)
 
 uint64_t sched_threads_alive(void)
 {
-	return READ_ONCE(nthreads);
+	return __atomic_load_n(&nthreads, __ATOMIC_ACQUIRE);
 }
 
 unsigned sched_nr_ready(unsigned cpu)

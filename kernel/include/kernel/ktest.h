@@ -57,4 +57,17 @@ void ktest_main(const char *which) __noreturn;
 /* Deliberate faults for testing the crash path ("ktest.fault=..."). */
 void ktest_fault_trigger(const char *kind) __noreturn;
 
+
+
+/* xorshift64: deterministic pseudo-random numbers for tests. */
+static inline uint64_t kt_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return x;
+}
 #endif
