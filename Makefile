@@ -80,29 +80,31 @@ $(BUILD)/k/%.S.o: %.S
 # the second link proves the addresses did not move.
 $(BUILD)/ksyms0.S:
 	@mkdir -p $(BUILD)
-	$(PYTHON) tools/gensyms.py /dev/null > $@
+	$(Q)$(PYTHON) tools/gensyms.py /dev/null > $@
 
 $(BUILD)/ksyms0.o: $(BUILD)/ksyms0.S
-	$(CC) $(KASFLAGS) -c $< -o $@
+	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
 
 $(BUILD)/kernel0.elf: $(KERNEL_OBJ) $(BUILD)/ksyms0.o kernel/arch/x86_64/linker.ld
-	$(LD) $(KLDFLAGS) -o $@ $(KERNEL_OBJ) $(BUILD)/ksyms0.o
+	@echo "  LD      $@"
+	$(Q)$(LD) $(KLDFLAGS) -o $@ $(KERNEL_OBJ) $(BUILD)/ksyms0.o
 
 $(BUILD)/ksyms.S: $(BUILD)/kernel0.elf tools/gensyms.py
-	$(NM) -n $< | $(PYTHON) tools/gensyms.py - > $@
+	$(Q)$(NM) -n $< | $(PYTHON) tools/gensyms.py - > $@
 
 $(BUILD)/ksyms.o: $(BUILD)/ksyms.S
-	$(CC) $(KASFLAGS) -c $< -o $@
+	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
 
 $(KERNEL_ELF): $(KERNEL_OBJ) $(BUILD)/ksyms.o
-	$(LD) $(KLDFLAGS) -o $@ $(KERNEL_OBJ) $(BUILD)/ksyms.o
+	@echo "  LD      $@"
+	$(Q)$(LD) $(KLDFLAGS) -o $@ $(KERNEL_OBJ) $(BUILD)/ksyms.o
 	@$(NM) -n $(BUILD)/kernel0.elf | grep -i ' t ' > $(BUILD)/syms0.txt
 	@$(NM) -n $@ | grep -i ' t ' > $(BUILD)/syms1.txt
 	@cmp -s $(BUILD)/syms0.txt $(BUILD)/syms1.txt || \
 		{ echo "symbol table moved text addresses"; rm -f $@; exit 1; }
 
 $(KERNEL_BIN): $(KERNEL_ELF)
-	$(OBJCOPY) -O binary $< $@
+	$(Q)$(OBJCOPY) -O binary $< $@
 
 # --- initrd -----------------------------------------------------------------
 
@@ -117,7 +119,8 @@ host-tests: $(HOST_TESTS)
 
 $(BUILD)/host/%: tests/host/%.c $(HOST_SRCS) $(wildcard kernel/include/kernel/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_SRCS) $(HOST_LIBS)
+	@echo "  HOSTCC  $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_SRCS) $(HOST_LIBS)
 
 # --- running ------------------------------------------------------------------
 

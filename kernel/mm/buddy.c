@@ -235,7 +235,7 @@ int buddy_free(struct buddy_zone *z, uint64_t pfn, unsigned order)
 	return 0;
 
 bad:
-	pr_warn("buddy: bad free of pfn %#llx order %u: %s\n",
+	pr_warn("buddy: bad free of pfn %#llx order %u: %s",
 		(unsigned long long)pfn, order, why);
 	return -1;
 }

@@ -170,7 +170,7 @@ int slab_cache_init(struct slab_cache *c, const char *name, size_t size,
 	return 0;
 
 bad:
-	pr_err("slab: cache %s: unusable size %zu / align %zu\n",
+	pr_err("slab: cache %s: unusable size %zu / align %zu",
 	       name ? name : "?", size, align);
 	return -1;
 }
@@ -186,7 +186,7 @@ static struct slab *slab_grow(struct slab_cache *c)
 	if (!s)
 		return NULL;
 	if (!IS_ALIGNED((uintptr_t)s, slab_bytes(c))) {
-		pr_err("slab: cache %s: page source returned misaligned %p\n",
+		pr_err("slab: cache %s: page source returned misaligned %p",
 		       slab_name(c), (void *)s);
 		c->src->free_pages(s, c->slab_order, c->src->ctx);
 		return NULL;
@@ -308,7 +308,7 @@ int slab_free(struct slab_cache *c, void *obj)
 	return 0;
 
 bad:
-	pr_warn("slab: cache %s: bad free of %p: %s\n", slab_name(c), obj, why);
+	pr_warn("slab: cache %s: bad free of %p: %s", slab_name(c), obj, why);
 	return -1;
 }
 
