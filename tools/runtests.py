@@ -14,9 +14,10 @@ Runs, in order, counting each result as one test:
           and kernel/smp<N>/boot fails on timeout, on a missing
           "ktest: done" line, or on a QEMU status other than 1 (all passed)
           or 3 (some failed).
-  fault   boot with "ktest.fault=pagefault log=info": passes on a panic
-          (status 5) printing "PANIC" and a backtrace naming
-          ktest_fault_trigger.
+  fault   for each case in FAULT_CASES (page fault, kernel stack overflow,
+          explicit panic): boot with "ktest.fault=<kind> log=info"; passes
+          on a panic (status 5) whose message matches and whose backtrace
+          names the expected function.
   iso     if build/rill.iso exists: boot it (-smp 2) until
           "rill: boot complete" is printed.
 Serial logs go to build/logs/. The last line printed is "N passed, M failed";
@@ -34,7 +35,6 @@ import qemu  # noqa: E402
 
 KERNEL_APPEND = "ktest=all log=info"
 KERNEL_TIMEOUT = 300
-FAULT_APPEND = "ktest.fault=pagefault log=info"
 FAULT_TIMEOUT = 120
 ISO_TIMEOUT = 300
 ISO_SMP = 2
@@ -48,7 +48,7 @@ CHECK_SUMMARY = re.compile(
 KTEST_RESULT = re.compile(r"ktest: (?P<res>PASS|FAIL) (?P<rest>.*)$")
 KTEST_DONE = re.compile(r"ktest: done passed=(?P<p>\d+) failed=(?P<f>\d+)")
 FRAME = re.compile(
-    r"\[<0xffffffff8[0-9a-f]+>\] (?P<sym>[A-Za-z_][A-Za-z0-9_]*)\+0x[0-9a-f]+")
+    r"\[<0xffffffff8[0-9a-f]+>\] (?P<sym>[A-Za-z_][A-Za-z0-9_.]*)\+0x[0-9a-f]+")
 BOOT_COMPLETE = r"rill: boot complete"
 
 
@@ -237,35 +237,53 @@ def backtraces(text):
     return blocks
 
 
-def run_fault(build, res):
-    name = "kernel/fault-backtrace"
+# (test name, kind passed as ktest.fault=, regex the panic message must
+# match, function the backtrace must name)
+FAULT_CASES = [
+    ("kernel/fault-backtrace", "pagefault", r"PANIC on cpu\d+: page fault at ",
+     "ktest_fault_trigger"),
+    ("kernel/fault-stack-overflow", "stackoverflow",
+     r"PANIC on cpu\d+: kernel stack overflow", "recurse"),
+    ("kernel/fault-panic", "panic", r"PANIC on cpu\d+: deliberate panic",
+     "ktest_fault_trigger"),
+]
+
+
+def run_fault_case(build, res, name, kind, message, symbol):
     kernel, initrd = kernel_images(build)
+    append = f"ktest.fault={kind} log=info"
     try:
         status, text, timed_out = qemu.boot(kernel, initrd=initrd, smp=1,
-                                            append=FAULT_APPEND,
+                                            append=append,
                                             timeout=FAULT_TIMEOUT)
     except qemu.BootError as e:
         res.fail(name, f"{e} (build it with `make`)")
         return
-    save_log(build, "fault.log", text)
+    save_log(build, f"fault-{kind}.log", text)
     blocks = backtraces(text)
     problem = None
     if timed_out:
         problem = f"timed out after {FAULT_TIMEOUT} s"
     elif status != qemu.EXIT_PANIC:
         problem = f"QEMU status {status}, expected {qemu.EXIT_PANIC} (panic)"
-    elif "PANIC" not in text:
-        problem = "no 'PANIC' in the output"
+    elif not re.search(message, text):
+        problem = f"no panic message matching {message!r}"
     elif not any(blocks):
         problem = "no 'backtrace:' followed by '[<0xffffffff8...>] sym+0x...' frames"
-    elif not any("ktest_fault_trigger" in b for b in blocks):
-        problem = "backtrace does not name ktest_fault_trigger"
+    elif not any(s == symbol or s.startswith(symbol + ".")  # gcc clones: f.isra.0
+                 for b in blocks for s in b):
+        problem = f"backtrace does not name {symbol}"
     if problem:
         res.fail(name, problem)
-        out("--- last 60 lines of serial output (fault) ---")
+        out(f"--- last 60 lines of serial output ({name}) ---")
         tail(text, 60)
     else:
         res.ok(name)
+
+
+def run_fault(build, res):
+    for case in FAULT_CASES:
+        run_fault_case(build, res, *case)
 
 
 # --- ISO ----------------------------------------------------------------------

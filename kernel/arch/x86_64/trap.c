@@ -132,8 +132,15 @@ static void exception(struct trap_frame *tf)
 			    tf->error & 2 ? "write" : "read",
 			    tf->error & 16 ? " ifetch" : "");
 	}
-	if (tf->vector == 8)
-		panic_frame(tf, "double fault (kernel stack overflow?)");
+	if (tf->vector == 8) {
+		/* A fault on a guard page cannot push its frame on the same
+		 * stack, so it arrives here, on the double-fault IST stack. */
+		uint64_t cr2 = read_cr2();
+
+		if (kstack_is_guard(cr2))
+			panic_frame(tf, "kernel stack overflow (guard page at %lx hit)", cr2);
+		panic_frame(tf, "double fault");
+	}
 	panic_frame(tf, "%s in kernel mode", exc_names[tf->vector]);
 }
 
