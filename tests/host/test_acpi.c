@@ -584,7 +584,7 @@ static long find_in(const uint8_t *area, size_t len)
 	uint8_t *copy = malloc(len ? len : 1);
 	long r;
 
-	ck_assert_ptr_nonnull(copy);
+	REQUIRE(copy);
 	memcpy(copy, area, len);
 	r = acpi_find_rsdp(copy, len);
 	free(copy);
@@ -1521,7 +1521,8 @@ static void fuzz_mutate(void)
 START_TEST(fuzz_tables_seeded)
 {
 	static uint8_t good[2][MEM_SIZE];
-	uint32_t iter, i, n, parsed_ok = 0, with_madt = 0;
+	uint32_t iter, i, n, parsed_ok = 0, with_madt = 0, found = 0;
+	long off;
 
 	build_good(false);
 	memcpy(good[0], mem, MEM_SIZE);
@@ -1540,6 +1541,10 @@ START_TEST(fuzz_tables_seeded)
 				sdt_fix(fuzz_tables[i]);
 			rsdp_fix(RSDP_AT);
 		}
+		n = (uint32_t)(rng() % 0x80);
+		off = find_in(mem, n);
+		REQUIRE(off == -1 || (off >= 0 && off % 16 == 0 && off + 20 <= n));
+		found += off == 0;
 		if (parse() == ACPI_OK) {
 			parsed_ok++;
 			with_madt += info.has_madt;
@@ -1554,6 +1559,7 @@ START_TEST(fuzz_tables_seeded)
 	ck_assert_uint_gt(parsed_ok, 1000);
 	ck_assert_uint_lt(parsed_ok, 20000);
 	ck_assert_uint_gt(with_madt, 1000);
+	ck_assert_uint_gt(found, 1000);
 }
 END_TEST
 
@@ -1621,7 +1627,7 @@ static Suite *acpi_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fuzz");
-	tcase_set_timeout(tc, 300);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, fuzz_tables_seeded);
 	suite_add_tcase(s, tc);
 	return s;

@@ -164,6 +164,15 @@ long acpi_find_rsdp(const void *area, size_t len);
  * The XSDT is preferred when the RSDP revision is >= 2, its extended
  * checksum holds and the XSDT address is nonzero and the XSDT valid;
  * otherwise the RSDT is used.
+ *
+ * A MADT whose entry framing is broken (an entry with length < 2, or one
+ * running past the table end) is rejected as a whole: nothing parsed from it
+ * is kept, and a later valid MADT, if any, is used instead. Entries that are
+ * well framed but too short for their type or carry impossible values
+ * (broadcast APIC ID, duplicate APIC ID, non-ISA override, null address) are
+ * skipped with a warning. MADT, HPET and FADT with revision 0 are rejected.
+ *
+ * Reentrant: no global state; map() is the only way memory is reached.
  */
 int acpi_parse(uint64_t rsdp_phys, acpi_map_fn map, void *ctx,
 	       struct acpi_info *out);
