@@ -194,23 +194,32 @@ static void thread_free(struct thread *t)
 	__atomic_fetch_sub(&nthreads, 1, __ATOMIC_RELEASE);
 }
 
-/* Free the threads that exited on this CPU. Interrupts must be on. */
+/*
+ * Free exited threads, from every CPU's dead list: a parked thread is no
+ * longer running anywhere (finish_switch parks it after the switch away),
+ * so any CPU may free it. Draining all lists means one idle CPU suffices to
+ * reclaim everything. Interrupts must be on (freeing a stack shoots down
+ * its mappings).
+ */
 static void reap(void)
 {
-	struct runqueue *rq = &rqs[cpu_id()];
 	struct list_head dead;
 	struct list_head *p, *tmp;
-	irqflags_t f;
 
-	if (list_empty(&rq->dead))
-		return;
 	list_init(&dead);
-	f = spin_lock_irqsave(&rq->lock);
-	list_for_each_safe(p, tmp, &rq->dead) {
-		list_del(p);
-		list_add_tail(&dead, p);
+	for (unsigned i = 0; i < cpus_online(); i++) {
+		struct runqueue *rq = &rqs[i];
+		irqflags_t f;
+
+		if (READ_ONCE(rq->dead.next) == &rq->dead)
+			continue;
+		f = spin_lock_irqsave(&rq->lock);
+		list_for_each_safe(p, tmp, &rq->dead) {
+			list_del(p);
+			list_add_tail(&dead, p);
+		}
+		spin_unlock_irqrestore(&rq->lock, f);
 	}
-	spin_unlock_irqrestore(&rq->lock, f);
 	list_for_each_safe(p, tmp, &dead)
 		thread_free(list_entry(p, struct thread, rq_link));
 }
@@ -456,6 +465,10 @@ static __noreturn void idle_loop(void)
 			arch_irq_enable();
 			continue;
 		}
+		if (!list_empty(&rq->dead)) {	/* parked since reap() looked */
+			arch_irq_enable();
+			continue;
+		}
 		arch_idle();	/* sti; hlt: a wake-up IPI ends the hlt */
 	}
 }
@@ -510,4 +523,25 @@ uint64_t sched_threads_alive(void)
 unsigned sched_nr_ready(unsigned cpu)
 {
 	return READ_ONCE(rqs[cpu].nr_ready);
+}
+
+void sched_dump(void)
+{
+	static const char *const names[] = { "ready", "running", "blocked", "dead" };
+	irqflags_t f = spin_lock_irqsave(&all_lock);
+	struct list_head *p;
+
+	list_for_each(p, &all_threads) {
+		struct thread *t = list_entry(p, struct thread, all_link);
+
+		pr_info("sched: thread %lu %-12s %-7s cpu%u prio %d%s%s switches %lu",
+			t->id, t->name, names[t->state], t->cpu, t->prio,
+			t->queued ? " queued" : "", cpus[t->cpu].current == t ? " current" : "",
+			t->switches);
+	}
+	spin_unlock_irqrestore(&all_lock, f);
+	for (unsigned i = 0; i < cpus_online(); i++)
+		pr_info("sched: cpu%u ready %u dead-list %s need_resched %u", i,
+			rqs[i].nr_ready, list_empty(&rqs[i].dead) ? "empty" : "non-empty",
+			cpus[i].need_resched);
 }

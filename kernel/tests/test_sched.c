@@ -49,6 +49,8 @@ static void settle(uint64_t threads_before)
 
 	while (sched_threads_alive() > threads_before && clock_ns() < end)
 		sched_sleep_ns(NSEC_PER_MSEC);
+	if (sched_threads_alive() > threads_before)
+		sched_dump();
 }
 
 /* --- timers ------------------------------------------------------------- */
@@ -157,7 +159,12 @@ static void busy(void *arg)
 
 static void stopper(void *arg)
 {
-	/* Runs only if busy() is preempted (same CPU, same priority). */
+	/* Under TCG the slice may end before busy() ran at all, so first
+	 * wait (yielding) until it has looped. busy() never yields, so this
+	 * thread runs again only if busy() is preempted (same CPU, same
+	 * priority): reaching the store proves preemption. */
+	while (READ_ONCE(spin_loops) == 0)
+		sched_yield();
 	spin_stop = true;
 	latch_done(&busy_latch);
 }

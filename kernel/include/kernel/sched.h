@@ -89,6 +89,9 @@ void sched_sleep_ns(uint64_t ns);
 /* Called on interrupt return when need_resched is set. */
 void sched_preempt(void);
 
+/* Log every thread and run queue (debugging aid). */
+void sched_dump(void);
+
 /* Counters for tests. */
 uint64_t sched_threads_alive(void);
 unsigned sched_nr_ready(unsigned cpu);
