@@ -7,10 +7,17 @@
 #ifndef TESTS_HOST_SUPPORT_H
 #define TESTS_HOST_SUPPORT_H
 
+#include <stdint.h>
+
 extern char host_last_log[512];	/* text of the last klog() call */
 extern int host_last_log_level;	/* its level, -1 when none since reset */
 extern int host_log_count;	/* klog() calls since reset */
 
 void host_log_reset(void);
+
+/* Deterministic pseudo-random numbers (xorshift64*) for tests. */
+void rng_seed(uint64_t seed);
+uint64_t rng_next(void);
+uint64_t rng_below(uint64_t n);	/* in [0, n), n > 0 */
 
 #endif

@@ -10,26 +10,6 @@
 #include "support.h"
 
 /* xorshift64*: small, seeded, reproducible. */
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t seed)
-{
-	rng_state = seed ? seed : 0x9e3779b97f4a7c15ull;
-}
-
-static uint64_t rng_next(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t rng_below(uint64_t n)
-{
-	return rng_next() % n;
-}
-
 static void shuffle(int64_t *a, size_t n)
 {
 	size_t i;
