@@ -97,31 +97,38 @@ static __noreturn void panic_exit(void)
 	arch_qemu_exit(2);
 }
 
+/* Report and stop: the message, the frame's registers when there is one,
+ * and a backtrace from the faulting context or from here. */
+static __noreturn void panic_report(const struct trap_frame *tf, const char *fmt,
+				    va_list ap)
+{
+	char msg[256];
+
+	rill_vsnprintf(msg, sizeof(msg), fmt, ap);
+	kprintf("\nPANIC on cpu%u: %s\n", cpu_id(), msg);
+	if (tf) {
+		trap_dump_frame(tf);
+		backtrace_print(tf->rip, tf->rbp, 32);
+	} else {
+		backtrace_print(0, arch_frame_pointer(), 32);
+	}
+	panic_exit();
+}
+
 void panic(const char *fmt, ...)
 {
 	va_list ap;
-	char msg[256];
 
 	panic_enter();
 	va_start(ap, fmt);
-	rill_vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	kprintf("\nPANIC on cpu%u: %s\n", cpu_id(), msg);
-	backtrace_print(0, arch_frame_pointer(), 32);
-	panic_exit();
+	panic_report(NULL, fmt, ap);
 }
 
 void panic_frame(const struct trap_frame *tf, const char *fmt, ...)
 {
 	va_list ap;
-	char msg[256];
 
 	panic_enter();
 	va_start(ap, fmt);
-	rill_vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	kprintf("\nPANIC on cpu%u: %s\n", cpu_id(), msg);
-	trap_dump_frame(tf);
-	backtrace_print(tf->rip, tf->rbp, 32);
-	panic_exit();
+	panic_report(tf, fmt, ap);
 }

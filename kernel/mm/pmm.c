@@ -22,7 +22,6 @@
 #include <rill/string.h>
 
 #define MAX_RANGES 128
-#define EARLY_LIMIT 0x40000000ull
 
 struct range {
 	paddr_t start, end;	/* page-aligned, end exclusive */
@@ -116,7 +115,7 @@ paddr_t pmm_early_alloc(size_t bytes)
 		if (r->end - r->start < len)
 			continue;
 		/* Before paging_init only the first 1 GiB is mapped. */
-		if (!pmm_is_direct_mapped(pa, len) && pa + len > EARLY_LIMIT)
+		if (!pmm_is_direct_mapped(pa, len))
 			continue;
 		r->start += len;
 		early_pages += len / PAGE_SIZE;

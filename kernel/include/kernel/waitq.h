@@ -44,13 +44,15 @@ unsigned waitq_wake_one(struct waitq *wq);
 unsigned waitq_wake_all(struct waitq *wq);
 
 /* Wait until cond holds or deadline (ns, 0 = none) passes; evaluates to
- * true when cond held. */
+ * true when cond held. deadline is evaluated once, so "clock_ns() + t" is a
+ * fixed point in time however often the waiter is woken early. */
 #define WAITQ_WAIT(wq, cond, deadline) ({				\
 	struct waiter __w = { 0 };					\
+	uint64_t __deadline = (deadline);	/* evaluated once */	\
 	bool __ok = true;						\
 	waitq_prepare((wq), &__w);					\
 	while (!(cond)) {						\
-		if (!sched_block(deadline)) {				\
+		if (!sched_block(__deadline)) {				\
 			__ok = (cond);					\
 			break;						\
 		}							\
