@@ -41,7 +41,7 @@ KERNEL_S   := $(sort $(shell find kernel -name '*.S'))
 KERNEL_OBJ := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_C) $(KERNEL_S))
 
 # Portable code that also builds on the host for unit tests.
-HOST_SRCS  := lib/common/format.c kernel/mm/buddy.c kernel/mm/slab.c \
+HOST_SRCS  := lib/common/format.c lib/common/cpio.c lib/common/elf.c kernel/mm/buddy.c kernel/mm/slab.c \
               kernel/core/timerheap.c kernel/acpi/acpi.c kernel/core/cmdline.c \
               tests/host/support.c
 HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
@@ -55,6 +55,8 @@ KERNEL_BIN := $(BUILD)/rill.bin
 INITRD     := $(BUILD)/initrd.cpio
 ISO        := $(BUILD)/rill.iso
 
+
+.PHONY: user
 .PHONY: all kernel host-tests run test test-host test-kernel iso debug deps clean bench
 all: kernel $(INITRD) host-tests
 
@@ -106,12 +108,61 @@ $(KERNEL_ELF): $(KERNEL_OBJ) $(BUILD)/ksyms.o
 $(KERNEL_BIN): $(KERNEL_ELF)
 	$(Q)$(OBJCOPY) -O binary $< $@
 
+# --- native user programs ---------------------------------------------------
+#
+# lib/user (runtime) + lib/common (portable code) make build/u/librill.a;
+# user/init/*.c is init; each user/tests/<name>.c is the in-OS test program
+# tests/<name> (linked with lib/user/testmain.c). They land in
+# build/initrd-root, which is merged with initrd/ into the initrd.
+
+UCFLAGS    := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pie \
+              -fno-asynchronous-unwind-tables -fno-omit-frame-pointer -MMD -MP \
+              $(WARN) $(INCLUDES) -D__RILL_USER__
+ULDFLAGS   := -nostdlib -static -no-pie -Wl,-z,max-page-size=4096 \
+              -Wl,-z,separate-code -Wl,--build-id=none -Wl,-z,noexecstack
+ULIB_SRC   := $(filter-out lib/user/testmain.c,$(sort $(wildcard lib/user/*.c lib/user/*.S))) \
+              $(sort $(wildcard lib/common/*.c))
+ULIB_OBJ   := $(patsubst %,$(BUILD)/u/%.o,$(ULIB_SRC))
+ULIB       := $(BUILD)/u/librill.a
+UCRT0      := $(BUILD)/u/lib/user/crt0.S.o
+UTESTMAIN  := $(BUILD)/u/lib/user/testmain.c.o
+ROOT       := $(BUILD)/initrd-root
+INIT_OBJ   := $(patsubst %,$(BUILD)/u/%.o,$(sort $(wildcard user/init/*.c)))
+UTESTS     := $(patsubst user/tests/%.c,$(ROOT)/tests/%,$(sort $(wildcard user/tests/*.c)))
+UPROGS     := $(ROOT)/bin/init $(UTESTS)
+
+$(BUILD)/u/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  UCC     $<"
+	$(Q)$(CC) $(UCFLAGS) -c $< -o $@
+
+$(BUILD)/u/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  UAS     $<"
+	$(Q)$(CC) -g -MMD -MP $(INCLUDES) -D__ASSEMBLY__ -c $< -o $@
+
+$(ULIB): $(filter-out $(UCRT0),$(ULIB_OBJ))
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(ROOT)/bin/init: $(UCRT0) $(INIT_OBJ) $(ULIB)
+	@mkdir -p $(dir $@)
+	@echo "  ULD     $@"
+	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $(INIT_OBJ) $(ULIB) -lgcc
+
+$(ROOT)/tests/%: $(BUILD)/u/user/tests/%.c.o $(UCRT0) $(UTESTMAIN) $(ULIB)
+	@mkdir -p $(dir $@)
+	@echo "  ULD     $@"
+	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(UTESTMAIN) $(ULIB) -lgcc
+
+user: $(UPROGS)
+
 # --- initrd -----------------------------------------------------------------
 
 INITRD_FILES := $(shell find initrd -type f 2>/dev/null)
-$(INITRD): $(INITRD_FILES) tools/mkcpio.py
-	@mkdir -p $(BUILD)
-	$(PYTHON) tools/mkcpio.py $@ initrd
+$(INITRD): $(INITRD_FILES) $(UPROGS) tools/mkcpio.py
+	@mkdir -p $(ROOT)
+	$(Q)cp -r initrd/. $(ROOT)/
+	$(PYTHON) tools/mkcpio.py $@ $(ROOT)
 
 # --- host unit tests --------------------------------------------------------
 
@@ -145,4 +196,4 @@ test: deps
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/k -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/k $(BUILD)/u -name '*.d' 2>/dev/null)

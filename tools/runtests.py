@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Test driver behind `make test`.
 
-    python3 tools/runtests.py --build build [--only host|kernel|fault|iso]...
+    python3 tools/runtests.py --build build [--only host|kernel|user|fault|iso]...
                               [--smp 1,4]
 
 Runs, in order, counting each result as one test:
@@ -14,6 +14,10 @@ Runs, in order, counting each result as one test:
           and kernel/smp<N>/boot fails on timeout, on a missing
           "ktest: done" line, or on a QEMU status other than 1 (all passed)
           or 3 (some failed).
+  user    for each SMP count: boot with "test log=info"; init runs every
+          tests/* program of the initrd; each "utest: PASS|FAIL <prog>/<name>"
+          line is a test user/smp<N>/<prog>/<name>, and user/smp<N>/boot
+          needs "utest: done" and QEMU status 1 (or 3 when some failed).
   fault   for each case in FAULT_CASES (page fault, kernel stack overflow,
           explicit panic): boot with "ktest.fault=<kind> log=info"; passes
           on a panic (status 5) whose message matches and whose backtrace
@@ -35,6 +39,8 @@ import qemu  # noqa: E402
 
 KERNEL_APPEND = "ktest=all log=info"
 KERNEL_TIMEOUT = 300
+USER_APPEND = "test log=info"
+USER_TIMEOUT = 600
 FAULT_TIMEOUT = 120
 ISO_TIMEOUT = 300
 ISO_SMP = 2
@@ -217,6 +223,58 @@ def run_kernel(build, smp, res):
         tail(text, 60)
 
 
+# --- in-OS user-space tests ---------------------------------------------------
+
+UTEST_RESULT = re.compile(r"utest: (?P<res>PASS|FAIL) (?P<rest>.*)$")
+UTEST_DONE = re.compile(r"utest: done programs=(?P<p>\d+) failed=(?P<f>\d+)")
+
+
+def run_user(build, smp, res):
+    """Boot with "test": init runs every tests/* program of the initrd."""
+    prefix = f"user/smp{smp}"
+    kernel, initrd = kernel_images(build)
+    try:
+        status, text, timed_out = qemu.boot(kernel, initrd=initrd, smp=smp,
+                                            append=USER_APPEND,
+                                            timeout=USER_TIMEOUT)
+    except qemu.BootError as e:
+        res.fail(f"{prefix}/boot", f"{e} (build it with `make`)")
+        return
+    save_log(build, f"user-smp{smp}.log", text)
+    failed = 0
+    done = None
+    for line in lines_of(text):
+        m = UTEST_RESULT.search(line)
+        if m:
+            if m["res"] == "PASS":
+                res.ok(f"{prefix}/{m['rest'].strip()}")
+            else:
+                failed += 1
+                name, _, reason = m["rest"].partition(": ")
+                res.fail(f"{prefix}/{name.strip()}", reason.strip())
+            continue
+        m = UTEST_DONE.search(line)
+        if m and done is None:
+            done = (int(m["p"]), int(m["f"]))
+    problem = None
+    if timed_out:
+        problem = f"timed out after {USER_TIMEOUT} s"
+    elif done is None:
+        problem = f"no 'utest: done' line (QEMU status {status})"
+    else:
+        some_failed = failed > 0 or done[1] > 0
+        want = qemu.EXIT_TESTS_FAILED if some_failed else qemu.EXIT_TESTS_PASSED
+        if status != want:
+            problem = f"QEMU status {status}, expected {want}"
+    if problem:
+        res.fail(f"{prefix}/boot", problem)
+    else:
+        res.ok(f"{prefix}/boot")
+    if problem or failed:
+        out(f"--- last 60 lines of serial output ({prefix}) ---")
+        tail(text, 60)
+
+
 # --- expected fault -----------------------------------------------------------
 
 def backtraces(text):
@@ -318,7 +376,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="Run Rill's tests.")
     ap.add_argument("--build", default="build", help="build directory")
     ap.add_argument("--only", action="append",
-                    choices=["host", "kernel", "fault", "iso"],
+                    choices=["host", "kernel", "user", "fault", "iso"],
                     help="run only this part (repeatable)")
     ap.add_argument("--smp", default="1,4",
                     help="comma-separated CPU counts for the kernel tests")
@@ -327,7 +385,7 @@ def main(argv=None):
         smps = [int(s) for s in args.smp.split(",") if s.strip()]
     except ValueError:
         ap.error(f"--smp: bad list {args.smp!r}")
-    parts = args.only or ["host", "kernel", "fault", "iso"]
+    parts = args.only or ["host", "kernel", "user", "fault", "iso"]
 
     res = Results()
     steps = []
@@ -337,6 +395,10 @@ def main(argv=None):
         for n in smps:
             steps.append((f"kernel/smp{n}",
                           lambda n=n: run_kernel(args.build, n, res)))
+    if "user" in parts:
+        for n in smps:
+            steps.append((f"user/smp{n}",
+                          lambda n=n: run_user(args.build, n, res)))
     if "fault" in parts:
         steps.append(("fault", lambda: run_fault(args.build, res)))
     if "iso" in parts:

@@ -115,3 +115,13 @@ void kprintf(const char *fmt, ...)
 	va_end(ap);
 	log_lock_release(locked, flags);
 }
+
+void console_write(const char *s, size_t len)
+{
+	irqflags_t f;
+	bool locked = log_lock_acquire(&f);
+
+	for (size_t i = 0; i < len; i++)
+		arch_console_putc(s[i]);
+	log_lock_release(locked, f);
+}

@@ -17,6 +17,9 @@
 #include <kernel/memlayout.h>
 #include <kernel/panic.h>
 #include <kernel/pmm.h>
+#include <kernel/process.h>
+#include <kernel/queue.h>
+#include <kernel/userinit.h>
 #include <kernel/sched.h>
 #include <kernel/smp.h>
 #include <kernel/time.h>
@@ -82,6 +85,7 @@ static void init_thread(void *arg)
 		ktest_main(val);
 	pr_info("rill: boot complete (%u CPUs, %lu MiB free)", cpus_online(),
 		pmm_free_pages() >> 8);
+	userinit();
 }
 
 void kmain(uint32_t magic, uint32_t info)
@@ -133,6 +137,14 @@ void kmain(uint32_t magic, uint32_t info)
 	clock_init(acpi.has_hpet ? acpi.hpet_phys : 0);
 	lapic_timer_calibrate();
 	ioapic_init(&acpi);
+
+	arch_user_init();
+	vm_init();
+	queue_init();
+	process_init();
+	futex_init();
+	authorities_init();
+	irqobj_init();
 
 	timer_cpu_init();
 	sched_init();

@@ -17,6 +17,7 @@
 #include <kernel/cpu.h>
 #include <kernel/kheap.h>
 #include <kernel/kstack.h>
+#include <kernel/process.h>
 #include <kernel/log.h>
 #include <kernel/panic.h>
 #include <kernel/sched.h>
@@ -140,6 +141,7 @@ static void schedule(bool preempt)
 		timer_arm(&rq->slice_timer, now + SCHED_SLICE_NS);
 	else
 		timer_cancel(&rq->slice_timer);
+	arch_switch(prev, next);
 	context_switch(&prev->rsp, next->rsp);
 	finish_switch();
 }

@@ -233,3 +233,20 @@ uint32_t pmm_get_tag(paddr_t pa)
 
 	return pfn < zone.npages ? READ_ONCE(zone.meta[pfn].user) : 0;
 }
+
+uint32_t *pmm_page_word(paddr_t pa)
+{
+	return &zone.meta[pa / PAGE_SIZE - zone.base_pfn].user;
+}
+
+bool pmm_range_managed(paddr_t pa, uint64_t len)
+{
+	for (unsigned i = 0; i < boot_info.nmmap; i++) {
+		const struct boot_mmap_entry *e = &boot_info.mmap[i];
+
+		if (e->type == BOOT_MEM_AVAILABLE && pa < e->base + e->length &&
+		    pa + len > e->base)
+			return true;
+	}
+	return false;
+}

@@ -13,6 +13,7 @@
 #define RILL_EINTR	4	/* interrupted */
 #define RILL_EIO	5	/* I/O error */
 #define RILL_E2BIG	7	/* argument too large */
+#define RILL_ENOEXEC	8	/* not a valid executable */
 #define RILL_EBADF	9	/* bad handle */
 #define RILL_EAGAIN	11	/* try again / would block */
 #define RILL_ENOMEM	12	/* out of memory */
@@ -22,10 +23,13 @@
 #define RILL_EEXIST	17	/* already exists */
 #define RILL_ENODEV	19	/* no such device */
 #define RILL_EINVAL	22	/* invalid argument */
+#define RILL_EMFILE	24	/* handle table full */
 #define RILL_ENOSPC	28	/* no space left */
 #define RILL_EPIPE	32	/* end of lane: the peer is gone */
 #define RILL_ERANGE	34	/* value out of range */
-#define RILL_ENOSYS	38	/* no such call */
+#define RILL_ENOSYS	38	/* no such call or opcode */
+#define RILL_EOVERFLOW	75	/* value too large */
+#define RILL_EBADFD	77	/* handle names an object of the wrong type */
 #define RILL_ENOTSUP	95	/* not supported */
 #define RILL_ETIMEDOUT	110	/* deadline passed */
 #define RILL_ECANCELED	125	/* cancelled */

@@ -15,6 +15,7 @@
 #include <kernel/vmm.h>
 #include <arch/clock.h>
 #include <arch/x86.h>
+#include <rill/abi.h>
 
 #define HPET_CAP	0x000
 #define HPET_CONFIG	0x010
@@ -116,4 +117,16 @@ void clock_init(paddr_t hpet_phys)
 	mult = (NSEC_PER_SEC << 32) / hz;	/* 2^32 * 1e9 < 2^64 */
 	pr_info("clock: TSC %lu.%03lu MHz, calibrated against the %s", hz / 1000000,
 		hz / 1000 % 1000, src);
+}
+
+void clock_page_init(struct rl_clock_page *cp)
+{
+	/* The clock never changes rate after calibration, so the page is
+	 * written once; seq stays even. */
+	cp->seq = 0;
+	cp->tsc_base = tsc_base;
+	cp->base_ns = 0;
+	cp->mult = mult;
+	cp->tsc_hz = tsc_hz;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 }

@@ -23,11 +23,13 @@ void gdt_init_cpu(struct cpu *c)
 {
 	struct arch_cpu *a = &c->arch;
 	uint64_t tss = (uint64_t)&a->tss;
-	uint64_t limit = sizeof(a->tss) - 1;
+	uint64_t limit = sizeof(a->tss) + IOBITMAP_SIZE;	/* TSS + bitmap + 0xff byte, minus 1 */
 	struct gdt_ptr ptr;
 
 	memset(&a->tss, 0, sizeof(a->tss));
-	a->tss.iomap_base = sizeof(a->tss);	/* no I/O bitmap yet */
+	a->tss.iomap_base = sizeof(a->tss);	/* the bitmap follows the TSS */
+	memset(a->iobitmap, 0xff, sizeof(a->iobitmap));	/* every port denied */
+	a->io_open = false;
 	for (int i = 0; i < 3; i++)
 		a->tss.ist[i] = (uint64_t)&a->ist_stacks[i][IST_STACK_SIZE];
 
@@ -58,3 +60,7 @@ void gdt_init_cpu(struct cpu *c)
 		: : "m"(ptr), "i"((uint64_t)GDT_KCODE), "i"(GDT_KDATA), "r"(GDT_TSS)
 		: "rax", "memory");
 }
+
+_Static_assert(__builtin_offsetof(struct arch_cpu, iobitmap) ==
+	       __builtin_offsetof(struct arch_cpu, tss) + sizeof(struct tss),
+	       "the I/O bitmap must follow the TSS");

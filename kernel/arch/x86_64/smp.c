@@ -18,6 +18,7 @@
 #include <kernel/panic.h>
 #include <kernel/sched.h>
 #include <kernel/smp.h>
+#include <kernel/process.h>
 #include <kernel/spinlock.h>
 #include <kernel/time.h>
 #include <kernel/timer.h>
@@ -135,6 +136,7 @@ void ap_entry(struct cpu *c)
 	wrmsr(MSR_GS_BASE, (uint64_t)c);
 	gdt_init_cpu(c);
 	idt_load();
+	arch_user_init_cpu();
 	lapic_init_cpu();
 	timer_cpu_init();
 	sched_init_cpu();

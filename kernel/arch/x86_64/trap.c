@@ -16,6 +16,7 @@
 #include <kernel/kstack.h>
 #include <kernel/log.h>
 #include <kernel/panic.h>
+#include <kernel/process.h>
 #include <kernel/sched.h>
 #include <kernel/trap.h>
 #include <arch/apic.h>
@@ -122,6 +123,11 @@ static void exception(struct trap_frame *tf)
 		pr_warn("NMI received, rip %lx", tf->rip);
 		return;
 	}
+	if ((tf->cs & 3) && tf->vector != 8 && tf->vector != 18) {
+		arch_user_exception(tf);
+		uthread_return_check();
+		return;
+	}
 	if (tf->vector == VEC_PAGE_FAULT) {
 		uint64_t cr2 = read_cr2();
 
@@ -170,4 +176,6 @@ void trap_dispatch(struct trap_frame *tf)
 	 * i.e. held no spinlock (see spinlock.h). */
 	if ((tf->rflags & RFLAGS_IF) && this_cpu()->need_resched)
 		sched_preempt();
+	if (tf->cs & 3)
+		uthread_return_check();
 }

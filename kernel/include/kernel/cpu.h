@@ -19,6 +19,7 @@ struct cpu {
 	struct cpu *self;		/* gs:0, for this_cpu() */
 	uint64_t scratch;		/* gs:8, for entry code */
 	struct thread *current;		/* gs:16, running thread */
+	uint64_t kstack_top;		/* gs:24, kernel stack for SYSCALL entry */
 	uint32_t id;			/* logical number, 0 = boot CPU */
 	uint32_t apic_id;
 	volatile bool online;		/* set by the CPU itself once up */

@@ -23,6 +23,8 @@ void vklog(int level, const char *fmt, va_list ap);
 
 /* Raw output without prefix, for multi-part lines (register dumps). */
 void kprintf(const char *fmt, ...) __printf(1, 2);
+/* Raw bytes to the console, not interleaved with other output. */
+void console_write(const char *s, size_t len);
 
 void log_set_level(int level);
 int log_parse_level(const char *name);	/* -1 when unknown */

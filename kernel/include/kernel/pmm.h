@@ -41,6 +41,12 @@ uint64_t pmm_free_pages(void);
 void pmm_set_tag(paddr_t pa, size_t npages, uint32_t tag);
 uint32_t pmm_get_tag(paddr_t pa);	/* 0 for pages outside the zone */
 
+/* The per-page word (as pmm_set_tag), for atomic use by the page's owner
+ * (user pages keep their reference count there). */
+uint32_t *pmm_page_word(paddr_t pa);
+/* Does [pa, pa + len) overlap RAM the firmware called available? */
+bool pmm_range_managed(paddr_t pa, uint64_t len);
+
 /* Ranges of physical memory the direct map covers (RAM of any type). */
 bool pmm_is_direct_mapped(paddr_t pa, size_t len);
 

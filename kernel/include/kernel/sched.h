@@ -53,6 +53,7 @@ struct thread {
 	uint64_t runtime_ns;		/* CPU time used */
 	uint64_t last_start_ns;
 	char name[24];
+	struct uthread *u;		/* user context, NULL for kernel threads */
 };
 
 void sched_init(void);			/* boot CPU, once */

@@ -39,13 +39,23 @@ static inline bool spin_trylock(spinlock_t *l)
 	return !__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE);
 }
 
+#ifndef RILL_HOST_TEST
+/* A CPU spinning with interrupts off still serves TLB shootdowns, so a
+ * lock holder may shoot down mappings (smp.c). */
+void tlb_shootdown_poll(void);
+#else
+static inline void tlb_shootdown_poll(void) { }
+#endif
+
 /* Interrupts must already be disabled. */
 static inline void spin_lock(spinlock_t *l)
 {
 	while (!spin_trylock(l)) {
 		/* Spin on a plain read so the line stays shared until free. */
-		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
+			tlb_shootdown_poll();
 			arch_cpu_relax();
+		}
 	}
 }
 

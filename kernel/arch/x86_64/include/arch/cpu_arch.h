@@ -5,8 +5,6 @@
 #ifndef ARCH_CPU_ARCH_H
 #define ARCH_CPU_ARCH_H
 
-#include <kernel/types.h>
-
 #define GDT_KCODE	0x08
 #define GDT_KDATA	0x10
 #define GDT_UDATA	0x1b	/* 0x18 | RPL 3 */
@@ -18,6 +16,10 @@
 #define IST_NMI		 2
 #define IST_MCE		 3
 #define IST_STACK_SIZE	 0x2000
+#define IOBITMAP_SIZE	 8192	/* one bit per port, 0 = allowed */
+
+#ifndef __ASSEMBLY__
+#include <kernel/types.h>
 
 struct tss {
 	uint32_t reserved0;
@@ -34,7 +36,10 @@ _Static_assert(sizeof(struct tss) == 104, "TSS layout");
 struct arch_cpu {
 	uint64_t gdt[GDT_ENTRIES] __aligned(16);
 	struct tss tss __aligned(16);
+	uint8_t iobitmap[IOBITMAP_SIZE + 1];	/* right after the TSS; last byte 0xff */
+	bool io_open;			/* iobitmap holds a thread's ports */
 	uint8_t ist_stacks[3][IST_STACK_SIZE] __aligned(16);
 };
 
+#endif /* __ASSEMBLY__ */
 #endif

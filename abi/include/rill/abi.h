@@ -1,0 +1,277 @@
+/*
+ * rill/abi.h - the kernel/user interface of Rill, shared by the kernel and
+ * every native program. docs/abi.md explains each part; this header is the
+ * definition. Rules that hold throughout:
+ *
+ *   - fixed-width types, explicit padding, sizes and offsets asserted;
+ *   - every reserved field must be zero (-RILL_EINVAL otherwise), so it can
+ *     be given a meaning later;
+ *   - a call returns a non-negative result or a negated RILL_E* code;
+ *   - memory user space can write is read once by the kernel, then checked.
+ */
+#ifndef RILL_ABI_H
+#define RILL_ABI_H
+
+#include <stdint.h>
+#include <rill/errno.h>
+
+/* ---- system calls ------------------------------------------------------ */
+
+/* Native numbers are RL_SYSCALL_BASE + n (rill/syscalls.def). Linux uses
+ * 0..~460 and x32 sets bit 30; bit 29 alone is neither, so any other
+ * number is foreign: it is reported to the thread's supervisor, or fails
+ * with -RILL_ENOSYS when there is none. */
+#define RL_SYSCALL_BASE		0x20000000u
+
+enum {
+#define SYSCALL(nr, name, nargs, kind) RL_SYS_##name = RL_SYSCALL_BASE + (nr),
+#include <rill/syscalls.def>
+#undef SYSCALL
+};
+
+/* ---- handles and rights ------------------------------------------------ */
+
+/* A handle is a positive 32-bit value naming an entry of the calling
+ * process's handle table. Two pseudo-handles name the caller itself, with
+ * every right. */
+typedef int32_t rl_handle_t;
+#define RL_HANDLE_INVALID	0
+#define RL_SELF_PROCESS		0x7ffffffe
+#define RL_SELF_THREAD		0x7fffffff
+
+enum rl_object_type {
+	RL_OBJ_NONE = 0,
+	RL_OBJ_PROCESS = 1,
+	RL_OBJ_THREAD = 2,
+	RL_OBJ_QUEUE = 3,
+	RL_OBJ_MEMORY = 4,
+	RL_OBJ_IRQ = 5,
+	RL_OBJ_IOPORT = 6,
+	RL_OBJ_IRQ_AUTHORITY = 7,
+	RL_OBJ_IOPORT_AUTHORITY = 8,
+	RL_OBJ_PHYS_AUTHORITY = 9,
+};
+
+#define RL_RIGHT_READ		0x0001u	/* memory: map readable, read */
+#define RL_RIGHT_WRITE		0x0002u	/* memory: map writable, write */
+#define RL_RIGHT_EXEC		0x0004u	/* memory: map executable */
+#define RL_RIGHT_DUP		0x0008u	/* handle_dup */
+#define RL_RIGHT_TRANSFER	0x0010u	/* process_give (and later IPC) */
+#define RL_RIGHT_MANAGE		0x0020u	/* process: threads, mappings, handles, kill */
+#define RL_RIGHT_CONTROL	0x0040u	/* thread: start, kill, set base */
+#define RL_RIGHT_OBSERVE	0x0080u	/* thread: observe, regs, resume */
+#define RL_RIGHT_WAIT		0x0100u	/* process/thread exit, irq wait */
+#define RL_RIGHT_SUBMIT		0x0200u	/* queue: enter, wake */
+#define RL_RIGHT_DERIVE		0x0400u	/* authorities: open a sub-resource;
+					   memory: copy-on-write snapshot */
+#define RL_RIGHTS_ALL		0x07ffu
+
+struct rl_handle_info {
+	uint32_t type;		/* enum rl_object_type */
+	uint32_t rights;
+	uint64_t id;		/* kernel-wide object id: same object, same id */
+	uint64_t size;		/* memory objects: bytes; others 0 */
+	uint64_t reserved;
+};
+
+/* ---- the queue ---------------------------------------------------------- */
+
+/* Submission entry: 64 bytes. */
+struct rl_sqe {
+	uint16_t opcode;	/* RL_OP_* */
+	uint16_t flags;		/* none defined: must be 0 */
+	rl_handle_t handle;	/* the object the operation acts on */
+	uint64_t user_data;	/* returned in the completion */
+	uint64_t arg[5];	/* per opcode */
+	uint64_t reserved;	/* must be 0 */
+};
+
+/* Completion entry: 32 bytes. */
+struct rl_cqe {
+	uint64_t user_data;	/* the submitter's value */
+	int64_t result;		/* >= 0 per opcode, or -RILL_E* */
+	uint64_t aux[2];	/* per opcode, 0 unless documented */
+};
+
+_Static_assert(sizeof(struct rl_sqe) == 64, "sqe size");
+_Static_assert(sizeof(struct rl_cqe) == 32, "cqe size");
+
+/* Asynchronous operations. */
+enum rl_opcode {
+	RL_OP_NOP = 0,		/* result = arg[0] */
+	RL_OP_TIMEOUT = 1,	/* arg[0] = monotonic deadline (ns); result 0 */
+	RL_OP_CANCEL = 2,	/* arg[0] = user_data to cancel; result = ops cancelled or -ENOENT */
+	RL_OP_MAP = 3,		/* handle = process, arg[0] = memory object, arg[1] = offset,
+				   arg[2] = address (0: kernel picks), arg[3] = length,
+				   arg[4] = RL_PROT_* | RL_MAP_*; result = address */
+	RL_OP_UNMAP = 4,	/* handle = process, arg[0] = address, arg[1] = length */
+	RL_OP_PROTECT = 5,	/* handle = process, arg[0] = address, arg[1] = length,
+				   arg[2] = RL_PROT_* */
+	RL_OP_IRQ_WAIT = 6,	/* handle = irq, arg[0] = last sequence seen;
+				   result = sequence of a later interrupt */
+	RL_OP_OBSERVE = 7,	/* handle = thread; result = RL_OBS_*, aux per kind */
+	RL_OP_PROCESS_WAIT = 8,	/* handle = process; result = exit status */
+	RL_OP_THREAD_WAIT = 9,	/* handle = thread; result = exit status */
+	RL_OP_COUNT
+};
+
+/* Layout of the memory a queue shares with its process (see docs/abi.md):
+ *
+ *   ring_addr + 0          struct rl_ring_header (one page)
+ *   ring_addr + sq_offset  struct rl_sqe sq[sq_entries]
+ *   ring_addr + cq_offset  struct rl_cqe cq[cq_entries]
+ *
+ * Indices run freely (uint32_t, wrapping); slot = index & (entries - 1).
+ * The submission ring is produced by user space (sq_tail) and consumed by
+ * the kernel (sq_head); the completion ring is produced by the kernel
+ * (cq_tail) and consumed by user space (cq_head). Each field has one
+ * writer; the fields sit on their own cache lines. */
+struct rl_ring_header {
+	uint32_t sq_tail;		/* user writes (release) */
+	uint32_t pad0[15];
+	uint32_t cq_head;		/* user writes (release) */
+	uint32_t pad1[15];
+	uint32_t sq_head;		/* kernel writes */
+	uint32_t pad2[15];
+	uint32_t cq_tail;		/* kernel writes (release) */
+	uint32_t flags;			/* kernel writes: RL_RING_* */
+	uint64_t overflowed;		/* completions that waited in the kernel */
+	uint32_t pad3[12];
+	uint32_t sq_entries;		/* constant from here on */
+	uint32_t cq_entries;
+	uint32_t sq_offset;
+	uint32_t cq_offset;
+	uint32_t ring_size;
+	uint32_t pad4[11];
+};
+
+_Static_assert(sizeof(struct rl_ring_header) == 320, "ring header size");
+_Static_assert(__builtin_offsetof(struct rl_ring_header, cq_head) == 64, "cq_head");
+_Static_assert(__builtin_offsetof(struct rl_ring_header, sq_head) == 128, "sq_head");
+_Static_assert(__builtin_offsetof(struct rl_ring_header, cq_tail) == 192, "cq_tail");
+_Static_assert(__builtin_offsetof(struct rl_ring_header, sq_entries) == 256, "sq_entries");
+
+/* rl_ring_header.flags */
+#define RL_RING_CQ_OVERFLOW	0x1u	/* completions wait in the kernel: call
+					   queue_enter to move them into the ring */
+
+#define RL_QUEUE_MAX_SQ		4096u
+#define RL_QUEUE_MAX_CQ		16384u
+
+struct rl_queue_params {
+	uint32_t sq_entries;	/* in: power of two, 1..RL_QUEUE_MAX_SQ */
+	uint32_t cq_entries;	/* in: power of two >= sq_entries, <= RL_QUEUE_MAX_CQ;
+				   0 means 2 * sq_entries */
+	uint32_t flags;		/* in: must be 0 */
+	uint32_t reserved;	/* must be 0 */
+	uint64_t ring_addr;	/* out: where the ring is mapped */
+	uint64_t ring_size;	/* out: bytes */
+};
+
+/* queue_enter flags */
+#define RL_ENTER_WAIT		0x1u	/* wait for min_complete completions */
+
+/* ---- memory ------------------------------------------------------------- */
+
+#define RL_PROT_READ		0x1u
+#define RL_PROT_WRITE		0x2u
+#define RL_PROT_EXEC		0x4u
+#define RL_MAP_FIXED		0x100u	/* exactly at arg[2], replacing nothing */
+
+#define RL_USER_TOP		0x0000800000000000ull	/* first address above user space */
+#define RL_USER_BOTTOM		0x0000000000010000ull	/* lowest mappable address */
+#define RL_MEMOBJ_MAX		(1ull << 36)		/* 64 GiB */
+
+/* process_rw flags */
+#define RL_RW_READ		0x0u
+#define RL_RW_WRITE		0x1u
+
+/* ---- threads ------------------------------------------------------------ */
+
+/* thread_create flags */
+#define RL_THREAD_SUPERVISED	0x1u	/* faults, exits and foreign system calls
+					   stop the thread until resumed; they are
+					   reported through RL_OP_OBSERVE */
+
+#define RL_BASE_FS		0
+#define RL_BASE_GS		1
+
+#define RL_REGS_GET		0
+#define RL_REGS_SET		1
+
+/* The user-visible registers of a stopped thread. */
+struct rl_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags, fs_base, gs_base;
+};
+
+_Static_assert(sizeof(struct rl_regs) == 20 * 8, "regs size");
+
+/* Observation kinds (RL_OP_OBSERVE result). */
+enum rl_observation {
+	RL_OBS_SYSCALL = 1,	/* foreign system call; aux[0] = number (rax);
+				   resume sets rax from the registers */
+	RL_OBS_FAULT = 2,	/* aux[0] = address, aux[1] = vector << 32 | error code */
+	RL_OBS_EXIT = 3,	/* aux[0] = exit status; the thread is gone */
+};
+
+/* thread_resume flags */
+#define RL_RESUME_KILL		0x1u	/* end the thread instead */
+
+/* ---- time --------------------------------------------------------------- */
+
+/* The clock page, mapped read-only in every process (its address is in the
+ * startup block). ns = base_ns + ((rdtsc() - tsc_base) * mult >> 32),
+ * read under the seqcount: retry while seq is odd or changed. */
+struct rl_clock_page {
+	uint32_t seq;
+	uint32_t reserved;
+	uint64_t tsc_base;
+	uint64_t base_ns;
+	uint64_t mult;		/* ns per tick, 32.32 fixed point */
+	uint64_t tsc_hz;
+};
+
+/* ---- starting a process --------------------------------------------------- */
+
+/* A new program's first thread starts with rdi = address of this block
+ * (on its stack for init; wherever its creator put it otherwise). */
+struct rl_startup {
+	uint32_t magic;			/* RL_STARTUP_MAGIC */
+	uint32_t version;		/* 1 */
+	rl_handle_t self_process;	/* handles in the new process's table */
+	rl_handle_t self_thread;
+	rl_handle_t initrd;		/* memory object with the initrd (init only) */
+	rl_handle_t irq_authority;	/* (init only) */
+	rl_handle_t ioport_authority;	/* (init only) */
+	rl_handle_t phys_authority;	/* (init only) */
+	uint64_t initrd_size;
+	uint64_t clock_page;		/* address of struct rl_clock_page */
+	uint64_t argc;
+	uint64_t argv;			/* char *argv[argc + 1] */
+	uint64_t cmdline;		/* kernel command line (init only) */
+	uint64_t reserved[4];
+};
+
+#define RL_STARTUP_MAGIC	0x52494c4cu	/* "RILL" */
+
+/* ---- kernel accounting ---------------------------------------------------- */
+
+struct rl_kcounters {
+	uint64_t free_pages;
+	uint64_t heap_objects;		/* kernel heap objects in use */
+	uint64_t processes;
+	uint64_t threads;		/* user threads */
+	uint64_t queues;
+	uint64_t memobjs;
+	uint64_t mappings;
+	uint64_t handles;		/* over all handle tables */
+	uint64_t queue_ops;		/* asynchronous operations in flight */
+	uint64_t user_pages;		/* pages owned by memory objects */
+	uint64_t page_tables;		/* user page-table pages */
+	uint64_t syscalls;		/* system calls made (all CPUs) */
+	uint64_t reserved[4];
+};
+
+#endif

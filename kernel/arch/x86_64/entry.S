@@ -1,0 +1,82 @@
+/*
+ * entry.S - entering the kernel from user mode through SYSCALL, and the
+ * first entry of a thread into user mode.
+ *
+ * SYSCALL leaves the user rip in rcx and rflags in r11, masks IF, DF, TF
+ * and AC (MSR_SFMASK) and does not switch stacks. syscall_entry switches
+ * to the thread's kernel stack (cpu->kstack_top, gs:24), builds the same
+ * struct trap_frame an interrupt from user mode would (vector 256), and
+ * calls syscall_dispatch(frame) with interrupts on. It leaves through
+ * trap_return (iretq), so a frame changed by a supervisor or a signal is
+ * restored whole.
+ */
+#include <arch/cpu_arch.h>
+
+	.text
+	.global syscall_entry
+syscall_entry:
+	swapgs
+	movq	%rsp, %gs:8
+	movq	%gs:24, %rsp
+	pushq	$GDT_UDATA		/* ss */
+	pushq	%gs:8			/* rsp */
+	pushq	%r11			/* rflags */
+	pushq	$GDT_UCODE		/* cs */
+	pushq	%rcx			/* rip */
+	pushq	$0			/* error */
+	pushq	$256			/* vector: system call */
+	pushq	%rax
+	pushq	%rbx
+	pushq	%rcx
+	pushq	%rdx
+	pushq	%rsi
+	pushq	%rdi
+	pushq	%rbp
+	pushq	%r8
+	pushq	%r9
+	pushq	%r10
+	pushq	%r11
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	xorl	%ebp, %ebp		/* end of the kernel backtrace */
+	movq	%rsp, %rdi
+	sti
+	call	syscall_dispatch
+	cli
+	jmp	trap_return
+
+/*
+ * enter_user_first(rip, rsp, arg, kstack_top): start user mode at rip with
+ * stack rsp and rdi = arg, every other register zero, on a fresh kernel
+ * stack. Interrupts must be off.
+ */
+	.global enter_user_first
+enter_user_first:
+	movq	%rcx, %rsp
+	pushq	$GDT_UDATA
+	pushq	%rsi
+	pushq	$0x202			/* IF */
+	pushq	$GDT_UCODE
+	pushq	%rdi
+	pushq	$0
+	pushq	$0
+	movq	%rdx, %rdi
+	xorl	%eax, %eax
+	pushq	%rax			/* rax */
+	pushq	%rax			/* rbx */
+	pushq	%rax			/* rcx */
+	pushq	%rax			/* rdx */
+	pushq	%rax			/* rsi */
+	pushq	%rdi			/* rdi = arg */
+	pushq	%rax			/* rbp */
+	pushq	%rax			/* r8 */
+	pushq	%rax			/* r9 */
+	pushq	%rax			/* r10 */
+	pushq	%rax			/* r11 */
+	pushq	%rax			/* r12 */
+	pushq	%rax			/* r13 */
+	pushq	%rax			/* r14 */
+	pushq	%rax			/* r15 */
+	jmp	trap_return

@@ -1,0 +1,182 @@
+/*
+ * object.c - reference-counted kernel objects and per-process handle tables.
+ */
+#include <kernel/errno.h>
+#include <kernel/kheap.h>
+#include <kernel/object.h>
+#include <kernel/process.h>
+#include <rill/string.h>
+
+uint64_t kobj_count[16];
+uint64_t handles_in_use;
+static uint64_t next_obj_id = 1;
+
+void kobj_init(struct kobj *o, uint32_t type, void (*destroy)(struct kobj *))
+{
+	o->type = type;
+	o->refs = 1;
+	o->id = __atomic_fetch_add(&next_obj_id, 1, __ATOMIC_RELAXED);
+	o->destroy = destroy;
+	__atomic_fetch_add(&kobj_count[type & 15], 1, __ATOMIC_RELAXED);
+}
+
+void kobj_put(struct kobj *o)
+{
+	if (__atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		__atomic_fetch_sub(&kobj_count[o->type & 15], 1, __ATOMIC_RELAXED);
+		o->destroy(o);
+	}
+}
+
+void handle_table_init(struct handle_table *t)
+{
+	spin_init(&t->lock);
+	t->e = NULL;
+	t->cap = t->used = t->hint = 0;
+}
+
+void handle_table_destroy(struct handle_table *t)
+{
+	irqflags_t f = spin_lock_irqsave(&t->lock);
+	struct handle_entry *e = t->e;
+	uint32_t cap = t->cap;
+
+	t->e = NULL;
+	t->cap = t->used = 0;
+	spin_unlock_irqrestore(&t->lock, f);
+	for (uint32_t i = 0; i < cap; i++) {
+		if (e[i].obj) {
+			__atomic_fetch_sub(&handles_in_use, 1, __ATOMIC_RELAXED);
+			kobj_put(e[i].obj);
+		}
+	}
+	kfree(e);
+}
+
+static rl_handle_t handle_value(uint32_t index, uint32_t gen)
+{
+	return (rl_handle_t)(((gen & 0x7ff) << HANDLE_INDEX_BITS) | (index + 1));
+}
+
+int handle_install(struct handle_table *t, struct kobj *o, uint32_t rights)
+{
+	irqflags_t f;
+	uint32_t i;
+
+	f = spin_lock_irqsave(&t->lock);
+	if (t->used == t->cap) {
+		uint32_t ncap = t->cap ? t->cap * 2 : 32;
+		struct handle_entry *ne;
+
+		if (t->cap >= HANDLE_MAX) {
+			spin_unlock_irqrestore(&t->lock, f);
+			return -EMFILE;
+		}
+		/* Allocate outside the lock, then recheck. */
+		spin_unlock_irqrestore(&t->lock, f);
+		ne = kzalloc(ncap * sizeof(*ne));
+		if (!ne)
+			return -ENOMEM;
+		f = spin_lock_irqsave(&t->lock);
+		if (t->cap < ncap) {
+			if (t->e)
+				memcpy(ne, t->e, t->cap * sizeof(*ne));
+			kfree(t->e);	/* kfree takes only the heap's own lock */
+			t->e = ne;
+			t->hint = t->cap;
+			t->cap = ncap;
+		} else {
+			kfree(ne);
+		}
+		if (t->used == t->cap) {
+			spin_unlock_irqrestore(&t->lock, f);
+			return -EMFILE;
+		}
+	}
+	for (i = t->hint; t->e[i % t->cap].obj; i++)
+		;
+	i %= t->cap;
+	t->e[i].obj = o;
+	t->e[i].rights = rights;
+	t->used++;
+	t->hint = (i + 1) % t->cap;
+	kobj_get(o);
+	__atomic_fetch_add(&handles_in_use, 1, __ATOMIC_RELAXED);
+	spin_unlock_irqrestore(&t->lock, f);
+	return handle_value(i, t->e[i].gen);
+}
+
+/* Entry for h, or NULL. Table lock held. */
+static struct handle_entry *lookup(struct handle_table *t, rl_handle_t h)
+{
+	uint32_t v = (uint32_t)h, index = (v & ((1u << HANDLE_INDEX_BITS) - 1)) - 1;
+
+	if (h <= 0 || index >= t->cap || !t->e[index].obj ||
+	    (t->e[index].gen & 0x7ff) != (v >> HANDLE_INDEX_BITS))
+		return NULL;
+	return &t->e[index];
+}
+
+int handle_get(rl_handle_t h, uint32_t type, uint32_t need, struct kobj **out,
+	       uint32_t *rights_out)
+{
+	struct uthread *u = uthread_current();
+	struct handle_table *t;
+	struct handle_entry *e;
+	struct kobj *o;
+	uint32_t rights;
+	irqflags_t f;
+
+	if (!u)
+		return -EBADF;
+	if (h == RL_SELF_PROCESS || h == RL_SELF_THREAD) {
+		o = h == RL_SELF_PROCESS ? &u->proc->obj : &u->obj;
+		rights = RL_RIGHTS_ALL;
+		kobj_get(o);
+	} else {
+		t = &u->proc->handles;
+		f = spin_lock_irqsave(&t->lock);
+		e = lookup(t, h);
+		if (!e) {
+			spin_unlock_irqrestore(&t->lock, f);
+			return -EBADF;
+		}
+		o = e->obj;
+		rights = e->rights;
+		kobj_get(o);
+		spin_unlock_irqrestore(&t->lock, f);
+	}
+	if (type && o->type != type) {
+		kobj_put(o);
+		return -EBADFD;
+	}
+	if ((rights & need) != need) {
+		kobj_put(o);
+		return -EPERM;
+	}
+	if (rights_out)
+		*rights_out = rights;
+	*out = o;
+	return 0;
+}
+
+int handle_close(struct handle_table *t, rl_handle_t h)
+{
+	struct handle_entry *e;
+	struct kobj *o;
+	irqflags_t f = spin_lock_irqsave(&t->lock);
+
+	e = lookup(t, h);
+	if (!e) {
+		spin_unlock_irqrestore(&t->lock, f);
+		return -EBADF;
+	}
+	o = e->obj;
+	e->obj = NULL;
+	e->gen++;
+	t->used--;
+	spin_unlock_irqrestore(&t->lock, f);
+	__atomic_fetch_sub(&handles_in_use, 1, __ATOMIC_RELAXED);
+	kobj_put(o);
+	return 0;
+}

@@ -1,0 +1,763 @@
+/*
+ * process.c - processes, user threads, supervision (observation), and the
+ * system calls that manage them.
+ *
+ * Lifetimes:
+ *   - a process is alive while a handle or one of its threads refers to it;
+ *   - it *ends* when its last started thread exits or it is killed: its
+ *     status is recorded, exit waiters complete, and once no thread of it
+ *     runs any more its handle table and address space are torn down;
+ *   - a thread object outlives the thread (its status stays readable).
+ *
+ * Supervision: a thread created RL_THREAD_SUPERVISED stops on a fault it
+ * cannot survive, on a foreign system call and on exit, and its stop is
+ * reported through the supervisor's RL_OP_OBSERVE. While stopped its
+ * registers can be read and written (thread_regs) and its process's memory
+ * through process_rw; thread_resume lets it go on. An unsupervised thread
+ * that faults ends its process with a log line; its foreign system calls
+ * fail with -ENOSYS.
+ */
+#include <kernel/errno.h>
+#include <kernel/kheap.h>
+#include <kernel/log.h>
+#include <kernel/memlayout.h>
+#include <kernel/panic.h>
+#include <rill/format.h>
+#include <kernel/process.h>
+#include <kernel/queue.h>
+#include <kernel/smp.h>
+#include <kernel/cpu.h>
+#include <kernel/syscall.h>
+#include <kernel/vmm.h>
+#include <arch/x86.h>
+#include <arch/clock.h>
+#include <rill/string.h>
+
+static struct kmem_cache *proc_cache, *uthread_cache;
+uint64_t nr_processes, nr_uthreads;
+static struct memobj *clock_mo;
+
+#define CLOCK_PAGE_ADDR	0x00007ffffffff000ull
+
+struct uthread *uthread_current(void)
+{
+	return thread_current()->u;
+}
+
+/* ---- teardown --------------------------------------------------------------- */
+
+static void process_teardown(struct process *p)
+{
+	/* Only once, and only when none of p's threads can run: called by the
+	 * last exiting thread (on the kernel's page tables by then) or when
+	 * no thread was ever started. */
+	handle_table_destroy(&p->handles);
+	aspace_destroy(&p->as);
+}
+
+static void process_destroy(struct kobj *o)
+{
+	struct process *p = container_of(o, struct process, obj);
+
+	if (p->as.pml4)
+		process_teardown(p);
+	kmem_cache_free(proc_cache, p);
+	__atomic_fetch_sub(&nr_processes, 1, __ATOMIC_RELAXED);
+}
+
+/* Complete every op on list with result. */
+static void complete_all(struct list_head *list, int64_t result)
+{
+	while (!list_empty(list)) {
+		struct qop *op = list_first_entry(list, struct qop, wlink);
+
+		list_del(&op->wlink);
+		qop_complete(op, result, 0, 0);
+	}
+}
+
+/* Move the claimable ops of src (lock held) to dst. */
+static void grab_waiters(struct list_head *src, struct list_head *dst)
+{
+	struct list_head *p, *tmp;
+
+	list_for_each_safe(p, tmp, src) {
+		struct qop *op = list_entry(p, struct qop, wlink);
+
+		if (qop_claim(op)) {
+			list_del(&op->wlink);
+			list_add_tail(dst, &op->wlink);
+		}
+	}
+}
+
+/* Record the end of p (first caller wins) and complete its waiters. */
+static void process_end(struct process *p, int64_t status)
+{
+	struct list_head done;
+	irqflags_t f;
+
+	list_init(&done);
+	f = spin_lock_irqsave(&p->lock);
+	if (p->ended) {
+		spin_unlock_irqrestore(&p->lock, f);
+		return;
+	}
+	p->ended = true;
+	p->status = status;
+	grab_waiters(&p->waiters, &done);
+	spin_unlock_irqrestore(&p->lock, f);
+	complete_all(&done, status);
+}
+
+/* ---- processes ------------------------------------------------------------------ */
+
+void process_init(void)
+{
+	proc_cache = kmem_cache_create("process", sizeof(struct process), 64);
+	uthread_cache = kmem_cache_create("uthread", sizeof(struct uthread), 64);
+	if (memobj_create_contig(PAGE_SIZE, &clock_mo))
+		panic("process: no clock page");
+	clock_page_init(memobj_kaddr(clock_mo, 0));
+}
+
+struct process *process_create(const char *name)
+{
+	struct process *p = kmem_cache_zalloc(proc_cache);
+	int64_t va;
+
+	if (!p)
+		return NULL;
+	kobj_init(&p->obj, RL_OBJ_PROCESS, process_destroy);
+	__atomic_fetch_add(&nr_processes, 1, __ATOMIC_RELAXED);
+	spin_init(&p->lock);
+	handle_table_init(&p->handles);
+	list_init(&p->threads);
+	list_init(&p->waiters);
+	rill_snprintf(p->name, sizeof(p->name), "%s", name);
+	if (aspace_init(&p->as)) {
+		kobj_put(&p->obj);
+		return NULL;
+	}
+	va = vm_map(&p->as, clock_mo, 0, CLOCK_PAGE_ADDR, PAGE_SIZE, RL_PROT_READ,
+		    RL_PROT_READ, RL_MAP_FIXED);
+	if (va < 0) {
+		kobj_put(&p->obj);
+		return NULL;
+	}
+	p->clock_va = (uint64_t)va;
+	return p;
+}
+
+void process_kill(struct process *p, int64_t status)
+{
+	struct list_head *l;
+	irqflags_t f;
+	bool idle;
+
+	process_end(p, status);
+	f = spin_lock_irqsave(&p->lock);
+	list_for_each(l, &p->threads)
+		uthread_kill(list_entry(l, struct uthread, proc_link));
+	idle = p->live_threads == 0 && p->as.pml4;
+	spin_unlock_irqrestore(&p->lock, f);
+	if (idle)
+		process_teardown(p);
+}
+
+/* ---- threads -------------------------------------------------------------------- */
+
+static void uthread_destroy(struct kobj *o)
+{
+	struct uthread *u = container_of(o, struct uthread, obj);
+	struct process *p = u->proc;
+	irqflags_t f = spin_lock_irqsave(&p->lock);
+
+	list_del(&u->proc_link);
+	spin_unlock_irqrestore(&p->lock, f);
+	kfree(u->iobitmap);
+	kmem_cache_free(uthread_cache, u);
+	__atomic_fetch_sub(&nr_uthreads, 1, __ATOMIC_RELAXED);
+	kobj_put(&p->obj);
+}
+
+int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t arg,
+		   bool supervised, struct uthread **out)
+{
+	struct uthread *u;
+	irqflags_t f;
+
+	if (entry >= RL_USER_TOP || stack > RL_USER_TOP)
+		return -EINVAL;
+	u = kmem_cache_zalloc(uthread_cache);
+	if (!u)
+		return -ENOMEM;
+	kobj_init(&u->obj, RL_OBJ_THREAD, uthread_destroy);
+	__atomic_fetch_add(&nr_uthreads, 1, __ATOMIC_RELAXED);
+	spin_init(&u->lock);
+	waitq_init(&u->resume_wq);
+	list_init(&u->waiters);
+	u->entry = entry;
+	u->stack = stack;
+	u->arg = arg;
+	u->supervised = supervised;
+	u->state = UT_CREATED;
+	arch_fpu_init_state(u->fpu);
+	kobj_get(&p->obj);
+	u->proc = p;
+	f = spin_lock_irqsave(&p->lock);
+	if (p->ended) {
+		spin_unlock_irqrestore(&p->lock, f);
+		list_init(&u->proc_link);
+		kobj_put(&u->obj);
+		return -ESRCH;
+	}
+	list_add_tail(&p->threads, &u->proc_link);
+	spin_unlock_irqrestore(&p->lock, f);
+	*out = u;
+	return 0;
+}
+
+static void uthread_entry(void *arg)
+{
+	struct uthread *u = arg;
+
+	thread_current()->u = u;
+	u->tf = (struct trap_frame *)(thread_current()->kstack_top - sizeof(struct trap_frame));
+	if (READ_ONCE(u->killed))
+		uthread_exit(-EINTR);
+	arch_enter_user(NULL);
+}
+
+int uthread_start(struct uthread *u)
+{
+	struct process *p = u->proc;
+	struct thread *kt;
+	irqflags_t f;
+
+	f = spin_lock_irqsave(&p->lock);
+	if (u->state != UT_CREATED || p->ended) {
+		spin_unlock_irqrestore(&p->lock, f);
+		return u->state != UT_CREATED ? -EBUSY : -ESRCH;
+	}
+	u->state = UT_RUNNING;
+	p->live_threads++;
+	spin_unlock_irqrestore(&p->lock, f);
+	kobj_get(&u->obj);		/* held by the running thread */
+	kt = thread_create(p->name, uthread_entry, u, SCHED_PRIO_DEFAULT, -1);
+	if (!kt) {
+		f = spin_lock_irqsave(&p->lock);
+		u->state = UT_CREATED;
+		p->live_threads--;
+		spin_unlock_irqrestore(&p->lock, f);
+		kobj_put(&u->obj);
+		return -ENOMEM;
+	}
+	WRITE_ONCE(u->kt, kt);
+	return 0;
+}
+
+void uthread_kill(struct uthread *u)
+{
+	struct thread *kt;
+	irqflags_t f = spin_lock_irqsave(&u->lock);
+
+	struct list_head done;
+
+	list_init(&done);
+	u->killed = true;
+	kt = u->kt;
+	if (u->state == UT_CREATED) {
+		u->state = UT_EXITED;
+		u->status = -EINTR;
+		grab_waiters(&u->waiters, &done);
+	}
+	if (kt) {
+		/* Blocked in the kernel: wake it so it notices. Running on
+		 * another CPU: the IPI makes it pass its return check. (kt
+		 * cannot be freed while u->kt is set and u->lock held.) */
+		thread_wake(kt);
+		if (kt->cpu != cpu_id())
+			smp_send_resched(kt->cpu);
+	}
+	spin_unlock_irqrestore(&u->lock, f);
+	complete_all(&done, -EINTR);
+	waitq_wake_all(&u->resume_wq);
+}
+
+void uthread_return_check(void)
+{
+	struct uthread *u = uthread_current();
+
+	if (u && READ_ONCE(u->killed))
+		uthread_exit(-EINTR);
+}
+
+/* Stop the current thread for its supervisor; returns when resumed. */
+static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t i1)
+{
+	struct qop *op;
+	irqflags_t f = spin_lock_irqsave(&u->lock);
+
+	u->obs_kind = kind;
+	u->obs_info[0] = i0;
+	u->obs_info[1] = i1;
+	u->obs_delivered = false;
+	u->resumed = false;
+	u->state = UT_STOPPED;
+	op = u->observer;
+	u->observer = NULL;
+	if (op)
+		u->obs_delivered = true;
+	spin_unlock_irqrestore(&u->lock, f);
+	if (op && qop_claim(op))
+		qop_complete(op, kind, i0, i1);
+	else if (op)
+		u->obs_delivered = false;	/* cancelled meanwhile: report it later */
+	if (kind == RL_OBS_EXIT)
+		return;
+	WAITQ_WAIT(&u->resume_wq, READ_ONCE(u->resumed) || READ_ONCE(u->killed), 0);
+	f = spin_lock_irqsave(&u->lock);
+	u->state = UT_RUNNING;
+	u->obs_kind = 0;
+	spin_unlock_irqrestore(&u->lock, f);
+	uthread_return_check();
+}
+
+void uthread_exit(int64_t status)
+{
+	struct uthread *u = uthread_current();
+	struct process *p = u->proc;
+	struct list_head done;
+	bool last, teardown;
+	irqflags_t f;
+
+	/* Leave the user address space first: it may be torn down below. */
+	f = arch_irq_save();
+	write_cr3(vmm_kernel_pml4());
+	thread_current()->u = NULL;
+	arch_irq_restore(f);
+
+	list_init(&done);
+	f = spin_lock_irqsave(&u->lock);
+	u->state = UT_EXITED;
+	u->status = status;
+	u->kt = NULL;
+	grab_waiters(&u->waiters, &done);
+	spin_unlock_irqrestore(&u->lock, f);
+	complete_all(&done, status);
+	if (u->supervised)
+		uthread_stop(u, RL_OBS_EXIT, (uint64_t)status, 0);
+
+	f = spin_lock_irqsave(&p->lock);
+	last = --p->live_threads == 0;
+	spin_unlock_irqrestore(&p->lock, f);
+	if (last) {
+		process_end(p, status);
+		f = spin_lock_irqsave(&p->lock);
+		teardown = p->live_threads == 0 && p->as.pml4;
+		spin_unlock_irqrestore(&p->lock, f);
+		if (teardown)
+			process_teardown(p);
+	}
+	kobj_put(&u->obj);
+	thread_exit();
+}
+
+void uthread_fault(struct trap_frame *tf, uint64_t addr)
+{
+	struct uthread *u = uthread_current();
+
+	if (u->supervised) {
+		uthread_stop(u, RL_OBS_FAULT, addr, tf->vector << 32 | (tf->error & 0xffffffff));
+		return;
+	}
+	pr_warn("process %s: thread %lu killed: vector %lu error %lx at rip %lx addr %lx",
+		u->proc->name, thread_current()->id, tf->vector, tf->error, tf->rip, addr);
+	process_kill(u->proc, -EFAULT);
+	uthread_exit(-EFAULT);
+}
+
+void uthread_foreign_syscall(struct trap_frame *tf)
+{
+	struct uthread *u = uthread_current();
+
+	if (!u->supervised) {
+		tf->rax = (uint64_t)-ENOSYS;
+		return;
+	}
+	uthread_stop(u, RL_OBS_SYSCALL, tf->rax, 0);
+}
+
+/* ---- system calls ---------------------------------------------------------------- */
+
+static int get_thread(uint64_t h, uint32_t need, struct uthread **out)
+{
+	struct kobj *o;
+	int r = handle_get((rl_handle_t)h, RL_OBJ_THREAD, need, &o, NULL);
+
+	if (!r)
+		*out = container_of(o, struct uthread, obj);
+	return r;
+}
+
+static int get_process(uint64_t h, uint32_t need, struct process **out)
+{
+	struct kobj *o;
+	int r = handle_get((rl_handle_t)h, RL_OBJ_PROCESS, need, &o, NULL);
+
+	if (!r)
+		*out = container_of(o, struct process, obj);
+	return r;
+}
+
+SYSCALL_DEFINE(process_create)
+{
+	struct process *p;
+	int r;
+
+	if (a0)
+		return -EINVAL;
+	p = process_create(process_current()->name);
+	if (!p)
+		return -ENOMEM;
+	r = handle_install(&process_current()->handles, &p->obj, RL_RIGHTS_ALL);
+	kobj_put(&p->obj);
+	return r;
+}
+
+SYSCALL_DEFINE(process_give)
+{
+	struct process *p;
+	struct kobj *o;
+	uint32_t rights;
+	int r;
+
+	r = get_process(a0, RL_RIGHT_MANAGE, &p);
+	if (r)
+		return r;
+	r = handle_get((rl_handle_t)a1, 0, RL_RIGHT_TRANSFER, &o, &rights);
+	if (r == 0) {
+		if (a2 & ~(uint64_t)rights)
+			r = -EPERM;	/* rights can only be reduced */
+		else if (o->type == RL_OBJ_QUEUE)
+			r = -EBADFD;	/* a queue's rings live in its owner */
+		else
+			r = handle_install(&p->handles, o, (uint32_t)a2);
+		kobj_put(o);
+	}
+	kobj_put(&p->obj);
+	return r;
+}
+
+SYSCALL_DEFINE(process_kill)
+{
+	struct process *p;
+	int r = get_process(a0, RL_RIGHT_MANAGE, &p);
+
+	if (r)
+		return r;
+	process_kill(p, (int64_t)a1);
+	kobj_put(&p->obj);
+	uthread_return_check();		/* it may have been ourselves */
+	return 0;
+}
+
+SYSCALL_DEFINE(process_rw)
+{
+	struct process *p;
+	char buf[256];
+	int r;
+
+	if (a4 & ~(uint64_t)RL_RW_WRITE)
+		return -EINVAL;
+	if (!user_range_ok(a2, a3) || !user_range_ok(a1, a3))
+		return -EFAULT;
+	r = get_process(a0, RL_RIGHT_MANAGE, &p);
+	if (r)
+		return r;
+	for (uint64_t done = 0; done < a3 && !r;) {
+		size_t n = MIN(sizeof(buf), a3 - done);
+
+		if (a4 & RL_RW_WRITE) {
+			r = copy_from_user(buf, a2 + done, n);
+			if (!r)
+				r = vm_rw(&p->as, a1 + done, buf, n, true);
+		} else {
+			r = vm_rw(&p->as, a1 + done, buf, n, false);
+			if (!r)
+				r = copy_to_user(a2 + done, buf, n);
+		}
+		done += n;
+	}
+	kobj_put(&p->obj);
+	return r ? r : (int64_t)a3;
+}
+
+SYSCALL_DEFINE(thread_create)
+{
+	struct process *p;
+	struct uthread *u;
+	int r;
+
+	if (a4 & ~(uint64_t)RL_THREAD_SUPERVISED)
+		return -EINVAL;
+	r = get_process(a0, RL_RIGHT_MANAGE, &p);
+	if (r)
+		return r;
+	r = uthread_create(p, a1, a2, a3, a4 & RL_THREAD_SUPERVISED, &u);
+	kobj_put(&p->obj);
+	if (r)
+		return r;
+	r = handle_install(&process_current()->handles, &u->obj, RL_RIGHTS_ALL);
+	if (r < 0)
+		uthread_kill(u);
+	kobj_put(&u->obj);
+	return r;
+}
+
+SYSCALL_DEFINE(thread_start)
+{
+	struct uthread *u;
+	int r = get_thread(a0, RL_RIGHT_CONTROL, &u);
+
+	if (r)
+		return r;
+	r = uthread_start(u);
+	kobj_put(&u->obj);
+	return r;
+}
+
+SYSCALL_DEFINE(thread_kill)
+{
+	struct uthread *u;
+	int r = get_thread(a0, RL_RIGHT_CONTROL, &u);
+
+	if (r)
+		return r;
+	uthread_kill(u);
+	kobj_put(&u->obj);
+	uthread_return_check();
+	return 0;
+}
+
+SYSCALL_DEFINE(thread_exit)
+{
+	uthread_exit((int64_t)a0);
+}
+
+SYSCALL_DEFINE(thread_set_base)
+{
+	struct uthread *u;
+	int r;
+
+	if (a1 > RL_BASE_GS)
+		return -EINVAL;
+	if (a2 >= RL_USER_TOP)
+		return -EINVAL;
+	r = get_thread(a0, RL_RIGHT_CONTROL, &u);
+	if (r)
+		return r;
+	if (a1 == RL_BASE_FS)
+		u->fs_base = a2;
+	else
+		u->gs_base = a2;
+	if (u == uthread_current()) {
+		irqflags_t f = arch_irq_save();
+
+		wrmsr(a1 == RL_BASE_FS ? MSR_FS_BASE : MSR_KERNEL_GS_BASE, a2);
+		arch_irq_restore(f);
+	}
+	kobj_put(&u->obj);
+	return 0;
+}
+
+static bool canonical_user(uint64_t a)
+{
+	return a < RL_USER_TOP;
+}
+
+SYSCALL_DEFINE(thread_regs)
+{
+	struct uthread *u;
+	struct rl_regs r;
+	struct trap_frame *tf;
+	int e;
+
+	if (a1 > RL_REGS_SET)
+		return -EINVAL;
+	e = get_thread(a0, RL_RIGHT_OBSERVE, &u);
+	if (e)
+		return e;
+	if (READ_ONCE(u->state) != UT_STOPPED || !u->tf || u->obs_kind == RL_OBS_EXIT) {
+		kobj_put(&u->obj);
+		return -EBUSY;
+	}
+	tf = u->tf;
+	if (a1 == RL_REGS_GET) {
+		r = (struct rl_regs){
+			.rax = tf->rax, .rbx = tf->rbx, .rcx = tf->rcx, .rdx = tf->rdx,
+			.rsi = tf->rsi, .rdi = tf->rdi, .rbp = tf->rbp, .rsp = tf->rsp,
+			.r8 = tf->r8, .r9 = tf->r9, .r10 = tf->r10, .r11 = tf->r11,
+			.r12 = tf->r12, .r13 = tf->r13, .r14 = tf->r14, .r15 = tf->r15,
+			.rip = tf->rip, .rflags = tf->rflags,
+			.fs_base = u->fs_base, .gs_base = u->gs_base,
+		};
+		e = copy_to_user(a2, &r, sizeof(r));
+	} else {
+		e = copy_from_user(&r, a2, sizeof(r));
+		if (!e && (!canonical_user(r.rip) || !canonical_user(r.rsp) ||
+			   !canonical_user(r.fs_base) || !canonical_user(r.gs_base)))
+			e = -EINVAL;
+		if (!e) {
+			tf->rax = r.rax; tf->rbx = r.rbx; tf->rcx = r.rcx; tf->rdx = r.rdx;
+			tf->rsi = r.rsi; tf->rdi = r.rdi; tf->rbp = r.rbp; tf->rsp = r.rsp;
+			tf->r8 = r.r8; tf->r9 = r.r9; tf->r10 = r.r10; tf->r11 = r.r11;
+			tf->r12 = r.r12; tf->r13 = r.r13; tf->r14 = r.r14; tf->r15 = r.r15;
+			tf->rip = r.rip;
+			/* User-changeable flags only (CF PF AF ZF SF TF DF OF AC);
+			 * IF always set. */
+			tf->rflags = (r.rflags & 0x40dd5) | RFLAGS_IF | 2;
+			u->fs_base = r.fs_base;
+			u->gs_base = r.gs_base;
+		}
+	}
+	kobj_put(&u->obj);
+	return e;
+}
+
+SYSCALL_DEFINE(thread_resume)
+{
+	struct uthread *u;
+	irqflags_t f;
+	int r;
+
+	if (a1 & ~(uint64_t)RL_RESUME_KILL)
+		return -EINVAL;
+	r = get_thread(a0, RL_RIGHT_OBSERVE, &u);
+	if (r)
+		return r;
+	f = spin_lock_irqsave(&u->lock);
+	if (u->state != UT_STOPPED || u->obs_kind == RL_OBS_EXIT) {
+		r = -EBUSY;
+	} else {
+		u->resumed = true;
+		if (a1 & RL_RESUME_KILL)
+			u->killed = true;
+	}
+	spin_unlock_irqrestore(&u->lock, f);
+	if (!r)
+		waitq_wake_all(&u->resume_wq);
+	kobj_put(&u->obj);
+	return r;
+}
+
+/* ---- operations: observe, wait for exit ----------------------------------------- */
+
+static void observe_detach(struct qop *op)
+{
+	struct uthread *u = container_of(op->target, struct uthread, obj);
+	irqflags_t f = spin_lock_irqsave(&u->lock);
+
+	if (u->observer == op)
+		u->observer = NULL;
+	spin_unlock_irqrestore(&u->lock, f);
+}
+
+int op_observe(struct qop *op, const struct rl_sqe *sqe)
+{
+	struct uthread *u;
+	uint32_t kind = 0;
+	uint64_t i0 = 0, i1 = 0;
+	irqflags_t f;
+	int r = get_thread((uint64_t)sqe->handle, RL_RIGHT_OBSERVE, &u);
+
+	if (r)
+		return r;
+	op->target = &u->obj;
+	op->detach = observe_detach;
+	f = spin_lock_irqsave(&u->lock);
+	if (!u->supervised) {
+		r = -EINVAL;
+	} else if (u->obs_kind && !u->obs_delivered) {
+		u->obs_delivered = true;
+		kind = u->obs_kind;
+		i0 = u->obs_info[0];
+		i1 = u->obs_info[1];
+	} else if (u->observer || (u->state == UT_EXITED && u->obs_delivered)) {
+		r = u->observer ? -EBUSY : -ESRCH;
+	} else {
+		u->observer = op;
+	}
+	spin_unlock_irqrestore(&u->lock, f);
+	if (r)
+		return r;
+	/* Otherwise the thread, when it stops, takes the op from
+	 * u->observer and completes it (it is already on the pending list,
+	 * so cancellation races are settled by qop_claim). */
+	if (kind && qop_claim(op))
+		qop_complete(op, kind, i0, i1);
+	return 0;
+}
+
+static void wait_detach(struct qop *op)
+{
+	spinlock_t *l = op->target->type == RL_OBJ_PROCESS
+		? &container_of(op->target, struct process, obj)->lock
+		: &container_of(op->target, struct uthread, obj)->lock;
+	irqflags_t f = spin_lock_irqsave(l);
+
+	if (op->wlink.next) {
+		list_del(&op->wlink);
+		op->wlink.next = NULL;
+	}
+	spin_unlock_irqrestore(l, f);
+}
+
+int op_process_wait(struct qop *op, const struct rl_sqe *sqe)
+{
+	struct process *p;
+	irqflags_t f;
+	int64_t status = 0;
+	bool ended;
+	int r = get_process((uint64_t)sqe->handle, RL_RIGHT_WAIT, &p);
+
+	if (r)
+		return r;
+	op->target = &p->obj;
+	op->detach = wait_detach;
+	f = spin_lock_irqsave(&p->lock);
+	ended = p->ended;
+	if (ended)
+		status = p->status;
+	else
+		list_add_tail(&p->waiters, &op->wlink);
+	spin_unlock_irqrestore(&p->lock, f);
+	if (ended && qop_claim(op))
+		qop_complete(op, status, 0, 0);
+	return 0;
+}
+
+int op_thread_wait(struct qop *op, const struct rl_sqe *sqe)
+{
+	struct uthread *u;
+	irqflags_t f;
+	int64_t status = 0;
+	bool ended;
+	int r = get_thread((uint64_t)sqe->handle, RL_RIGHT_WAIT, &u);
+
+	if (r)
+		return r;
+	op->target = &u->obj;
+	op->detach = wait_detach;
+	f = spin_lock_irqsave(&u->lock);
+	ended = u->state == UT_EXITED;
+	if (ended)
+		status = u->status;
+	else
+		list_add_tail(&u->waiters, &op->wlink);
+	spin_unlock_irqrestore(&u->lock, f);
+	if (ended && qop_claim(op))
+		qop_complete(op, status, 0, 0);
+	return 0;
+}

@@ -1,0 +1,546 @@
+/*
+ * queue.c - submission and completion rings shared with user space.
+ *
+ * Submission: queue_enter consumes up to to_submit entries from the
+ * submission ring. Each entry is copied once into kernel memory, then
+ * checked. An entry that fails (unknown opcode, reserved bits, bad handle,
+ * missing right, bad arguments) still consumes its slot and completes with
+ * its user_data and the error. Immediate operations (NOP, MAP, ...) complete
+ * before queue_enter returns; waiting ones (TIMEOUT, OBSERVE, ...) become a
+ * struct qop.
+ *
+ * Completion and the overflow rule: a completion goes into the completion
+ * ring when it has room (cq_tail - cq_head < cq_entries). When it has
+ * none, it waits in a kernel array of cq_entries slots, in order, and the
+ * ring header's RL_RING_CQ_OVERFLOW flag is set; the next queue_enter moves
+ * waiting completions into the ring as room allows. No completion is ever
+ * dropped, because the kernel consumes a submission only while the number
+ * of operations whose completion is not yet in the ring ("outstanding") is
+ * below cq_entries; when it is not, queue_enter consumes nothing and
+ * returns -EBUSY.
+ *
+ * Closing the last handle of a queue cancels everything in flight; their
+ * completions are discarded (nobody can read the ring any more).
+ */
+#include <kernel/errno.h>
+#include <kernel/kheap.h>
+#include <kernel/log.h>
+#include <kernel/process.h>
+#include <kernel/queue.h>
+#include <kernel/syscall.h>
+#include <kernel/time.h>
+#include <kernel/vm.h>
+#include <rill/string.h>
+
+static struct kmem_cache *queue_cache, *qop_cache;
+uint64_t nr_queues, nr_qops;
+
+void queue_init(void)
+{
+	queue_cache = kmem_cache_create("queue", sizeof(struct queue), 64);
+	qop_cache = kmem_cache_create("qop", sizeof(struct qop), 8);
+}
+
+static void queue_unref(struct queue *q)
+{
+	if (__atomic_sub_fetch(&q->oprefs, 1, __ATOMIC_ACQ_REL))
+		return;
+	kobj_put(&q->ring->obj);
+	kfree(q->ovf);
+	kmem_cache_free(queue_cache, q);
+	__atomic_fetch_sub(&nr_queues, 1, __ATOMIC_RELAXED);
+}
+
+/* Write one completion (q->lock held). */
+static void post_locked(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, uint64_t a1)
+{
+	struct rl_cqe *c;
+
+	if (q->dead)
+		return;
+	if (q->ovf_count == 0) {
+		uint32_t head = __atomic_load_n(&q->hdr->cq_head, __ATOMIC_ACQUIRE);
+
+		if (q->cq_tail - head < q->cq_entries) {
+			c = &q->cq[q->cq_tail & (q->cq_entries - 1)];
+			c->user_data = ud;
+			c->result = res;
+			c->aux[0] = a0;
+			c->aux[1] = a1;
+			q->cq_tail++;
+			__atomic_store_n(&q->hdr->cq_tail, q->cq_tail, __ATOMIC_RELEASE);
+			q->outstanding--;
+			return;
+		}
+	}
+	/* outstanding <= cq_entries, so the overflow array has room. */
+	c = &q->ovf[(q->ovf_head + q->ovf_count) & (q->cq_entries - 1)];
+	c->user_data = ud;
+	c->result = res;
+	c->aux[0] = a0;
+	c->aux[1] = a1;
+	q->ovf_count++;
+	q->hdr->overflowed++;
+	__atomic_or_fetch(&q->hdr->flags, RL_RING_CQ_OVERFLOW, __ATOMIC_RELEASE);
+}
+
+static void flush_overflow_locked(struct queue *q)
+{
+	uint32_t head = __atomic_load_n(&q->hdr->cq_head, __ATOMIC_ACQUIRE);
+
+	while (q->ovf_count && q->cq_tail - head < q->cq_entries) {
+		q->cq[q->cq_tail & (q->cq_entries - 1)] = q->ovf[q->ovf_head & (q->cq_entries - 1)];
+		q->ovf_head++;
+		q->ovf_count--;
+		q->cq_tail++;
+		q->outstanding--;
+	}
+	__atomic_store_n(&q->hdr->cq_tail, q->cq_tail, __ATOMIC_RELEASE);
+	if (!q->ovf_count)
+		__atomic_and_fetch(&q->hdr->flags, ~RL_RING_CQ_OVERFLOW, __ATOMIC_RELEASE);
+}
+
+static void wake_waiters(struct queue *q)
+{
+	if (__atomic_load_n(&q->waiters, __ATOMIC_ACQUIRE))
+		waitq_wake_all(&q->wq);
+}
+
+static void post(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, uint64_t a1)
+{
+	irqflags_t f = spin_lock_irqsave(&q->lock);
+
+	post_locked(q, ud, res, a0, a1);
+	spin_unlock_irqrestore(&q->lock, f);
+	wake_waiters(q);
+}
+
+bool qop_claim(struct qop *op)
+{
+	return !__atomic_exchange_n(&op->claimed, 1, __ATOMIC_ACQ_REL);
+}
+
+void qop_pending(struct qop *op)
+{
+	irqflags_t f = spin_lock_irqsave(&op->q->lock);
+
+	list_add_tail(&op->q->pending, &op->qlink);
+	spin_unlock_irqrestore(&op->q->lock, f);
+}
+
+static void qop_free(struct qop *op)
+{
+	struct queue *q = op->q;
+
+	if (op->target)
+		kobj_put(op->target);
+	kmem_cache_free(qop_cache, op);
+	__atomic_fetch_sub(&nr_qops, 1, __ATOMIC_RELAXED);
+	queue_unref(q);
+}
+
+void qop_complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1)
+{
+	struct queue *q = op->q;
+	irqflags_t f = spin_lock_irqsave(&q->lock);
+
+	if (op->qlink.next) {
+		list_del(&op->qlink);
+		op->qlink.next = NULL;
+	}
+	post_locked(q, op->user_data, result, aux0, aux1);
+	spin_unlock_irqrestore(&q->lock, f);
+	wake_waiters(q);
+	qop_free(op);
+}
+
+static void detach_nothing(struct qop *op)
+{
+}
+
+static struct qop *qop_new(struct queue *q, const struct rl_sqe *sqe)
+{
+	struct qop *op = kmem_cache_zalloc(qop_cache);
+
+	if (!op)
+		return NULL;
+	op->q = q;
+	op->user_data = sqe->user_data;
+	op->opcode = sqe->opcode;
+	op->detach = detach_nothing;
+	__atomic_fetch_add(&q->oprefs, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&nr_qops, 1, __ATOMIC_RELAXED);
+	return op;
+}
+
+/* ---- the queue object ------------------------------------------------------ */
+
+static void queue_destroy(struct kobj *o)
+{
+	struct queue *q = container_of(o, struct queue, obj);
+	struct list_head grabbed, *p, *tmp;
+	irqflags_t f;
+
+	/* Cancel what is in flight; completions to a dead queue vanish. */
+	list_init(&grabbed);
+	f = spin_lock_irqsave(&q->lock);
+	q->dead = true;
+	list_for_each_safe(p, tmp, &q->pending) {
+		struct qop *op = list_entry(p, struct qop, qlink);
+
+		if (qop_claim(op)) {
+			list_del(&op->qlink);
+			list_add_tail(&grabbed, &op->qlink);
+		}
+	}
+	spin_unlock_irqrestore(&q->lock, f);
+	list_for_each_safe(p, tmp, &grabbed) {
+		struct qop *op = list_entry(p, struct qop, qlink);
+
+		list_del(&op->qlink);
+		op->qlink.next = NULL;
+		op->detach(op);
+		qop_free(op);
+	}
+	queue_unref(q);
+}
+
+static bool pow2(uint32_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+int64_t sys_queue_create(uint64_t uparams, uint64_t a1, uint64_t a2, uint64_t a3,
+			 uint64_t a4, uint64_t a5)
+{
+	struct process *p = process_current();
+	struct rl_queue_params prm;
+	struct queue *q;
+	uint64_t sq_off, cq_off, size;
+	int64_t addr;
+	int r;
+
+	if (copy_from_user(&prm, uparams, sizeof(prm)))
+		return -EFAULT;
+	if (prm.cq_entries == 0)
+		prm.cq_entries = 2 * prm.sq_entries;
+	if (prm.flags || prm.reserved || !pow2(prm.sq_entries) ||
+	    prm.sq_entries > RL_QUEUE_MAX_SQ || !pow2(prm.cq_entries) ||
+	    prm.cq_entries < prm.sq_entries || prm.cq_entries > RL_QUEUE_MAX_CQ)
+		return -EINVAL;
+	q = kmem_cache_zalloc(queue_cache);
+	if (!q)
+		return -ENOMEM;
+	sq_off = PAGE_SIZE;
+	cq_off = sq_off + ALIGN_UP((uint64_t)prm.sq_entries * sizeof(struct rl_sqe), PAGE_SIZE);
+	size = cq_off + ALIGN_UP((uint64_t)prm.cq_entries * sizeof(struct rl_cqe), PAGE_SIZE);
+	q->ovf = kmalloc(prm.cq_entries * sizeof(struct rl_cqe));
+	r = q->ovf ? memobj_create_contig(size, &q->ring) : -ENOMEM;
+	if (r) {
+		if (q->ring)
+			kobj_put(&q->ring->obj);
+		kfree(q->ovf);
+		kmem_cache_free(queue_cache, q);
+		return r;
+	}
+	kobj_init(&q->obj, RL_OBJ_QUEUE, queue_destroy);
+	spin_init(&q->lock);
+	spin_init(&q->sq_lock);
+	list_init(&q->pending);
+	waitq_init(&q->wq);
+	q->owner = p;
+	q->oprefs = 1;
+	q->sq_entries = prm.sq_entries;
+	q->cq_entries = prm.cq_entries;
+	q->hdr = memobj_kaddr(q->ring, 0);
+	q->hdr->sq_entries = prm.sq_entries;
+	q->hdr->cq_entries = prm.cq_entries;
+	q->hdr->sq_offset = (uint32_t)sq_off;
+	q->hdr->cq_offset = (uint32_t)cq_off;
+	q->hdr->ring_size = (uint32_t)size;
+	q->sq = memobj_kaddr(q->ring, sq_off);	/* contiguous: plain arrays */
+	q->cq = memobj_kaddr(q->ring, cq_off);
+	__atomic_fetch_add(&nr_queues, 1, __ATOMIC_RELAXED);
+
+	addr = vm_map(&p->as, q->ring, 0, 0, size, RL_PROT_READ | RL_PROT_WRITE,
+		      RL_PROT_READ | RL_PROT_WRITE, 0);
+	if (addr < 0) {
+		kobj_put(&q->obj);
+		return addr;
+	}
+	prm.ring_addr = (uint64_t)addr;
+	prm.ring_size = size;
+	r = handle_install(&p->handles, &q->obj, RL_RIGHT_SUBMIT | RL_RIGHT_DUP);
+	kobj_put(&q->obj);
+	if (r < 0) {
+		vm_unmap(&p->as, (uintptr_t)addr, size);
+		return r;
+	}
+	if (copy_to_user(uparams, &prm, sizeof(prm))) {
+		vm_unmap(&p->as, (uintptr_t)addr, size);
+		handle_close(&p->handles, r);
+		return -EFAULT;
+	}
+	return r;
+}
+
+/* ---- operations -------------------------------------------------------------- */
+
+static void timeout_fire(struct timer *t, void *arg)
+{
+	struct qop *op = arg;
+
+	if (qop_claim(op))
+		qop_complete(op, 0, 0, 0);
+}
+
+static void timeout_detach(struct qop *op)
+{
+	timer_cancel(&op->timer);
+}
+
+static int op_timeout(struct qop *op, const struct rl_sqe *sqe)
+{
+	timer_init(&op->timer, timeout_fire, op);
+	op->detach = timeout_detach;
+	if (timer_arm(&op->timer, sqe->arg[0]) < 0) {
+		/* Could not arm: take it back unless a cancel got it. */
+		if (qop_claim(op))
+			qop_complete(op, -ENOMEM, 0, 0);
+	}
+	return 0;
+}
+
+static int op_cancel(struct queue *q, uint64_t ud)
+{
+	struct list_head grabbed, *p, *tmp;
+	irqflags_t f;
+	int n = 0;
+
+	list_init(&grabbed);
+	f = spin_lock_irqsave(&q->lock);
+	list_for_each_safe(p, tmp, &q->pending) {
+		struct qop *op = list_entry(p, struct qop, qlink);
+
+		if (op->user_data == ud && qop_claim(op)) {
+			list_del(&op->qlink);
+			list_add_tail(&grabbed, &op->qlink);
+		}
+	}
+	spin_unlock_irqrestore(&q->lock, f);
+	list_for_each_safe(p, tmp, &grabbed) {
+		struct qop *op = list_entry(p, struct qop, qlink);
+
+		list_del(&op->qlink);
+		op->qlink.next = NULL;
+		op->detach(op);
+		qop_complete(op, -ECANCELED, 0, 0);
+		n++;
+	}
+	return n ? n : -ENOENT;
+}
+
+static int64_t op_vm(const struct rl_sqe *sqe)
+{
+	struct process *p;
+	struct kobj *o;
+	int64_t r;
+
+	r = handle_get(sqe->handle, RL_OBJ_PROCESS, RL_RIGHT_MANAGE, &o, NULL);
+	if (r)
+		return r;
+	p = container_of(o, struct process, obj);
+	if (sqe->opcode == RL_OP_MAP) {
+		struct kobj *mo;
+		uint32_t rights, need = 0;
+		unsigned prot = sqe->arg[4] & 7;
+
+		if (sqe->arg[4] & ~(uint64_t)(7 | RL_MAP_FIXED)) {
+			r = -EINVAL;
+			goto out;
+		}
+		if (prot & RL_PROT_READ)
+			need |= RL_RIGHT_READ;
+		if (prot & RL_PROT_WRITE)
+			need |= RL_RIGHT_WRITE;
+		if (prot & RL_PROT_EXEC)
+			need |= RL_RIGHT_EXEC;
+		r = handle_get((rl_handle_t)sqe->arg[0], RL_OBJ_MEMORY, need, &mo, &rights);
+		if (r)
+			goto out;
+		r = vm_map(&p->as, container_of(mo, struct memobj, obj), sqe->arg[1],
+			   sqe->arg[2], sqe->arg[3], prot,
+			   (rights & RL_RIGHT_READ ? RL_PROT_READ : 0) |
+			   (rights & RL_RIGHT_WRITE ? RL_PROT_WRITE : 0) |
+			   (rights & RL_RIGHT_EXEC ? RL_PROT_EXEC : 0),
+			   sqe->arg[4] & RL_MAP_FIXED);
+		kobj_put(mo);
+	} else if (sqe->opcode == RL_OP_UNMAP) {
+		r = vm_unmap(&p->as, sqe->arg[0], sqe->arg[1]);
+	} else {
+		/* vm_protect refuses more than the object's handle allowed
+		 * when it was mapped (-EACCES). */
+		r = sqe->arg[2] > 7 ? -EINVAL : vm_protect(&p->as, sqe->arg[0], sqe->arg[1],
+							   (unsigned)sqe->arg[2]);
+	}
+out:
+	kobj_put(o);
+	return r;
+}
+
+/* Execute one consumed submission entry (a private copy). */
+static void submit_one(struct queue *q, const struct rl_sqe *sqe)
+{
+	int64_t r;
+	struct qop *op;
+
+	if (sqe->flags || sqe->reserved) {
+		r = -EINVAL;
+		goto now;
+	}
+	switch (sqe->opcode) {
+	case RL_OP_NOP:
+		r = (int64_t)sqe->arg[0];
+		goto now;
+	case RL_OP_CANCEL:
+		r = op_cancel(q, sqe->arg[0]);
+		goto now;
+	case RL_OP_MAP:
+	case RL_OP_UNMAP:
+	case RL_OP_PROTECT:
+		r = op_vm(sqe);
+		goto now;
+	case RL_OP_TIMEOUT:
+	case RL_OP_OBSERVE:
+	case RL_OP_PROCESS_WAIT:
+	case RL_OP_THREAD_WAIT:
+	case RL_OP_IRQ_WAIT:
+		break;
+	default:
+		r = -ENOSYS;
+		goto now;
+	}
+	op = qop_new(q, sqe);
+	if (!op) {
+		r = -ENOMEM;
+		goto now;
+	}
+	qop_pending(op);
+	switch (sqe->opcode) {
+	case RL_OP_TIMEOUT:
+		r = op_timeout(op, sqe);
+		break;
+	case RL_OP_OBSERVE:
+		r = op_observe(op, sqe);
+		break;
+	case RL_OP_PROCESS_WAIT:
+		r = op_process_wait(op, sqe);
+		break;
+	case RL_OP_THREAD_WAIT:
+		r = op_thread_wait(op, sqe);
+		break;
+	default:
+		r = op_irq_wait(op, sqe);
+		break;
+	}
+	/* A handler that failed leaves the op unattached: complete it with
+	 * the error (unless a cancellation already claimed it). */
+	if (r && qop_claim(op))
+		qop_complete(op, r, 0, 0);
+	return;
+now:
+	post(q, sqe->user_data, r, 0, 0);
+}
+
+static bool queue_ready(struct queue *q, uint32_t min)
+{
+	return q->cq_tail - __atomic_load_n(&q->hdr->cq_head, __ATOMIC_ACQUIRE) >= min;
+}
+
+int64_t sys_queue_enter(uint64_t qh, uint64_t to_submit, uint64_t min_complete,
+			uint64_t deadline, uint64_t flags, uint64_t a5)
+{
+	struct uthread *u = uthread_current();
+	struct queue *q;
+	struct kobj *o;
+	uint32_t done = 0, seq;
+	irqflags_t f;
+	int64_t r;
+
+	r = handle_get((rl_handle_t)qh, RL_OBJ_QUEUE, RL_RIGHT_SUBMIT, &o, NULL);
+	if (r)
+		return r;
+	q = container_of(o, struct queue, obj);
+	if (q->owner != u->proc) {
+		r = -EPERM;
+		goto out;
+	}
+	if ((flags & ~(uint64_t)RL_ENTER_WAIT) || to_submit > q->sq_entries ||
+	    ((flags & RL_ENTER_WAIT) && min_complete > q->cq_entries)) {
+		r = -EINVAL;
+		goto out;
+	}
+	f = spin_lock_irqsave(&q->lock);
+	if (q->ovf_count)
+		flush_overflow_locked(q);
+	spin_unlock_irqrestore(&q->lock, f);
+
+	if (to_submit) {
+		uint32_t tail, avail;
+
+		f = spin_lock_irqsave(&q->sq_lock);
+		tail = __atomic_load_n(&q->hdr->sq_tail, __ATOMIC_ACQUIRE);
+		avail = tail - q->sq_head;
+		if (avail > q->sq_entries)
+			avail = 0;	/* a corrupt tail: consume nothing */
+		while (done < to_submit && done < avail) {
+			struct rl_sqe sqe;
+
+			if (__atomic_load_n(&q->outstanding, __ATOMIC_RELAXED) >= q->cq_entries)
+				break;
+			sqe = q->sq[q->sq_head & (q->sq_entries - 1)];	/* read once */
+			q->sq_head++;
+			__atomic_fetch_add(&q->outstanding, 1, __ATOMIC_RELAXED);
+			submit_one(q, &sqe);
+			done++;
+		}
+		__atomic_store_n(&q->hdr->sq_head, q->sq_head, __ATOMIC_RELEASE);
+		spin_unlock_irqrestore(&q->sq_lock, f);
+		if (done == 0 && avail) {
+			r = -EBUSY;
+			goto out;
+		}
+	}
+	r = done;
+	if (!(flags & RL_ENTER_WAIT) || queue_ready(q, (uint32_t)min_complete))
+		goto out;
+
+	seq = __atomic_load_n(&q->wake_seq, __ATOMIC_ACQUIRE);
+	__atomic_fetch_add(&q->waiters, 1, __ATOMIC_ACQ_REL);
+	WAITQ_WAIT(&q->wq, queue_ready(q, (uint32_t)min_complete) ||
+		   __atomic_load_n(&q->wake_seq, __ATOMIC_ACQUIRE) != seq ||
+		   READ_ONCE(u->killed), deadline);
+	__atomic_fetch_sub(&q->waiters, 1, __ATOMIC_ACQ_REL);
+	if (!done && !queue_ready(q, (uint32_t)min_complete))
+		r = __atomic_load_n(&q->wake_seq, __ATOMIC_ACQUIRE) != seq || READ_ONCE(u->killed)
+			? -EINTR : -ETIMEDOUT;
+out:
+	kobj_put(o);
+	return r;
+}
+
+int64_t sys_queue_wake(uint64_t qh, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+		       uint64_t a5)
+{
+	struct kobj *o;
+	struct queue *q;
+	int r = handle_get((rl_handle_t)qh, RL_OBJ_QUEUE, RL_RIGHT_SUBMIT, &o, NULL);
+
+	if (r)
+		return r;
+	q = container_of(o, struct queue, obj);
+	__atomic_fetch_add(&q->wake_seq, 1, __ATOMIC_ACQ_REL);
+	waitq_wake_all(&q->wq);
+	kobj_put(o);
+	return 0;
+}

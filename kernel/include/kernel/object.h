@@ -1,0 +1,72 @@
+/*
+ * object.h - kernel objects reached from user space, and handle tables.
+ *
+ * Every object a handle can name starts with a struct kobj: its type (enum
+ * rl_object_type), a reference count and a kernel-wide id. A handle table
+ * entry holds one reference. Handle values are (generation << 20) | (index
+ * + 1): a closed handle's value is not reused until its slot has been
+ * recycled 2048 times, so a stale value is caught.
+ *
+ * Lock: each table has an irqsave spinlock. handle_get returns the object
+ * with a reference the caller drops with kobj_put.
+ */
+#ifndef KERNEL_OBJECT_H
+#define KERNEL_OBJECT_H
+
+#include <kernel/spinlock.h>
+#include <kernel/types.h>
+#include <rill/abi.h>
+
+struct kobj {
+	uint32_t type;
+	uint32_t refs;
+	uint64_t id;
+	void (*destroy)(struct kobj *o);	/* called when refs reach 0 */
+};
+
+void kobj_init(struct kobj *o, uint32_t type, void (*destroy)(struct kobj *));
+
+static inline void kobj_get(struct kobj *o)
+{
+	__atomic_fetch_add(&o->refs, 1, __ATOMIC_RELAXED);
+}
+
+void kobj_put(struct kobj *o);
+
+#define HANDLE_INDEX_BITS	20
+#define HANDLE_MAX		(1u << 16)	/* entries per table */
+
+struct handle_entry {
+	struct kobj *obj;	/* NULL when free */
+	uint32_t rights;
+	uint32_t gen;
+};
+
+struct handle_table {
+	spinlock_t lock;
+	struct handle_entry *e;
+	uint32_t cap;		/* entries allocated */
+	uint32_t used;
+	uint32_t hint;		/* where to look for a free entry */
+};
+
+void handle_table_init(struct handle_table *t);
+/* Close every handle. */
+void handle_table_destroy(struct handle_table *t);
+
+/* Install o with rights (takes a new reference). Returns the handle or
+ * -EMFILE / -ENOMEM. */
+int handle_install(struct handle_table *t, struct kobj *o, uint32_t rights);
+/* Look h up in the current process: it must name an object of type (0: any)
+ * whose handle carries every right in need. Returns 0 and a referenced
+ * object, or -EBADF (no such handle), -EBADFD (wrong type), -EPERM
+ * (missing right). *rights_out (may be NULL) receives the handle's rights. */
+int handle_get(rl_handle_t h, uint32_t type, uint32_t need, struct kobj **out,
+	       uint32_t *rights_out);
+int handle_close(struct handle_table *t, rl_handle_t h);
+
+/* Objects of each type alive, and handles over all tables. */
+extern uint64_t kobj_count[16];
+extern uint64_t handles_in_use;
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * process.h - user processes and user threads.
+ *
+ * A process is a handle table and an address space; it lives while a
+ * handle or a thread refers to it, and it ends (status recorded, waiters
+ * completed, every handle closed, every mapping removed) when its last
+ * thread exits or it is killed.
+ *
+ * A user thread is a kernel thread (struct thread) running a user context:
+ * entering the kernel (system call, interrupt, fault) saves the user
+ * registers in a trap frame at the top of its kernel stack. struct uthread
+ * is the object handles name; it outlives the kernel thread so exit status
+ * stays readable.
+ */
+#ifndef KERNEL_PROCESS_H
+#define KERNEL_PROCESS_H
+
+#include <kernel/list.h>
+#include <kernel/object.h>
+#include <kernel/sched.h>
+#include <kernel/trap.h>
+#include <kernel/vm.h>
+#include <kernel/waitq.h>
+
+struct qop;
+
+struct process {
+	struct kobj obj;
+	spinlock_t lock;		/* threads, state, waiters */
+	struct handle_table handles;
+	struct aspace as;
+	struct list_head threads;	/* struct uthread.proc_link */
+	unsigned live_threads;		/* started or created, not exited */
+	bool ended;
+	int64_t status;
+	struct list_head waiters;	/* RL_OP_PROCESS_WAIT ops */
+	uint64_t clock_va;		/* where the clock page is mapped */
+	char name[24];
+};
+
+enum uthread_state {
+	UT_CREATED,	/* not started */
+	UT_RUNNING,	/* runnable or in the kernel */
+	UT_STOPPED,	/* waiting for its supervisor's resume */
+	UT_EXITED,
+};
+
+struct uthread {
+	struct kobj obj;
+	spinlock_t lock;		/* state, observation, waiters */
+	struct thread *kt;		/* NULL once exited */
+	struct process *proc;		/* referenced */
+	struct list_head proc_link;
+	enum uthread_state state;
+	bool supervised;
+	bool killed;			/* end at the next chance */
+	uint64_t fs_base, gs_base;
+	uint64_t entry, stack, arg;	/* first user context */
+	struct trap_frame *tf;		/* user frame while in the kernel */
+	/* observation: the stop being reported and the op awaiting it */
+	uint32_t obs_kind;		/* RL_OBS_*, 0 = none pending */
+	uint64_t obs_info[2];
+	bool obs_delivered;
+	struct qop *observer;
+	bool resumed;
+	struct waitq resume_wq;
+	int64_t status;
+	struct list_head waiters;	/* RL_OP_THREAD_WAIT ops */
+	uint8_t *iobitmap;		/* 8 KiB, or NULL: no ports */
+	uint8_t fpu[512] __aligned(16);	/* fxsave area */
+};
+
+void process_init(void);
+
+struct process *process_create(const char *name);
+/* Create a thread in p (state CREATED). */
+int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t arg,
+		   bool supervised, struct uthread **out);
+int uthread_start(struct uthread *u);
+void uthread_kill(struct uthread *u);
+void process_kill(struct process *p, int64_t status);
+
+/* The current thread's user part (NULL for kernel threads). */
+struct uthread *uthread_current(void);
+static inline struct process *process_current(void)
+{
+	struct uthread *u = uthread_current();
+
+	return u ? u->proc : NULL;
+}
+
+/* End the current user thread. */
+void uthread_exit(int64_t status) __noreturn;
+
+/* Called before returning to user mode: handles kill requests. */
+void uthread_return_check(void);
+
+/* A user-mode fault the address space could not resolve, or a foreign
+ * system call: stop for the supervisor or end the process. Returns when
+ * the thread may continue (its registers possibly changed). */
+void uthread_fault(struct trap_frame *tf, uint64_t addr);
+void uthread_foreign_syscall(struct trap_frame *tf);
+
+/* Block the current user thread until cond or deadline, or until it is
+ * killed or interrupted. Returns 0, -ETIMEDOUT or -EINTR. */
+
+/* Counters for accounting. */
+extern uint64_t nr_processes, nr_uthreads;
+
+/* Arch hooks (arch/x86_64/user.c). */
+void arch_user_init(void);			/* boot CPU */
+void arch_user_init_cpu(void);			/* every CPU */
+void arch_switch(struct thread *prev, struct thread *next);
+void arch_enter_user(struct trap_frame *tf) __noreturn;
+void arch_fpu_init_state(uint8_t *fpu);
+void arch_user_exception(struct trap_frame *tf);
+int arch_ioport_enable(struct uthread *u, uint16_t base, uint32_t count);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * queue.h - the asynchronous system-call queue: a submission ring and a
+ * completion ring shared with one process, and the operations in flight.
+ *
+ * An operation (struct qop) is created when its submission entry is
+ * consumed and freed when its completion has been written. Whoever
+ * completes an operation must first claim it (qop_claim): a completion
+ * source and a cancellation can race, and exactly one of them wins. The
+ * winner unlinks the op from wherever it waits (the loser leaves it alone)
+ * and calls qop_complete.
+ */
+#ifndef KERNEL_QUEUE_H
+#define KERNEL_QUEUE_H
+
+#include <kernel/list.h>
+#include <kernel/object.h>
+#include <kernel/spinlock.h>
+#include <kernel/timer.h>
+#include <kernel/waitq.h>
+#include <rill/abi.h>
+
+struct queue;
+struct process;
+
+struct qop {
+	struct list_head qlink;		/* on queue->pending, for cancellation */
+	struct list_head wlink;		/* on the waited-for object's list */
+	struct queue *q;
+	uint64_t user_data;
+	uint16_t opcode;
+	uint32_t claimed;
+	struct kobj *target;		/* referenced, or NULL */
+	void (*detach)(struct qop *op);	/* after a successful cancel claim */
+	struct timer timer;
+	uint64_t arg[2];
+};
+
+struct queue {
+	struct kobj obj;
+	spinlock_t lock;		/* completion side, pending list */
+	spinlock_t sq_lock;		/* submission side */
+	struct process *owner;		/* not referenced: the ring lives in its space */
+	struct memobj *ring;		/* kernel-owned pages */
+	struct rl_ring_header *hdr;	/* kernel view of the header */
+	struct rl_sqe *sq;
+	struct rl_cqe *cq;
+	uint32_t sq_entries, cq_entries;
+	uint32_t sq_head, cq_tail;	/* the kernel's own copies */
+	uint32_t outstanding;		/* consumed, completion not yet in the ring */
+	struct rl_cqe *ovf;		/* completions waiting for ring space */
+	uint32_t ovf_head, ovf_count;
+	struct list_head pending;	/* cancellable ops */
+	struct waitq wq;
+	uint32_t waiters;
+	uint32_t wake_seq;
+	bool dead;
+	uint32_t oprefs;		/* 1 for the object + 1 per op */
+};
+
+void queue_init(void);
+bool qop_claim(struct qop *op);
+void qop_complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1);
+/* Register op as cancellable (call after it is queued on its object). */
+void qop_pending(struct qop *op);
+
+extern uint64_t nr_queues, nr_qops;
+
+/* Handlers of operations owned by other files: return 0 when the op is
+ * now waiting (it will be completed later), or a negative error (the
+ * caller completes it at once with that result). */
+int op_observe(struct qop *op, const struct rl_sqe *sqe);
+int op_process_wait(struct qop *op, const struct rl_sqe *sqe);
+int op_thread_wait(struct qop *op, const struct rl_sqe *sqe);
+int op_irq_wait(struct qop *op, const struct rl_sqe *sqe);
+
+#endif

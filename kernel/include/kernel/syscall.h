@@ -1,0 +1,25 @@
+/*
+ * syscall.h - the native system-call table (generated from
+ * rill/syscalls.def) and its handlers' common signature.
+ */
+#ifndef KERNEL_SYSCALL_H
+#define KERNEL_SYSCALL_H
+
+#include <kernel/trap.h>
+#include <kernel/types.h>
+
+#define SYSCALL_DEFINE(name)						\
+	int64_t sys_##name(uint64_t a0, uint64_t a1, uint64_t a2,	\
+			   uint64_t a3, uint64_t a4, uint64_t a5)
+
+#define SYSCALL(nr, name, nargs, kind) SYSCALL_DEFINE(name);
+#include <rill/syscalls.def>
+#undef SYSCALL
+
+void syscall_dispatch(struct trap_frame *tf);
+extern uint64_t nr_syscalls_made;
+
+/* Name of native call nr (offset from the base), or NULL. */
+const char *syscall_name(uint64_t nr);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * vm.h - memory objects and user address spaces.
+ *
+ * A memory object is a range of pages that can be mapped:
+ *   MO_ANON  pages allocated (zeroed) on first touch;
+ *   MO_PHYS  a fixed physical range (device registers), never freed;
+ * A copy-on-write snapshot (memobj_cow) is an anonymous object sharing its
+ * source's pages; a shared page (reference count > 1, kept in the page
+ * allocator's per-page word) is mapped read-only everywhere, and the first
+ * write through either object copies it.
+ *
+ * An address space is a page table plus a sorted list of areas (vma), each
+ * mapping part of one memory object with a protection. Pages are entered
+ * in the page table on demand by vm_fault.
+ *
+ * Locks, always taken in this order:
+ *   aspace.lock   the area list
+ *   memobj.lock   the page array and the list of areas mapping it
+ *   aspace.pt_lock  the page table (leaf; snapshot takes it under memobj.lock)
+ * All are irqsave spinlocks; TLB shootdowns may be issued under them
+ * (spinning CPUs serve shootdowns, see spinlock.h).
+ */
+#ifndef KERNEL_VM_H
+#define KERNEL_VM_H
+
+#include <kernel/list.h>
+#include <kernel/object.h>
+#include <kernel/spinlock.h>
+#include <kernel/types.h>
+
+enum memobj_kind { MO_ANON, MO_PHYS };
+
+struct memobj {
+	struct kobj obj;
+	spinlock_t lock;
+	enum memobj_kind kind;
+	bool kernel_owned;	/* queue rings, clock page: pages pinned, user cannot free */
+	uint64_t size;		/* bytes, page multiple */
+	paddr_t *pages;		/* MO_ANON: size / PAGE_SIZE entries, 0 = absent */
+	paddr_t phys;		/* MO_PHYS: base */
+	bool uncached;
+	paddr_t contig;		/* kernel_owned contiguous block, or 0 */
+	unsigned contig_order;
+	struct list_head areas;	/* struct vma.mo_link */
+};
+
+struct aspace {
+	spinlock_t lock;
+	spinlock_t pt_lock;
+	paddr_t pml4;
+	struct list_head areas;	/* struct vma.as_link, sorted by start */
+	uint64_t nareas;
+	uintptr_t hint;		/* where to look for free space */
+};
+
+struct vma {
+	struct list_head as_link;
+	struct list_head mo_link;
+	struct aspace *as;
+	uintptr_t start, end;
+	struct memobj *mo;	/* referenced */
+	uint64_t offset;	/* of start within mo */
+	unsigned prot;		/* RL_PROT_* */
+	unsigned maxprot;	/* what the object's handle allowed */
+};
+
+void vm_init(void);
+
+int memobj_create_anon(uint64_t size, struct memobj **out);
+int memobj_create_phys(paddr_t pa, uint64_t size, bool uncached, struct memobj **out);
+/* Physically contiguous, zeroed, kernel-owned (rings, clock page). */
+int memobj_create_contig(uint64_t size, struct memobj **out);
+int memobj_snapshot(struct memobj *src, struct memobj **out);
+/* Allocate every page now (kernel-owned objects); returns 0 or -ENOMEM. */
+int memobj_populate(struct memobj *mo);
+/* Kernel address of page i of a populated anonymous object. */
+void *memobj_kaddr(struct memobj *mo, uint64_t off);
+
+int aspace_init(struct aspace *as);
+void aspace_destroy(struct aspace *as);
+/* Map [offset, offset+len) of mo at addr (0: anywhere; taken as a hint
+ * unless RL_MAP_FIXED). prot must lie within maxprot, which later
+ * protection changes cannot exceed either. Returns the address, or
+ * -EINVAL/-ENOMEM/-EEXIST/-EACCES. */
+int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t addr,
+	       uint64_t len, unsigned prot, unsigned maxprot, unsigned flags);
+int vm_unmap(struct aspace *as, uintptr_t addr, uint64_t len);
+int vm_protect(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot);
+/* Resolve a fault at addr (error: x86 page-fault code bits P=1 W=2 U=4
+ * I=16). 0 when resolved, -EFAULT when the access is not allowed. */
+int vm_fault(struct aspace *as, uintptr_t addr, unsigned error);
+/* Copy to/from another address space (through the direct map). */
+int vm_rw(struct aspace *as, uintptr_t addr, void *buf, size_t len, bool write);
+void aspace_activate(struct aspace *as);
+
+extern uint64_t nr_memobjs, nr_areas, nr_user_pages;
+
+/* User page tables (arch/x86_64/uvm.c). */
+paddr_t uvm_create(void);
+void uvm_destroy(paddr_t pml4);
+int uvm_map(paddr_t pml4, uintptr_t va, paddr_t pa, unsigned prot, bool uncached);
+/* Remove the mapping of va; returns the physical address or 0. No flush. */
+paddr_t uvm_unmap(paddr_t pml4, uintptr_t va);
+/* Change protection of va if mapped (no flush); false when not mapped. */
+bool uvm_protect(paddr_t pml4, uintptr_t va, unsigned prot);
+extern uint64_t nr_page_tables;
+
+/* Checked copies between the kernel and the current address space. 0 or
+ * -EFAULT: the range must lie below RL_USER_TOP, and pages not present are
+ * faulted in. */
+int copy_from_user(void *dst, uintptr_t src, size_t len);
+int copy_to_user(uintptr_t dst, const void *src, size_t len);
+static inline bool user_range_ok(uintptr_t a, size_t len)
+{
+	return a + len >= a && a + len <= 0x0000800000000000ull;
+}
+
+#endif

@@ -1,0 +1,667 @@
+/*
+ * vm.c - memory objects, address spaces, demand paging, copy-on-write.
+ *
+ * Design (see vm.h for the objects and the lock order):
+ *   - Page table entries are a cache of (area, object page): anything that
+ *     changes what an address should map (unmap, protect, snapshot, a
+ *     copy-on-write break) removes the entries concerned and shoots them
+ *     down; vm_fault enters them again on the next touch. Simple, and
+ *     always right.
+ *   - An anonymous object's page carries a reference count in the page
+ *     allocator's per-page word: one per object holding it. A page with
+ *     more than one reference is entered read-only; a write fault copies it
+ *     into the faulting object (copy-on-write).
+ */
+#include <kernel/errno.h>
+#include <kernel/kheap.h>
+#include <kernel/log.h>
+#include <kernel/memlayout.h>
+#include <kernel/pmm.h>
+#include <kernel/smp.h>
+#include <kernel/vm.h>
+#include <arch/x86.h>
+#include <rill/abi.h>
+#include <rill/string.h>
+
+#define MAP_BASE	0x0000100000000000ull	/* where "anywhere" starts: 16 TiB */
+
+static struct kmem_cache *memobj_cache, *vma_cache;
+uint64_t nr_memobjs, nr_areas, nr_user_pages;
+
+static uint32_t page_ref_add(paddr_t pa, int d)
+{
+	return __atomic_add_fetch(pmm_page_word(pa), (uint32_t)d, __ATOMIC_ACQ_REL);
+}
+
+static paddr_t page_new(void)
+{
+	paddr_t pa = pmm_alloc_zeroed_page();
+
+	if (pa) {
+		__atomic_store_n(pmm_page_word(pa), 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&nr_user_pages, 1, __ATOMIC_RELAXED);
+	}
+	return pa;
+}
+
+static void page_put(paddr_t pa)
+{
+	if (page_ref_add(pa, -1) == 0) {
+		pmm_free(pa, 0);
+		__atomic_fetch_sub(&nr_user_pages, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* ---- memory objects ------------------------------------------------------ */
+
+static void memobj_destroy(struct kobj *o)
+{
+	struct memobj *mo = container_of(o, struct memobj, obj);
+
+	if (mo->contig) {
+		pmm_free(mo->contig, mo->contig_order);
+		__atomic_fetch_sub(&nr_user_pages, mo->size / PAGE_SIZE, __ATOMIC_RELAXED);
+		kfree(mo->pages);
+	} else if (mo->kind == MO_ANON) {
+		for (uint64_t i = 0; i < mo->size / PAGE_SIZE; i++)
+			if (mo->pages[i])
+				page_put(mo->pages[i]);
+		kfree(mo->pages);
+	}
+	kmem_cache_free(memobj_cache, mo);
+	__atomic_fetch_sub(&nr_memobjs, 1, __ATOMIC_RELAXED);
+}
+
+static struct memobj *memobj_alloc(enum memobj_kind kind, uint64_t size)
+{
+	struct memobj *mo = kmem_cache_zalloc(memobj_cache);
+
+	if (!mo)
+		return NULL;
+	kobj_init(&mo->obj, RL_OBJ_MEMORY, memobj_destroy);
+	spin_init(&mo->lock);
+	mo->kind = kind;
+	mo->size = size;
+	list_init(&mo->areas);
+	__atomic_fetch_add(&nr_memobjs, 1, __ATOMIC_RELAXED);
+	return mo;
+}
+
+int memobj_create_anon(uint64_t size, struct memobj **out)
+{
+	struct memobj *mo;
+
+	if (size == 0 || size > RL_MEMOBJ_MAX)
+		return -EINVAL;
+	size = ALIGN_UP(size, (uint64_t)PAGE_SIZE);
+	mo = memobj_alloc(MO_ANON, size);
+	if (!mo)
+		return -ENOMEM;
+	mo->pages = kzalloc(size / PAGE_SIZE * sizeof(paddr_t));
+	if (!mo->pages) {
+		mo->size = 0;
+		kobj_put(&mo->obj);
+		return -ENOMEM;
+	}
+	*out = mo;
+	return 0;
+}
+
+int memobj_create_contig(uint64_t size, struct memobj **out)
+{
+	struct memobj *mo;
+	unsigned order = 0;
+	uint64_t n;
+	int r;
+
+	if (size == 0 || size > (64ull << 20))
+		return -EINVAL;
+	size = ALIGN_UP(size, (uint64_t)PAGE_SIZE);
+	n = size / PAGE_SIZE;
+	while ((1ull << order) < n)
+		order++;
+	r = memobj_create_anon(size, &mo);
+	if (r)
+		return r;
+	mo->contig = pmm_alloc(order);
+	if (!mo->contig) {
+		kobj_put(&mo->obj);
+		return -ENOMEM;
+	}
+	mo->contig_order = order;
+	mo->kernel_owned = true;
+	memset(phys_to_virt(mo->contig), 0, PAGE_SIZE << order);
+	for (uint64_t i = 0; i < n; i++) {
+		mo->pages[i] = mo->contig + i * PAGE_SIZE;
+		__atomic_store_n(pmm_page_word(mo->pages[i]), 1, __ATOMIC_RELAXED);
+	}
+	__atomic_fetch_add(&nr_user_pages, n, __ATOMIC_RELAXED);
+	*out = mo;
+	return 0;
+}
+
+int memobj_create_phys(paddr_t pa, uint64_t size, bool uncached, struct memobj **out)
+{
+	struct memobj *mo;
+
+	if (size == 0 || !IS_ALIGNED(pa, PAGE_SIZE) || !IS_ALIGNED(size, PAGE_SIZE) ||
+	    pa + size < pa || pa + size > (1ull << 52))
+		return -EINVAL;
+	mo = memobj_alloc(MO_PHYS, size);
+	if (!mo)
+		return -ENOMEM;
+	mo->phys = pa;
+	mo->uncached = uncached;
+	*out = mo;
+	return 0;
+}
+
+int memobj_populate(struct memobj *mo)
+{
+	for (uint64_t i = 0; i < mo->size / PAGE_SIZE; i++) {
+		if (!mo->pages[i] && !(mo->pages[i] = page_new()))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void *memobj_kaddr(struct memobj *mo, uint64_t off)
+{
+	return (char *)phys_to_virt(mo->pages[off / PAGE_SIZE]) + off % PAGE_SIZE;
+}
+
+/* Remove the page-table entries of object page pgoff from every area that
+ * maps it. mo->lock held. */
+static void zap_object_page(struct memobj *mo, uint64_t pgoff)
+{
+	struct list_head *p;
+
+	list_for_each(p, &mo->areas) {
+		struct vma *v = list_entry(p, struct vma, mo_link);
+		uint64_t first = v->offset / PAGE_SIZE;
+		uint64_t n = (v->end - v->start) / PAGE_SIZE;
+		uintptr_t va;
+		irqflags_t f;
+		paddr_t old;
+
+		if (pgoff < first || pgoff >= first + n)
+			continue;
+		va = v->start + (pgoff - first) * PAGE_SIZE;
+		f = spin_lock_irqsave(&v->as->pt_lock);
+		old = uvm_unmap(v->as->pml4, va);
+		spin_unlock_irqrestore(&v->as->pt_lock, f);
+		if (old)
+			tlb_shootdown(va, 1);
+	}
+}
+
+/* Remove every page-table entry in [start, end) of as. */
+static void zap_range(struct aspace *as, uintptr_t start, uintptr_t end)
+{
+	irqflags_t f = spin_lock_irqsave(&as->pt_lock);
+	bool any = false;
+
+	for (uintptr_t va = start; va < end; va += PAGE_SIZE)
+		any |= uvm_unmap(as->pml4, va) != 0;
+	spin_unlock_irqrestore(&as->pt_lock, f);
+	if (any)
+		tlb_shootdown(start, (end - start) / PAGE_SIZE);
+}
+
+int memobj_snapshot(struct memobj *src, struct memobj **out)
+{
+	struct memobj *mo;
+	struct list_head *p;
+	uint64_t n = src->size / PAGE_SIZE;
+	irqflags_t f;
+
+	if (src->kind != MO_ANON || src->kernel_owned)
+		return -ENOTSUP;
+	mo = memobj_alloc(MO_ANON, src->size);
+	if (!mo)
+		return -ENOMEM;
+	mo->pages = kzalloc(n * sizeof(paddr_t));
+	if (!mo->pages) {
+		mo->size = 0;
+		kobj_put(&mo->obj);
+		return -ENOMEM;
+	}
+	f = spin_lock_irqsave(&src->lock);
+	/* Writable entries of src must go before the pages are shared. */
+	list_for_each(p, &src->areas) {
+		struct vma *v = list_entry(p, struct vma, mo_link);
+
+		if (v->prot & RL_PROT_WRITE)
+			zap_range(v->as, v->start, v->end);
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		if (src->pages[i]) {
+			page_ref_add(src->pages[i], 1);
+			mo->pages[i] = src->pages[i];
+		}
+	}
+	spin_unlock_irqrestore(&src->lock, f);
+	*out = mo;
+	return 0;
+}
+
+/* ---- address spaces ----------------------------------------------------- */
+
+void vm_init(void)
+{
+	memobj_cache = kmem_cache_create("memobj", sizeof(struct memobj), 8);
+	vma_cache = kmem_cache_create("vma", sizeof(struct vma), 8);
+}
+
+int aspace_init(struct aspace *as)
+{
+	spin_init(&as->lock);
+	spin_init(&as->pt_lock);
+	list_init(&as->areas);
+	as->nareas = 0;
+	as->hint = MAP_BASE;
+	as->pml4 = uvm_create();
+	return as->pml4 ? 0 : -ENOMEM;
+}
+
+static void vma_free(struct vma *v)
+{
+	kobj_put(&v->mo->obj);
+	kmem_cache_free(vma_cache, v);
+	__atomic_fetch_sub(&nr_areas, 1, __ATOMIC_RELAXED);
+}
+
+/* Unlink v from its object (takes mo->lock). */
+static void vma_unlink_mo(struct vma *v)
+{
+	irqflags_t f = spin_lock_irqsave(&v->mo->lock);
+
+	list_del(&v->mo_link);
+	spin_unlock_irqrestore(&v->mo->lock, f);
+}
+
+void aspace_destroy(struct aspace *as)
+{
+	struct list_head *p, *tmp;
+
+	if (!as->pml4)
+		return;
+	list_for_each_safe(p, tmp, &as->areas) {
+		struct vma *v = list_entry(p, struct vma, as_link);
+
+		list_del(&v->as_link);
+		vma_unlink_mo(v);
+		vma_free(v);
+	}
+	as->nareas = 0;
+	/* No CPU runs on these tables any more: the last thread switched
+	 * away from them (arch_switch) before the process could end. */
+	uvm_destroy(as->pml4);
+	as->pml4 = 0;
+}
+
+void aspace_activate(struct aspace *as)
+{
+	if (read_cr3() != as->pml4)
+		write_cr3(as->pml4);
+}
+
+static struct vma *find_vma(struct aspace *as, uintptr_t addr)
+{
+	struct list_head *p;
+
+	list_for_each(p, &as->areas) {
+		struct vma *v = list_entry(p, struct vma, as_link);
+
+		if (addr < v->start)
+			return NULL;
+		if (addr < v->end)
+			return v;
+	}
+	return NULL;
+}
+
+/* Is [start, end) free? Then *after is the area it goes after (or the
+ * list head). as->lock held. */
+static bool range_free(struct aspace *as, uintptr_t start, uintptr_t end,
+		       struct list_head **after)
+{
+	struct list_head *p, *prev = &as->areas;
+
+	list_for_each(p, &as->areas) {
+		struct vma *v = list_entry(p, struct vma, as_link);
+
+		if (v->end <= start) {
+			prev = p;
+			continue;
+		}
+		if (v->start < end)
+			return false;
+		break;
+	}
+	*after = prev;
+	return true;
+}
+
+/* First free range of len bytes at or above from. 0 when none. */
+static uintptr_t find_gap(struct aspace *as, uintptr_t from, uint64_t len,
+			  struct list_head **after)
+{
+	struct list_head *p, *prev = &as->areas;
+	uintptr_t cand = from;
+
+	list_for_each(p, &as->areas) {
+		struct vma *v = list_entry(p, struct vma, as_link);
+
+		if (v->end <= cand) {
+			prev = p;
+			continue;
+		}
+		if (v->start >= cand + len)
+			break;
+		cand = v->end;
+		prev = p;
+	}
+	if (cand + len > RL_USER_TOP || cand + len < cand)
+		return 0;
+	*after = prev;
+	return cand;
+}
+
+int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t addr,
+	       uint64_t len, unsigned prot, unsigned maxprot, unsigned flags)
+{
+	struct list_head *after;
+	struct vma *v;
+	irqflags_t f;
+
+	if (len == 0 || !IS_ALIGNED(len, PAGE_SIZE) || !IS_ALIGNED(offset, PAGE_SIZE) ||
+	    !IS_ALIGNED(addr, PAGE_SIZE) || (prot & ~7u) || (flags & ~RL_MAP_FIXED))
+		return -EINVAL;
+	if (prot & ~maxprot)
+		return -EACCES;
+	if (offset > mo->size || len > mo->size - offset)
+		return -EINVAL;
+	if (addr && (addr < RL_USER_BOTTOM || addr >= RL_USER_TOP || len > RL_USER_TOP - addr))
+		return -EINVAL;
+	if ((flags & RL_MAP_FIXED) && !addr)
+		return -EINVAL;
+	v = kmem_cache_zalloc(vma_cache);
+	if (!v)
+		return -ENOMEM;
+	f = spin_lock_irqsave(&as->lock);
+	if (!as->pml4) {
+		spin_unlock_irqrestore(&as->lock, f);
+		kmem_cache_free(vma_cache, v);
+		return -ESRCH;
+	}
+	if (addr && range_free(as, addr, addr + len, &after)) {
+		/* the requested address is free */
+	} else if (flags & RL_MAP_FIXED) {
+		spin_unlock_irqrestore(&as->lock, f);
+		kmem_cache_free(vma_cache, v);
+		return -EEXIST;
+	} else if (!(addr = find_gap(as, addr ? addr : as->hint, len, &after)) &&
+		   !(addr = find_gap(as, RL_USER_BOTTOM, len, &after))) {
+		spin_unlock_irqrestore(&as->lock, f);
+		kmem_cache_free(vma_cache, v);
+		return -ENOMEM;
+	}
+	v->as = as;
+	v->start = addr;
+	v->end = addr + len;
+	v->mo = mo;
+	v->offset = offset;
+	v->prot = prot;
+	v->maxprot = maxprot;
+	kobj_get(&mo->obj);
+	list__insert(&v->as_link, after, after->next);
+	as->nareas++;
+	spin_lock(&mo->lock);
+	list_add_tail(&mo->areas, &v->mo_link);
+	spin_unlock(&mo->lock);
+	spin_unlock_irqrestore(&as->lock, f);
+	__atomic_fetch_add(&nr_areas, 1, __ATOMIC_RELAXED);
+	return (int64_t)addr;
+}
+
+/* Split v at addr (start < addr < end) using the spare area n, which
+ * becomes the upper part. as->lock held. */
+static void vma_split(struct vma *v, uintptr_t addr, struct vma *n)
+{
+	*n = *v;
+	n->start = addr;
+	n->offset = v->offset + (addr - v->start);
+	v->end = addr;
+	kobj_get(&v->mo->obj);
+	list__insert(&n->as_link, &v->as_link, v->as_link.next);
+	spin_lock(&v->mo->lock);
+	list_add_tail(&v->mo->areas, &n->mo_link);
+	spin_unlock(&v->mo->lock);
+	v->as->nareas++;
+	__atomic_fetch_add(&nr_areas, 1, __ATOMIC_RELAXED);
+}
+
+/* Make [start, end) a union of whole areas, splitting at most two. The two
+ * spare areas are consumed (set to NULL) when used. as->lock held. */
+static void split_at_bounds(struct aspace *as, uintptr_t start, uintptr_t end,
+			    struct vma **spare)
+{
+	struct vma *v = find_vma(as, start);
+
+	if (v && v->start < start) {
+		vma_split(v, start, spare[0]);
+		spare[0] = NULL;
+	}
+	v = find_vma(as, end - 1);
+	if (v && v->end > end) {
+		vma_split(v, end, spare[1]);
+		spare[1] = NULL;
+	}
+}
+
+static int range_args(uintptr_t addr, uint64_t len)
+{
+	if (len == 0 || !IS_ALIGNED(addr, PAGE_SIZE) || !IS_ALIGNED(len, PAGE_SIZE) ||
+	    addr >= RL_USER_TOP || len > RL_USER_TOP - addr)
+		return -EINVAL;
+	return 0;
+}
+
+/* Unmap or re-protect [addr, addr + len): prot < 0 unmaps. */
+static int change_range(struct aspace *as, uintptr_t addr, uint64_t len, int prot)
+{
+	struct vma *spare[2];
+	struct list_head *p, *tmp, gone;
+	uintptr_t end = addr + len;
+	irqflags_t f;
+	int r = range_args(addr, len);
+
+	if (r < 0)
+		return r;
+	if (prot > 7)
+		return -EINVAL;
+	spare[0] = kmem_cache_zalloc(vma_cache);
+	spare[1] = kmem_cache_zalloc(vma_cache);
+	if (!spare[0] || !spare[1]) {
+		r = -ENOMEM;
+		goto out;
+	}
+	list_init(&gone);
+	f = spin_lock_irqsave(&as->lock);
+	if (prot > 0) {
+		list_for_each(p, &as->areas) {
+			struct vma *v = list_entry(p, struct vma, as_link);
+
+			if (v->end > addr && v->start < end && (prot & ~v->maxprot)) {
+				spin_unlock_irqrestore(&as->lock, f);
+				r = -EACCES;
+				goto out;
+			}
+		}
+	}
+	split_at_bounds(as, addr, end, spare);
+	list_for_each_safe(p, tmp, &as->areas) {
+		struct vma *v = list_entry(p, struct vma, as_link);
+
+		if (v->end <= addr)
+			continue;
+		if (v->start >= end)
+			break;
+		zap_range(as, v->start, v->end);
+		if (prot < 0) {
+			list_del(&v->as_link);
+			as->nareas--;
+			spin_lock(&v->mo->lock);
+			list_del(&v->mo_link);
+			spin_unlock(&v->mo->lock);
+			list_add_tail(&gone, &v->as_link);
+		} else {
+			v->prot = (unsigned)prot;
+		}
+	}
+	spin_unlock_irqrestore(&as->lock, f);
+	list_for_each_safe(p, tmp, &gone)
+		vma_free(list_entry(p, struct vma, as_link));
+out:
+	if (spare[0])
+		kmem_cache_free(vma_cache, spare[0]);
+	if (spare[1])
+		kmem_cache_free(vma_cache, spare[1]);
+	return r;
+}
+
+int vm_unmap(struct aspace *as, uintptr_t addr, uint64_t len)
+{
+	return change_range(as, addr, len, -1);
+}
+
+int vm_protect(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot)
+{
+	if (prot & ~7u)
+		return -EINVAL;
+	return change_range(as, addr, len, (int)prot);
+}
+
+/*
+ * Find the page behind addr for an access (write or not), breaking
+ * copy-on-write when writing, and enter it in the page table when map is
+ * set. With ref set, the page gets an extra reference for the caller (only
+ * anonymous pages; *pa = 0 and -EFAULT for device memory). as->lock held.
+ */
+static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
+		   paddr_t *pa_out, bool ref)
+{
+	bool write = error & 2, exec = error & 16;
+	struct vma *v = find_vma(as, addr);
+	struct memobj *mo;
+	uint64_t pgoff;
+	unsigned prot;
+	paddr_t pa = 0;
+	int r = 0;
+
+	if (!v)
+		return -EFAULT;
+	if ((write && !(v->prot & RL_PROT_WRITE)) || (exec && !(v->prot & RL_PROT_EXEC)) ||
+	    !(v->prot & (RL_PROT_READ | RL_PROT_WRITE | RL_PROT_EXEC)))
+		return -EFAULT;
+	mo = v->mo;
+	pgoff = (v->offset + (ALIGN_DOWN(addr, PAGE_SIZE) - v->start)) / PAGE_SIZE;
+	prot = v->prot;
+	spin_lock(&mo->lock);
+	if (mo->kind == MO_PHYS) {
+		if (ref) {
+			r = -EFAULT;
+			goto out;
+		}
+		pa = mo->phys + pgoff * PAGE_SIZE;
+	} else {
+		pa = mo->pages[pgoff];
+		if (!pa) {
+			pa = page_new();
+			if (!pa) {
+				r = -ENOMEM;
+				goto out;
+			}
+			mo->pages[pgoff] = pa;
+		} else if (page_ref_add(pa, 0) > 1) {
+			if (write) {
+				paddr_t n = pmm_alloc(0);
+
+				if (!n) {
+					r = -ENOMEM;
+					goto out;
+				}
+				memcpy(phys_to_virt(n), phys_to_virt(pa), PAGE_SIZE);
+				__atomic_store_n(pmm_page_word(n), 1, __ATOMIC_RELAXED);
+				__atomic_fetch_add(&nr_user_pages, 1, __ATOMIC_RELAXED);
+				/* Other areas of this object must stop seeing
+				 * the shared page. */
+				zap_object_page(mo, pgoff);
+				mo->pages[pgoff] = n;
+				page_put(pa);
+				pa = n;
+			} else {
+				prot &= ~RL_PROT_WRITE;
+			}
+		}
+		if (ref)
+			page_ref_add(pa, 1);
+	}
+	if (map) {
+		irqflags_t f = spin_lock_irqsave(&as->pt_lock);
+
+		r = uvm_map(as->pml4, ALIGN_DOWN(addr, PAGE_SIZE), pa, prot, mo->uncached);
+		spin_unlock_irqrestore(&as->pt_lock, f);
+		/* A read-only entry may be cached elsewhere: replacing it
+		 * with a writable one needs no flush (a stale entry only
+		 * faults again). */
+	}
+out:
+	spin_unlock(&mo->lock);
+	*pa_out = pa;
+	return r;
+}
+
+int vm_fault(struct aspace *as, uintptr_t addr, unsigned error)
+{
+	irqflags_t f;
+	paddr_t pa = 0;
+	int r;
+
+	if (addr >= RL_USER_TOP)
+		return -EFAULT;
+	f = spin_lock_irqsave(&as->lock);
+	r = resolve(as, addr, error, true, &pa, false);
+	spin_unlock_irqrestore(&as->lock, f);
+	return r < 0 ? -EFAULT : 0;
+}
+
+int vm_rw(struct aspace *as, uintptr_t addr, void *buf, size_t len, bool write)
+{
+	char *b = buf;
+
+	if (!user_range_ok(addr, len))
+		return -EFAULT;
+	while (len) {
+		size_t chunk = MIN(len, PAGE_SIZE - (addr & (PAGE_SIZE - 1)));
+		irqflags_t f = spin_lock_irqsave(&as->lock);
+		paddr_t pa = 0;
+		int r = as->pml4 ? resolve(as, addr, write ? 2 : 0, false, &pa, true) : -ESRCH;
+		char *k;
+
+		spin_unlock_irqrestore(&as->lock, f);
+		if (r < 0)
+			return -EFAULT;
+		k = (char *)phys_to_virt(pa) + (addr & (PAGE_SIZE - 1));
+		if (write)
+			memcpy(k, b, chunk);
+		else
+			memcpy(b, k, chunk);
+		page_put(pa);
+		addr += chunk;
+		b += chunk;
+		len -= chunk;
+	}
+	return 0;
+}

@@ -1,0 +1,96 @@
+/*
+ * rill/rl.h - the native runtime (first layer): start-up, the queue, time,
+ * threads, a futex mutex, memory, formatted output. No libc.
+ */
+#ifndef RILL_RL_H
+#define RILL_RL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <rill/abi.h>
+#include <rill/syscall.h>
+
+/* ---- start-up ---- */
+extern const struct rl_startup *rl_startup_info;
+int main(int argc, char **argv);
+void rl_exit(int64_t status) __attribute__((noreturn));	/* this thread */
+
+/* ---- the queue ---- */
+struct rl_queue {
+	rl_handle_t handle;
+	struct rl_ring_header *hdr;
+	struct rl_sqe *sq;
+	struct rl_cqe *cq;
+	uint32_t sq_mask, cq_mask;
+	uint32_t sq_tail;	/* local: entries filled, not yet published */
+	uint32_t to_submit;	/* published, not yet passed to queue_enter */
+	uint32_t cq_head;
+};
+
+int rl_queue_init(struct rl_queue *q, uint32_t sq_entries, uint32_t cq_entries);
+/* A free submission entry (zeroed), or NULL when the ring is full. */
+struct rl_sqe *rl_get_sqe(struct rl_queue *q);
+/* Submit every filled entry; with wait, block until min completions are
+ * available or the deadline (0: none). Returns queue_enter's result. */
+int64_t rl_submit(struct rl_queue *q);
+int64_t rl_submit_and_wait(struct rl_queue *q, uint32_t min, uint64_t deadline);
+/* Next completion, or NULL; rl_cqe_done releases it. No system call. */
+static inline struct rl_cqe *rl_peek_cqe(struct rl_queue *q)
+{
+	uint32_t tail = __atomic_load_n(&q->hdr->cq_tail, __ATOMIC_ACQUIRE);
+
+	return tail != q->cq_head ? &q->cq[q->cq_head & q->cq_mask] : NULL;
+}
+static inline void rl_cqe_done(struct rl_queue *q)
+{
+	__atomic_store_n(&q->hdr->cq_head, ++q->cq_head, __ATOMIC_RELEASE);
+}
+/* Submit one op and wait for its completion (convenience; other
+ * completions arriving meanwhile are an error for this helper). */
+int64_t rl_call(struct rl_queue *q, const struct rl_sqe *op, struct rl_cqe *out);
+
+/* The runtime's own queue, for the helpers below (thread-safe). */
+int64_t rl_sync_op(const struct rl_sqe *op, struct rl_cqe *out);
+
+/* ---- time ---- */
+uint64_t rl_clock_ns(void);
+
+/* ---- memory ---- */
+int64_t rl_map(rl_handle_t proc, rl_handle_t mo, uint64_t off, uint64_t addr, uint64_t len,
+	       unsigned flags);
+int64_t rl_unmap(rl_handle_t proc, uint64_t addr, uint64_t len);
+int64_t rl_protect(rl_handle_t proc, uint64_t addr, uint64_t len, unsigned prot);
+/* Fresh zeroed anonymous memory mapped read/write; NULL on failure. */
+void *rl_alloc_pages(size_t len);
+void *malloc(size_t n);
+void *calloc(size_t n, size_t size);
+void *realloc(void *p, size_t n);
+void free(void *p);
+
+/* ---- synchronisation ---- */
+typedef struct { uint32_t v; } rl_mutex_t;
+#define RL_MUTEX_INIT { 0 }
+void rl_mutex_lock(rl_mutex_t *m);
+void rl_mutex_unlock(rl_mutex_t *m);
+
+/* ---- threads ---- */
+/* Start fn(arg) in a new thread of this process; returns its handle. */
+int64_t rl_thread_spawn(void (*fn)(void *), void *arg);
+/* Wait for a thread to end; returns its status. */
+int64_t rl_thread_join(rl_handle_t t);
+
+/* ---- processes ---- */
+/* Start a native program image (static ELF64) as a new process with args;
+ * returns the process handle. */
+int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const *argv,
+		       bool supervised, rl_handle_t *thread_out);
+int64_t rl_process_wait(rl_handle_t p);
+
+/* ---- output ---- */
+int rl_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int rl_vprintf(const char *fmt, va_list ap);
+void rl_puts(const char *s);
+
+#endif

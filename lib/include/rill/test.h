@@ -1,0 +1,45 @@
+/*
+ * rill/test.h - in-OS test programs. A program defines tests with
+ *
+ *	DEFINE_TEST(name) { ... TEST_ASSERT(cond); TEST_EQ(a, b); ... }
+ *
+ * and links lib/user/testmain.c, whose main runs every test (or those
+ * named in argv) and prints, per test, one line on the console:
+ *	utest: PASS <program>/<name> (<ms> ms)
+ *	utest: FAIL <program>/<name>: <file>:<line>: <message>
+ * The program's exit status is the number of failed tests.
+ */
+#ifndef RILL_TEST_H
+#define RILL_TEST_H
+
+#include <rill/rl.h>
+
+struct rl_test {
+	const char *name;
+	void (*fn)(void);
+};
+
+#define DEFINE_TEST(tname)						\
+	static void test_##tname(void);					\
+	static const struct rl_test rl_test_##tname			\
+		__attribute__((used, section("rl_tests"), aligned(8))) = \
+		{ #tname, test_##tname };				\
+	static void test_##tname(void)
+
+/* Record a failure and leave the test. */
+void rl_test_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+
+#define TEST_ASSERT(c) do {						\
+	if (!(c))							\
+		rl_test_fail(__FILE__, __LINE__, "%s", #c);		\
+} while (0)
+
+#define TEST_EQ(a, b) do {						\
+	int64_t __a = (int64_t)(a), __b = (int64_t)(b);			\
+	if (__a != __b)							\
+		rl_test_fail(__FILE__, __LINE__, "%s == %ld, expected %s == %ld", \
+			     #a, (long)__a, #b, (long)__b);		\
+} while (0)
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * spawn.c - starting a native program (static ELF64) as a new process,
+ * entirely from user space: the parent builds the child's memory objects,
+ * maps them into the child, hands it its own handles and starts its first
+ * thread.
+ */
+#include <rill/elf.h>
+#include <rill/rl.h>
+#include <rill/string.h>
+
+#define CHILD_STACK_TOP		0x00007fffffe00000ull
+#define CHILD_STACK_SIZE	(256 * 1024ull)
+
+/* Map a fresh object of len bytes into the child at addr with prot,
+ * filling it from data (n bytes at offset 'at'). */
+static int64_t load_region(rl_handle_t child, uint64_t addr, uint64_t len, unsigned prot,
+			   const void *data, size_t n, uint64_t at)
+{
+	int64_t mo = rl_memobj_create(len, 0), r;
+	char *p;
+
+	if (mo < 0)
+		return mo;
+	r = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, len, RL_PROT_READ | RL_PROT_WRITE);
+	if (r >= 0) {
+		p = (char *)r;
+		memcpy(p + at, data, n);
+		rl_unmap(RL_SELF_PROCESS, (uint64_t)p, len);
+		r = rl_map(child, (rl_handle_t)mo, 0, addr, len, prot | RL_MAP_FIXED);
+	}
+	rl_handle_close((uint64_t)mo);
+	return r < 0 ? r : 0;
+}
+
+int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const *argv,
+		       bool supervised, rl_handle_t *thread_out)
+{
+	struct elf_image ei;
+	struct rl_startup st;
+	int64_t ph, th, r;
+	char *top;
+	uint64_t sp, strs[32];
+	size_t total = 0;
+	char *stack;
+
+	r = elf_parse(elf, len, RL_USER_TOP, &ei);
+	if (r < 0)
+		return r;
+	if (ei.type != ELF_ET_EXEC || ei.has_interp || argc < 0 || argc > 31)
+		return -RILL_ENOEXEC;
+	ph = rl_process_create(0);
+	if (ph < 0)
+		return ph;
+	for (unsigned i = 0; i < ei.nseg; i++) {
+		const struct elf_segment *s = &ei.seg[i];
+		uint64_t start = s->vaddr & ~4095ull;
+		uint64_t end = (s->vaddr + s->memsz + 4095) & ~4095ull;
+		unsigned prot = (s->flags & ELF_PF_R ? RL_PROT_READ : 0) |
+				(s->flags & ELF_PF_W ? RL_PROT_WRITE : 0) |
+				(s->flags & ELF_PF_X ? RL_PROT_EXEC : 0);
+
+		r = load_region((rl_handle_t)ph, start, end - start, prot,
+				(const char *)elf + s->offset, s->filesz, s->vaddr - start);
+		if (r < 0)
+			goto fail;
+	}
+
+	/* The stack, with the arguments and the startup block at its top. */
+	stack = rl_alloc_pages(CHILD_STACK_SIZE);
+	if (!stack) {
+		r = -RILL_ENOMEM;
+		goto fail;
+	}
+	top = stack + CHILD_STACK_SIZE;
+	for (int i = argc - 1; i >= 0; i--) {
+		size_t n = strlen(argv[i]) + 1;
+
+		total += n;
+		if (total > 16384) {
+			r = -RILL_E2BIG;
+			goto fail_stack;
+		}
+		top -= n;
+		memcpy(top, argv[i], n);
+		strs[i] = CHILD_STACK_TOP - (uint64_t)(stack + CHILD_STACK_SIZE - top);
+	}
+	strs[argc] = 0;
+	top = (char *)((uint64_t)top & ~15ull);
+	top -= (argc + 1) * sizeof(uint64_t);
+	memcpy(top, strs, (argc + 1) * sizeof(uint64_t));
+	memset(&st, 0, sizeof(st));
+	st.magic = RL_STARTUP_MAGIC;
+	st.version = 1;
+	st.argc = (uint64_t)argc;
+	st.argv = CHILD_STACK_TOP - (uint64_t)(stack + CHILD_STACK_SIZE - top);
+	st.clock_page = rl_startup_info->clock_page;
+	top -= sizeof(st);
+	top = (char *)((uint64_t)top & ~15ull);
+	sp = CHILD_STACK_TOP - (uint64_t)(stack + CHILD_STACK_SIZE - top);
+
+	th = rl_thread_create((uint64_t)ph, ei.entry, sp - 8, sp,
+			      supervised ? RL_THREAD_SUPERVISED : 0);
+	if (th < 0) {
+		r = th;
+		goto fail_stack;
+	}
+	st.self_process = (rl_handle_t)rl_process_give((uint64_t)ph, (uint64_t)ph, RL_RIGHTS_ALL);
+	st.self_thread = (rl_handle_t)rl_process_give((uint64_t)ph, (uint64_t)th, RL_RIGHTS_ALL);
+	memcpy(top, &st, sizeof(st));
+	{
+		int64_t mo = rl_memobj_create(CHILD_STACK_SIZE, 0);
+
+		r = mo;
+		if (mo >= 0) {
+			r = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, CHILD_STACK_SIZE,
+				   RL_PROT_READ | RL_PROT_WRITE);
+			if (r >= 0) {
+				memcpy((void *)r, stack, CHILD_STACK_SIZE);
+				rl_unmap(RL_SELF_PROCESS, (uint64_t)r, CHILD_STACK_SIZE);
+				r = rl_map((rl_handle_t)ph, (rl_handle_t)mo, 0,
+					   CHILD_STACK_TOP - CHILD_STACK_SIZE, CHILD_STACK_SIZE,
+					   RL_PROT_READ | RL_PROT_WRITE | RL_MAP_FIXED);
+			}
+			rl_handle_close((uint64_t)mo);
+		}
+	}
+	rl_unmap(RL_SELF_PROCESS, (uint64_t)stack, CHILD_STACK_SIZE);
+	if (r < 0 || (r = rl_thread_start((uint64_t)th)) < 0) {
+		rl_handle_close((uint64_t)th);
+		goto fail;
+	}
+	if (thread_out)
+		*thread_out = (rl_handle_t)th;
+	else
+		rl_handle_close((uint64_t)th);
+	return ph;
+fail_stack:
+	rl_unmap(RL_SELF_PROCESS, (uint64_t)stack, CHILD_STACK_SIZE);
+fail:
+	rl_process_kill((uint64_t)ph, (uint64_t)r);
+	rl_handle_close((uint64_t)ph);
+	return r;
+}

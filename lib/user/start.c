@@ -1,0 +1,25 @@
+/* start.c - program start-up and exit for native programs. */
+#include <rill/rl.h>
+
+const struct rl_startup *rl_startup_info;
+
+const char *const rl_syscall_names[] = {
+#define SYSCALL(nr, name, nargs, kind) [nr] = #name,
+#include <rill/syscalls.def>
+#undef SYSCALL
+};
+const unsigned rl_syscall_count = sizeof(rl_syscall_names) / sizeof(rl_syscall_names[0]);
+
+void rl_start(const struct rl_startup *st) __attribute__((noreturn));
+
+void rl_exit(int64_t status)
+{
+	for (;;)
+		rl_thread_exit((uint64_t)status);
+}
+
+void rl_start(const struct rl_startup *st)
+{
+	rl_startup_info = st;
+	rl_exit(main((int)st->argc, (char **)st->argv));
+}

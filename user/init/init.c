@@ -1,0 +1,98 @@
+/*
+ * init - the first user program. It receives the initrd and the hardware
+ * authorities from the kernel.
+ *
+ * With "test" on the kernel command line it is the in-OS test runner: it
+ * starts every program under tests/ in the initrd, one after another,
+ * waits for each, prints "utest: done passed=<n> failed=<n>" and ends the
+ * machine through QEMU's isa-debug-exit port (0: all passed, 1: some
+ * failed). Otherwise it reports that user space is up and waits.
+ */
+#include <rill/cpio.h>
+#include <rill/rl.h>
+#include <rill/string.h>
+
+static void qemu_exit(int code)
+{
+	int64_t io = rl_ioport_open((uint64_t)rl_startup_info->ioport_authority, 0xf4, 4);
+
+	if (io >= 0 && rl_ioport_enable((uint64_t)io) == 0)
+		__asm__ volatile("outl %0, %1" : : "a"((uint32_t)code), "Nd"((uint16_t)0xf4));
+	rl_printf("init: cannot leave QEMU (%ld)\n", (long)io);
+}
+
+static bool has_word(const char *line, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (const char *p = line; *p; p++) {
+		if ((p == line || p[-1] == ' ') && !strncmp(p, w, n) &&
+		    (p[n] == 0 || p[n] == ' ' || p[n] == '='))
+			return true;
+	}
+	return false;
+}
+
+static int run_tests(const char *initrd, size_t len)
+{
+	struct cpio_entry e;
+	size_t off = 0;
+	int progs = 0, bad = 0;
+
+	while (cpio_next(initrd, len, &off, &e) > 0) {
+		char name[128];
+		const char *argv[1];
+		int64_t p, status;
+
+		if (e.namelen < 7 || strncmp(e.name, "tests/", 6) || e.namelen >= sizeof(name) ||
+		    (e.mode & 0170000) != 0100000)
+			continue;
+		memcpy(name, e.name, e.namelen);
+		name[e.namelen] = 0;
+		argv[0] = name;
+		p = rl_spawn_image(e.data, e.size, 1, argv, false, NULL);
+		if (p < 0) {
+			rl_printf("utest: FAIL %s/start: cannot start (%ld)\n", name + 6, (long)p);
+			bad++;
+			continue;
+		}
+		status = rl_process_wait((rl_handle_t)p);
+		rl_handle_close((uint64_t)p);
+		progs++;
+		if (status != 0) {
+			rl_printf("init: %s ended with status %ld\n", name, (long)status);
+			if (status < 0)
+				rl_printf("utest: FAIL %s/exit: status %ld\n", name + 6, (long)status);
+			bad++;
+		}
+	}
+	rl_printf("utest: done programs=%d failed=%d\n", progs, bad);
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	const struct rl_startup *st = rl_startup_info;
+	const char *cmdline = (const char *)st->cmdline;
+	void *initrd;
+	int64_t a;
+
+	rl_printf("init: running (pid handle %d, initrd %lu bytes)\n", st->self_process,
+		  (unsigned long)st->initrd_size);
+	a = rl_map(RL_SELF_PROCESS, st->initrd, 0, 0, (st->initrd_size + 4095) & ~4095ull,
+		   RL_PROT_READ);
+	if (a < 0) {
+		rl_printf("init: cannot map the initrd (%ld)\n", (long)a);
+		return 1;
+	}
+	initrd = (void *)a;
+	if (has_word(cmdline, "test")) {
+		int bad = run_tests(initrd, st->initrd_size);
+
+		qemu_exit(bad ? 1 : 0);
+		return bad;
+	}
+	rl_printf("init: user space is up; no shell yet\n");
+	for (;;)
+		rl_futex_wait((uint64_t)&a, (uint64_t)a, 0);
+}
