@@ -5,6 +5,7 @@
 #   make test     host unit tests + in-kernel tests at -smp 1 and -smp 4
 #   make iso      GRUB rescue ISO booting the same kernel
 #   make debug    QEMU halted with the GDB stub on :1234
+#   make bench    benchmarks: guest instructions (TCG plugin) and wall time
 #
 # Sources are found by wildcard: a new .c or .S file under kernel/ joins the
 # kernel, a new tests/host/test_*.c becomes a host test program.
@@ -129,7 +130,8 @@ UTESTMAIN  := $(BUILD)/u/lib/user/testmain.c.o
 ROOT       := $(BUILD)/initrd-root
 INIT_OBJ   := $(patsubst %,$(BUILD)/u/%.o,$(sort $(wildcard user/init/*.c)))
 UTESTS     := $(patsubst user/tests/%.c,$(ROOT)/tests/%,$(sort $(wildcard user/tests/*.c)))
-UPROGS     := $(ROOT)/bin/init $(UTESTS)
+UBENCH     := $(patsubst user/bench/%.c,$(ROOT)/bench/%,$(sort $(wildcard user/bench/*.c)))
+UPROGS     := $(ROOT)/bin/init $(UTESTS) $(UBENCH)
 
 $(BUILD)/u/%.c.o: %.c
 	@mkdir -p $(dir $@)
@@ -153,6 +155,11 @@ $(ROOT)/tests/%: $(BUILD)/u/user/tests/%.c.o $(UCRT0) $(UTESTMAIN) $(ULIB)
 	@mkdir -p $(dir $@)
 	@echo "  ULD     $@"
 	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(UTESTMAIN) $(ULIB) -lgcc
+
+$(ROOT)/bench/%: $(BUILD)/u/user/bench/%.c.o $(UCRT0) $(ULIB)
+	@mkdir -p $(dir $@)
+	@echo "  ULD     $@"
+	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(ULIB) -lgcc
 
 user: $(UPROGS)
 
@@ -192,6 +199,9 @@ $(ISO): $(KERNEL_BIN) $(INITRD) tools/mkiso.sh
 test: deps
 	$(MAKE) all $(ISO)
 	$(PYTHON) tools/runtests.py --build $(BUILD)
+
+bench: deps all
+	$(PYTHON) tools/runbench.py --build $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

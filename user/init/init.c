@@ -3,7 +3,8 @@
  * authorities from the kernel.
  *
  * With "test" on the kernel command line it is the in-OS test runner: it
- * starts every program under tests/ in the initrd, one after another,
+ * starts every program under tests/ in the initrd ("bench": bench/), one
+ * after another,
  * waits for each, prints "utest: done passed=<n> failed=<n>" and ends the
  * machine through QEMU's isa-debug-exit port (0: all passed, 1: some
  * failed). Otherwise it reports that user space is up and waits.
@@ -33,7 +34,7 @@ static bool has_word(const char *line, const char *w)
 	return false;
 }
 
-static int run_tests(const char *initrd, size_t len)
+static int run_dir(const char *initrd, size_t len, const char *dir)
 {
 	struct cpio_entry e;
 	size_t off = 0;
@@ -44,7 +45,9 @@ static int run_tests(const char *initrd, size_t len)
 		const char *argv[1];
 		int64_t p, status;
 
-		if (e.namelen < 7 || strncmp(e.name, "tests/", 6) || e.namelen >= sizeof(name) ||
+		size_t dl = strlen(dir);
+
+		if (e.namelen <= dl || strncmp(e.name, dir, dl) || e.namelen >= sizeof(name) ||
 		    (e.mode & 0170000) != 0100000)
 			continue;
 		memcpy(name, e.name, e.namelen);
@@ -52,7 +55,7 @@ static int run_tests(const char *initrd, size_t len)
 		argv[0] = name;
 		p = rl_spawn_image(e.data, e.size, 1, argv, false, NULL);
 		if (p < 0) {
-			rl_printf("utest: FAIL %s/start: cannot start (%ld)\n", name + 6, (long)p);
+			rl_printf("utest: FAIL %s/start: cannot start (%ld)\n", name + dl, (long)p);
 			bad++;
 			continue;
 		}
@@ -62,7 +65,7 @@ static int run_tests(const char *initrd, size_t len)
 		if (status != 0) {
 			rl_printf("init: %s ended with status %ld\n", name, (long)status);
 			if (status < 0)
-				rl_printf("utest: FAIL %s/exit: status %ld\n", name + 6, (long)status);
+				rl_printf("utest: FAIL %s/exit: status %ld\n", name + dl, (long)status);
 			bad++;
 		}
 	}
@@ -86,8 +89,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	initrd = (void *)a;
-	if (has_word(cmdline, "test")) {
-		int bad = run_tests(initrd, st->initrd_size);
+	if (has_word(cmdline, "test") || has_word(cmdline, "bench")) {
+		int bad = run_dir(initrd, st->initrd_size,
+				  has_word(cmdline, "test") ? "tests/" : "bench/");
 
 		qemu_exit(bad ? 1 : 0);
 		return bad;

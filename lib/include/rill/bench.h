@@ -1,0 +1,30 @@
+/*
+ * rill/bench.h - benchmark regions for tools/bench.py: the markers the TCG
+ * plugin (tools/plugin/insncount.c) counts guest instructions between, and
+ * the line that names each region.
+ */
+#ifndef RILL_BENCH_H
+#define RILL_BENCH_H
+
+#include <rill/rl.h>
+
+static inline void rl_bench_start(void)
+{
+	__asm__ volatile(".byte 0x0f, 0x1f, 0x80; .long 0x52494c01" : : : "memory");
+}
+
+static inline void rl_bench_stop(void)
+{
+	__asm__ volatile(".byte 0x0f, 0x1f, 0x80; .long 0x52494c02" : : : "memory");
+}
+
+/* System calls made so far by everyone (the kcounters call counts itself). */
+static inline uint64_t rl_bench_syscalls(void)
+{
+	struct rl_kcounters c;
+
+	rl_kcounters((uint64_t)&c, sizeof(c));
+	return c.syscalls;
+}
+
+#endif

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""`make bench`: Rill's benchmarks, as BENCH lines (see DESIGN.md).
+
+    python3 tools/runbench.py [--build build] [--smp 1]
+
+Boots Rill twice with "bench" on the command line (init runs every bench/*
+program of the initrd):
+  1. under the instruction-counting TCG plugin with -icount shift=0 (exact,
+     repeatable guest instruction counts per region: insns_per_op);
+  2. plainly, under TCG as `make run` does, where the guest's clock (TSC)
+     follows the host: wall_ns_per_op is TCG wall time per operation.
+Each bench program prints BENCHREGION lines with iters=, ns= and any other
+figures (syscalls= becomes syscalls_per_op). The output, one line each:
+    BENCH name=<id> os=rill iters=<n> insns_per_op=<n> wall_ns_per_op=<n>
+          syscalls_per_op=<x>
+"""
+import argparse
+import os
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+import qemu  # noqa: E402
+
+APPEND = "bench log=warn"
+
+
+def num(x):
+    return str(int(x)) if float(x).is_integer() else f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--smp", type=int, default=1)
+    args = ap.parse_args(argv)
+    kernel = os.path.join(args.build, "rill.bin")
+    initrd = os.path.join(args.build, "initrd.cpio")
+
+    counted = bench.run_bench(kernel, initrd, APPEND, smp=args.smp, timeout=1800)
+    regions = bench.pair_regions(counted[0], counted[1])
+    if not regions or len(regions) != len(bench.parse_benchregions(counted[0])):
+        print(counted[0][-3000:])
+        print("runbench: regions and counts do not pair", file=sys.stderr)
+        return 1
+    status, plain, timed_out = qemu.boot(kernel, initrd=initrd, smp=args.smp,
+                                         append=APPEND, timeout=1800)
+    wall = {name: (iters, kv) for name, iters, kv in bench.parse_benchregions(plain)}
+    for r in regions:
+        parts = [f"BENCH name={r['name']}", "os=rill", f"iters={r['iters']}",
+                 f"insns_per_op={num(r['insns_per_op'])}"]
+        iters_w, kv_w = wall.get(r["name"], (None, {}))
+        if iters_w and "ns" in kv_w:
+            parts.append(f"wall_ns_per_op={num(float(kv_w['ns']) / iters_w)}")
+        extra = dict(r["extra"])
+        if "syscalls" in extra:
+            parts.append(f"syscalls_per_op={float(extra.pop('syscalls')) / r['iters']:.4f}")
+        parts += [f"{k}={v}" for k, v in extra.items()]
+        print(" ".join(parts), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
