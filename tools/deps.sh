@@ -15,7 +15,7 @@ PACKAGES=(
     grub-pc-bin grub-common xorriso mtools
     check pkg-config
     clang
-    cpio
+    cpio xz-utils tar
 )
 
 missing=()
