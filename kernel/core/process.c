@@ -187,7 +187,7 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 	struct uthread *u;
 	irqflags_t f;
 
-	if (entry >= RL_USER_TOP || stack > RL_USER_TOP)
+	if (entry >= RL_USER_TOP || stack >= RL_USER_TOP)	/* iretq needs canonical values */
 		return -EINVAL;
 	u = kmem_cache_zalloc(uthread_cache);
 	if (!u)

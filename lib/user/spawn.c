@@ -32,9 +32,21 @@ static int64_t load_region(rl_handle_t child, uint64_t addr, uint64_t len, unsig
 	return r < 0 ? r : 0;
 }
 
-int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const *argv,
-		       bool supervised, rl_handle_t *thread_out)
+static rl_handle_t give(int64_t child, rl_handle_t h)
 {
+	int64_t r;
+
+	if (!h)
+		return 0;
+	r = rl_process_give((uint64_t)child, (uint64_t)h, RL_RIGHTS_ALL);
+	return r < 0 ? 0 : (rl_handle_t)r;
+}
+
+int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const *argv,
+		       const struct rl_spawn_opts *opts, rl_handle_t *thread_out)
+{
+	static const struct rl_spawn_opts none;
+	bool supervised;
 	struct elf_image ei;
 	struct rl_startup st;
 	int64_t ph, th, r;
@@ -43,6 +55,9 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	size_t total = 0;
 	char *stack;
 
+	if (!opts)
+		opts = &none;
+	supervised = opts->supervised;
 	r = elf_parse(elf, len, RL_USER_TOP, &ei);
 	if (r < 0)
 		return r;
@@ -106,6 +121,9 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	}
 	st.self_process = (rl_handle_t)rl_process_give((uint64_t)ph, (uint64_t)ph, RL_RIGHTS_ALL);
 	st.self_thread = (rl_handle_t)rl_process_give((uint64_t)ph, (uint64_t)th, RL_RIGHTS_ALL);
+	st.irq_authority = give(ph, opts->irq_authority);
+	st.ioport_authority = give(ph, opts->ioport_authority);
+	st.phys_authority = give(ph, opts->phys_authority);
 	memcpy(top, &st, sizeof(st));
 	{
 		int64_t mo = rl_memobj_create(CHILD_STACK_SIZE, 0);

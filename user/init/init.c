@@ -36,6 +36,12 @@ static bool has_word(const char *line, const char *w)
 
 static int run_dir(const char *initrd, size_t len, const char *dir)
 {
+	const struct rl_startup *st = rl_startup_info;
+	const struct rl_spawn_opts opts = {
+		.irq_authority = st->irq_authority,
+		.ioport_authority = st->ioport_authority,
+		.phys_authority = st->phys_authority,
+	};
 	struct cpio_entry e;
 	size_t off = 0;
 	int progs = 0, bad = 0;
@@ -53,7 +59,9 @@ static int run_dir(const char *initrd, size_t len, const char *dir)
 		memcpy(name, e.name, e.namelen);
 		name[e.namelen] = 0;
 		argv[0] = name;
-		p = rl_spawn_image(e.data, e.size, 1, argv, false, NULL);
+		/* Test programs are trusted with the hardware authorities, so
+		 * driver-facing calls (IRQs, ports, device memory) get tested. */
+		p = rl_spawn_image(e.data, e.size, 1, argv, &opts, NULL);
 		if (p < 0) {
 			rl_printf("utest: FAIL %s/start: cannot start (%ld)\n", name + dl, (long)p);
 			bad++;

@@ -83,9 +83,15 @@ int64_t rl_thread_join(rl_handle_t t);
 
 /* ---- processes ---- */
 /* Start a native program image (static ELF64) as a new process with args;
- * returns the process handle. */
+ * returns the process handle. opts may be NULL. */
+struct rl_spawn_opts {
+	bool supervised;		/* its first thread is RL_THREAD_SUPERVISED */
+	/* Handles of the caller to give to the child (0: none); they appear
+	 * in the child's startup block. */
+	rl_handle_t irq_authority, ioport_authority, phys_authority;
+};
 int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const *argv,
-		       bool supervised, rl_handle_t *thread_out);
+		       const struct rl_spawn_opts *opts, rl_handle_t *thread_out);
 int64_t rl_process_wait(rl_handle_t p);
 
 /* ---- output ---- */
