@@ -93,7 +93,7 @@ SYSCALL_DEFINE(irq_open)
 
 	if (a0 > INT32_MAX)
 		return -EBADF;
-	r = handle_get((rl_handle_t)a0, RL_OBJ_IRQ_AUTHORITY, RL_RIGHT_DERIVE, &o, NULL);
+	r = handle_get(a0, RL_OBJ_IRQ_AUTHORITY, RL_RIGHT_DERIVE, &o, NULL);
 	if (r)
 		return r;
 	kobj_put(o);
@@ -137,7 +137,7 @@ SYSCALL_DEFINE(irq_ack)
 
 	if (a0 > INT32_MAX)
 		return -EBADF;
-	r = handle_get((rl_handle_t)a0, RL_OBJ_IRQ, RL_RIGHT_CONTROL, &o, NULL);
+	r = handle_get(a0, RL_OBJ_IRQ, RL_RIGHT_CONTROL, &o, NULL);
 	if (r)
 		return r;
 	io = container_of(o, struct irqobj, obj);

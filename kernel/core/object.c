@@ -117,9 +117,10 @@ static struct handle_entry *lookup(struct handle_table *t, rl_handle_t h)
 	return &t->e[index];
 }
 
-int handle_get(rl_handle_t h, uint32_t type, uint32_t need, struct kobj **out,
+int handle_get(uint64_t hv, uint32_t type, uint32_t need, struct kobj **out,
 	       uint32_t *rights_out)
 {
+	rl_handle_t h = (rl_handle_t)hv;
 	struct uthread *u = uthread_current();
 	struct handle_table *t;
 	struct handle_entry *e;
@@ -127,7 +128,7 @@ int handle_get(rl_handle_t h, uint32_t type, uint32_t need, struct kobj **out,
 	uint32_t rights;
 	irqflags_t f;
 
-	if (!u)
+	if (!u || hv > INT32_MAX)	/* every bit of the value counts */
 		return -EBADF;
 	if (h == RL_SELF_PROCESS || h == RL_SELF_THREAD) {
 		o = h == RL_SELF_PROCESS ? &u->proc->obj : &u->obj;

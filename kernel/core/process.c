@@ -48,9 +48,10 @@ struct uthread *uthread_current(void)
 
 static void process_teardown(struct process *p)
 {
-	/* Only once, and only when none of p's threads can run: called by the
-	 * last exiting thread (on the kernel's page tables by then) or when
-	 * no thread was ever started. */
+	/* Once (p->torn_down is set under p->lock by the caller, or the
+	 * object is being freed), and only when none of p's threads can run:
+	 * called by the last exiting thread (on the kernel's page tables by
+	 * then), by process_kill when no thread runs, or on destruction. */
 	handle_table_destroy(&p->handles);
 	aspace_destroy(&p->as);
 }
@@ -59,7 +60,7 @@ static void process_destroy(struct kobj *o)
 {
 	struct process *p = container_of(o, struct process, obj);
 
-	if (p->as.pml4)
+	if (!p->torn_down)
 		process_teardown(p);
 	kmem_cache_free(proc_cache, p);
 	__atomic_fetch_sub(&nr_processes, 1, __ATOMIC_RELAXED);
@@ -159,7 +160,9 @@ void process_kill(struct process *p, int64_t status)
 	f = spin_lock_irqsave(&p->lock);
 	list_for_each(l, &p->threads)
 		uthread_kill(list_entry(l, struct uthread, proc_link));
-	idle = p->live_threads == 0 && p->as.pml4;
+	idle = p->live_threads == 0 && !p->torn_down;
+	if (idle)
+		p->torn_down = true;
 	spin_unlock_irqrestore(&p->lock, f);
 	if (idle)
 		process_teardown(p);
@@ -259,18 +262,31 @@ int uthread_start(struct uthread *u)
 
 void uthread_kill(struct uthread *u)
 {
-	struct thread *kt;
-	irqflags_t f = spin_lock_irqsave(&u->lock);
-
 	struct list_head done;
+	struct qop *obs = NULL;
+	struct thread *kt;
+	irqflags_t f;
 
 	list_init(&done);
+	f = spin_lock_irqsave(&u->lock);
 	u->killed = true;
 	kt = u->kt;
 	if (u->state == UT_CREATED) {
+		/* Never started: it ends here, and its supervisor hears of
+		 * it as of any other exit. */
 		u->state = UT_EXITED;
 		u->status = -EINTR;
 		grab_waiters(&u->waiters, &done);
+		if (u->supervised) {
+			u->obs_kind = RL_OBS_EXIT;
+			u->obs_info[0] = (uint64_t)-EINTR;
+			u->obs_info[1] = 0;
+			obs = u->observer;
+			u->observer = NULL;
+			if (obs && !qop_claim(obs))
+				obs = NULL;
+			u->obs_delivered = obs != NULL;
+		}
 	}
 	if (kt) {
 		/* Blocked in the kernel: wake it so it notices. Running on
@@ -282,6 +298,8 @@ void uthread_kill(struct uthread *u)
 	}
 	spin_unlock_irqrestore(&u->lock, f);
 	complete_all(&done, -EINTR);
+	if (obs)
+		qop_complete(obs, RL_OBS_EXIT, (uint64_t)-EINTR, 0);
 	waitq_wake_all(&u->resume_wq);
 }
 
@@ -302,18 +320,22 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	u->obs_kind = kind;
 	u->obs_info[0] = i0;
 	u->obs_info[1] = i1;
-	u->obs_delivered = false;
 	u->resumed = false;
-	u->state = UT_STOPPED;
+	/* An exited thread stays UT_EXITED (THREAD_WAIT and op_observe's
+	 * -ESRCH look at it); only a live one is stopped. */
+	if (kind != RL_OBS_EXIT)
+		u->state = UT_STOPPED;
 	op = u->observer;
 	u->observer = NULL;
-	if (op)
-		u->obs_delivered = true;
+	/* Claim under u->lock: a cancel that claimed op first must still run
+	 * observe_detach (which takes u->lock) before it frees op, so op is
+	 * valid here. If the cancel won, the stop waits for the next OBSERVE. */
+	if (op && !qop_claim(op))
+		op = NULL;
+	u->obs_delivered = op != NULL;
 	spin_unlock_irqrestore(&u->lock, f);
-	if (op && qop_claim(op))
+	if (op)
 		qop_complete(op, kind, i0, i1);
-	else if (op)
-		u->obs_delivered = false;	/* cancelled meanwhile: report it later */
 	if (kind == RL_OBS_EXIT)
 		return;
 	WAITQ_WAIT(&u->resume_wq, READ_ONCE(u->resumed) || READ_ONCE(u->killed), 0);
@@ -321,6 +343,13 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	u->state = UT_RUNNING;
 	u->obs_kind = 0;
 	spin_unlock_irqrestore(&u->lock, f);
+	/* thread_regs may have changed the FS/GS bases. They are loaded on a
+	 * switch to this thread, but a resume that came before the wait
+	 * blocked involves no switch: load them here. */
+	f = arch_irq_save();
+	wrmsr(MSR_FS_BASE, u->fs_base);
+	wrmsr(MSR_KERNEL_GS_BASE, u->gs_base);
+	arch_irq_restore(f);
 	uthread_return_check();
 }
 
@@ -355,7 +384,9 @@ void uthread_exit(int64_t status)
 	if (last) {
 		process_end(p, status);
 		f = spin_lock_irqsave(&p->lock);
-		teardown = p->live_threads == 0 && p->as.pml4;
+		teardown = p->live_threads == 0 && !p->torn_down;
+		if (teardown)
+			p->torn_down = true;
 		spin_unlock_irqrestore(&p->lock, f);
 		if (teardown)
 			process_teardown(p);
@@ -394,7 +425,9 @@ void uthread_foreign_syscall(struct trap_frame *tf)
 static int get_thread(uint64_t h, uint32_t need, struct uthread **out)
 {
 	struct kobj *o;
-	int r = handle_get((rl_handle_t)h, RL_OBJ_THREAD, need, &o, NULL);
+	/* A value above INT32_MAX is no handle (as in syscall.c): without
+	 * this check the cast made 0x1_0000_0005 name handle 5. */
+	int r = h > INT32_MAX ? -EBADF : handle_get(h, RL_OBJ_THREAD, need, &o, NULL);
 
 	if (!r)
 		*out = container_of(o, struct uthread, obj);
@@ -404,7 +437,9 @@ static int get_thread(uint64_t h, uint32_t need, struct uthread **out)
 static int get_process(uint64_t h, uint32_t need, struct process **out)
 {
 	struct kobj *o;
-	int r = handle_get((rl_handle_t)h, RL_OBJ_PROCESS, need, &o, NULL);
+	/* A value above INT32_MAX is no handle (as in syscall.c): without
+	 * this check the cast made 0x1_0000_0005 name handle 5. */
+	int r = h > INT32_MAX ? -EBADF : handle_get(h, RL_OBJ_PROCESS, need, &o, NULL);
 
 	if (!r)
 		*out = container_of(o, struct process, obj);
@@ -436,12 +471,15 @@ SYSCALL_DEFINE(process_give)
 	r = get_process(a0, RL_RIGHT_MANAGE, &p);
 	if (r)
 		return r;
-	r = handle_get((rl_handle_t)a1, 0, RL_RIGHT_TRANSFER, &o, &rights);
+	/* The type is checked before the TRANSFER right: queue handles never
+	 * carry TRANSFER, so checking the right first made the documented
+	 * -EBADFD for queues unreachable (-EPERM instead). */
+	r = a1 > INT32_MAX ? -EBADF : handle_get(a1, 0, 0, &o, &rights);
 	if (r == 0) {
-		if (a2 & ~(uint64_t)rights)
-			r = -EPERM;	/* rights can only be reduced */
-		else if (o->type == RL_OBJ_QUEUE)
+		if (o->type == RL_OBJ_QUEUE)
 			r = -EBADFD;	/* a queue's rings live in its owner */
+		else if (!(rights & RL_RIGHT_TRANSFER) || (a2 & ~(uint64_t)rights))
+			r = -EPERM;	/* no TRANSFER; rights can only be reduced */
 		else
 			r = handle_install(&p->handles, o, (uint32_t)a2);
 		kobj_put(o);
@@ -684,7 +722,10 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe)
 		kind = u->obs_kind;
 		i0 = u->obs_info[0];
 		i1 = u->obs_info[1];
-	} else if (u->observer || (u->state == UT_EXITED && u->obs_delivered)) {
+	} else if (u->observer || (u->obs_kind == RL_OBS_EXIT && u->obs_delivered)) {
+		/* (The exit report itself, not UT_EXITED: between uthread_exit
+		 * marking the thread exited and reporting it, an OBSERVE must
+		 * wait for the report.) */
 		r = u->observer ? -EBUSY : -ESRCH;
 	} else {
 		u->observer = op;

@@ -365,7 +365,7 @@ static int64_t op_vm(const struct rl_sqe *sqe)
 			need |= RL_RIGHT_WRITE;
 		if (prot & RL_PROT_EXEC)
 			need |= RL_RIGHT_EXEC;
-		r = handle_get((rl_handle_t)sqe->arg[0], RL_OBJ_MEMORY, need, &mo, &rights);
+		r = handle_get(sqe->arg[0], RL_OBJ_MEMORY, need, &mo, &rights);
 		if (r)
 			goto out;
 		r = vm_map(&p->as, container_of(mo, struct memobj, obj), sqe->arg[1],
@@ -467,7 +467,7 @@ int64_t sys_queue_enter(uint64_t qh, uint64_t to_submit, uint64_t min_complete,
 	irqflags_t f;
 	int64_t r;
 
-	r = handle_get((rl_handle_t)qh, RL_OBJ_QUEUE, RL_RIGHT_SUBMIT, &o, NULL);
+	r = handle_get(qh, RL_OBJ_QUEUE, RL_RIGHT_SUBMIT, &o, NULL);
 	if (r)
 		return r;
 	q = container_of(o, struct queue, obj);
@@ -534,7 +534,7 @@ int64_t sys_queue_wake(uint64_t qh, uint64_t a1, uint64_t a2, uint64_t a3, uint6
 {
 	struct kobj *o;
 	struct queue *q;
-	int r = handle_get((rl_handle_t)qh, RL_OBJ_QUEUE, RL_RIGHT_SUBMIT, &o, NULL);
+	int r = handle_get(qh, RL_OBJ_QUEUE, RL_RIGHT_SUBMIT, &o, NULL);
 
 	if (r)
 		return r;

@@ -129,6 +129,11 @@ static void schedule(bool preempt)
 		next = rq->idle;
 	next->state = THREAD_RUNNING;
 	if (next == prev) {
+		/* Keep a slice running: a thread picked again after its slice
+		 * expired would otherwise run with none, and a thread of the
+		 * same priority woken later would never get the CPU. */
+		if (prev != rq->idle)
+			timer_arm(&rq->slice_timer, now + SCHED_SLICE_NS);
 		spin_unlock(&rq->lock);
 		return;
 	}

@@ -132,7 +132,7 @@ SYSCALL_DEFINE(handle_dup)
 
 	if (a0 > INT32_MAX)
 		return -EBADF;
-	r = handle_get((rl_handle_t)a0, 0, RL_RIGHT_DUP, &o, &rights);
+	r = handle_get(a0, 0, RL_RIGHT_DUP, &o, &rights);
 	if (r)
 		return r;
 	if (a1 & ~(uint64_t)rights)
@@ -152,7 +152,7 @@ SYSCALL_DEFINE(handle_info)
 
 	if (a0 > INT32_MAX)
 		return -EBADF;
-	r = handle_get((rl_handle_t)a0, 0, 0, &o, &rights);
+	r = handle_get(a0, 0, 0, &o, &rights);
 	if (r)
 		return r;
 	hi.type = o->type;
@@ -196,7 +196,7 @@ SYSCALL_DEFINE(memobj_cow)
 
 	if (a0 > INT32_MAX)
 		return -EBADF;
-	r = handle_get((rl_handle_t)a0, RL_OBJ_MEMORY, RL_RIGHT_READ | RL_RIGHT_DERIVE, &o, NULL);
+	r = handle_get(a0, RL_OBJ_MEMORY, RL_RIGHT_READ | RL_RIGHT_DERIVE, &o, NULL);
 	if (r)
 		return r;
 	r = memobj_snapshot(container_of(o, struct memobj, obj), &mo);
@@ -227,7 +227,7 @@ SYSCALL_DEFINE(memobj_physical)
 
 	if (a0 > INT32_MAX)
 		return -EBADF;
-	r = handle_get((rl_handle_t)a0, RL_OBJ_PHYS_AUTHORITY, RL_RIGHT_DERIVE, &o, NULL);
+	r = handle_get(a0, RL_OBJ_PHYS_AUTHORITY, RL_RIGHT_DERIVE, &o, NULL);
 	if (r)
 		return r;
 	kobj_put(o);
@@ -261,7 +261,7 @@ SYSCALL_DEFINE(ioport_open)
 
 	if (a0 > INT32_MAX)
 		return -EBADF;
-	r = handle_get((rl_handle_t)a0, RL_OBJ_IOPORT_AUTHORITY, RL_RIGHT_DERIVE, &o, NULL);
+	r = handle_get(a0, RL_OBJ_IOPORT_AUTHORITY, RL_RIGHT_DERIVE, &o, NULL);
 	if (r)
 		return r;
 	kobj_put(o);
@@ -284,7 +284,7 @@ SYSCALL_DEFINE(ioport_enable)
 
 	if (a0 > INT32_MAX)
 		return -EBADF;
-	r = handle_get((rl_handle_t)a0, RL_OBJ_IOPORT, RL_RIGHT_CONTROL, &o, NULL);
+	r = handle_get(a0, RL_OBJ_IOPORT, RL_RIGHT_CONTROL, &o, NULL);
 	if (r)
 		return r;
 	io = container_of(o, struct ioport_range, obj);
@@ -380,10 +380,15 @@ SYSCALL_DEFINE(futex_wake)
 	struct list_head *p, *tmp;
 	irqflags_t f;
 	int64_t n = 0;
+	uint32_t val;
 
 	if (a0 & 3)
 		return -EINVAL;
 	if (!user_range_ok(a0, 4))
+		return -EFAULT;
+	/* Like every pointer argument (docs/abi.md): a word that is not
+	 * mapped readable is -EFAULT, not a silent "nobody woken". */
+	if (copy_from_user(&val, a0, 4))
 		return -EFAULT;
 	f = spin_lock_irqsave(&futex_table[b].lock);
 	list_for_each_safe(p, tmp, &futex_table[b].waiters) {

@@ -259,6 +259,7 @@ int aspace_init(struct aspace *as)
 	spin_init(&as->pt_lock);
 	list_init(&as->areas);
 	as->nareas = 0;
+	as->dead = false;
 	as->hint = MAP_BASE;
 	as->pml4 = uvm_create();
 	return as->pml4 ? 0 : -ENOMEM;
@@ -282,22 +283,42 @@ static void vma_unlink_mo(struct vma *v)
 
 void aspace_destroy(struct aspace *as)
 {
-	struct list_head *p, *tmp;
+	struct list_head *p, *tmp, areas;
+	irqflags_t f;
+	paddr_t pml4;
 
-	if (!as->pml4)
+	/* Detach everything under the lock: another process may be mapping
+	 * into this one right now (vm_map refuses once it is dead). */
+	list_init(&areas);
+	f = spin_lock_irqsave(&as->lock);
+	if (as->dead) {
+		spin_unlock_irqrestore(&as->lock, f);
 		return;
+	}
+	as->dead = true;
 	list_for_each_safe(p, tmp, &as->areas) {
+		list_del(p);
+		list_add_tail(&areas, p);
+	}
+	as->nareas = 0;
+	spin_unlock_irqrestore(&as->lock, f);
+	list_for_each_safe(p, tmp, &areas) {
 		struct vma *v = list_entry(p, struct vma, as_link);
 
 		list_del(&v->as_link);
 		vma_unlink_mo(v);
 		vma_free(v);
 	}
-	as->nareas = 0;
 	/* No CPU runs on these tables any more: the last thread switched
-	 * away from them (arch_switch) before the process could end. */
-	uvm_destroy(as->pml4);
+	 * away from them (arch_switch) before the process could end, and no
+	 * object lists an area of this space any more, so no snapshot or
+	 * copy-on-write break can reach them. */
+	f = spin_lock_irqsave(&as->pt_lock);
+	pml4 = as->pml4;
 	as->pml4 = 0;
+	spin_unlock_irqrestore(&as->pt_lock, f);
+	if (pml4)
+		uvm_destroy(pml4);
 }
 
 void aspace_activate(struct aspace *as)
@@ -390,7 +411,7 @@ int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t 
 	if (!v)
 		return -ENOMEM;
 	f = spin_lock_irqsave(&as->lock);
-	if (!as->pml4) {
+	if (as->dead) {
 		spin_unlock_irqrestore(&as->lock, f);
 		kmem_cache_free(vma_cache, v);
 		return -ESRCH;
@@ -543,14 +564,31 @@ int vm_protect(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot)
 	return change_range(as, addr, len, (int)prot);
 }
 
+/* A copy between a kernel buffer and one page of user memory, done by
+ * resolve() while it holds the object's lock (see vm_rw). */
+struct rw_copy {
+	void *buf;
+	size_t off, len;	/* within the page */
+	bool write;		/* into user memory */
+};
+
 /*
  * Find the page behind addr for an access (write or not), breaking
  * copy-on-write when writing, and enter it in the page table when map is
- * set. With ref set, the page gets an extra reference for the caller (only
- * anonymous pages; *pa = 0 and -EFAULT for device memory). as->lock held.
+ * set. With copy set, the copy is made here, under mo->lock (only
+ * anonymous pages; -EFAULT for device memory). as->lock held.
+ *
+ * The copy used to be made by vm_rw after dropping the locks, with an
+ * extra page reference held meanwhile. That reference looked like
+ * sharing: a write fault of another thread on the same page in that
+ * window "broke copy-on-write", moved the object to a copy and left the
+ * kernel writing into the old page, which was then freed - the write was
+ * lost (memory/kernel_copy_vs_first_touch). Under mo->lock the page can
+ * neither be replaced nor freed (the object holds it, and the area
+ * mapping the object needs as->lock to go), so no reference is needed.
  */
 static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
-		   paddr_t *pa_out, bool ref)
+		   paddr_t *pa_out, const struct rw_copy *copy)
 {
 	bool write = error & 2, exec = error & 16;
 	struct vma *v = find_vma(as, addr);
@@ -570,7 +608,7 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 	prot = v->prot;
 	spin_lock(&mo->lock);
 	if (mo->kind == MO_PHYS) {
-		if (ref) {
+		if (copy) {
 			r = -EFAULT;
 			goto out;
 		}
@@ -605,8 +643,14 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 				prot &= ~RL_PROT_WRITE;
 			}
 		}
-		if (ref)
-			page_ref_add(pa, 1);
+		if (copy) {
+			char *k = (char *)phys_to_virt(pa) + copy->off;
+
+			if (copy->write)
+				memcpy(k, copy->buf, copy->len);
+			else
+				memcpy(copy->buf, k, copy->len);
+		}
 	}
 	if (map) {
 		irqflags_t f = spin_lock_irqsave(&as->pt_lock);
@@ -632,7 +676,7 @@ int vm_fault(struct aspace *as, uintptr_t addr, unsigned error)
 	if (addr >= RL_USER_TOP)
 		return -EFAULT;
 	f = spin_lock_irqsave(&as->lock);
-	r = resolve(as, addr, error, true, &pa, false);
+	r = resolve(as, addr, error, true, &pa, NULL);
 	spin_unlock_irqrestore(&as->lock, f);
 	return r < 0 ? -EFAULT : 0;
 }
@@ -645,20 +689,14 @@ int vm_rw(struct aspace *as, uintptr_t addr, void *buf, size_t len, bool write)
 		return -EFAULT;
 	while (len) {
 		size_t chunk = MIN(len, PAGE_SIZE - (addr & (PAGE_SIZE - 1)));
+		struct rw_copy c = { b, addr & (PAGE_SIZE - 1), chunk, write };
 		irqflags_t f = spin_lock_irqsave(&as->lock);
 		paddr_t pa = 0;
-		int r = as->pml4 ? resolve(as, addr, write ? 2 : 0, false, &pa, true) : -ESRCH;
-		char *k;
+		int r = !as->dead ? resolve(as, addr, write ? 2 : 0, false, &pa, &c) : -ESRCH;
 
 		spin_unlock_irqrestore(&as->lock, f);
 		if (r < 0)
 			return -EFAULT;
-		k = (char *)phys_to_virt(pa) + (addr & (PAGE_SIZE - 1));
-		if (write)
-			memcpy(k, b, chunk);
-		else
-			memcpy(b, k, chunk);
-		page_put(pa);
 		addr += chunk;
 		b += chunk;
 		len -= chunk;

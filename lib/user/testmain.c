@@ -55,6 +55,76 @@ void rl_test_fail(const char *file, int line, const char *fmt, ...)
 	rl_longjmp(jb, 1);
 }
 
+/* ---- kernel counters ---------------------------------------------------------- */
+
+struct cfield {
+	const char *name;
+	size_t off;
+};
+
+#define CF(f) { #f, __builtin_offsetof(struct rl_kcounters, f) }
+static const struct cfield cfields[] = {
+	CF(free_pages), CF(heap_objects), CF(processes), CF(threads), CF(queues),
+	CF(memobjs), CF(mappings), CF(handles), CF(queue_ops), CF(user_pages),
+	CF(page_tables),
+};
+#define NCF (sizeof(cfields) / sizeof(cfields[0]))
+
+static uint64_t cget(const struct rl_kcounters *c, unsigned i)
+{
+	return *(const uint64_t *)((const char *)c + cfields[i].off);
+}
+
+static bool counters_same(const struct rl_kcounters *a, const struct rl_kcounters *b)
+{
+	for (unsigned i = 0; i < NCF; i++)
+		if (cget(a, i) != cget(b, i))
+			return false;
+	return true;
+}
+
+void rl_test_counters_read(struct rl_kcounters *c)
+{
+	TEST_EQ(rl_kcounters((uint64_t)c, sizeof(*c)), sizeof(*c));
+}
+
+void rl_test_counters_settle(struct rl_kcounters *c)
+{
+	struct rl_kcounters n;
+	uint64_t until = rl_clock_ns() + 3000000000ull;
+
+	rl_test_counters_read(c);
+	do {
+		rl_sleep_ns(5000000);
+		rl_test_counters_read(&n);
+		if (counters_same(c, &n))
+			return;
+		*c = n;
+	} while (rl_clock_ns() < until);
+}
+
+void rl_test_counters_expect_back(const struct rl_kcounters *before)
+{
+	struct rl_kcounters now;
+	uint64_t until = rl_clock_ns() + 5000000000ull;
+
+	for (;;) {
+		rl_test_counters_read(&now);
+		if (counters_same(before, &now))
+			return;
+		if (rl_clock_ns() > until)
+			break;
+		rl_sleep_ns(2000000);
+	}
+	for (unsigned i = 0; i < NCF; i++)
+		if (cget(before, i) != cget(&now, i))
+			rl_printf("%s: counter %s was %lu, now %lu\n", progname, cfields[i].name,
+				  (unsigned long)cget(before, i), (unsigned long)cget(&now, i));
+	rl_test_fail(__FILE__, __LINE__, "kernel counters did not come back");
+}
+
+/* ---- running the tests ------------------------------------------------------------ */
+
 static bool selected(const char *name, int argc, char **argv)
 {
 	if (argc <= 1)

@@ -18,3 +18,14 @@ uint64_t rl_clock_ns(void)
 	} while ((seq & 1) || seq != cp->seq);
 	return ns;
 }
+
+void rl_sleep_ns(uint64_t ns)
+{
+	uint32_t word = 0;
+	uint64_t deadline = rl_clock_ns() + ns;
+
+	/* A futex wait nobody wakes, until the deadline. */
+	while (rl_futex_wait((uint64_t)&word, 0, deadline) != -RILL_ETIMEDOUT &&
+	       rl_clock_ns() < deadline)
+		;
+}

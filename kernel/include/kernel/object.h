@@ -57,11 +57,12 @@ void handle_table_destroy(struct handle_table *t);
 /* Install o with rights (takes a new reference). Returns the handle or
  * -EMFILE / -ENOMEM. */
 int handle_install(struct handle_table *t, struct kobj *o, uint32_t rights);
-/* Look h up in the current process: it must name an object of type (0: any)
+/* Look h up in the current process (a value above INT32_MAX, as passed in
+ * a 64-bit register, is -EBADF, never truncated): it must name an object of type (0: any)
  * whose handle carries every right in need. Returns 0 and a referenced
  * object, or -EBADF (no such handle), -EBADFD (wrong type), -EPERM
  * (missing right). *rights_out (may be NULL) receives the handle's rights. */
-int handle_get(rl_handle_t h, uint32_t type, uint32_t need, struct kobj **out,
+int handle_get(uint64_t h, uint32_t type, uint32_t need, struct kobj **out,
 	       uint32_t *rights_out);
 int handle_close(struct handle_table *t, rl_handle_t h);
 

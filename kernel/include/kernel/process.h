@@ -32,6 +32,7 @@ struct process {
 	struct list_head threads;	/* struct uthread.proc_link */
 	unsigned live_threads;		/* started or created, not exited */
 	bool ended;
+	bool torn_down;			/* handles and address space released */
 	int64_t status;
 	struct list_head waiters;	/* RL_OP_PROCESS_WAIT ops */
 	uint64_t clock_va;		/* where the clock page is mapped */

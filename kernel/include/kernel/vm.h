@@ -50,6 +50,7 @@ struct aspace {
 	paddr_t pml4;
 	struct list_head areas;	/* struct vma.as_link, sorted by start */
 	uint64_t nareas;
+	bool dead;		/* torn down: nothing can be mapped any more */
 	uintptr_t hint;		/* where to look for free space */
 };
 

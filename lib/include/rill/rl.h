@@ -56,6 +56,7 @@ int64_t rl_sync_op(const struct rl_sqe *op, struct rl_cqe *out);
 
 /* ---- time ---- */
 uint64_t rl_clock_ns(void);
+void rl_sleep_ns(uint64_t ns);
 
 /* ---- memory ---- */
 int64_t rl_map(rl_handle_t proc, rl_handle_t mo, uint64_t off, uint64_t addr, uint64_t len,

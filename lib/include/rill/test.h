@@ -42,4 +42,13 @@ void rl_test_fail(const char *file, int line, const char *fmt, ...)
 			     #a, (long)__a, #b, (long)__b);		\
 } while (0)
 
+/* Kernel counters (rl_kcounters) for leak checks. They are system-wide:
+ * settle waits until they stop moving (work left over by earlier tests);
+ * expect_back fails the test unless every counter returns to *before
+ * within 5 s (exited threads and ended processes are freed a little after
+ * their waiters complete). */
+void rl_test_counters_read(struct rl_kcounters *c);
+void rl_test_counters_settle(struct rl_kcounters *c);
+void rl_test_counters_expect_back(const struct rl_kcounters *before);
+
 #endif

@@ -1,0 +1,746 @@
+/*
+ * In-OS tests of supervision: a thread created RL_THREAD_SUPERVISED stops
+ * on foreign system calls, unresolvable faults and exit; its supervisor
+ * sees each stop through RL_OP_OBSERVE, reads and writes its registers
+ * with thread_regs and lets it go on with thread_resume. The POSIX server
+ * is built on exactly this loop.
+ *
+ * Every supervised thread here lives in this process (RL_SELF_PROCESS).
+ * A thread left stopped (a failed assertion leaves its test early) would
+ * keep the process alive after main returns, so a watchdog thread waits
+ * for the main thread's end and then kills the process with its status.
+ */
+#include <rill/rl.h>
+#include <rill/test.h>
+
+#define STACK_SIZE	(64 * 1024)
+#define WAIT_NS		(20ull * 1000000000ull)	/* "never happened" */
+#define NO_CQE		(-100000)		/* wait_cqe: nothing arrived */
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static struct rl_queue watchdog_q;
+
+/* Wait for the main thread to end, then end the process with its status,
+ * killing any thread a failed test left stopped or running. */
+static void watchdog(void *arg)
+{
+	struct rl_sqe *e = rl_get_sqe(&watchdog_q);
+	struct rl_cqe *c;
+
+	(void)arg;
+	e->opcode = RL_OP_THREAD_WAIT;
+	e->handle = rl_startup_info->self_thread;
+	rl_submit(&watchdog_q);
+	while (!(c = rl_peek_cqe(&watchdog_q)))
+		rl_submit_and_wait(&watchdog_q, 1, 0);
+	rl_process_kill(RL_SELF_PROCESS, (uint64_t)c->result);
+}
+
+static void start_watchdog(void)
+{
+	static bool started;
+	int64_t t;
+
+	if (started)
+		return;
+	if (rl_queue_init(&watchdog_q, 2, 4))
+		rl_test_fail(__FILE__, __LINE__, "no queue for the watchdog");
+	t = rl_thread_spawn(watchdog, NULL);
+	if (t < 0)
+		rl_test_fail(__FILE__, __LINE__, "no watchdog thread (%ld)", (long)t);
+	rl_handle_close((uint64_t)t);
+	started = true;
+}
+
+/* A thread of this process starting at fn(arg) on a fresh stack, as if
+ * fn had been called: rsp = 16-byte aligned - 8. Not started. */
+static int64_t make_thread(void (*fn)(void *), void *arg, uint64_t flags, uint64_t *sp_out)
+{
+	char *stack;
+	uint64_t sp;
+
+	start_watchdog();
+	stack = rl_alloc_pages(STACK_SIZE);
+	if (!stack)
+		return -RILL_ENOMEM;
+	sp = (((uint64_t)stack + STACK_SIZE) & ~15ull) - 8;
+	if (sp_out)
+		*sp_out = sp;
+	return rl_thread_create(RL_SELF_PROCESS, (uint64_t)fn, sp, (uint64_t)arg, flags);
+}
+
+static void forget_thread(rl_handle_t h)
+{
+	rl_handle_close((uint64_t)h);
+}
+
+/* The next completion, waiting up to WAIT_NS; 0, or NO_CQE. */
+static int64_t wait_cqe(struct rl_queue *q, struct rl_cqe *out)
+{
+	uint64_t deadline = rl_clock_ns() + WAIT_NS;
+	struct rl_cqe *c;
+
+	while (!(c = rl_peek_cqe(q))) {
+		int64_t r = rl_submit_and_wait(q, 1, deadline);
+
+		if (r < 0 && r != -RILL_EINTR && !rl_peek_cqe(q))
+			return NO_CQE;
+	}
+	*out = *c;
+	rl_cqe_done(q);
+	return 0;
+}
+
+static void queue_op(struct rl_queue *q, uint16_t opcode, rl_handle_t h, uint64_t ud)
+{
+	struct rl_sqe *e = rl_get_sqe(q);
+
+	if (!e)
+		rl_test_fail(__FILE__, __LINE__, "submission ring full");
+	e->opcode = opcode;
+	e->handle = h;
+	e->user_data = ud;
+}
+
+/* Submit one op and wait for its completion: its result, or NO_CQE. */
+static int64_t do_op(struct rl_queue *q, uint16_t opcode, rl_handle_t h, struct rl_cqe *out)
+{
+	static uint64_t ud = 1000;
+	int64_t r;
+
+	queue_op(q, opcode, h, ++ud);
+	r = rl_submit(q);
+	if (r != 1)
+		return r < 0 ? r : NO_CQE;
+	r = wait_cqe(q, out);
+	if (r)
+		return r;
+	if (out->user_data != ud)
+		rl_test_fail(__FILE__, __LINE__, "completion for %lu, expected %lu",
+			     (unsigned long)out->user_data, (unsigned long)ud);
+	return out->result;
+}
+
+static int64_t observe(struct rl_queue *q, rl_handle_t h, struct rl_cqe *out)
+{
+	return do_op(q, RL_OP_OBSERVE, h, out);
+}
+
+static int64_t thread_wait(struct rl_queue *q, rl_handle_t h)
+{
+	struct rl_cqe c;
+
+	return do_op(q, RL_OP_THREAD_WAIT, h, &c);
+}
+
+/* A foreign (Linux-numbered) system call with six arguments. */
+static inline int64_t foreign6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
+			       uint64_t a3, uint64_t a4, uint64_t a5)
+{
+	register uint64_t r10 __asm__("r10") = a3;
+	register uint64_t r8 __asm__("r8") = a4;
+	register uint64_t r9 __asm__("r9") = a5;
+	int64_t ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret), "+r"(r10), "+r"(r8), "+r"(r9)
+			 : "a"(nr), "D"(a0), "S"(a1), "d"(a2)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* Spin (yielding) until *flag is set, at most WAIT_NS. */
+static bool wait_flag(volatile uint32_t *flag)
+{
+	uint64_t deadline = rl_clock_ns() + WAIT_NS;
+
+	while (!*flag) {
+		if (rl_clock_ns() > deadline)
+			return false;
+		rl_yield();
+	}
+	return true;
+}
+
+/* ---- the first user context of a thread ------------------------------------ */
+
+/* Entered straight from thread_create: makes a foreign call at once, so
+ * the supervisor sees the registers the kernel started it with; exits
+ * with whatever the supervisor put in rax. */
+void probe_entry(void *arg);
+__asm__(".text\n"
+	".global probe_entry\n"
+	"probe_entry:\n"
+	"	movl $39, %eax\n"
+	"	syscall\n"
+	"	movq %rax, %rdi\n"
+	"	movl $0x20000010, %eax\n"	/* RL_SYS_thread_exit */
+	"	syscall\n"
+	"	ud2\n");
+
+_Static_assert(RL_SYS_thread_exit == 0x20000010, "probe_entry's exit number");
+
+DEFINE_TEST(entry_state)
+{
+	struct rl_queue q;
+	struct rl_regs regs;
+	struct rl_cqe c;
+	uint64_t sp;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(probe_entry, (void *)0x1234567890ull, RL_THREAD_SUPERVISED, &sp);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(sp & 15, 8);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(c.aux[0], 39);
+	TEST_EQ(c.aux[1], 0);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	TEST_EQ(regs.rax, 39);
+	TEST_EQ(regs.rdi, 0x1234567890ull);
+	TEST_EQ(regs.rsp, sp);
+	TEST_EQ(regs.rip, (uint64_t)probe_entry + 7);	/* movl imm32 (5) + syscall (2) */
+	TEST_EQ(regs.rcx, regs.rip);			/* syscall's own return address */
+	TEST_ASSERT(regs.rflags & 0x200);		/* IF */
+	/* Every other register starts at zero. */
+	TEST_EQ(regs.rbx | regs.rdx | regs.rsi | regs.rbp | regs.r8 | regs.r9 | regs.r10 |
+		regs.r12 | regs.r13 | regs.r14 | regs.r15, 0);
+	TEST_EQ(regs.fs_base | regs.gs_base, 0);
+	regs.rax = 5555;
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(c.aux[0], 5555);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 5555);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* ---- the foreign-call round trip ---------------------------------------------- */
+
+#define ROUNDS	1000
+
+struct loop_arg {
+	uint64_t rounds;
+	uint64_t bad;		/* replies that were not 1234 + i */
+	uint64_t done;
+};
+
+static void __attribute__((noreturn)) loop_entry(void *p)
+{
+	struct loop_arg *a = p;
+	uint64_t bad = 0;
+
+	for (uint64_t i = 0; i < a->rounds; i++)
+		if (foreign6(39, 11 + i, 22, 33, 44, 55, 66) != (int64_t)(1234 + i))
+			bad++;
+	a->bad = bad;
+	a->done = a->rounds;
+	rl_thread_exit(bad ? 100 : 0);
+	__builtin_unreachable();
+}
+
+DEFINE_TEST(syscall_roundtrip)
+{
+	static struct loop_arg a = { .rounds = ROUNDS };
+	struct rl_queue q;
+	struct rl_regs regs;
+	struct rl_cqe c;
+	uint64_t t0, ns;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	t0 = rl_clock_ns();
+	for (uint64_t i = 0; i < ROUNDS; i++) {
+		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+		TEST_EQ(c.aux[0], 39);
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+		TEST_EQ(regs.rax, 39);
+		TEST_EQ(regs.rdi, 11 + i);
+		TEST_EQ(regs.rsi, 22);
+		TEST_EQ(regs.rdx, 33);
+		TEST_EQ(regs.r10, 44);
+		TEST_EQ(regs.r8, 55);
+		TEST_EQ(regs.r9, 66);
+		regs.rax = 1234 + i;
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
+		TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	}
+	ns = rl_clock_ns() - t0;
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(c.aux[0], 0);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 0);
+	TEST_EQ(a.done, ROUNDS);
+	TEST_EQ(a.bad, 0);
+	rl_printf("observe: %d foreign-call round trips in %lu us: %lu per second\n", ROUNDS,
+		  (unsigned long)(ns / 1000),
+		  (unsigned long)(ns ? (uint64_t)ROUNDS * 1000000000ull / ns : 0));
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* ---- faults ----------------------------------------------------------------------- */
+
+static void __attribute__((noreturn)) recovered(uint64_t status)
+{
+	rl_thread_exit(status);
+	__builtin_unreachable();
+}
+
+static volatile uintptr_t fault_addr = 0x10;	/* hidden from the compiler */
+
+static void __attribute__((noreturn)) fault_entry(void *p)
+{
+	(void)p;
+	(void)*(volatile uint64_t *)fault_addr;
+	rl_thread_exit(1);	/* not reached: the supervisor moves rip */
+	__builtin_unreachable();
+}
+
+DEFINE_TEST(fault_fixed_by_supervisor)
+{
+	struct rl_queue q;
+	struct rl_regs regs;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(fault_entry, NULL, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_FAULT);
+	TEST_EQ(c.aux[0], 0x10);
+	TEST_EQ(c.aux[1] >> 32, 14);
+	TEST_EQ(c.aux[1] & 0x5, 0x4);		/* user-mode read of a missing page */
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	TEST_ASSERT(regs.rip >= (uint64_t)fault_entry && regs.rip < (uint64_t)fault_entry + 64);
+	/* Make it "call" recovered(77): aligned stack minus the return address. */
+	regs.rip = (uint64_t)recovered;
+	regs.rdi = 77;
+	regs.rsp = (regs.rsp & ~15ull) - 8;
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(c.aux[0], 77);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 77);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+DEFINE_TEST(fault_resume_kill)
+{
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(fault_entry, NULL, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_FAULT);
+	TEST_EQ(c.aux[0], 0x10);
+	TEST_EQ(c.aux[1] >> 32, 14);
+	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL), 0);
+	/* It ends (killed: -EINTR), and the end is reported like any exit. */
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), -RILL_EINTR);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ((int64_t)c.aux[0], -RILL_EINTR);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_ESRCH);
+	/* The process (this one) lives on. */
+	TEST_EQ(rl_yield(), 0);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* ---- exit ------------------------------------------------------------------------- */
+
+static void __attribute__((noreturn)) exit7_entry(void *p)
+{
+	(void)p;
+	rl_thread_exit(7);
+	__builtin_unreachable();
+}
+
+DEFINE_TEST(exit_report)
+{
+	struct rl_queue q;
+	struct rl_regs regs;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(exit7_entry, NULL, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(c.aux[0], 7);
+	TEST_EQ(c.aux[1], 0);
+	/* Gone: nothing more to observe, nothing to read or resume. */
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_ESRCH);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), -RILL_EBUSY);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 7);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_ESRCH);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* An OBSERVE waiting before the thread exits gets the exit too. */
+DEFINE_TEST(exit_report_pending_observer)
+{
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(exit7_entry, NULL, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	queue_op(&q, RL_OP_OBSERVE, (rl_handle_t)h, 1);
+	TEST_EQ(rl_submit(&q), 1);
+	TEST_ASSERT(!rl_peek_cqe(&q));
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(wait_cqe(&q, &c), 0);
+	TEST_EQ(c.user_data, 1);
+	TEST_EQ(c.result, RL_OBS_EXIT);
+	TEST_EQ(c.aux[0], 7);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 7);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_ESRCH);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* ---- errors ----------------------------------------------------------------------- */
+
+static volatile uint32_t spin_go, spin_running;
+
+/* Runs (yielding) until spin_go, then makes one foreign call and exits
+ * with its result. */
+static void __attribute__((noreturn)) spin_entry(void *p)
+{
+	(void)p;
+	spin_running = 1;
+	while (!spin_go)
+		rl_yield();
+	rl_thread_exit((uint64_t)foreign6(39, 1, 2, 3, 4, 5, 6));
+	__builtin_unreachable();
+}
+
+DEFINE_TEST(observe_unsupervised)
+{
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(exit7_entry, NULL, 0, NULL);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_EINVAL);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 7);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_EINVAL);
+	/* Not a thread; no such handle. */
+	TEST_EQ(observe(&q, RL_SELF_PROCESS, &c), -RILL_EBADFD);
+	TEST_EQ(observe(&q, q.handle, &c), -RILL_EBADFD);
+	TEST_EQ(observe(&q, 0x5555, &c), -RILL_EBADF);
+	TEST_EQ(observe(&q, 0, &c), -RILL_EBADF);
+	/* The caller itself is not supervised. */
+	TEST_EQ(observe(&q, RL_SELF_THREAD, &c), -RILL_EINVAL);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+DEFINE_TEST(not_stopped_is_busy)
+{
+	struct rl_queue q;
+	struct rl_regs regs = { 0 };
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	spin_go = 0;
+	spin_running = 0;
+	h = make_thread(spin_entry, NULL, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	/* Created, not started. */
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL), -RILL_EBUSY);
+	/* Running. */
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_ASSERT(wait_flag(&spin_running));
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), -RILL_EBUSY);
+	/* Ourselves: running, not stopped. */
+	TEST_EQ(rl_thread_regs(RL_SELF_THREAD, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume(RL_SELF_THREAD, 0), -RILL_EBUSY);
+	/* Stopped, then resumed: running again. */
+	spin_go = 1;
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	TEST_EQ(regs.rdi, 1);
+	TEST_EQ(regs.r9, 6);
+	/* Resumed without SET: rax still holds the number. */
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(c.aux[0], 39);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), -RILL_EBUSY);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 39);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+DEFINE_TEST(regs_set_checks)
+{
+	static const uint64_t bad_addr[] = {
+		0x0000800000000000ull,	/* first non-canonical */
+		0x0000fffffffff000ull,
+		0xffff800000000000ull,	/* kernel half */
+		0xffffffff80000000ull,
+		~0ull,
+	};
+	struct rl_queue q;
+	struct rl_regs regs, now, bad;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(probe_entry, (void *)1, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	for (unsigned i = 0; i < sizeof(bad_addr) / sizeof(bad_addr[0]); i++) {
+		bad = regs;
+		bad.rip = bad_addr[i];
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&bad), -RILL_EINVAL);
+		bad = regs;
+		bad.rsp = bad_addr[i];
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&bad), -RILL_EINVAL);
+		bad = regs;
+		bad.fs_base = bad_addr[i];
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&bad), -RILL_EINVAL);
+		bad = regs;
+		bad.gs_base = bad_addr[i];
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&bad), -RILL_EINVAL);
+	}
+	/* A refused SET changed nothing. */
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&now), 0);
+	TEST_EQ(now.rip, regs.rip);
+	TEST_EQ(now.rsp, regs.rsp);
+	TEST_EQ(now.fs_base, regs.fs_base);
+	/* Bad arguments. */
+	TEST_EQ(rl_thread_regs((uint64_t)h, 2, (uint64_t)&regs), -RILL_EINVAL);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, 0), -RILL_EFAULT);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, 0), -RILL_EFAULT);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, 0xffffffff80000000ull), -RILL_EFAULT);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, 0xffff800000000000ull), -RILL_EFAULT);
+	/* The clock page is read-only: GET cannot write there, SET can read it. */
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, rl_startup_info->clock_page),
+		-RILL_EFAULT);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 2), -RILL_EINVAL);
+	/* Privileged rflags bits are not the supervisor's to set: IOPL, VM,
+	 * NT stay clear and IF stays set. */
+	regs.rflags = 0x3000 | 0x20000 | 0x4000 | 0x1;
+	regs.rax = 21;
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&now), 0);
+	TEST_EQ(now.rflags & (0x3000 | 0x20000 | 0x4000), 0);
+	TEST_EQ(now.rflags & 0x201, 0x201);
+	TEST_EQ(now.rax, 21);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(c.aux[0], 21);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 21);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+DEFINE_TEST(observe_right_needed)
+{
+	struct rl_queue q;
+	struct rl_regs regs;
+	struct rl_cqe c;
+	int64_t h, weak;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(probe_entry, (void *)3, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	weak = rl_handle_dup((uint64_t)h, RL_RIGHTS_ALL & ~RL_RIGHT_OBSERVE);
+	TEST_ASSERT(weak > 0);
+	TEST_EQ(rl_thread_start((uint64_t)weak), 0);	/* CONTROL is enough */
+	TEST_EQ(observe(&q, (rl_handle_t)weak, &c), -RILL_EPERM);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rl_thread_regs((uint64_t)weak, RL_REGS_GET, (uint64_t)&regs), -RILL_EPERM);
+	TEST_EQ(rl_thread_regs((uint64_t)weak, RL_REGS_SET, (uint64_t)&regs), -RILL_EPERM);
+	TEST_EQ(rl_thread_resume((uint64_t)weak, 0), -RILL_EPERM);
+	TEST_EQ(rl_thread_resume((uint64_t)weak, RL_RESUME_KILL), -RILL_EPERM);
+	/* Still stopped, untouched. */
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	TEST_EQ(regs.rax, 39);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)weak), 39);
+	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+DEFINE_TEST(bad_observe_entries)
+{
+	struct rl_queue q;
+	struct rl_sqe *e;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(probe_entry, (void *)4, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_OBSERVE;
+	e->handle = (rl_handle_t)h;
+	e->user_data = 1;
+	e->flags = 1;
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_OBSERVE;
+	e->handle = (rl_handle_t)h;
+	e->user_data = 2;
+	e->reserved = 1;
+	TEST_EQ(rl_submit(&q), 2);
+	TEST_EQ(wait_cqe(&q, &c), 0);
+	TEST_EQ(c.user_data, 1);
+	TEST_EQ(c.result, -RILL_EINVAL);
+	TEST_EQ(wait_cqe(&q, &c), 0);
+	TEST_EQ(c.user_data, 2);
+	TEST_EQ(c.result, -RILL_EINVAL);
+	/* Neither became the observer: a proper one works. */
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 39);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+DEFINE_TEST(busy_then_cancel)
+{
+	struct rl_queue q, q2;
+	struct rl_sqe *e;
+	struct rl_cqe c;
+	int64_t h;
+	int seen_cancel = 0, seen_cancelled = 0;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	TEST_EQ(rl_queue_init(&q2, 8, 16), 0);
+	h = make_thread(probe_entry, (void *)5, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	/* One observer at a time, whichever queue asks. */
+	queue_op(&q, RL_OP_OBSERVE, (rl_handle_t)h, 1);
+	TEST_EQ(rl_submit(&q), 1);
+	TEST_ASSERT(!rl_peek_cqe(&q));
+	queue_op(&q, RL_OP_OBSERVE, (rl_handle_t)h, 2);
+	TEST_EQ(rl_submit(&q), 1);
+	TEST_EQ(wait_cqe(&q, &c), 0);
+	TEST_EQ(c.user_data, 2);
+	TEST_EQ(c.result, -RILL_EBUSY);
+	TEST_EQ(observe(&q2, (rl_handle_t)h, &c), -RILL_EBUSY);
+	/* Cancel the pending one by its user_data. */
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_CANCEL;
+	e->user_data = 3;
+	e->arg[0] = 1;
+	TEST_EQ(rl_submit(&q), 1);
+	for (int i = 0; i < 2; i++) {
+		TEST_EQ(wait_cqe(&q, &c), 0);
+		if (c.user_data == 1) {
+			TEST_EQ(c.result, -RILL_ECANCELED);
+			seen_cancelled++;
+		} else {
+			TEST_EQ(c.user_data, 3);
+			TEST_EQ(c.result, 1);
+			seen_cancel++;
+		}
+	}
+	TEST_EQ(seen_cancel, 1);
+	TEST_EQ(seen_cancelled, 1);
+	/* The slot is free again: a later OBSERVE (from the other queue) gets
+	 * the next stop, and the cancelled one did not consume it. */
+	queue_op(&q2, RL_OP_OBSERVE, (rl_handle_t)h, 4);
+	TEST_EQ(rl_submit(&q2), 1);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(wait_cqe(&q2, &c), 0);
+	TEST_EQ(c.user_data, 4);
+	TEST_EQ(c.result, RL_OBS_SYSCALL);
+	TEST_EQ(c.aux[0], 39);
+	TEST_ASSERT(!rl_peek_cqe(&q));
+	/* The first queue observes again: it gets the exit. */
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(c.aux[0], 39);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 39);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+	TEST_EQ(rl_handle_close(q2.handle), 0);
+}
+
+/* Closing the queue of a pending OBSERVE cancels it: the thread's next
+ * stop waits for a later observer instead of vanishing. */
+DEFINE_TEST(observer_queue_closed)
+{
+	struct rl_queue q, q2;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	TEST_EQ(rl_queue_init(&q2, 8, 16), 0);
+	h = make_thread(probe_entry, (void *)6, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	queue_op(&q, RL_OP_OBSERVE, (rl_handle_t)h, 1);
+	TEST_EQ(rl_submit(&q), 1);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(observe(&q2, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(observe(&q2, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(thread_wait(&q2, (rl_handle_t)h), 39);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q2.handle), 0);
+}
+
+/* thread_kill of a stopped thread ends it; the exit is still reported. */
+DEFINE_TEST(kill_stopped)
+{
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(probe_entry, (void *)7, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), -RILL_EINTR);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ((int64_t)c.aux[0], -RILL_EINTR);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_ESRCH);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* Without a supervisor a foreign call fails with -ENOSYS (and the thread
+ * goes on). */
+DEFINE_TEST(unsupervised_foreign_call)
+{
+	TEST_EQ(foreign6(39, 11, 22, 33, 44, 55, 66), -RILL_ENOSYS);
+	TEST_EQ(foreign6(0, 0, 0, 0, 0, 0, 0), -RILL_ENOSYS);
+	TEST_EQ(foreign6(60, 0, 0, 0, 0, 0, 0), -RILL_ENOSYS);	/* Linux exit */
+	TEST_EQ(foreign6(0x40000027, 0, 0, 0, 0, 0, 0), -RILL_ENOSYS);
+	TEST_EQ(rl_yield(), 0);
+}
