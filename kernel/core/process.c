@@ -311,6 +311,33 @@ void uthread_return_check(void)
 		uthread_exit(-EINTR);
 }
 
+static void frame_to_regs(const struct uthread *u, struct rl_regs *r);
+
+/*
+ * Hand a stop to an OBSERVE op that has been claimed: copy the registers
+ * into the supervisor's buffer if it gave one (through its address space,
+ * from whatever context we are in), then complete. A buffer that cannot be
+ * written fails the op with -EFAULT and leaves the stop undelivered, for
+ * the next OBSERVE.
+ */
+static void deliver(struct uthread *u, struct qop *op, uint32_t kind, uint64_t i0, uint64_t i1)
+{
+	if (op->arg[0] && kind != RL_OBS_EXIT) {
+		struct rl_regs r;
+
+		frame_to_regs(u, &r);
+		if (vm_rw(&op->q->owner->as, op->arg[0], &r, sizeof(r), true)) {
+			irqflags_t f = spin_lock_irqsave(&u->lock);
+
+			u->obs_delivered = false;
+			spin_unlock_irqrestore(&u->lock, f);
+			qop_complete(op, -EFAULT, 0, 0);
+			return;
+		}
+	}
+	qop_complete(op, kind, i0, i1);
+}
+
 /* Stop the current thread for its supervisor; returns when resumed. */
 static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t i1)
 {
@@ -335,7 +362,7 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	u->obs_delivered = op != NULL;
 	spin_unlock_irqrestore(&u->lock, f);
 	if (op)
-		qop_complete(op, kind, i0, i1);
+		deliver(u, op, kind, i0, i1);
 	if (kind == RL_OBS_EXIT)
 		return;
 	WAITQ_WAIT(&u->resume_wq, READ_ONCE(u->resumed) || READ_ONCE(u->killed), 0);
@@ -610,6 +637,20 @@ SYSCALL_DEFINE(thread_set_base)
 	return 0;
 }
 
+static void frame_to_regs(const struct uthread *u, struct rl_regs *r)
+{
+	const struct trap_frame *tf = u->tf;
+
+	*r = (struct rl_regs){
+		.rax = tf->rax, .rbx = tf->rbx, .rcx = tf->rcx, .rdx = tf->rdx,
+		.rsi = tf->rsi, .rdi = tf->rdi, .rbp = tf->rbp, .rsp = tf->rsp,
+		.r8 = tf->r8, .r9 = tf->r9, .r10 = tf->r10, .r11 = tf->r11,
+		.r12 = tf->r12, .r13 = tf->r13, .r14 = tf->r14, .r15 = tf->r15,
+		.rip = tf->rip, .rflags = tf->rflags,
+		.fs_base = u->fs_base, .gs_base = u->gs_base,
+	};
+}
+
 static bool canonical_user(uint64_t a)
 {
 	return a < RL_USER_TOP;
@@ -633,14 +674,7 @@ SYSCALL_DEFINE(thread_regs)
 	}
 	tf = u->tf;
 	if (a1 == RL_REGS_GET) {
-		r = (struct rl_regs){
-			.rax = tf->rax, .rbx = tf->rbx, .rcx = tf->rcx, .rdx = tf->rdx,
-			.rsi = tf->rsi, .rdi = tf->rdi, .rbp = tf->rbp, .rsp = tf->rsp,
-			.r8 = tf->r8, .r9 = tf->r9, .r10 = tf->r10, .r11 = tf->r11,
-			.r12 = tf->r12, .r13 = tf->r13, .r14 = tf->r14, .r15 = tf->r15,
-			.rip = tf->rip, .rflags = tf->rflags,
-			.fs_base = u->fs_base, .gs_base = u->gs_base,
-		};
+		frame_to_regs(u, &r);
 		e = copy_to_user(a2, &r, sizeof(r));
 	} else {
 		e = copy_from_user(&r, a2, sizeof(r));
@@ -664,28 +698,52 @@ SYSCALL_DEFINE(thread_regs)
 	return e;
 }
 
-SYSCALL_DEFINE(thread_resume)
+int uthread_resume(struct uthread *u, uint64_t flags, uint64_t rax)
 {
-	struct uthread *u;
 	irqflags_t f;
-	int r;
+	int r = 0;
 
-	if (a1 & ~(uint64_t)RL_RESUME_KILL)
+	if (flags & ~(uint64_t)(RL_RESUME_KILL | RL_RESUME_SET_RAX))
 		return -EINVAL;
-	r = get_thread(a0, RL_RIGHT_OBSERVE, &u);
-	if (r)
-		return r;
 	f = spin_lock_irqsave(&u->lock);
 	if (u->state != UT_STOPPED || u->obs_kind == RL_OBS_EXIT) {
 		r = -EBUSY;
 	} else {
+		if (flags & RL_RESUME_SET_RAX)
+			u->tf->rax = rax;
 		u->resumed = true;
-		if (a1 & RL_RESUME_KILL)
+		if (flags & RL_RESUME_KILL)
 			u->killed = true;
 	}
 	spin_unlock_irqrestore(&u->lock, f);
 	if (!r)
 		waitq_wake_all(&u->resume_wq);
+	return r;
+}
+
+SYSCALL_DEFINE(thread_resume)
+{
+	struct uthread *u;
+	int r;
+
+	if (a1 & ~(uint64_t)(RL_RESUME_KILL | RL_RESUME_SET_RAX))
+		return -EINVAL;
+	r = get_thread(a0, RL_RIGHT_OBSERVE, &u);
+	if (r)
+		return r;
+	r = uthread_resume(u, a1, a2);
+	kobj_put(&u->obj);
+	return r;
+}
+
+int op_resume(const struct rl_sqe *sqe)
+{
+	struct uthread *u;
+	int r = get_thread((uint64_t)(int64_t)sqe->handle, RL_RIGHT_OBSERVE, &u);
+
+	if (r)
+		return r;
+	r = uthread_resume(u, sqe->arg[0], sqe->arg[1]);
 	kobj_put(&u->obj);
 	return r;
 }
@@ -714,6 +772,9 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe)
 		return r;
 	op->target = &u->obj;
 	op->detach = observe_detach;
+	op->arg[0] = sqe->arg[0];
+	if (sqe->arg[0] && !user_range_ok(sqe->arg[0], sizeof(struct rl_regs)))
+		return -EFAULT;
 	f = spin_lock_irqsave(&u->lock);
 	if (!u->supervised) {
 		r = -EINVAL;
@@ -737,7 +798,7 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe)
 	 * u->observer and completes it (it is already on the pending list,
 	 * so cancellation races are settled by qop_claim). */
 	if (kind && qop_claim(op))
-		qop_complete(op, kind, i0, i1);
+		deliver(u, op, kind, i0, i1);
 	return 0;
 }
 

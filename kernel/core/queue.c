@@ -46,6 +46,7 @@ static void queue_unref(struct queue *q)
 	if (__atomic_sub_fetch(&q->oprefs, 1, __ATOMIC_ACQ_REL))
 		return;
 	kobj_put(&q->ring->obj);
+	kobj_put(&q->owner->obj);
 	kfree(q->ovf);
 	kmem_cache_free(queue_cache, q);
 	__atomic_fetch_sub(&nr_queues, 1, __ATOMIC_RELAXED);
@@ -249,6 +250,7 @@ int64_t sys_queue_create(uint64_t uparams, uint64_t a1, uint64_t a2, uint64_t a3
 	list_init(&q->pending);
 	waitq_init(&q->wq);
 	q->owner = p;
+	kobj_get(&p->obj);
 	q->oprefs = 1;
 	q->sq_entries = prm.sq_entries;
 	q->cq_entries = prm.cq_entries;
@@ -409,6 +411,9 @@ static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 	case RL_OP_UNMAP:
 	case RL_OP_PROTECT:
 		r = op_vm(sqe);
+		goto now;
+	case RL_OP_RESUME:
+		r = op_resume(sqe);
 		goto now;
 	case RL_OP_TIMEOUT:
 	case RL_OP_OBSERVE:

@@ -210,7 +210,7 @@ DEFINE_TEST(entry_state)
 	TEST_EQ(regs.fs_base | regs.gs_base, 0);
 	regs.rax = 5555;
 	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 5555);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 5555);
@@ -269,7 +269,7 @@ DEFINE_TEST(syscall_roundtrip)
 		TEST_EQ(regs.r9, 66);
 		regs.rax = 1234 + i;
 		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
-		TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+		TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
 	}
 	ns = rl_clock_ns() - t0;
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
@@ -324,7 +324,7 @@ DEFINE_TEST(fault_fixed_by_supervisor)
 	regs.rdi = 77;
 	regs.rsp = (regs.rsp & ~15ull) - 8;
 	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 77);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 77);
@@ -345,7 +345,7 @@ DEFINE_TEST(fault_resume_kill)
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_FAULT);
 	TEST_EQ(c.aux[0], 0x10);
 	TEST_EQ(c.aux[1] >> 32, 14);
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL, 0), 0);
 	/* It ends (killed: -EINTR), and the end is reported like any exit. */
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), -RILL_EINTR);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
@@ -383,7 +383,7 @@ DEFINE_TEST(exit_report)
 	/* Gone: nothing more to observe, nothing to read or resume. */
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_ESRCH);
 	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), -RILL_EBUSY);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 7);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_ESRCH);
 	forget_thread((rl_handle_t)h);
@@ -469,17 +469,17 @@ DEFINE_TEST(not_stopped_is_busy)
 	/* Created, not started. */
 	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
 	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), -RILL_EBUSY);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), -RILL_EBUSY);
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL, 0), -RILL_EBUSY);
 	/* Running. */
 	TEST_EQ(rl_thread_start((uint64_t)h), 0);
 	TEST_ASSERT(wait_flag(&spin_running));
 	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
 	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), -RILL_EBUSY);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), -RILL_EBUSY);
 	/* Ourselves: running, not stopped. */
 	TEST_EQ(rl_thread_regs(RL_SELF_THREAD, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
-	TEST_EQ(rl_thread_resume(RL_SELF_THREAD, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume(RL_SELF_THREAD, 0, 0), -RILL_EBUSY);
 	/* Stopped, then resumed: running again. */
 	spin_go = 1;
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
@@ -487,10 +487,10 @@ DEFINE_TEST(not_stopped_is_busy)
 	TEST_EQ(regs.rdi, 1);
 	TEST_EQ(regs.r9, 6);
 	/* Resumed without SET: rax still holds the number. */
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 39);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), -RILL_EBUSY);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 39);
 	forget_thread((rl_handle_t)h);
 	TEST_EQ(rl_handle_close(q.handle), 0);
@@ -544,7 +544,7 @@ DEFINE_TEST(regs_set_checks)
 	/* The clock page is read-only: GET cannot write there, SET can read it. */
 	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, rl_startup_info->clock_page),
 		-RILL_EFAULT);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 2), -RILL_EINVAL);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 4, 0), -RILL_EINVAL);
 	/* Privileged rflags bits are not the supervisor's to set: IOPL, VM,
 	 * NT stay clear and IF stays set. */
 	regs.rflags = 0x3000 | 0x20000 | 0x4000 | 0x1;
@@ -554,7 +554,7 @@ DEFINE_TEST(regs_set_checks)
 	TEST_EQ(now.rflags & (0x3000 | 0x20000 | 0x4000), 0);
 	TEST_EQ(now.rflags & 0x201, 0x201);
 	TEST_EQ(now.rax, 21);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 21);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 21);
@@ -579,12 +579,12 @@ DEFINE_TEST(observe_right_needed)
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
 	TEST_EQ(rl_thread_regs((uint64_t)weak, RL_REGS_GET, (uint64_t)&regs), -RILL_EPERM);
 	TEST_EQ(rl_thread_regs((uint64_t)weak, RL_REGS_SET, (uint64_t)&regs), -RILL_EPERM);
-	TEST_EQ(rl_thread_resume((uint64_t)weak, 0), -RILL_EPERM);
-	TEST_EQ(rl_thread_resume((uint64_t)weak, RL_RESUME_KILL), -RILL_EPERM);
+	TEST_EQ(rl_thread_resume((uint64_t)weak, 0, 0), -RILL_EPERM);
+	TEST_EQ(rl_thread_resume((uint64_t)weak, RL_RESUME_KILL, 0), -RILL_EPERM);
 	/* Still stopped, untouched. */
 	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
 	TEST_EQ(regs.rax, 39);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)weak), 39);
 	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
 	forget_thread((rl_handle_t)h);
@@ -621,7 +621,7 @@ DEFINE_TEST(bad_observe_entries)
 	/* Neither became the observer: a proper one works. */
 	TEST_EQ(rl_thread_start((uint64_t)h), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 39);
 	forget_thread((rl_handle_t)h);
@@ -680,7 +680,7 @@ DEFINE_TEST(busy_then_cancel)
 	TEST_EQ(c.aux[0], 39);
 	TEST_ASSERT(!rl_peek_cqe(&q));
 	/* The first queue observes again: it gets the exit. */
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 39);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 39);
@@ -706,7 +706,7 @@ DEFINE_TEST(observer_queue_closed)
 	TEST_EQ(rl_handle_close(q.handle), 0);
 	TEST_EQ(rl_thread_start((uint64_t)h), 0);
 	TEST_EQ(observe(&q2, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
 	TEST_EQ(observe(&q2, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(thread_wait(&q2, (rl_handle_t)h), 39);
 	forget_thread((rl_handle_t)h);
@@ -743,4 +743,121 @@ DEFINE_TEST(unsupervised_foreign_call)
 	TEST_EQ(foreign6(60, 0, 0, 0, 0, 0, 0), -RILL_ENOSYS);	/* Linux exit */
 	TEST_EQ(foreign6(0x40000027, 0, 0, 0, 0, 0, 0), -RILL_ENOSYS);
 	TEST_EQ(rl_yield(), 0);
+}
+
+/* ---- the cheap path: registers in the completion's buffer, RESUME as an
+ * operation, one queue_enter per forwarded call ------------------------------- */
+
+DEFINE_TEST(syscall_roundtrip_one_enter_per_call)
+{
+	static struct loop_arg a = { .rounds = ROUNDS };
+	static struct rl_regs regs;
+	struct rl_kcounters k0, k1;
+	struct rl_queue q;
+	struct rl_sqe *e;
+	struct rl_cqe *c;
+	uint64_t enters = 0;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	rl_kcounters((uint64_t)&k0, sizeof(k0));
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_OBSERVE;
+	e->handle = (rl_handle_t)h;
+	e->user_data = 1;
+	e->arg[0] = (uint64_t)&regs;
+	for (uint64_t i = 0; i <= ROUNDS; i++) {
+		bool observed = false;
+		uint32_t expect = i ? 2 : 1;	/* the RESUME's completion too */
+
+		/* Wait for the stop (and the previous RESUME's completion). */
+		while (!observed || expect) {
+			int64_t r = rl_submit_and_wait(&q, expect, rl_clock_ns() + WAIT_NS);
+
+			enters++;
+			TEST_ASSERT(r >= 0 || r == -RILL_EINTR);
+			while ((c = rl_peek_cqe(&q))) {
+				expect--;
+				if (c->user_data == 1) {
+					observed = true;
+					TEST_EQ(c->result, i < ROUNDS ? RL_OBS_SYSCALL : RL_OBS_EXIT);
+				} else {
+					TEST_EQ(c->user_data, 2);
+					TEST_EQ(c->result, 0);
+				}
+				rl_cqe_done(&q);
+			}
+		}
+		if (i == ROUNDS)
+			break;
+		/* The registers arrived with the observation. */
+		TEST_EQ(regs.rax, 39);
+		TEST_EQ(regs.rdi, 11 + i);
+		TEST_EQ(regs.rsi, 22);
+		TEST_EQ(regs.r9, 66);
+		/* Resume with the result and observe the next stop: one batch. */
+		e = rl_get_sqe(&q);
+		e->opcode = RL_OP_RESUME;
+		e->handle = (rl_handle_t)h;
+		e->user_data = 2;
+		e->arg[0] = RL_RESUME_SET_RAX;
+		e->arg[1] = 1234 + i;
+		e = rl_get_sqe(&q);
+		e->opcode = RL_OP_OBSERVE;
+		e->handle = (rl_handle_t)h;
+		e->user_data = 1;
+		e->arg[0] = (uint64_t)&regs;
+	}
+	rl_kcounters((uint64_t)&k1, sizeof(k1));
+	TEST_EQ(a.bad, 0);
+	TEST_EQ(a.done, ROUNDS);
+	rl_printf("observe: %lu queue_enter calls for %u forwarded calls (%lu system calls "
+		  "in all, the forwarded ones included)\n", (unsigned long)enters, ROUNDS,
+		  (unsigned long)(k1.syscalls - k0.syscalls));
+	/* One enter per forwarded call (and one for the exit report). */
+	TEST_EQ(enters, ROUNDS + 1);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 0);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+DEFINE_TEST(resume_op_errors)
+{
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(loop_entry, NULL, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	/* Not stopped (never started): busy. */
+	TEST_EQ(do_op(&q, RL_OP_RESUME, (rl_handle_t)h, &c), -RILL_EBUSY);
+	TEST_EQ(do_op(&q, RL_OP_RESUME, 0x7777, &c), -RILL_EBADF);
+	TEST_EQ(do_op(&q, RL_OP_RESUME, RL_SELF_PROCESS, &c), -RILL_EBADFD);
+	{
+		struct rl_sqe *e = rl_get_sqe(&q);
+
+		e->opcode = RL_OP_RESUME;
+		e->handle = (rl_handle_t)h;
+		e->user_data = 9;
+		e->arg[0] = 0x80;		/* unknown flag */
+		TEST_EQ(rl_submit(&q), 1);
+		TEST_EQ(wait_cqe(&q, &c), 0);
+		TEST_EQ(c.result, -RILL_EINVAL);
+		/* A regs buffer in the kernel half: refused at submission. */
+		e = rl_get_sqe(&q);
+		e->opcode = RL_OP_OBSERVE;
+		e->handle = (rl_handle_t)h;
+		e->user_data = 10;
+		e->arg[0] = 0xffff800000000000ull;
+		TEST_EQ(rl_submit(&q), 1);
+		TEST_EQ(wait_cqe(&q, &c), 0);
+		TEST_EQ(c.result, -RILL_EFAULT);
+	}
+	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
 }

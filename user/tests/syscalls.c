@@ -609,8 +609,8 @@ DEFINE_TEST(bad_flags)
 	TEST_EQ(rl_thread_set_base((uint64_t)t, RL_BASE_GS, KERNEL_PTR), -RILL_EINVAL);
 	TEST_EQ(rl_thread_set_base(RL_SELF_THREAD, RL_BASE_FS, ~0ull), -RILL_EINVAL);
 	TEST_EQ(rl_thread_regs((uint64_t)t, 2, (uint64_t)&regs), -RILL_EINVAL);
-	TEST_EQ(rl_thread_resume((uint64_t)t, 2), -RILL_EINVAL);
-	TEST_EQ(rl_thread_resume((uint64_t)t, 1ull << 40), -RILL_EINVAL);
+	TEST_EQ(rl_thread_resume((uint64_t)t, 4, 0), -RILL_EINVAL);
+	TEST_EQ(rl_thread_resume((uint64_t)t, 1ull << 40, 0), -RILL_EINVAL);
 	TEST_EQ(rl_memobj_create(4096, 1), -RILL_EINVAL);
 	TEST_EQ(rl_memobj_create(0, 0), -RILL_EINVAL);
 	TEST_EQ(rl_memobj_create(RL_MEMOBJ_MAX + 4096, 0), -RILL_EINVAL);
@@ -951,7 +951,7 @@ DEFINE_TEST(thread_regs_resume)
 	r.fs_base = (uint64_t)&word;
 	r.rax = 23;
 	TEST_EQ(rl_thread_regs((uint64_t)t, RL_REGS_SET, (uint64_t)&r), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)t, 0), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)t, 0, 0), 0);
 	res = rl_thread_join((rl_handle_t)t);
 	TEST_EQ(res, 1023);
 	TEST_EQ(rl_handle_close((uint64_t)t), 0);

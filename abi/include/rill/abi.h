@@ -109,9 +109,12 @@ enum rl_opcode {
 				   arg[2] = RL_PROT_* */
 	RL_OP_IRQ_WAIT = 6,	/* handle = irq, arg[0] = last sequence seen;
 				   result = sequence of a later interrupt */
-	RL_OP_OBSERVE = 7,	/* handle = thread; result = RL_OBS_*, aux per kind */
+	RL_OP_OBSERVE = 7,	/* handle = thread, arg[0] = struct rl_regs * to fill
+				   (0: none); result = RL_OBS_*, aux per kind */
 	RL_OP_PROCESS_WAIT = 8,	/* handle = process; result = exit status */
 	RL_OP_THREAD_WAIT = 9,	/* handle = thread; result = exit status */
+	RL_OP_RESUME = 10,	/* handle = thread, arg[0] = RL_RESUME_* flags,
+				   arg[1] = rax with RL_RESUME_SET_RAX; result 0 */
 	RL_OP_COUNT
 };
 
@@ -216,8 +219,9 @@ enum rl_observation {
 	RL_OBS_EXIT = 3,	/* aux[0] = exit status; the thread is gone */
 };
 
-/* thread_resume flags */
+/* thread_resume / RL_OP_RESUME flags */
 #define RL_RESUME_KILL		0x1u	/* end the thread instead */
+#define RL_RESUME_SET_RAX	0x2u	/* set rax (a system call's result) first */
 
 /* ---- time --------------------------------------------------------------- */
 

@@ -79,6 +79,8 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 		   bool supervised, struct uthread **out);
 int uthread_start(struct uthread *u);
 void uthread_kill(struct uthread *u);
+/* Let a stopped thread go on (RL_RESUME_* flags). 0 or -EINVAL/-EBUSY. */
+int uthread_resume(struct uthread *u, uint64_t flags, uint64_t rax);
 void process_kill(struct process *p, int64_t status);
 
 /* The current thread's user part (NULL for kernel threads). */

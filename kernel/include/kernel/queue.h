@@ -39,7 +39,9 @@ struct queue {
 	struct kobj obj;
 	spinlock_t lock;		/* completion side, pending list */
 	spinlock_t sq_lock;		/* submission side */
-	struct process *owner;		/* not referenced: the ring lives in its space */
+	struct process *owner;		/* referenced (its space holds the ring; the
+					   handle table's reference on the queue is
+					   dropped when the process ends) */
 	struct memobj *ring;		/* kernel-owned pages */
 	struct rl_ring_header *hdr;	/* kernel view of the header */
 	struct rl_sqe *sq;
@@ -72,5 +74,7 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe);
 int op_process_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_thread_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_irq_wait(struct qop *op, const struct rl_sqe *sqe);
+/* Immediate: resume a stopped thread (process.c). */
+int op_resume(const struct rl_sqe *sqe);
 
 #endif
