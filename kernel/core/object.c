@@ -17,6 +17,9 @@ void kobj_init(struct kobj *o, uint32_t type, void (*destroy)(struct kobj *))
 	o->refs = 1;
 	o->id = __atomic_fetch_add(&next_obj_id, 1, __ATOMIC_RELAXED);
 	o->destroy = destroy;
+	o->watch_right = 0;
+	o->watched_handles = 0;
+	o->orphaned = NULL;
 	__atomic_fetch_add(&kobj_count[type & 15], 1, __ATOMIC_RELAXED);
 }
 
@@ -26,6 +29,15 @@ void kobj_put(struct kobj *o)
 		__atomic_fetch_sub(&kobj_count[o->type & 15], 1, __ATOMIC_RELAXED);
 		o->destroy(o);
 	}
+}
+
+static void handle_gone(struct kobj *o, uint32_t rights)
+{
+	__atomic_fetch_sub(&handles_in_use, 1, __ATOMIC_RELAXED);
+	if (o->watch_right && (rights & o->watch_right) &&
+	    __atomic_sub_fetch(&o->watched_handles, 1, __ATOMIC_ACQ_REL) == 0 && o->orphaned)
+		o->orphaned(o);
+	kobj_put(o);
 }
 
 void handle_table_init(struct handle_table *t)
@@ -44,12 +56,9 @@ void handle_table_destroy(struct handle_table *t)
 	t->e = NULL;
 	t->cap = t->used = 0;
 	spin_unlock_irqrestore(&t->lock, f);
-	for (uint32_t i = 0; i < cap; i++) {
-		if (e[i].obj) {
-			__atomic_fetch_sub(&handles_in_use, 1, __ATOMIC_RELAXED);
-			kobj_put(e[i].obj);
-		}
-	}
+	for (uint32_t i = 0; i < cap; i++)
+		if (e[i].obj)
+			handle_gone(e[i].obj, e[i].rights);
 	kfree(e);
 }
 
@@ -102,8 +111,11 @@ int handle_install(struct handle_table *t, struct kobj *o, uint32_t rights)
 	t->hint = (i + 1) % t->cap;
 	kobj_get(o);
 	__atomic_fetch_add(&handles_in_use, 1, __ATOMIC_RELAXED);
+	if (o->watch_right && (rights & o->watch_right))
+		__atomic_fetch_add(&o->watched_handles, 1, __ATOMIC_ACQ_REL);
+	i = handle_value(i, t->e[i].gen);
 	spin_unlock_irqrestore(&t->lock, f);
-	return handle_value(i, t->e[i].gen);
+	return (int)i;
 }
 
 /* Entry for h, or NULL. Table lock held. */
@@ -165,6 +177,7 @@ int handle_close(struct handle_table *t, rl_handle_t h)
 {
 	struct handle_entry *e;
 	struct kobj *o;
+	uint32_t rights;
 	irqflags_t f = spin_lock_irqsave(&t->lock);
 
 	e = lookup(t, h);
@@ -173,11 +186,11 @@ int handle_close(struct handle_table *t, rl_handle_t h)
 		return -EBADF;
 	}
 	o = e->obj;
+	rights = e->rights;
 	e->obj = NULL;
 	e->gen++;
 	t->used--;
 	spin_unlock_irqrestore(&t->lock, f);
-	__atomic_fetch_sub(&handles_in_use, 1, __ATOMIC_RELAXED);
-	kobj_put(o);
+	handle_gone(o, rights);
 	return 0;
 }

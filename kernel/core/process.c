@@ -184,6 +184,19 @@ static void uthread_destroy(struct kobj *o)
 	kobj_put(&p->obj);
 }
 
+/*
+ * The last handle able to observe a supervised thread is gone: nobody can
+ * resume it any more. If it is stopped, end it; if it stops later,
+ * uthread_stop ends it (a dead supervisor takes its threads with it).
+ */
+static void uthread_orphaned(struct kobj *o)
+{
+	struct uthread *u = container_of(o, struct uthread, obj);
+
+	if (READ_ONCE(u->state) == UT_STOPPED)
+		uthread_kill(u);
+}
+
 int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t arg,
 		   bool supervised, struct uthread **out)
 {
@@ -196,6 +209,10 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 	if (!u)
 		return -ENOMEM;
 	kobj_init(&u->obj, RL_OBJ_THREAD, uthread_destroy);
+	if (supervised) {
+		u->obj.watch_right = RL_RIGHT_OBSERVE;
+		u->obj.orphaned = uthread_orphaned;
+	}
 	__atomic_fetch_add(&nr_uthreads, 1, __ATOMIC_RELAXED);
 	spin_init(&u->lock);
 	waitq_init(&u->resume_wq);
@@ -365,6 +382,12 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 		deliver(u, op, kind, i0, i1);
 	if (kind == RL_OBS_EXIT)
 		return;
+	/* Nobody left to resume it (see uthread_orphaned): end it. The
+	 * handle made from the startup block or thread_create comes first,
+	 * so a thread is never orphaned before its creator had a handle. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* state store before this load */
+	if (__atomic_load_n(&u->obj.watched_handles, __ATOMIC_ACQUIRE) == 0)
+		uthread_kill(u);
 	WAITQ_WAIT(&u->resume_wq, READ_ONCE(u->resumed) || READ_ONCE(u->killed), 0);
 	f = spin_lock_irqsave(&u->lock);
 	u->state = UT_RUNNING;
@@ -779,10 +802,14 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe)
 	if (!u->supervised) {
 		r = -EINVAL;
 	} else if (u->obs_kind && !u->obs_delivered) {
-		u->obs_delivered = true;
-		kind = u->obs_kind;
-		i0 = u->obs_info[0];
-		i1 = u->obs_info[1];
+		/* Claim under u->lock: if a cancel got the op first, the stop
+		 * stays undelivered for the next OBSERVE. */
+		if (qop_claim(op)) {
+			u->obs_delivered = true;
+			kind = u->obs_kind;
+			i0 = u->obs_info[0];
+			i1 = u->obs_info[1];
+		}
 	} else if (u->observer || (u->obs_kind == RL_OBS_EXIT && u->obs_delivered)) {
 		/* (The exit report itself, not UT_EXITED: between uthread_exit
 		 * marking the thread exited and reporting it, an OBSERVE must
@@ -797,7 +824,7 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe)
 	/* Otherwise the thread, when it stops, takes the op from
 	 * u->observer and completes it (it is already on the pending list,
 	 * so cancellation races are settled by qop_claim). */
-	if (kind && qop_claim(op))
+	if (kind)
 		deliver(u, op, kind, i0, i1);
 	return 0;
 }

@@ -861,3 +861,39 @@ DEFINE_TEST(resume_op_errors)
 	forget_thread((rl_handle_t)h);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }
+
+/* A supervised thread nobody can resume any more (every handle with the
+ * OBSERVE right closed) ends when it stops, or at once if it is stopped:
+ * a dead supervisor takes its threads with it instead of leaving them
+ * stopped forever. */
+DEFINE_TEST(orphaned_supervised_thread_ends)
+{
+	static struct loop_arg a = { .rounds = 1 };
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h, w;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	/* Stops after the last handle went. */
+	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	w = rl_handle_dup((uint64_t)h, RL_RIGHT_WAIT);
+	TEST_ASSERT(w > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)w), -RILL_EINTR);
+	TEST_EQ(a.done, 0);
+	TEST_EQ(rl_handle_close((uint64_t)w), 0);
+	/* Stopped when the last handle goes. */
+	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	w = rl_handle_dup((uint64_t)h, RL_RIGHT_WAIT);
+	TEST_ASSERT(w > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)w), -RILL_EINTR);
+	TEST_EQ(a.done, 0);
+	TEST_EQ(rl_handle_close((uint64_t)w), 0);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}

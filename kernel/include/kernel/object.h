@@ -22,6 +22,12 @@ struct kobj {
 	uint32_t refs;
 	uint64_t id;
 	void (*destroy)(struct kobj *o);	/* called when refs reach 0 */
+	/* Optional: handles carrying watch_right are counted, and orphaned()
+	 * runs when the last of them is closed (a supervised thread nobody
+	 * can resume any more is ended this way). */
+	uint32_t watch_right;
+	uint32_t watched_handles;
+	void (*orphaned)(struct kobj *o);
 };
 
 void kobj_init(struct kobj *o, uint32_t type, void (*destroy)(struct kobj *));
