@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 	void *initrd;
 	int64_t a;
 
-	rl_printf("init: running (pid handle %d, initrd %lu bytes)\n", st->self_process,
+	rl_printf("init: running (own process handle %d, initrd %lu bytes)\n", st->self_process,
 		  (unsigned long)st->initrd_size);
 	a = rl_map(RL_SELF_PROCESS, st->initrd, 0, 0, (st->initrd_size + 4095) & ~4095ull,
 		   RL_PROT_READ);
