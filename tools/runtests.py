@@ -171,22 +171,26 @@ def kernel_images(build):
     return (os.path.join(build, "rill.bin"), os.path.join(build, "initrd.cpio"))
 
 
-def run_kernel(build, smp, res):
-    prefix = f"kernel/smp{smp}"
+def run_booted_suite(build, smp, res, layer, append, timeout, result_re, done_re,
+                     done_word):
+    """Boot once and count each PASS/FAIL line of result_re as a test
+    <layer>/smp<N>/<name>; <layer>/smp<N>/boot needs the done_re line and
+    QEMU status 1 (all passed) or 3 (some failed). Returns the (passed,
+    failed) counts seen and the done line's two numbers."""
+    prefix = f"{layer}/smp{smp}"
     kernel, initrd = kernel_images(build)
     try:
         status, text, timed_out = qemu.boot(kernel, initrd=initrd, smp=smp,
-                                            append=KERNEL_APPEND,
-                                            timeout=KERNEL_TIMEOUT)
+                                            append=append, timeout=timeout)
     except qemu.BootError as e:
         res.fail(f"{prefix}/boot", f"{e} (build it with `make`)")
-        return
-    save_log(build, f"kernel-smp{smp}.log", text)
+        return None
+    save_log(build, f"{layer}-smp{smp}.log", text)
 
     passed = failed = 0
     done = None
     for line in lines_of(text):
-        m = KTEST_RESULT.search(line)
+        m = result_re.search(line)
         if m:
             if m["res"] == "PASS":
                 passed += 1
@@ -196,24 +200,21 @@ def run_kernel(build, smp, res):
                 name, _, reason = m["rest"].partition(": ")
                 res.fail(f"{prefix}/{name.strip()}", reason.strip())
             continue
-        m = KTEST_DONE.search(line)
+        m = done_re.search(line)
         if m and done is None:
             done = (int(m["p"]), int(m["f"]))
 
     problem = None
     if timed_out:
-        problem = f"timed out after {KERNEL_TIMEOUT} s"
+        problem = f"timed out after {timeout} s"
     elif done is None:
-        problem = f"no 'ktest: done' line (QEMU status {status})"
+        problem = f"no '{done_word}' line (QEMU status {status})"
     else:
         some_failed = failed > 0 or done[1] > 0
         want = qemu.EXIT_TESTS_FAILED if some_failed else qemu.EXIT_TESTS_PASSED
         if status != want:
             problem = (f"QEMU status {status}, expected {want} "
                        f"({'some tests failed' if some_failed else 'all tests passed'})")
-        if done != (passed, failed):
-            out(f"note: {prefix}: kernel reported passed={done[0]} failed={done[1]}, "
-                f"serial log shows passed={passed} failed={failed}")
     if problem:
         res.fail(f"{prefix}/boot", problem)
     else:
@@ -221,6 +222,15 @@ def run_kernel(build, smp, res):
     if problem or failed:
         out(f"--- last 60 lines of serial output ({prefix}) ---")
         tail(text, 60)
+    return (passed, failed), done
+
+
+def run_kernel(build, smp, res):
+    r = run_booted_suite(build, smp, res, "kernel", KERNEL_APPEND, KERNEL_TIMEOUT,
+                         KTEST_RESULT, KTEST_DONE, "ktest: done")
+    if r and r[1] and r[1] != r[0]:
+        out(f"note: kernel/smp{smp}: kernel reported passed={r[1][0]} "
+            f"failed={r[1][1]}, serial log shows passed={r[0][0]} failed={r[0][1]}")
 
 
 # --- in-OS user-space tests ---------------------------------------------------
@@ -231,48 +241,8 @@ UTEST_DONE = re.compile(r"utest: done programs=(?P<p>\d+) failed=(?P<f>\d+)")
 
 def run_user(build, smp, res):
     """Boot with "test": init runs every tests/* program of the initrd."""
-    prefix = f"user/smp{smp}"
-    kernel, initrd = kernel_images(build)
-    try:
-        status, text, timed_out = qemu.boot(kernel, initrd=initrd, smp=smp,
-                                            append=USER_APPEND,
-                                            timeout=USER_TIMEOUT)
-    except qemu.BootError as e:
-        res.fail(f"{prefix}/boot", f"{e} (build it with `make`)")
-        return
-    save_log(build, f"user-smp{smp}.log", text)
-    failed = 0
-    done = None
-    for line in lines_of(text):
-        m = UTEST_RESULT.search(line)
-        if m:
-            if m["res"] == "PASS":
-                res.ok(f"{prefix}/{m['rest'].strip()}")
-            else:
-                failed += 1
-                name, _, reason = m["rest"].partition(": ")
-                res.fail(f"{prefix}/{name.strip()}", reason.strip())
-            continue
-        m = UTEST_DONE.search(line)
-        if m and done is None:
-            done = (int(m["p"]), int(m["f"]))
-    problem = None
-    if timed_out:
-        problem = f"timed out after {USER_TIMEOUT} s"
-    elif done is None:
-        problem = f"no 'utest: done' line (QEMU status {status})"
-    else:
-        some_failed = failed > 0 or done[1] > 0
-        want = qemu.EXIT_TESTS_FAILED if some_failed else qemu.EXIT_TESTS_PASSED
-        if status != want:
-            problem = f"QEMU status {status}, expected {want}"
-    if problem:
-        res.fail(f"{prefix}/boot", problem)
-    else:
-        res.ok(f"{prefix}/boot")
-    if problem or failed:
-        out(f"--- last 60 lines of serial output ({prefix}) ---")
-        tail(text, 60)
+    run_booted_suite(build, smp, res, "user", USER_APPEND, USER_TIMEOUT,
+                     UTEST_RESULT, UTEST_DONE, "utest: done")
 
 
 # --- expected fault -----------------------------------------------------------

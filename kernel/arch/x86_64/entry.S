@@ -11,6 +11,7 @@
  * restored whole.
  */
 #include <arch/cpu_arch.h>
+#include <arch/frame.h>
 
 	.text
 	.global syscall_entry
@@ -25,21 +26,7 @@ syscall_entry:
 	pushq	%rcx			/* rip */
 	pushq	$0			/* error */
 	pushq	$256			/* vector: system call */
-	pushq	%rax
-	pushq	%rbx
-	pushq	%rcx
-	pushq	%rdx
-	pushq	%rsi
-	pushq	%rdi
-	pushq	%rbp
-	pushq	%r8
-	pushq	%r9
-	pushq	%r10
-	pushq	%r11
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
+	PUSH_GPRS
 	xorl	%ebp, %ebp		/* end of the kernel backtrace */
 	movq	%rsp, %rdi
 	sti
