@@ -27,6 +27,7 @@ struct cpu {
 	uint64_t irq_count;		/* interrupts taken */
 	uint64_t ipi_count;		/* IPIs received */
 	uint64_t tlb_shootdowns;	/* shootdown requests served */
+	uint64_t syscalls;		/* system calls entered here */
 	void *sched;			/* struct runqueue *, owned by sched.c */
 	void *timers;			/* struct cpu_timers *, owned by timer.c */
 	struct arch_cpu arch;

@@ -17,7 +17,6 @@
 #undef SYSCALL
 
 void syscall_dispatch(struct trap_frame *tf);
-extern uint64_t nr_syscalls_made;
 
 /* Name of native call nr (offset from the base), or NULL. */
 const char *syscall_name(uint64_t nr);
