@@ -485,10 +485,12 @@ int64_t sys_queue_enter(uint64_t qh, uint64_t to_submit, uint64_t min_complete,
 		r = -EINVAL;
 		goto out;
 	}
-	f = spin_lock_irqsave(&q->lock);
-	if (q->ovf_count)
-		flush_overflow_locked(q);
-	spin_unlock_irqrestore(&q->lock, f);
+	if (READ_ONCE(q->ovf_count)) {	/* rechecked under the lock */
+		f = spin_lock_irqsave(&q->lock);
+		if (q->ovf_count)
+			flush_overflow_locked(q);
+		spin_unlock_irqrestore(&q->lock, f);
+	}
 
 	if (to_submit) {
 		uint32_t tail, avail;
