@@ -6,6 +6,7 @@
 #   make iso      GRUB rescue ISO booting the same kernel
 #   make debug    QEMU halted with the GDB stub on :1234
 #   make bench    benchmarks: guest instructions (TCG plugin) and wall time
+#   make fuzz     libFuzzer runs of tests/fuzz/* (FUZZ_TIME seconds each)
 #
 # Sources are found by wildcard: a new .c or .S file under kernel/ joins the
 # kernel, a new tests/host/test_*.c becomes a host test program.
@@ -44,7 +45,7 @@ KERNEL_OBJ := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_C) $(KERNEL_S))
 # Portable code that also builds on the host for unit tests.
 HOST_SRCS  := lib/common/format.c lib/common/cpio.c lib/common/elf.c kernel/mm/buddy.c kernel/mm/slab.c \
               kernel/core/timerheap.c kernel/acpi/acpi.c kernel/core/cmdline.c \
-              tests/host/support.c
+              kernel/ipc/ipc_core.c tests/host/support.c
 HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
 HOST_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
               -fno-sanitize-recover=all -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -57,7 +58,7 @@ INITRD     := $(BUILD)/initrd.cpio
 ISO        := $(BUILD)/rill.iso
 
 
-.PHONY: user
+.PHONY: user fuzz
 .PHONY: all kernel host-tests run test test-host test-kernel iso debug deps clean bench
 all: kernel $(INITRD) host-tests
 
@@ -173,7 +174,30 @@ $(INITRD): $(INITRD_FILES) $(UPROGS) tools/mkcpio.py
 
 # --- host unit tests --------------------------------------------------------
 
-host-tests: $(HOST_TESTS)
+# Fuzz targets (tests/fuzz/fuzz_*.c): a deterministic smoke run of each
+# (-DFUZZ_STANDALONE, fixed seed) is part of make test; `make fuzz` runs the
+# libFuzzer build of each for FUZZ_TIME seconds.
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SMOKE := $(patsubst tests/fuzz/%.c,$(BUILD)/host/%_smoke,$(FUZZ_SRCS))
+FUZZ_TIME  ?= 60
+
+host-tests: $(HOST_TESTS) $(FUZZ_SMOKE)
+
+$(BUILD)/host/fuzz_%_smoke: tests/fuzz/fuzz_%.c $(HOST_SRCS) $(wildcard kernel/include/kernel/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $< (smoke)"
+	$(Q)$(CC) $(HOST_CFLAGS) -DFUZZ_STANDALONE -o $@ $< $(HOST_SRCS) $(HOST_LIBS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(HOST_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $<"
+	$(Q)clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $(INCLUDES) \
+		-DRILL_HOST_TEST -o $@ $< kernel/ipc/ipc_core.c
+
+fuzz: deps $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+	@for f in $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS)); do \
+		mkdir -p $$f.corpus; echo "  running $$f for $(FUZZ_TIME) s"; \
+		$$f -max_total_time=$(FUZZ_TIME) $$f.corpus || exit 1; done
 
 $(BUILD)/host/%: tests/host/%.c $(HOST_SRCS) $(wildcard kernel/include/kernel/*.h)
 	@mkdir -p $(dir $@)

@@ -163,6 +163,35 @@ def run_host(build, res):
             why = "timed out" if rc is None else f"exit status {rc}"
             res.fail(f"host/{name}", f"{why} without a Check failure")
             tail(text, 40)
+    run_fuzz_smoke(hostdir, res)
+
+
+FUZZ_RESULT = re.compile(r"^(?P<res>PASS|FAIL) (?P<name>fuzz-\S+)(?P<rest>.*)$")
+
+
+def run_fuzz_smoke(hostdir, res):
+    """Each build/host/fuzz_*_smoke program: a fixed-seed run of a fuzz
+    target; one test, passing on a PASS line and exit status 0."""
+    for name in sorted(os.listdir(hostdir)):
+        if not (name.startswith("fuzz_") and name.endswith("_smoke")):
+            continue
+        path = os.path.abspath(os.path.join(hostdir, name))
+        try:
+            p = subprocess.run([path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=HOST_TIMEOUT,
+                               start_new_session=True)
+            text, rc = p.stdout.decode("utf-8", errors="replace"), p.returncode
+        except subprocess.TimeoutExpired:
+            res.fail(f"host/{name}", f"killed after {HOST_TIMEOUT} s")
+            continue
+        m = None
+        for line in lines_of(text):
+            m = FUZZ_RESULT.match(line) or m
+        if m and m["res"] == "PASS" and rc == 0:
+            res.ok(f"host/{m['name']}{m['rest']}")
+        else:
+            res.fail(f"host/{name}", f"exit status {rc}")
+            tail(text, 20)
 
 
 # --- in-kernel tests ----------------------------------------------------------
