@@ -199,10 +199,8 @@ static void zap_object_page(struct memobj *mo, uint64_t pgoff)
 static void zap_range(struct aspace *as, uintptr_t start, uintptr_t end)
 {
 	irqflags_t f = spin_lock_irqsave(&as->pt_lock);
-	bool any = false;
+	bool any = uvm_unmap_range(as->pml4, start, end);
 
-	for (uintptr_t va = start; va < end; va += PAGE_SIZE)
-		any |= uvm_unmap(as->pml4, va) != 0;
 	spin_unlock_irqrestore(&as->pt_lock, f);
 	if (any)
 		tlb_shootdown(start, (end - start) / PAGE_SIZE);

@@ -130,3 +130,42 @@ bool uvm_protect(paddr_t pml4, uintptr_t va, unsigned prot)
 	*e = (*e & (PTE_ADDR | PTE_PCD | PTE_PWT)) | prot_bits(prot);
 	return true;
 }
+
+/* Clear every entry in [start, end) (page-aligned), skipping whole absent
+ * tables, so a huge sparse range costs what is mapped, not its size.
+ * Returns whether any entry was present. No flush. */
+bool uvm_unmap_range(paddr_t pml4, uintptr_t start, uintptr_t end)
+{
+	bool any = false;
+	uintptr_t va = start;
+
+	while (va < end) {
+		paddr_t t = pml4;
+		uint64_t *e = NULL;
+		int l;
+
+		for (l = 4; l > 1; l--) {
+			e = &tab(t)[(va >> (12 + 9 * (l - 1))) & 511];
+			if (!(*e & PTE_P))
+				break;
+			t = *e & PTE_ADDR;
+		}
+		if (l > 1) {
+			/* No table below level l: skip the span it would map. */
+			uintptr_t span = 1ull << (12 + 9 * (l - 1));
+			uintptr_t next = ALIGN_DOWN(va, span) + span;
+
+			if (next <= va)
+				break;
+			va = next;
+			continue;
+		}
+		e = &tab(t)[(va >> 12) & 511];
+		if (*e & PTE_P) {
+			*e = 0;
+			any = true;
+		}
+		va += PAGE_SIZE;
+	}
+	return any;
+}

@@ -102,6 +102,8 @@ void uvm_destroy(paddr_t pml4);
 int uvm_map(paddr_t pml4, uintptr_t va, paddr_t pa, unsigned prot, bool uncached);
 /* Remove the mapping of va; returns the physical address or 0. No flush. */
 paddr_t uvm_unmap(paddr_t pml4, uintptr_t va);
+/* Clear [start, end), skipping absent tables; true if anything was mapped. */
+bool uvm_unmap_range(paddr_t pml4, uintptr_t start, uintptr_t end);
 /* Change protection of va if mapped (no flush); false when not mapped. */
 bool uvm_protect(paddr_t pml4, uintptr_t va, unsigned prot);
 extern uint64_t nr_page_tables;
