@@ -80,10 +80,6 @@ static void irqobj_destroy(struct kobj *o)
 	kfree(io);
 }
 
-void irqobj_init(void)
-{
-}
-
 SYSCALL_DEFINE(irq_open)
 {
 	struct irqobj *io;
@@ -104,7 +100,6 @@ SYSCALL_DEFINE(irq_open)
 	io = kzalloc(sizeof(*io));
 	if (!io)
 		return -ENOMEM;
-	kobj_init(&io->obj, RL_OBJ_IRQ, irqobj_destroy);
 	spin_init(&io->lock);
 	list_init(&io->waiters);
 	io->irq = (unsigned)a1;
@@ -114,11 +109,20 @@ SYSCALL_DEFINE(irq_open)
 		kfree(io);
 		return -EBUSY;
 	}
-	lines[a1] = io;
 	if (!vector_taken[a1]) {
+		/* The vector may belong to a kernel driver: then the line is
+		 * not the kernel's to give. */
+		if (trap_set_handler(VEC_IRQ_BASE + (unsigned)a1, irq_fire,
+				     (void *)(uintptr_t)a1) < 0) {
+			spin_unlock_irqrestore(&lines_lock, f);
+			kfree(io);
+			return -EBUSY;
+		}
 		vector_taken[a1] = true;
-		trap_set_handler(VEC_IRQ_BASE + (unsigned)a1, irq_fire, (void *)(uintptr_t)a1);
 	}
+	/* Counted as an object only once it exists for good. */
+	kobj_init(&io->obj, RL_OBJ_IRQ, irqobj_destroy);
+	lines[a1] = io;
 	ioapic_route_isa((unsigned)a1, (uint8_t)(VEC_IRQ_BASE + a1), cpus[0].apic_id);
 	ioapic_mask_isa((unsigned)a1, false);
 	spin_unlock_irqrestore(&lines_lock, f);

@@ -144,7 +144,6 @@ void kmain(uint32_t magic, uint32_t info)
 	process_init();
 	futex_init();
 	authorities_init();
-	irqobj_init();
 
 	timer_cpu_init();
 	sched_init();

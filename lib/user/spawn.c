@@ -54,6 +54,7 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	uint64_t sp, strs[32];
 	size_t total = 0;
 	char *stack;
+	int64_t mo;
 
 	if (!opts)
 		opts = &none;
@@ -80,12 +81,18 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 			goto fail;
 	}
 
-	/* The stack, with the arguments and the startup block at its top. */
-	stack = rl_alloc_pages(CHILD_STACK_SIZE);
-	if (!stack) {
-		r = -RILL_ENOMEM;
+	/* The stack: a memory object filled here (arguments and the startup
+	 * block at its top), then mapped into the child. */
+	mo = rl_memobj_create(CHILD_STACK_SIZE, 0);
+	if (mo < 0) {
+		r = mo;
 		goto fail;
 	}
+	r = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, CHILD_STACK_SIZE,
+		   RL_PROT_READ | RL_PROT_WRITE);
+	if (r < 0)
+		goto fail_mo;
+	stack = (char *)r;
 	top = stack + CHILD_STACK_SIZE;
 	for (int i = argc - 1; i >= 0; i--) {
 		size_t n = strlen(argv[i]) + 1;
@@ -125,24 +132,10 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	st.ioport_authority = give(ph, opts->ioport_authority);
 	st.phys_authority = give(ph, opts->phys_authority);
 	memcpy(top, &st, sizeof(st));
-	{
-		int64_t mo = rl_memobj_create(CHILD_STACK_SIZE, 0);
-
-		r = mo;
-		if (mo >= 0) {
-			r = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, CHILD_STACK_SIZE,
-				   RL_PROT_READ | RL_PROT_WRITE);
-			if (r >= 0) {
-				memcpy((void *)r, stack, CHILD_STACK_SIZE);
-				rl_unmap(RL_SELF_PROCESS, (uint64_t)r, CHILD_STACK_SIZE);
-				r = rl_map((rl_handle_t)ph, (rl_handle_t)mo, 0,
-					   CHILD_STACK_TOP - CHILD_STACK_SIZE, CHILD_STACK_SIZE,
-					   RL_PROT_READ | RL_PROT_WRITE | RL_MAP_FIXED);
-			}
-			rl_handle_close((uint64_t)mo);
-		}
-	}
 	rl_unmap(RL_SELF_PROCESS, (uint64_t)stack, CHILD_STACK_SIZE);
+	r = rl_map((rl_handle_t)ph, (rl_handle_t)mo, 0, CHILD_STACK_TOP - CHILD_STACK_SIZE,
+		   CHILD_STACK_SIZE, RL_PROT_READ | RL_PROT_WRITE | RL_MAP_FIXED);
+	rl_handle_close((uint64_t)mo);
 	if (r < 0 || (r = rl_thread_start((uint64_t)th)) < 0) {
 		rl_handle_close((uint64_t)th);
 		goto fail;
@@ -154,6 +147,8 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	return ph;
 fail_stack:
 	rl_unmap(RL_SELF_PROCESS, (uint64_t)stack, CHILD_STACK_SIZE);
+fail_mo:
+	rl_handle_close((uint64_t)mo);
 fail:
 	rl_process_kill((uint64_t)ph, (uint64_t)r);
 	rl_handle_close((uint64_t)ph);

@@ -104,9 +104,6 @@ void uthread_return_check(void);
 void uthread_fault(struct trap_frame *tf, uint64_t addr);
 void uthread_foreign_syscall(struct trap_frame *tf);
 
-/* Block the current user thread until cond or deadline, or until it is
- * killed or interrupted. Returns 0, -ETIMEDOUT or -EINTR. */
-
 /* Counters for accounting. */
 extern uint64_t nr_processes, nr_uthreads;
 

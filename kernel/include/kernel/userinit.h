@@ -14,6 +14,5 @@ void userinit(void);
 /* Boot-time set-up of the user-space subsystems. */
 void futex_init(void);
 void authorities_init(void);
-void irqobj_init(void);
 
 #endif
