@@ -132,7 +132,8 @@ ROOT       := $(BUILD)/initrd-root
 INIT_OBJ   := $(patsubst %,$(BUILD)/u/%.o,$(sort $(wildcard user/init/*.c)))
 UTESTS     := $(patsubst user/tests/%.c,$(ROOT)/tests/%,$(sort $(wildcard user/tests/*.c)))
 UBENCH     := $(patsubst user/bench/%.c,$(ROOT)/bench/%,$(sort $(wildcard user/bench/*.c)))
-UPROGS     := $(ROOT)/bin/init $(UTESTS) $(UBENCH)
+UBIN       := $(patsubst user/bin/%.c,$(ROOT)/bin/%,$(sort $(wildcard user/bin/*.c)))
+UPROGS     := $(ROOT)/bin/init $(UTESTS) $(UBENCH) $(UBIN)
 
 $(BUILD)/u/%.c.o: %.c
 	@mkdir -p $(dir $@)
@@ -156,6 +157,11 @@ $(ROOT)/tests/%: $(BUILD)/u/user/tests/%.c.o $(UCRT0) $(UTESTMAIN) $(ULIB)
 	@mkdir -p $(dir $@)
 	@echo "  ULD     $@"
 	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(UTESTMAIN) $(ULIB) -lgcc
+
+$(ROOT)/bin/%: $(BUILD)/u/user/bin/%.c.o $(UCRT0) $(ULIB)
+	@mkdir -p $(dir $@)
+	@echo "  ULD     $@"
+	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(ULIB) -lgcc
 
 $(ROOT)/bench/%: $(BUILD)/u/user/bench/%.c.o $(UCRT0) $(ULIB)
 	@mkdir -p $(dir $@)

@@ -16,6 +16,7 @@ figures (syscalls= becomes syscalls_per_op). The output, one line each:
 """
 import argparse
 import os
+import subprocess
 import sys
 
 sys.dont_write_bytecode = True
@@ -34,6 +35,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--smp", type=int, default=1)
+    ap.add_argument("--no-linux", action="store_true",
+                    help="skip the Linux counterparts (tools/linuxbench.py)")
     args = ap.parse_args(argv)
     kernel = os.path.join(args.build, "rill.bin")
     initrd = os.path.join(args.build, "initrd.cpio")
@@ -47,6 +50,7 @@ def main(argv=None):
     status, plain, timed_out = qemu.boot(kernel, initrd=initrd, smp=args.smp,
                                          append=APPEND, timeout=1800)
     wall = {name: (iters, kv) for name, iters, kv in bench.parse_benchregions(plain)}
+    rill = {}
     for r in regions:
         parts = [f"BENCH name={r['name']}", "os=rill", f"iters={r['iters']}",
                  f"insns_per_op={num(r['insns_per_op'])}"]
@@ -58,6 +62,40 @@ def main(argv=None):
             parts.append(f"syscalls_per_op={float(extra.pop('syscalls')) / r['iters']:.4f}")
         parts += [f"{k}={v}" for k, v in extra.items()]
         print(" ".join(parts), flush=True)
+        rill[r["name"]] = fields(parts)
+    if args.no_linux:
+        return 0
+    return linux_and_ratios(args.build, rill)
+
+
+def fields(parts):
+    return dict(p.split("=", 1) for p in " ".join(parts).split()[1:] if "=" in p)
+
+
+def linux_and_ratios(build, rill):
+    """Run the Linux counterparts (same QEMU, same plugin) and print a table
+    of Rill/Linux ratios for the benchmarks both have."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run([sys.executable, os.path.join(here, "linuxbench.py"), "--build", build],
+                       stdout=subprocess.PIPE, text=True)
+    linux = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("BENCH "):
+            print(line, flush=True)
+            f = fields(line.split())
+            linux[f["name"]] = f
+    if r.returncode != 0:
+        print(f"runbench: tools/linuxbench.py failed ({r.returncode})", file=sys.stderr)
+        return 1
+    common = [n for n in rill if n in linux]
+    if common:
+        print(f"{'benchmark':<22} {'insns rill/linux':>17} {'wall rill/linux':>16}")
+    for n in common:
+        a, b = rill[n], linux[n]
+        ri = float(a["insns_per_op"]) / float(b["insns_per_op"])
+        rw = (float(a["wall_ns_per_op"]) / float(b["wall_ns_per_op"])
+              if "wall_ns_per_op" in a and "wall_ns_per_op" in b else float("nan"))
+        print(f"{n:<22} {ri:>17.3f} {rw:>16.3f}", flush=True)
     return 0
 
 

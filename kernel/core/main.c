@@ -11,6 +11,7 @@
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/cpu.h>
+#include <kernel/ipc.h>
 #include <kernel/kheap.h>
 #include <kernel/ktest.h>
 #include <kernel/log.h>
@@ -141,6 +142,7 @@ void kmain(uint32_t magic, uint32_t info)
 	arch_user_init();
 	vm_init();
 	queue_init();
+	ipc_init();
 	process_init();
 	futex_init();
 	authorities_init();

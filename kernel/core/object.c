@@ -45,6 +45,7 @@ void handle_table_init(struct handle_table *t)
 	spin_init(&t->lock);
 	t->e = NULL;
 	t->cap = t->used = t->hint = 0;
+	t->dead = false;
 }
 
 void handle_table_destroy(struct handle_table *t)
@@ -55,6 +56,7 @@ void handle_table_destroy(struct handle_table *t)
 
 	t->e = NULL;
 	t->cap = t->used = 0;
+	t->dead = true;
 	spin_unlock_irqrestore(&t->lock, f);
 	for (uint32_t i = 0; i < cap; i++)
 		if (e[i].obj)
@@ -73,6 +75,10 @@ int handle_install(struct handle_table *t, struct kobj *o, uint32_t rights)
 	uint32_t i;
 
 	f = spin_lock_irqsave(&t->lock);
+	if (t->dead) {
+		spin_unlock_irqrestore(&t->lock, f);
+		return -ESRCH;
+	}
 	if (t->used == t->cap) {
 		uint32_t ncap = t->cap ? t->cap * 2 : 32;
 		struct handle_entry *ne;
@@ -87,6 +93,11 @@ int handle_install(struct handle_table *t, struct kobj *o, uint32_t rights)
 		if (!ne)
 			return -ENOMEM;
 		f = spin_lock_irqsave(&t->lock);
+		if (t->dead) {
+			spin_unlock_irqrestore(&t->lock, f);
+			kfree(ne);
+			return -ESRCH;
+		}
 		if (t->cap < ncap) {
 			if (t->e)
 				memcpy(ne, t->e, t->cap * sizeof(*ne));

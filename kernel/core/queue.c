@@ -23,6 +23,7 @@
  * completions are discarded (nobody can read the ring any more).
  */
 #include <kernel/errno.h>
+#include <kernel/ipc.h>
 #include <kernel/kheap.h>
 #include <kernel/log.h>
 #include <kernel/process.h>
@@ -57,6 +58,8 @@ static void post_locked(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, 
 {
 	struct rl_cqe *c;
 
+	/* outstanding is also raised under sq_lock, not this lock, by the
+	 * submitting CPU while another completes: atomic on both sides. */
 	if (q->dead)
 		return;
 	if (q->ovf_count == 0) {
@@ -70,7 +73,7 @@ static void post_locked(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, 
 			c->aux[1] = a1;
 			q->cq_tail++;
 			__atomic_store_n(&q->hdr->cq_tail, q->cq_tail, __ATOMIC_RELEASE);
-			q->outstanding--;
+			__atomic_fetch_sub(&q->outstanding, 1, __ATOMIC_RELAXED);
 			return;
 		}
 	}
@@ -94,7 +97,7 @@ static void flush_overflow_locked(struct queue *q)
 		q->ovf_head++;
 		q->ovf_count--;
 		q->cq_tail++;
-		q->outstanding--;
+		__atomic_fetch_sub(&q->outstanding, 1, __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&q->hdr->cq_tail, q->cq_tail, __ATOMIC_RELEASE);
 	if (!q->ovf_count)
@@ -203,6 +206,7 @@ static void queue_destroy(struct kobj *o)
 		op->detach(op);
 		qop_free(op);
 	}
+	ipc_queue_dead(q);
 	queue_unref(q);
 }
 
@@ -248,6 +252,7 @@ int64_t sys_queue_create(uint64_t uparams, uint64_t a1, uint64_t a2, uint64_t a3
 	spin_init(&q->lock);
 	spin_init(&q->sq_lock);
 	list_init(&q->pending);
+	list_init(&q->ipc_subs);
 	waitq_init(&q->wq);
 	q->owner = p;
 	kobj_get(&p->obj);
@@ -415,6 +420,18 @@ static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 	case RL_OP_RESUME:
 		r = op_resume(sqe);
 		goto now;
+	case RL_OP_LANE_SHUTDOWN:
+		r = op_lane_shutdown(sqe);
+		goto now;
+	case RL_OP_IPC:
+		/* Not cancellable: an IPC submission ends when its actions do. */
+		op = qop_new(q, sqe);
+		r = op ? op_ipc(op, sqe) : -ENOMEM;
+		if (r && op && qop_claim(op))
+			qop_complete(op, r, 0, 0);
+		else if (!op)
+			goto now;
+		return;
 	case RL_OP_TIMEOUT:
 	case RL_OP_OBSERVE:
 	case RL_OP_PROCESS_WAIT:

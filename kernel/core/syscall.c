@@ -4,6 +4,7 @@
  */
 #include <kernel/cpu.h>
 #include <kernel/errno.h>
+#include <kernel/ipc.h>
 #include <kernel/kheap.h>
 #include <kernel/log.h>
 #include <kernel/panic.h>
@@ -111,6 +112,8 @@ SYSCALL_DEFINE(kcounters)
 	c.queue_ops = READ_ONCE(nr_qops);
 	c.user_pages = READ_ONCE(nr_user_pages);
 	c.page_tables = READ_ONCE(nr_page_tables);
+	c.streams = READ_ONCE(nr_streams);
+	c.ipc_actions = READ_ONCE(nr_ipc_actions);
 	for (unsigned i = 0; i < ncpus; i++)
 		c.syscalls += READ_ONCE(cpus[i].syscalls);
 	return copy_to_user(a0, &c, sizeof(c)) ? -EFAULT : (int64_t)sizeof(c);

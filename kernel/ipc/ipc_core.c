@@ -15,7 +15,7 @@
  *   A NULL done is allowed but then the caller must poll sub->pending.
  *   Callbacks must not call back into the core. A callback's non-zero
  *   result is an enum ipc_error (negated values are accepted too); anything
- *   outside 1..IPC_E_TRANSFER becomes IPC_E_TRANSFER.
+ *   outside 1..IPC_E_MAX becomes IPC_E_TRANSFER.
  *
  *   Once done() has been called for the last pending action of a
  *   submission (sub->pending == 0) the core never touches that submission
@@ -80,6 +80,16 @@
  *   either lane fails with IPC_E_END, in queue order, each followed by its
  *   (never posted) descendants. Later posts to the stream fail with
  *   IPC_E_END. Ending an ended stream again does nothing more.
+ *
+ * ipc_withdraw(sub, err)
+ *   For a submission whose owner is gone (the kernel: its queue was
+ *   closed). err is normalized like a callback result (negated codes are
+ *   accepted; IPC_OK becomes IPC_E_END, anything unknown IPC_E_TRANSFER).
+ *   In chain order, each action still QUEUED is unlinked from its lane
+ *   (found through queued_on, wherever it is in the FIFO) and fails with
+ *   err, followed by its never-posted descendants; no other callback
+ *   runs, so the peers see nothing. Actions already done keep their
+ *   results. A submission with nothing pending is left alone.
  */
 #include <kernel/ipc_core.h>
 
@@ -122,9 +132,9 @@ static int norm_error(int rc)
 {
 	if (rc == IPC_OK)
 		return IPC_OK;
-	if (rc < 0 && rc >= -IPC_E_TRANSFER)
+	if (rc < 0 && rc >= -IPC_E_MAX)
 		rc = -rc;
-	if (rc < IPC_E_MISMATCH || rc > IPC_E_TRANSFER)
+	if (rc < IPC_E_MISMATCH || rc > IPC_E_MAX)
 		return IPC_E_TRANSFER;
 	return rc;
 }
@@ -298,6 +308,7 @@ static void post(struct ipc_stream *s, unsigned lane, struct ipc_action *a,
 		if (!peer->head)
 			peer->tail = NULL;
 		b->next = NULL;
+		b->queued_on = NULL;
 		if (lane == 0)
 			match(a, b, ops, ctx);
 		else
@@ -306,6 +317,7 @@ static void post(struct ipc_stream *s, unsigned lane, struct ipc_action *a,
 	}
 	a->next = NULL;
 	a->state = IPC_ST_QUEUED;
+	a->queued_on = me;
 	if (me->tail)
 		me->tail->next = a;
 	else
@@ -398,8 +410,47 @@ void ipc_lane_end(struct ipc_stream *s, unsigned lane, const struct ipc_ops *ops
 			/* a is pending, so the submission of next is alive. */
 			struct ipc_action *next = a->next;
 
+			a->queued_on = NULL;
 			fail_tree(a, IPC_E_END, ops, ctx);
 			a = next;
 		}
+	}
+}
+
+static void unlink_queued(struct ipc_action *a)
+{
+	struct ipc_lane *l = a->queued_on;
+	struct ipc_action **pp = &l->head, *prev = NULL;
+
+	while (*pp != a) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	*pp = a->next;
+	if (l->tail == a)
+		l->tail = prev;
+	a->next = NULL;
+	a->queued_on = NULL;
+}
+
+void ipc_withdraw(struct ipc_submission *sub, int err, const struct ipc_ops *ops, void *ctx)
+{
+	struct ipc_action *acts = sub->actions;
+	unsigned n = sub->count, left = sub->pending;
+
+	err = norm_error(err);
+	if (err == IPC_OK)
+		err = IPC_E_END;
+	/* Nothing of the submission is read once its last action is reported. */
+	for (unsigned i = 0; i < n && left; i++) {
+		struct ipc_action *a = &acts[i];
+		struct subtree t;
+
+		if (a->state != IPC_ST_QUEUED)
+			continue;
+		subtree_of(a, &t);
+		left -= 1 + (t.end - t.first);
+		unlink_queued(a);
+		fail_tree(a, err, ops, ctx);
 	}
 }

@@ -679,6 +679,27 @@ int vm_fault(struct aspace *as, uintptr_t addr, unsigned error)
 	return r < 0 ? -EFAULT : 0;
 }
 
+int vm_check_range(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot)
+{
+	uintptr_t a = addr, end = addr + len;
+	irqflags_t f;
+
+	if (!len)
+		return 0;
+	if (!user_range_ok(addr, len))
+		return -EFAULT;
+	f = spin_lock_irqsave(&as->lock);
+	while (!as->dead && a < end) {
+		struct vma *v = find_vma(as, a);
+
+		if (!v || (v->prot & prot) != prot)
+			break;
+		a = v->end;
+	}
+	spin_unlock_irqrestore(&as->lock, f);
+	return a >= end ? 0 : -EFAULT;
+}
+
 int vm_rw(struct aspace *as, uintptr_t addr, void *buf, size_t len, bool write)
 {
 	char *b = buf;

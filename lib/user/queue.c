@@ -89,25 +89,64 @@ int64_t rl_call(struct rl_queue *q, const struct rl_sqe *op, struct rl_cqe *out)
 	return out->result;
 }
 
-static struct rl_queue sys_q;
+/*
+ * The runtime's queues for rl_sync_op. A caller takes a free one, waits on
+ * it without holding any lock, and gives it back, so one thread waiting
+ * for a long time (a process or thread to end) never blocks another's
+ * call. Queues are kept for reuse: the runtime holds as many as threads
+ * once waited at the same time (at most SYS_QUEUES; more wait their turn).
+ */
+#define SYS_QUEUES 32
+
+static struct rl_queue sys_q[SYS_QUEUES];
+static bool sys_busy[SYS_QUEUES], sys_live[SYS_QUEUES];
 static rl_mutex_t sys_lock = RL_MUTEX_INIT;
-static bool sys_ready;
+
+static int sys_take(void)
+{
+	for (;;) {
+		int pick = -1;
+
+		rl_mutex_lock(&sys_lock);
+		for (int i = 0; i < SYS_QUEUES && pick < 0; i++)
+			if (sys_live[i] && !sys_busy[i])
+				pick = i;
+		for (int i = 0; i < SYS_QUEUES && pick < 0; i++)
+			if (!sys_live[i] && !sys_busy[i])
+				pick = i;
+		if (pick >= 0)
+			sys_busy[pick] = true;
+		rl_mutex_unlock(&sys_lock);
+		if (pick >= 0)
+			return pick;
+		rl_sleep_ns(1000000);	/* 32 threads already waiting */
+	}
+}
+
+static void sys_give_back(int i)
+{
+	rl_mutex_lock(&sys_lock);
+	sys_busy[i] = false;
+	rl_mutex_unlock(&sys_lock);
+}
 
 int64_t rl_sync_op(const struct rl_sqe *op, struct rl_cqe *out)
 {
 	struct rl_cqe tmp;
+	int i = sys_take();
 	int64_t r;
 
-	rl_mutex_lock(&sys_lock);
-	if (!sys_ready) {
-		r = rl_queue_init(&sys_q, 4, 8);
+	if (!sys_live[i]) {
+		r = rl_queue_init(&sys_q[i], 4, 8);
 		if (r < 0) {
+			rl_mutex_lock(&sys_lock);
+			sys_busy[i] = false;
 			rl_mutex_unlock(&sys_lock);
 			return r;
 		}
-		sys_ready = true;
+		sys_live[i] = true;
 	}
-	r = rl_call(&sys_q, op, out ? out : &tmp);
-	rl_mutex_unlock(&sys_lock);
+	r = rl_call(&sys_q[i], op, out ? out : &tmp);
+	sys_give_back(i);
 	return r;
 }

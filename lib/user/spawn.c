@@ -4,6 +4,7 @@
  * maps them into the child, hands it its own handles and starts its first
  * thread.
  */
+#include <rill/cpio.h>
 #include <rill/elf.h>
 #include <rill/rl.h>
 #include <rill/string.h>
@@ -32,13 +33,15 @@ static int64_t load_region(rl_handle_t child, uint64_t addr, uint64_t len, unsig
 	return r < 0 ? r : 0;
 }
 
+/* Give h to the child with every right it has here; 0 when it cannot. */
 static rl_handle_t give(int64_t child, rl_handle_t h)
 {
+	struct rl_handle_info hi;
 	int64_t r;
 
-	if (!h)
+	if (!h || rl_handle_info((uint64_t)h, (uint64_t)&hi) < 0)
 		return 0;
-	r = rl_process_give((uint64_t)child, (uint64_t)h, RL_RIGHTS_ALL);
+	r = rl_process_give((uint64_t)child, (uint64_t)h, hi.rights);
 	return r < 0 ? 0 : (rl_handle_t)r;
 }
 
@@ -131,6 +134,15 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	st.irq_authority = give(ph, opts->irq_authority);
 	st.ioport_authority = give(ph, opts->ioport_authority);
 	st.phys_authority = give(ph, opts->phys_authority);
+	for (unsigned i = 0; i < 4; i++)
+		st.handles[i] = give(ph, opts->handles[i]);
+	if (opts->initrd) {
+		int64_t h = rl_process_give((uint64_t)ph, (uint64_t)opts->initrd,
+					    RL_RIGHT_READ | RL_RIGHT_DUP | RL_RIGHT_TRANSFER);
+
+		st.initrd = h > 0 ? (rl_handle_t)h : 0;
+		st.initrd_size = h > 0 ? rl_startup_info->initrd_size : 0;
+	}
 	memcpy(top, &st, sizeof(st));
 	rl_unmap(RL_SELF_PROCESS, (uint64_t)stack, CHILD_STACK_SIZE);
 	r = rl_map((rl_handle_t)ph, (rl_handle_t)mo, 0, CHILD_STACK_TOP - CHILD_STACK_SIZE,
@@ -153,4 +165,38 @@ fail:
 	rl_process_kill((uint64_t)ph, (uint64_t)r);
 	rl_handle_close((uint64_t)ph);
 	return r;
+}
+
+static const char *initrd_base;
+static rl_mutex_t initrd_lock = RL_MUTEX_INIT;
+
+const void *rl_initrd_file(const char *path, size_t *len)
+{
+	const struct rl_startup *st = rl_startup_info;
+	struct cpio_entry e;
+
+	rl_mutex_lock(&initrd_lock);
+	if (!initrd_base && st->initrd > 0 && st->initrd_size) {
+		int64_t a = rl_map(RL_SELF_PROCESS, st->initrd, 0, 0,
+				   (st->initrd_size + 4095) & ~4095ull, RL_PROT_READ);
+
+		if (a >= 0)
+			initrd_base = (const char *)a;
+	}
+	rl_mutex_unlock(&initrd_lock);
+	if (!initrd_base || cpio_find(initrd_base, st->initrd_size, path, &e))
+		return NULL;
+	*len = e.size;
+	return e.data;
+}
+
+int64_t rl_spawn_file(const char *path, int argc, const char *const *argv,
+		      const struct rl_spawn_opts *opts, rl_handle_t *thread_out)
+{
+	size_t len;
+	const void *elf = rl_initrd_file(path, &len);
+
+	if (!elf)
+		return -RILL_ENOENT;
+	return rl_spawn_image(elf, len, argc, argv, opts, thread_out);
 }

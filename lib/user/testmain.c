@@ -66,7 +66,7 @@ struct cfield {
 static const struct cfield cfields[] = {
 	CF(free_pages), CF(heap_objects), CF(processes), CF(threads), CF(queues),
 	CF(memobjs), CF(mappings), CF(handles), CF(queue_ops), CF(user_pages),
-	CF(page_tables),
+	CF(page_tables), CF(streams), CF(ipc_actions),
 };
 #define NCF (sizeof(cfields) / sizeof(cfields[0]))
 
@@ -93,11 +93,16 @@ void rl_test_counters_settle(struct rl_kcounters *c)
 	struct rl_kcounters n;
 	uint64_t until = rl_clock_ns() + 3000000000ull;
 
+	unsigned same = 0;
+
+	/* Settled: unchanged over three looks 5 ms apart (a process ending
+	 * on another CPU can pause longer than one look). */
 	rl_test_counters_read(c);
 	do {
 		rl_sleep_ns(5000000);
 		rl_test_counters_read(&n);
-		if (counters_same(c, &n))
+		same = counters_same(c, &n) ? same + 1 : 0;
+		if (same == 3)
 			return;
 		*c = n;
 	} while (rl_clock_ns() < until);

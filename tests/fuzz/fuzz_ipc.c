@@ -6,8 +6,10 @@
  * rights, now and then a malformed one or a bad lane) posted to random lanes
  * of random streams, "mirror" chains that answer the previous submission on
  * the other lane (so that nested OFFER/ACCEPT conversations really happen),
- * ends of lanes at random points, new root streams, and new_stream failures.
- * At the end every stream is ended, which must finish every action.
+ * ends of lanes at random points, new root streams, new_stream failures and
+ * withdrawals of random submissions (ipc_withdraw with a random error code,
+ * valid or not). At the end every stream is ended, which must finish every
+ * action.
  *
  * A reference model runs alongside: it knows, per lane, the order in which
  * actions were posted (depth-0 actions when submitted, ancillary actions
@@ -28,7 +30,17 @@
  *     callback) before its OFFER/ACCEPT succeeded; when that failed it fails
  *     with the same error without being posted;
  *   - after an end, nothing on that stream succeeds, queued ones fail;
- *   - the real lane queues hold exactly the model's waiting actions;
+ *   - the real lane queues hold exactly the model's waiting actions, each
+ *     QUEUED with queued_on pointing at its lane; no other action is
+ *     QUEUED, and the queued_on/child union is NULL except for those and
+ *     for successful OFFER/ACCEPTs (the child);
+ *   - a withdrawal reports exactly the submission's waiting actions, in
+ *     chain order, each right before its never-posted descendants, all with
+ *     the normalized error (IPC_OK -> IPC_E_END, outside 1..IPC_E_MAX ->
+ *     IPC_E_TRANSFER), calls no other callback, leaves pending at 0, and
+ *     the withdrawn actions drop out of the FIFO model (the others keep
+ *     meeting in order); withdrawing a finished submission does nothing;
+ *   - done() is called once per action: the total equals the action count;
  *   - the core never changes an action's inputs, and never touches a
  *     submission after its last done() (the block is ASan-poisoned then).
  *
@@ -129,6 +141,8 @@ struct meta {
 	unsigned done_count;
 	unsigned cb_calls;	/* transfer/move_handle/creds calls */
 	int cb_partner;		/* ref of the other action in that call */
+	bool withdrawn;		/* left its lane through ipc_withdraw */
+	int werr;		/* the error it must then carry */
 };
 
 struct block {
@@ -165,11 +179,18 @@ static struct {
 	int expect_next;	/* ref of the lane-1 partner due next, or -1 */
 	int last_done;		/* ref of the last done() action, or -1 */
 	bool in_core;
+	unsigned long ndone;	/* done() calls this input */
+	unsigned long nactions;	/* actions submitted this input */
+	bool withdrawing;	/* inside ipc_withdraw */
+	int wd_err;		/* its expected (normalized) error */
+	unsigned wd_sub;	/* the submission being withdrawn */
+	unsigned wd_list[CHAIN_CAP];	/* expected done() order: indices */
+	unsigned wd_n, wd_i;
 } F;
 
 static struct {
 	unsigned long runs, subs, actions, matched, ok, end, chain, too_small, streams,
-		max_depth_ok, inherited;
+		max_depth_ok, inherited, withdraws, withdrawn, withdrawn_deep;
 } stats;
 
 /* --- helpers ---------------------------------------------------------------- */
@@ -402,6 +423,7 @@ static void pair_callback(struct ipc_action *a, struct ipc_action *b, unsigned t
 	      "%s: second role %u", what, b->type);
 	CHECK(a->state != IPC_ST_DONE && b->state != IPC_ST_DONE, "%s on a done action", what);
 	CHECK(F.expect_next == -1, "%s between a pair's done() calls", what);
+	CHECK(!F.withdrawing, "%s during a withdrawal", what);
 	check_matched_pair(ra, rb, what);
 	check_matched_pair(rb, ra, what);
 	CHECK(ma->cb_calls == 0 && mb->cb_calls == 0, "%s called twice", what);
@@ -453,6 +475,7 @@ static struct ipc_stream *cb_new_stream(void *ctx)
 
 	cb_enter();
 	CHECK(F.expect_next == -1, "new_stream between a pair's done() calls");
+	CHECK(!F.withdrawing, "new_stream during a withdrawal");
 	call = F.ns_calls++;
 	if (!((F.ns_fail_mask >> (call & 7)) & 1)) {
 		for (int i = 0; i < MAX_STREAMS; i++) {
@@ -518,10 +541,30 @@ static void cb_done(void *ctx, struct ipc_action *a)
 	      f->blk->sub.pending, left);
 	CHECK(F.expect_next == -1 || F.expect_next == r,
 	      "the done() calls of a pair are not back to back");
+	F.ndone++;
+	if (F.withdrawing) {
+		CHECK(r / CHAIN_CAP == (int)F.wd_sub,
+		      "withdrawal reported another submission's action");
+		CHECK(F.wd_i < F.wd_n && (unsigned)(r % CHAIN_CAP) == F.wd_list[F.wd_i],
+		      "withdrawal reported action %d, want %d (report %u of %u)", r % CHAIN_CAP,
+		      F.wd_i < F.wd_n ? (int)F.wd_list[F.wd_i] : -1, F.wd_i, F.wd_n);
+		CHECK(a->error == F.wd_err, "withdrawn action error %d, want %d", a->error,
+		      F.wd_err);
+		F.wd_i++;
+	}
 
 	if (f->bad) {
 		CHECK(a->error == IPC_E_CHAIN, "malformed chain action ended with %d", a->error);
 		stats.chain++;
+	} else if (m->withdrawn) {
+		CHECK(F.withdrawing, "withdrawn action reported outside ipc_withdraw");
+		CHECK(a->error == m->werr, "withdrawn action error %d, want %d", a->error,
+		      m->werr);
+		CHECK(!a->child && !a->result_len, "withdrawn action has results");
+		CHECK(m->cb_calls == 0, "withdrawn action reached a callback");
+		stats.withdrawn++;
+		if (a->depth)
+			stats.withdrawn_deep++;	/* waited on a child stream */
 	} else if (m->stream < 0) {
 		const struct ipc_action *p;
 
@@ -534,6 +577,7 @@ static void cb_done(void *ctx, struct ipc_action *a)
 		CHECK(!a->child && !a->result_len, "unposted ancillary has results");
 		stats.inherited++;
 	} else if ((partner = partner_of(r)) < 0) {
+		CHECK(!F.withdrawing, "withdrawal reported an action it did not withdraw");
 		CHECK(F.st[m->stream].ended, "unmatched action done on a live stream");
 		CHECK(a->error == IPC_E_END, "unmatched action failed with %d, not END", a->error);
 		CHECK(!a->child && !a->result_len, "ended action has results");
@@ -543,6 +587,7 @@ static void cb_done(void *ctx, struct ipc_action *a)
 		const struct ipc_action *y = m->lane ? a : ref_act(partner);
 		int ex, ey, kind;
 
+		CHECK(!F.withdrawing, "withdrawal reported a matched action");
 		check_matched_pair(r, partner, "done");
 		kind = expect_pair(m->lane ? ref_orig(partner) : ref_orig(r),
 				   m->lane ? ref_orig(r) : ref_orig(partner), x, &ex, &ey);
@@ -633,6 +678,15 @@ static void check_sub(unsigned k)
 		if (f->bad) {
 			CHECK(a->state == IPC_ST_DONE && a->error == IPC_E_CHAIN,
 			      "malformed chain not failed with IPC_E_CHAIN");
+			CHECK(!a->child, "child/queued_on on a malformed chain's action");
+			continue;
+		}
+		if (m->withdrawn) {
+			CHECK(a->state == IPC_ST_DONE && a->error == m->werr,
+			      "withdrawn action: state %u error %d, want %d", a->state, a->error,
+			      m->werr);
+			CHECK(!a->child && !a->result_len, "withdrawn action has results");
+			CHECK(m->cb_calls == 0, "withdrawn action reached a callback");
 			continue;
 		}
 		if (m->stream < 0) {
@@ -643,11 +697,13 @@ static void check_sub(unsigned k)
 			if (p->state != IPC_ST_DONE) {
 				CHECK(a->state == IPC_ST_NEW,
 				      "ancillary state %u while its parent is pending", a->state);
+				CHECK(!a->queued_on, "queued_on set on a never-posted action");
 			} else {
 				CHECK(p->error != IPC_OK, "ancillary of a successful parent not posted");
 				CHECK(a->state == IPC_ST_DONE && a->error == p->error,
 				      "ancillary of a failed parent: state %u error %d, parent %d",
 				      a->state, a->error, p->error);
+				CHECK(!a->child, "child on a never-posted ancillary");
 			}
 			continue;
 		}
@@ -657,11 +713,15 @@ static void check_sub(unsigned k)
 				CHECK(a->state == IPC_ST_DONE && a->error == IPC_E_END,
 				      "action on an ended stream: state %u error %d", a->state,
 				      a->error);
+				CHECK(!a->child, "child/queued_on on an ended action");
 			} else {
 				CHECK(a->state == IPC_ST_QUEUED, "waiting action in state %u",
 				      a->state);
+				CHECK(a->queued_on == &streams[m->stream].lane[m->lane],
+				      "queued action's queued_on %p, want lane %u of stream %d",
+				      (void *)a->queued_on, m->lane, m->stream);
 			}
-			CHECK(!a->child && !a->result_len, "unmatched action has results");
+			CHECK(!a->result_len, "unmatched action has results");
 			CHECK(m->cb_calls == 0, "unmatched action reached a callback");
 		} else {
 			const struct ipc_action *x = m->lane ? ref_act(partner) : a;
@@ -699,11 +759,12 @@ static void check_sub(unsigned k)
 	CHECK(f->complete == (left == 0), "complete flag %d with %u left", f->complete, left);
 }
 
-static void check_stream(unsigned slot)
+/* Returns the number of actions waiting on the stream's lanes. */
+static unsigned check_stream(unsigned slot)
 {
 	const struct mstream *ms = &F.st[slot];
 	const struct ipc_stream *s = &streams[slot];
-	unsigned pairs = pairs_of(ms);
+	unsigned pairs = pairs_of(ms), waiting = 0;
 
 	CHECK(s->priv == &F.st[slot], "stream priv changed");
 	for (unsigned l = 0; l < 2; l++) {
@@ -723,21 +784,30 @@ static void check_stream(unsigned slot)
 			CHECK(pos < ms->lane[l].n && p == ref_act(ms->lane[l].v[pos]),
 			      "lane %u queue differs from the model at position %u", l, pos);
 			CHECK(p->state == IPC_ST_QUEUED, "queued action in state %u", p->state);
+			CHECK(p->queued_on == lane, "action queued on lane %u of stream %u has "
+			      "queued_on %p", l, slot, (void *)p->queued_on);
 			last = p;
 			pos++;
+			waiting++;
 		}
 		CHECK(pos == ms->lane[l].n, "lane %u queue has %u, model %u", l, pos - pairs,
 		      ms->lane[l].n - pairs);
 		CHECK(lane->tail == last, "lane tail wrong");
+		CHECK(!last || !last->next, "lane tail has a successor");
 	}
+	return waiting;
 }
 
 static void check_all(void)
 {
+	unsigned queued = 0, waiting = 0;
+
 	CHECK(F.expect_next == -1, "pair left half reported");
 	for (unsigned k = 0; k < F.nsubs; k++) {
 		if (F.subs[k]->verified)
 			continue;
+		for (unsigned i = 0; i < F.subs[k]->count; i++)
+			queued += F.subs[k]->blk->a[i].state == IPC_ST_QUEUED;
 		check_sub(k);
 #ifdef FUZZ_ASAN
 		/* Once finished, a submission is poisoned whenever the core runs:
@@ -754,7 +824,10 @@ static void check_all(void)
 		CHECK(!ms->child || ms->claimed, "new_stream result never reported as a child");
 	}
 	for (unsigned i = 0; i < F.nstreams; i++)
-		check_stream((unsigned)F.order[i]);
+		waiting += check_stream((unsigned)F.order[i]);
+	/* Every QUEUED action is on some lane (the walk above found each
+	 * lane's own, with queued_on pointing back at it). */
+	CHECK(queued == waiting, "%u actions QUEUED, %u on the lanes", queued, waiting);
 }
 
 /* --- chains ------------------------------------------------------------------------ */
@@ -962,6 +1035,7 @@ static void do_submit(int slot, unsigned lane, const struct ipc_action *tmp, uns
 	}
 	stats.subs++;
 	stats.actions += n;
+	F.nactions += n;
 	core_enter();
 	ipc_submit(&streams[slot], lane, &f->blk->sub, &fops, NULL);
 	core_exit();
@@ -979,6 +1053,91 @@ static void do_end(int slot, unsigned lane)
 	core_enter();
 	ipc_lane_end(&streams[slot], lane, &fops, NULL);
 	core_exit();
+	check_all();
+}
+
+/* Error codes handed to ipc_withdraw and what the actions must carry. */
+static const int wd_codes[16][2] = {
+	{ IPC_OK, IPC_E_END },
+	{ IPC_E_MISMATCH, IPC_E_MISMATCH },
+	{ IPC_E_TOO_SMALL, IPC_E_TOO_SMALL },
+	{ IPC_E_END, IPC_E_END },
+	{ IPC_E_DISMISSED, IPC_E_DISMISSED },
+	{ IPC_E_CHAIN, IPC_E_CHAIN },
+	{ IPC_E_TRANSFER, IPC_E_TRANSFER },
+	{ IPC_E_FAULT, IPC_E_FAULT },
+	{ IPC_E_RIGHTS, IPC_E_RIGHTS },
+	{ -IPC_E_FAULT, IPC_E_FAULT },
+	{ -IPC_E_END, IPC_E_END },
+	{ IPC_E_MAX + 1, IPC_E_TRANSFER },
+	{ -(IPC_E_MAX + 1), IPC_E_TRANSFER },
+	{ 99, IPC_E_TRANSFER },
+	{ -2147483647 - 1, IPC_E_TRANSFER },
+	{ 2147483647, IPC_E_TRANSFER },
+};
+
+/* Take a waiting action out of the model's lane: later ones move up. */
+static void model_unqueue(int r)
+{
+	struct meta *m = ref_meta(r);
+	struct vec *v = &F.st[m->stream].lane[m->lane];
+
+	CHECK(m->pos < v->n && v->v[m->pos] == r, "model lane lost a waiting action");
+	CHECK(m->pos >= pairs_of(&F.st[m->stream]), "withdrawing a matched action");
+	memmove(&v->v[m->pos], &v->v[m->pos + 1], (v->n - m->pos - 1) * sizeof(*v->v));
+	v->n--;
+	for (unsigned i = m->pos; i < v->n; i++)
+		ref_meta(v->v[i])->pos = i;
+}
+
+static void do_withdraw(unsigned k, unsigned code)
+{
+	struct fsub *f = F.subs[k];
+	bool was_complete = f->complete;
+	unsigned long ndone = F.ndone;
+
+	F.wd_n = F.wd_i = 0;
+	F.wd_sub = k;
+	F.wd_err = wd_codes[code][1];
+	if (!was_complete) {
+		/* What must come back, in order: each waiting action, then its
+		 * never-posted descendants. */
+		CHECK(!f->bad, "malformed chain not finished");
+		for (unsigned i = 0; i < f->count; i++) {
+			struct meta *m = &f->m[i];
+			int r = mkref(k, i);
+
+			if (m->withdrawn || m->stream < 0 || m->done_count)
+				continue;
+			CHECK(partner_of(r) < 0 && !F.st[m->stream].ended,
+			      "pending action that is neither waiting nor done");
+			model_unqueue(r);
+			m->withdrawn = true;
+			m->werr = F.wd_err;
+			F.wd_list[F.wd_n++] = i;
+			for (unsigned j = i + 1; j < f->count && f->orig[j].depth > f->orig[i].depth;
+			     j++) {
+				CHECK(f->m[j].stream < 0 && !f->m[j].done_count,
+				      "descendant of a waiting action was posted");
+				F.wd_list[F.wd_n++] = j;
+			}
+		}
+	}
+	stats.withdraws++;
+	core_enter();
+	/* A finished submission's header is still the caller's: only its
+	 * actions stay poisoned. */
+	if (was_complete)
+		UNPOISON(&f->blk->sub, sizeof(f->blk->sub));
+	F.withdrawing = true;
+	ipc_withdraw(&f->blk->sub, wd_codes[code][0], &fops, NULL);
+	F.withdrawing = false;
+	core_exit();
+	CHECK(F.wd_i == F.wd_n, "withdrawal reported %u actions, want %u", F.wd_i, F.wd_n);
+	CHECK(F.ndone - ndone == F.wd_n, "withdrawal made %lu done() calls, want %u",
+	      F.ndone - ndone, F.wd_n);
+	CHECK(f->complete && f->blk->sub.pending == 0,
+	      "withdrawn submission left %u pending", f->blk->sub.pending);
 	check_all();
 }
 
@@ -1030,7 +1189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	new_root();
 	new_root();
 	while (more() && ops++ < MAX_OPS && F.nsubs < MAX_SUBS) {
-		unsigned op = byte() % 16, b = byte();
+		unsigned op = byte() % 18, b = byte();
 		int slot = F.order[b % F.nstreams];
 		unsigned lane = (b >> 6) & 1, n;
 
@@ -1059,6 +1218,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 14:
 			F.ns_fail_mask = b & byte();
 			break;
+		case 16: case 17: {
+			/* Withdraw a recent submission (most likely still waiting),
+			 * now and then any of them. */
+			unsigned recent = F.nsubs < 4 ? F.nsubs : 4, k;
+
+			if (!F.nsubs)
+				break;
+			k = b & 0x80 ? byte() % F.nsubs : F.nsubs - 1 - byte() % recent;
+			do_withdraw(k, b & 15);
+			break;
+		}
 		default:
 			/* The newest stream: usually a child, so conversations go on. */
 			n = gen_chain(tmp);
@@ -1078,6 +1248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (unsigned i = 0; i < f->count; i++)
 			CHECK(f->m[i].done_count == 1, "action lost");
 	}
+	CHECK(F.ndone == F.nactions, "%lu done() calls for %lu actions", F.ndone, F.nactions);
 	cleanup();
 	return 0;
 }
@@ -1111,9 +1282,11 @@ int main(int argc, char **argv)
 	if (getenv("FUZZ_IPC_STATS"))
 		fprintf(stderr,
 			"subs %lu actions %lu matched %lu ok %lu end %lu chain %lu too_small %lu "
-			"inherited %lu streams %lu ok-at-max-depth %lu\n",
+			"inherited %lu streams %lu ok-at-max-depth %lu withdraws %lu withdrawn %lu "
+			"withdrawn-on-child %lu\n",
 			stats.subs, stats.actions, stats.matched, stats.ok, stats.end, stats.chain,
-			stats.too_small, stats.inherited, stats.streams, stats.max_depth_ok);
+			stats.too_small, stats.inherited, stats.streams, stats.max_depth_ok,
+			stats.withdraws, stats.withdrawn, stats.withdrawn_deep);
 	printf("PASS fuzz-ipc (%lu inputs)\n", n);
 	return 0;
 }

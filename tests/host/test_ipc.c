@@ -2,7 +2,8 @@
  * test_ipc.c - host tests of the portable IPC stream core
  * (kernel/ipc/ipc_core.c): FIFO matching, the compatibility table, transfers
  * that do not fit, DISMISS, OFFER/ACCEPT with nested ancillary chains, end
- * of lane, chain checking and the lifetime rule that lets done() free a
+ * of lane, withdrawal of a submission (ipc_withdraw), the queued_on/child
+ * union, chain checking and the lifetime rule that lets done() free a
  * finished submission (AddressSanitizer catches any later access).
  *
  * The callbacks below behave like a small wrapper: buf fields are host
@@ -34,6 +35,7 @@
 
 #define MAX_LOG		4096
 #define POOL		64
+#define LIVE_MAX	256
 
 /* --- a test wrapper ------------------------------------------------------ */
 
@@ -43,6 +45,7 @@ struct tctx {
 	unsigned new_stream_calls;
 	bool fail_new_stream;
 	int transfer_rc;		/* what transfer returns */
+	int move_rc, creds_rc;		/* non-zero: what move_handle/creds return */
 	unsigned transfers, moves, creds;
 	struct ipc_action *log[MAX_LOG];	/* done() calls in order */
 	unsigned ndone;
@@ -50,6 +53,10 @@ struct tctx {
 					   (and keep no log: pointers get reused) */
 	bool raw_streams;		/* new_stream skips ipc_stream_init */
 	unsigned freed;
+	/* With free_done_subs: submissions registered here are still alive;
+	 * done() clears the slot when it frees one. */
+	struct ipc_submission *live[LIVE_MAX];
+	unsigned nlive;
 };
 
 static int cb_transfer(void *c, struct ipc_action *send, struct ipc_action *recv)
@@ -75,6 +82,8 @@ static int cb_move_handle(void *c, struct ipc_action *push, struct ipc_action *p
 
 	REQUIRE(push->type == IPC_PUSH_HANDLE && pull->type == IPC_PULL_HANDLE);
 	t->moves++;
+	if (t->move_rc)
+		return t->move_rc;
 	if (pull->rights & ~push->rights)
 		return -IPC_E_TRANSFER;	/* negated on purpose: the core accepts both */
 	pull->arg = push->arg;
@@ -87,6 +96,8 @@ static int cb_creds(void *c, struct ipc_action *imbue, struct ipc_action *extrac
 
 	REQUIRE(imbue->type == IPC_IMBUE_CREDS && extract->type == IPC_EXTRACT_CREDS);
 	t->creds++;
+	if (t->creds_rc)
+		return t->creds_rc;
 	extract->arg = imbue->arg;
 	return IPC_OK;
 }
@@ -112,6 +123,14 @@ static void cb_done(void *c, struct ipc_action *a)
 	unsigned left = 0;
 
 	REQUIRE(a->state == IPC_ST_DONE);
+	REQUIRE(a->error >= IPC_OK && a->error <= IPC_E_MAX);
+	/* The union holds a child only for a successful OFFER/ACCEPT; a done
+	 * action is on no queue. */
+	if ((a->type == IPC_OFFER || a->type == IPC_ACCEPT) && a->error == IPC_OK)
+		REQUIRE(a->child != NULL);
+	else
+		REQUIRE(a->child == NULL);
+	REQUIRE(a->next == NULL);
 	for (unsigned i = 0; i < sub->count; i++)
 		left += sub->actions[i].state != IPC_ST_DONE;
 	REQUIRE(sub->pending == left);
@@ -125,6 +144,9 @@ static void cb_done(void *c, struct ipc_action *a)
 	if (t->free_done_subs && sub->pending == 0) {
 		/* Poison before freeing so a stale read is loud even without ASan. */
 		memset(sub->actions, 0xa5, sub->count * sizeof(*sub->actions));
+		for (unsigned i = 0; i < t->nlive; i++)
+			if (t->live[i] == sub)
+				t->live[i] = NULL;
 		free(sub);
 		t->freed++;
 	}
@@ -196,6 +218,7 @@ static unsigned queue_len(const struct ipc_lane *l)
 
 	for (p = l->head; p; p = p->next) {
 		REQUIRE(p->state == IPC_ST_QUEUED);
+		REQUIRE(p->queued_on == l);
 		last = p;
 		n++;
 	}
@@ -530,6 +553,46 @@ START_TEST(callback_errors_fail_both)
 		ck_assert_int_eq(push[1].error, IPC_E_TRANSFER);
 		ck_assert_uint_eq(pull[1].arg, 0);
 		free(t);
+	}
+}
+END_TEST
+
+START_TEST(callback_fault_rights_kept)
+{
+	/* 7 (IPC_E_FAULT) and 8 (IPC_E_RIGHTS), plain or negated, are kept on
+	 * both sides by every callback; just above IPC_E_MAX is not. */
+	static const int rcs[] = { IPC_E_FAULT, -IPC_E_FAULT, IPC_E_RIGHTS, -IPC_E_RIGHTS,
+				   IPC_E_MAX + 1, -(IPC_E_MAX + 1), IPC_E_END };
+	static const int want[] = { IPC_E_FAULT, IPC_E_FAULT, IPC_E_RIGHTS, IPC_E_RIGHTS,
+				    IPC_E_TRANSFER, IPC_E_TRANSFER, IPC_E_END };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(rcs); i++) {
+		for (unsigned kind = 0; kind < 3; kind++) {
+			static const unsigned tx[3] = { IPC_SEND, IPC_PUSH_HANDLE, IPC_IMBUE_CREDS };
+			static const unsigned ty[3] = { IPC_RECV, IPC_PULL_HANDLE,
+							IPC_EXTRACT_CREDS };
+			struct tctx *t = tctx_new();
+			struct ipc_stream *s = stream_new(t);
+			struct ipc_action x = act(tx[kind], 0, 4), y = act(ty[kind], 0, 4);
+			struct ipc_submission sx, sy;
+
+			x.rights = y.rights = 1;
+			if (kind == 0)
+				t->transfer_rc = rcs[i];
+			else if (kind == 1)
+				t->move_rc = rcs[i];
+			else
+				t->creds_rc = rcs[i];
+			submit1(t, s, kind & 1, &sx, &x);
+			submit1(t, s, (kind & 1) ^ 1, &sy, &y);
+			ck_assert_uint_eq(t->transfers + t->moves + t->creds, 1);
+			ck_assert_msg(x.error == want[i] && y.error == want[i],
+				      "kind %u rc %d: %d/%d, want %d", kind, rcs[i], x.error,
+				      y.error, want[i]);
+			ck_assert_uint_eq(x.result_len + y.result_len, 0);
+			ck_assert_uint_eq(sx.pending + sy.pending, 0);
+			free(t);
+		}
 	}
 }
 END_TEST
@@ -1046,6 +1109,487 @@ START_TEST(parent_end_leaves_child_alone)
 }
 END_TEST
 
+/* --- withdrawal ---------------------------------------------------------------- */
+
+/* Withdraw a submission and check that it left its lane cleanly. */
+static void withdraw(struct tctx *t, struct ipc_submission *sub, int err)
+{
+	ipc_withdraw(sub, err, &ops, t);
+	ck_assert_uint_eq(sub->pending, 0);
+}
+
+START_TEST(withdraw_head_middle_tail)
+{
+	/* Five single SENDs wait on lane 0 (len = position + 1); one of them,
+	 * at each position in turn, is withdrawn. A later SEND appends after
+	 * the survivors, and RECVs on lane 1 meet them in FIFO order. */
+	for (unsigned lane = 0; lane < 2; lane++) {
+		for (unsigned w = 0; w < 5; w++) {
+			struct tctx *t = tctx_new();
+			struct ipc_stream *s = stream_new(t);
+			struct ipc_action snd[6], rcv[6];
+			struct ipc_submission ss[6], rs;
+			struct ipc_lane *l = &s->lane[lane];
+			unsigned k = 0;
+
+			for (unsigned i = 0; i < 5; i++) {
+				snd[i] = act(IPC_SEND, 0, i + 1);
+				submit1(t, s, lane, &ss[i], &snd[i]);
+			}
+			ck_assert_uint_eq(queue_len(l), 5);
+			withdraw(t, &ss[w], IPC_E_END);
+			ck_assert_uint_eq(t->ndone, 1);
+			ck_assert_ptr_eq(t->log[0], &snd[w]);
+			ck_assert_int_eq(snd[w].error, IPC_E_END);
+			ck_assert_uint_eq(snd[w].state, IPC_ST_DONE);
+			ck_assert_ptr_null(snd[w].queued_on);
+			ck_assert_ptr_null(snd[w].next);
+			ck_assert_uint_eq(queue_len(l), 4);	/* also checks tail */
+			ck_assert_ptr_eq(l->head, &snd[w == 0 ? 1 : 0]);
+			ck_assert_ptr_eq(l->tail, &snd[w == 4 ? 3 : 4]);
+			for (unsigned i = 0; i < 5; i++)
+				if (i != w)
+					ck_assert_ptr_eq(snd[i].queued_on, l);
+
+			/* A new post appends after the (possibly new) tail. */
+			snd[5] = act(IPC_SEND, 0, 6);
+			submit1(t, s, lane, &ss[5], &snd[5]);
+			ck_assert_ptr_eq(l->tail, &snd[5]);
+			ck_assert_uint_eq(queue_len(l), 5);
+			ck_assert_uint_eq(queue_len(&s->lane[lane ^ 1]), 0);
+
+			/* The survivors meet the RECVs in order; nothing is
+			 * left over on either lane. */
+			for (unsigned i = 0; i < 6; i++)
+				rcv[i] = act(IPC_RECV, 0, 8);
+			sub_init(&rs, rcv, 5);
+			ipc_submit(s, lane ^ 1, &rs, &ops, t);
+			ck_assert_uint_eq(rs.pending, 0);
+			for (unsigned i = 0; i < 6; i++) {
+				if (i == w)
+					continue;
+				ck_assert_int_eq(snd[i].error, IPC_OK);
+				ck_assert_uint_eq(rcv[k].result_len, i + 1);
+				if (lane == 0)
+					ck_assert_int_eq(done_at(t, &snd[i]) + 1,
+							 done_at(t, &rcv[k]));
+				else
+					ck_assert_int_eq(done_at(t, &rcv[k]) + 1,
+							 done_at(t, &snd[i]));
+				k++;
+			}
+			ck_assert_uint_eq(k, 5);
+			ck_assert_int_eq(snd[w].error, IPC_E_END);	/* untouched */
+			ck_assert_uint_eq(t->ndone, 11);
+			ck_assert_uint_eq(t->transfers, 5);
+			ck_assert_uint_eq(queue_len(&s->lane[0]) + queue_len(&s->lane[1]), 0);
+			ck_assert_ptr_null(s->lane[0].head);
+			ck_assert_ptr_null(s->lane[1].tail);
+			free(t);
+		}
+	}
+}
+END_TEST
+
+START_TEST(withdraw_only_and_multi_action)
+{
+	struct tctx *t = tctx_new();
+	struct ipc_stream *s = stream_new(t);
+	struct ipc_action one = act(IPC_RECV, 0, 4), again = act(IPC_RECV, 0, 4);
+	struct ipc_action a = act(IPC_SEND, 0, 1), b = act(IPC_SEND, 0, 3);
+	struct ipc_action w[3] = { act(IPC_SEND, 0, 2), act(IPC_SEND, 0, 2),
+				   act(IPC_DISMISS, 0, 0) };
+	struct ipc_action r[3] = { act(IPC_RECV, 0, 4), act(IPC_RECV, 0, 4),
+				   act(IPC_RECV, 0, 4) };
+	struct ipc_submission os, gs, as, bs, ws, rs, ls;
+	struct ipc_action late = act(IPC_SEND, 0, 1);
+
+	/* The only action of a lane: head and tail both go. */
+	submit1(t, s, 1, &os, &one);
+	withdraw(t, &os, IPC_E_END);
+	ck_assert_ptr_null(s->lane[1].head);
+	ck_assert_ptr_null(s->lane[1].tail);
+	submit1(t, s, 1, &gs, &again);
+	ck_assert_ptr_eq(s->lane[1].head, &again);
+	ck_assert_ptr_eq(s->lane[1].tail, &again);
+	submit1(t, s, 0, &ls, &late);
+	ck_assert_int_eq(late.error, IPC_OK);
+	ck_assert_int_eq(again.error, IPC_OK);
+	ck_assert_int_eq(one.error, IPC_E_END);
+
+	/* A, W[0..2], B on lane 0: withdraw W (three in the middle). */
+	submit1(t, s, 0, &as, &a);
+	sub_init(&ws, w, 3);
+	ipc_submit(s, 0, &ws, &ops, t);
+	submit1(t, s, 0, &bs, &b);
+	ck_assert_uint_eq(queue_len(&s->lane[0]), 5);
+	t->ndone = 0;
+	withdraw(t, &ws, IPC_E_FAULT);
+	ck_assert_uint_eq(t->ndone, 3);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_ptr_eq(t->log[i], &w[i]);	/* chain order */
+		ck_assert_int_eq(w[i].error, IPC_E_FAULT);
+	}
+	ck_assert_uint_eq(queue_len(&s->lane[0]), 2);
+	ck_assert_ptr_eq(s->lane[0].head, &a);
+	ck_assert_ptr_eq(a.next, &b);
+	ck_assert_ptr_eq(s->lane[0].tail, &b);
+	sub_init(&rs, r, 3);
+	ipc_submit(s, 1, &rs, &ops, t);
+	ck_assert_uint_eq(r[0].result_len, 1);
+	ck_assert_uint_eq(r[1].result_len, 3);
+	ck_assert_int_eq(r[1].error, IPC_OK);	/* not the withdrawn DISMISS */
+	ck_assert_uint_eq(r[2].state, IPC_ST_QUEUED);
+	ck_assert_ptr_eq(r[2].queued_on, &s->lane[1]);
+	ipc_lane_end(s, 0, &ops, t);
+	ck_assert_int_eq(r[2].error, IPC_E_END);
+	free(t);
+}
+END_TEST
+
+START_TEST(withdraw_queued_offer_fails_ancillaries)
+{
+	/* SEND (matched), OFFER { SEND OFFER { RECV } SEND } (waits), RECV
+	 * (waits): the withdrawal reports the OFFER, its four never-posted
+	 * descendants in chain order, then the RECV; the peer sees nothing. */
+	struct tctx *t = tctx_new();
+	struct ipc_stream *s = stream_new(t);
+	struct ipc_action c[7] = { act(IPC_SEND, 0, 1), act(IPC_OFFER, 0, 0),
+				   act(IPC_SEND, 1, 1), act(IPC_OFFER, 1, 0),
+				   act(IPC_RECV, 2, 9), act(IPC_SEND, 1, 1),
+				   act(IPC_RECV, 0, 4) };
+	struct ipc_action p = act(IPC_RECV, 0, 4);
+	struct ipc_action v[2] = { act(IPC_ACCEPT, 0, 0), act(IPC_RECV, 1, 4) };
+	struct ipc_submission cs, ps, vs;
+
+	submit1(t, s, 1, &ps, &p);
+	sub_init(&cs, c, 7);
+	ipc_submit(s, 0, &cs, &ops, t);
+	ck_assert_int_eq(c[0].error, IPC_OK);
+	ck_assert_uint_eq(c[1].state, IPC_ST_QUEUED);
+	ck_assert_uint_eq(c[6].state, IPC_ST_QUEUED);
+	for (int i = 2; i < 6; i++) {
+		ck_assert_uint_eq(c[i].state, IPC_ST_NEW);
+		ck_assert_ptr_null(c[i].queued_on);
+	}
+	ck_assert_uint_eq(cs.pending, 6);
+	ck_assert_uint_eq(t->ndone, 2);
+
+	withdraw(t, &cs, IPC_E_RIGHTS);
+	ck_assert_uint_eq(t->ndone, 8);
+	for (int i = 1; i < 7; i++) {
+		ck_assert_int_eq(c[i].error, IPC_E_RIGHTS);
+		ck_assert_uint_eq(c[i].state, IPC_ST_DONE);
+		ck_assert_ptr_null(c[i].child);
+		ck_assert_int_eq(done_at(t, &c[i]), i + 1);
+	}
+	ck_assert_int_eq(c[0].error, IPC_OK);	/* done before: kept */
+	ck_assert_uint_eq(t->new_stream_calls, 1);	/* only the test's own */
+	ck_assert_uint_eq(t->transfers, 1);
+	ck_assert_uint_eq(queue_len(&s->lane[0]), 0);
+
+	/* The stream goes on: an ACCEPT now waits instead of meeting the
+	 * withdrawn OFFER. */
+	sub_init(&vs, v, 2);
+	ipc_submit(s, 1, &vs, &ops, t);
+	ck_assert_uint_eq(v[0].state, IPC_ST_QUEUED);
+	ck_assert_uint_eq(t->ndone, 8);
+	ipc_lane_end(s, 0, &ops, t);
+	ck_assert_int_eq(v[0].error, IPC_E_END);
+	ck_assert_int_eq(v[1].error, IPC_E_END);
+	free(t);
+}
+END_TEST
+
+START_TEST(withdraw_ancillary_waiting_on_child)
+{
+	/* client OFFER { SEND RECV SEND } meets server ACCEPT { RECV }: the
+	 * client's RECV and second SEND wait on lane 0 of the child. Withdrawn,
+	 * only those two fail; the child and the parent stay usable. */
+	struct tctx *t = tctx_new();
+	struct ipc_stream *s = stream_new(t);
+	struct ipc_stream *child;
+	struct ipc_action c[4] = { act(IPC_OFFER, 0, 0), act(IPC_SEND, 1, 2),
+				   act(IPC_RECV, 1, 8), act(IPC_SEND, 1, 3) };
+	struct ipc_action v[2] = { act(IPC_ACCEPT, 0, 0), act(IPC_RECV, 1, 8) };
+	struct ipc_action later_r = act(IPC_RECV, 0, 8), later_s = act(IPC_SEND, 0, 5);
+	struct ipc_action ps = act(IPC_SEND, 0, 1), pr = act(IPC_RECV, 0, 1);
+	struct ipc_submission cs, vs, lr, ls, pss, prs;
+
+	sub_init(&vs, v, 2);
+	ipc_submit(s, 1, &vs, &ops, t);
+	sub_init(&cs, c, 4);
+	ipc_submit(s, 0, &cs, &ops, t);
+	child = c[0].child;
+	ck_assert_ptr_nonnull(child);
+	ck_assert_ptr_eq(v[0].child, child);
+	ck_assert_uint_eq(vs.pending, 0);
+	ck_assert_uint_eq(cs.pending, 2);
+	ck_assert_int_eq(c[1].error, IPC_OK);
+	ck_assert_ptr_eq(c[2].queued_on, &child->lane[0]);
+	ck_assert_ptr_eq(c[3].queued_on, &child->lane[0]);
+	ck_assert_uint_eq(queue_len(&child->lane[0]), 2);
+
+	t->ndone = 0;
+	withdraw(t, &cs, IPC_E_END);
+	ck_assert_uint_eq(t->ndone, 2);
+	ck_assert_ptr_eq(t->log[0], &c[2]);
+	ck_assert_ptr_eq(t->log[1], &c[3]);
+	ck_assert_int_eq(c[2].error, IPC_E_END);
+	ck_assert_int_eq(c[3].error, IPC_E_END);
+	ck_assert_int_eq(c[0].error, IPC_OK);
+	ck_assert_int_eq(c[1].error, IPC_OK);
+	ck_assert_ptr_eq(c[0].child, child);	/* done OFFER keeps its child */
+	ck_assert_ptr_null(c[2].queued_on);
+	ck_assert_uint_eq(queue_len(&child->lane[0]), 0);
+	ck_assert(!child->lane[0].ended && !child->lane[1].ended);
+
+	/* The server side of the child still works, both ways round. */
+	submit1(t, child, 1, &lr, &later_r);
+	ck_assert_uint_eq(later_r.state, IPC_ST_QUEUED);
+	ck_assert_ptr_eq(later_r.queued_on, &child->lane[1]);
+	submit1(t, child, 0, &ls, &later_s);
+	ck_assert_int_eq(later_r.error, IPC_OK);
+	ck_assert_uint_eq(later_r.result_len, 5);
+	/* And so does the parent. */
+	submit1(t, s, 0, &pss, &ps);
+	submit1(t, s, 1, &prs, &pr);
+	ck_assert_int_eq(pr.error, IPC_OK);
+	free(t);
+}
+END_TEST
+
+START_TEST(withdraw_parent_and_child_lanes)
+{
+	/* OFFER { RECV } SEND: the OFFER matches, its RECV waits on the
+	 * child, the depth-0 SEND waits on the parent; both are withdrawn, in
+	 * chain order, from their own lanes. */
+	struct tctx *t = tctx_new();
+	struct ipc_stream *s = stream_new(t);
+	struct ipc_action c[3] = { act(IPC_OFFER, 0, 0), act(IPC_RECV, 1, 8),
+				   act(IPC_SEND, 0, 1) };
+	struct ipc_action v = act(IPC_ACCEPT, 0, 0);
+	struct ipc_action other = act(IPC_SEND, 0, 7);
+	struct ipc_submission cs, vs, os;
+	struct ipc_stream *child;
+
+	submit1(t, s, 1, &vs, &v);
+	sub_init(&cs, c, 3);
+	ipc_submit(s, 0, &cs, &ops, t);
+	child = c[0].child;
+	ck_assert_ptr_eq(c[1].queued_on, &child->lane[0]);
+	ck_assert_ptr_eq(c[2].queued_on, &s->lane[0]);
+	submit1(t, s, 0, &os, &other);	/* behind c[2] */
+	t->ndone = 0;
+	withdraw(t, &cs, -IPC_E_FAULT);
+	ck_assert_uint_eq(t->ndone, 2);
+	ck_assert_ptr_eq(t->log[0], &c[1]);
+	ck_assert_ptr_eq(t->log[1], &c[2]);
+	ck_assert_int_eq(c[1].error, IPC_E_FAULT);
+	ck_assert_int_eq(c[2].error, IPC_E_FAULT);
+	ck_assert_uint_eq(queue_len(&child->lane[0]), 0);
+	ck_assert_uint_eq(queue_len(&s->lane[0]), 1);
+	ck_assert_ptr_eq(s->lane[0].head, &other);
+	free(t);
+}
+END_TEST
+
+START_TEST(withdraw_error_codes)
+{
+	static const int errs[] = { IPC_OK, IPC_E_MISMATCH, IPC_E_END, IPC_E_TRANSFER,
+				    IPC_E_FAULT, IPC_E_RIGHTS, -IPC_E_FAULT, -IPC_E_RIGHTS,
+				    IPC_E_MAX + 1, 99, -99, -(IPC_E_MAX + 1),
+				    -2147483647 - 1, 2147483647 };
+	static const int want[] = { IPC_E_END, IPC_E_MISMATCH, IPC_E_END, IPC_E_TRANSFER,
+				    IPC_E_FAULT, IPC_E_RIGHTS, IPC_E_FAULT, IPC_E_RIGHTS,
+				    IPC_E_TRANSFER, IPC_E_TRANSFER, IPC_E_TRANSFER,
+				    IPC_E_TRANSFER, IPC_E_TRANSFER, IPC_E_TRANSFER };
+
+	ck_assert_int_eq(IPC_E_FAULT, 7);
+	ck_assert_int_eq(IPC_E_RIGHTS, 8);
+	ck_assert_int_eq(IPC_E_MAX, 8);
+	for (unsigned i = 0; i < ARRAY_SIZE(errs); i++) {
+		struct tctx *t = tctx_new();
+		struct ipc_stream *s = stream_new(t);
+		struct ipc_action c[3] = { act(IPC_ACCEPT, 0, 0), act(IPC_PULL_HANDLE, 1, 0),
+					   act(IPC_RECV, 0, 1) };
+		struct ipc_submission cs;
+
+		sub_init(&cs, c, 3);
+		ipc_submit(s, i & 1, &cs, &ops, t);
+		withdraw(t, &cs, errs[i]);
+		for (int j = 0; j < 3; j++) {
+			ck_assert_msg(c[j].error == want[i], "err %d: action %d got %d, want %d",
+				      errs[i], j, c[j].error, want[i]);
+			ck_assert_ptr_eq(t->log[j], &c[j]);
+		}
+		ck_assert_uint_eq(t->ndone, 3);
+		free(t);
+	}
+}
+END_TEST
+
+START_TEST(withdraw_finished_does_nothing)
+{
+	struct tctx *t = tctx_new();
+	struct ipc_stream *s = stream_new(t);
+	struct ipc_action x[2] = { act(IPC_SEND, 0, 2), act(IPC_OFFER, 0, 0) };
+	struct ipc_action y[2] = { act(IPC_RECV, 0, 2), act(IPC_RECV, 0, 0) };
+	struct ipc_action bad[2] = { act(IPC_SEND, 1, 0), act(IPC_SEND, 0, 0) };
+	struct ipc_action q = act(IPC_SEND, 0, 1);
+	struct ipc_submission xs, ys, bs, qs;
+	unsigned n;
+
+	sub_init(&xs, x, 2);
+	sub_init(&ys, y, 2);
+	ipc_submit(s, 0, &xs, &ops, t);
+	ipc_submit(s, 1, &ys, &ops, t);
+	ck_assert_uint_eq(xs.pending + ys.pending, 0);
+	sub_init(&bs, bad, 2);
+	ipc_submit(s, 0, &bs, &ops, t);	/* malformed: IPC_E_CHAIN */
+	ck_assert_uint_eq(bs.pending, 0);
+	submit1(t, s, 1, &qs, &q);	/* waits, then ended */
+	ipc_lane_end(s, 0, &ops, t);
+	ck_assert_int_eq(q.error, IPC_E_END);
+	n = t->ndone;
+	ck_assert_uint_eq(n, 7);
+
+	withdraw(t, &xs, IPC_E_FAULT);
+	withdraw(t, &ys, IPC_OK);
+	withdraw(t, &bs, IPC_E_RIGHTS);
+	withdraw(t, &qs, IPC_E_FAULT);
+	ck_assert_uint_eq(t->ndone, n);
+	ck_assert_int_eq(x[0].error, IPC_OK);
+	ck_assert_int_eq(x[1].error, IPC_E_MISMATCH);
+	ck_assert_int_eq(y[0].error, IPC_OK);
+	ck_assert_int_eq(bad[0].error, IPC_E_CHAIN);
+	ck_assert_int_eq(q.error, IPC_E_END);
+
+	/* Withdrawing twice: the second time does nothing either. */
+	{
+		struct ipc_action w = act(IPC_RECV, 0, 1);
+		struct ipc_submission ws;
+		struct ipc_stream *s2 = stream_new(t);
+
+		submit1(t, s2, 0, &ws, &w);
+		withdraw(t, &ws, IPC_E_FAULT);
+		ck_assert_uint_eq(t->ndone, n + 1);
+		withdraw(t, &ws, IPC_E_RIGHTS);
+		ck_assert_uint_eq(t->ndone, n + 1);
+		ck_assert_int_eq(w.error, IPC_E_FAULT);
+	}
+	free(t);
+}
+END_TEST
+
+START_TEST(queued_on_and_child_lifecycle)
+{
+	struct tctx *t = tctx_new();
+	struct ipc_stream *s = stream_new(t);
+
+	/* Matched at once: never queued, union stays NULL. */
+	{
+		struct ipc_action a = act(IPC_SEND, 0, 1), b = act(IPC_RECV, 0, 1);
+		struct ipc_submission as, bs;
+
+		submit1(t, s, 1, &as, &a);
+		ck_assert_ptr_eq(a.queued_on, &s->lane[1]);
+		submit1(t, s, 0, &bs, &b);
+		ck_assert_ptr_null(a.queued_on);	/* matched */
+		ck_assert_ptr_null(b.queued_on);	/* never queued */
+		ck_assert_ptr_null(a.child);
+	}
+	/* Queued on lane 0, then ended. */
+	{
+		struct ipc_stream *e = stream_new(t);
+		struct ipc_action a[2] = { act(IPC_OFFER, 0, 0), act(IPC_SEND, 1, 1) };
+		struct ipc_submission as;
+
+		sub_init(&as, a, 2);
+		ipc_submit(e, 0, &as, &ops, t);
+		ck_assert_ptr_eq(a[0].queued_on, &e->lane[0]);
+		ck_assert_ptr_null(a[1].queued_on);	/* NEW: on no lane */
+		ipc_lane_end(e, 1, &ops, t);
+		ck_assert_ptr_null(a[0].queued_on);
+		ck_assert_ptr_null(a[0].child);	/* failed OFFER: no child */
+		ck_assert_ptr_null(a[1].child);
+	}
+	/* Queued, then withdrawn. */
+	{
+		struct ipc_action a = act(IPC_ACCEPT, 0, 0);
+		struct ipc_submission as;
+
+		submit1(t, s, 1, &as, &a);
+		ck_assert_ptr_eq(a.queued_on, &s->lane[1]);
+		withdraw(t, &as, IPC_E_END);
+		ck_assert_ptr_null(a.queued_on);
+		ck_assert_ptr_null(a.child);
+	}
+	/* OFFER/ACCEPT success: both get the child, whose lanes the
+	 * ancillaries then wait on (OFFER side lane 0, ACCEPT side lane 1). */
+	{
+		struct ipc_action o[2] = { act(IPC_OFFER, 0, 0), act(IPC_SEND, 1, 1) };
+		struct ipc_action c[3] = { act(IPC_ACCEPT, 0, 0), act(IPC_RECV, 1, 1),
+					   act(IPC_RECV, 1, 1) };
+		struct ipc_action o2[3] = { act(IPC_OFFER, 0, 0), act(IPC_SEND, 1, 1),
+					    act(IPC_SEND, 1, 1) };
+		struct ipc_action c2 = act(IPC_ACCEPT, 0, 0);
+		struct ipc_submission os, cs, os2, cs2;
+
+		sub_init(&cs, c, 3);
+		ipc_submit(s, 0, &cs, &ops, t);
+		ck_assert_ptr_eq(c[0].queued_on, &s->lane[0]);
+		sub_init(&os, o, 2);
+		ipc_submit(s, 1, &os, &ops, t);
+		ck_assert_ptr_nonnull(o[0].child);
+		ck_assert_ptr_eq(o[0].child, c[0].child);
+		ck_assert_ptr_ne(o[0].child, s);
+		ck_assert_ptr_null(o[1].child);
+		ck_assert_ptr_null(c[1].child);
+		ck_assert_ptr_eq(c[2].queued_on, &o[0].child->lane[1]);
+		withdraw(t, &cs, IPC_E_END);
+		ck_assert_ptr_null(c[2].queued_on);
+		ck_assert_ptr_nonnull(c[0].child);	/* a done ACCEPT keeps it */
+
+		sub_init(&os2, o2, 3);
+		ipc_submit(s, 0, &os2, &ops, t);
+		submit1(t, s, 1, &cs2, &c2);
+		ck_assert_ptr_eq(o2[0].child, c2.child);
+		ck_assert_ptr_eq(o2[1].queued_on, &c2.child->lane[0]);
+		ck_assert_ptr_eq(o2[2].queued_on, &c2.child->lane[0]);
+		ipc_lane_end(c2.child, 0, &ops, t);
+		ck_assert_ptr_null(o2[1].queued_on);
+		ck_assert_ptr_null(o2[2].queued_on);
+	}
+	/* OFFER/ACCEPT failure: mismatch, new_stream failure, dismissed. */
+	{
+		struct ipc_action o = act(IPC_OFFER, 0, 0), m = act(IPC_OFFER, 0, 0);
+		struct ipc_action a = act(IPC_ACCEPT, 0, 0), b = act(IPC_OFFER, 0, 0);
+		struct ipc_action d = act(IPC_DISMISS, 0, 0), e = act(IPC_ACCEPT, 0, 0);
+		struct ipc_submission s1, s2, s3, s4, s5, s6;
+
+		submit1(t, s, 0, &s1, &o);
+		submit1(t, s, 1, &s2, &m);
+		ck_assert_int_eq(o.error, IPC_E_MISMATCH);
+		ck_assert_ptr_null(o.child);
+		ck_assert_ptr_null(m.child);
+		t->fail_new_stream = true;
+		submit1(t, s, 1, &s3, &a);
+		submit1(t, s, 0, &s4, &b);
+		ck_assert_int_eq(a.error, IPC_E_TRANSFER);
+		ck_assert_ptr_null(a.child);
+		ck_assert_ptr_null(b.child);
+		t->fail_new_stream = false;
+		submit1(t, s, 0, &s5, &e);
+		submit1(t, s, 1, &s6, &d);
+		ck_assert_int_eq(e.error, IPC_E_DISMISSED);
+		ck_assert_ptr_null(e.child);
+		ck_assert_ptr_null(d.child);
+	}
+	free(t);
+}
+END_TEST
+
 /* --- chain checking ------------------------------------------------------------ */
 
 START_TEST(chain_check_rules)
@@ -1186,12 +1730,14 @@ START_TEST(submit_resets_outputs)
 		ck_assert_uint_eq(a[i].state, IPC_ST_QUEUED);
 		ck_assert_uint_eq(a[i].index, i);
 		ck_assert_ptr_eq(a[i].sub, &as);
-		ck_assert_ptr_null(a[i].child);
+		/* the stale child is gone: the union now names the lane */
+		ck_assert_ptr_eq(a[i].queued_on, &s->lane[0]);
 		ck_assert_uint_eq(a[i].result_len, 0);
 	}
 	ck_assert_ptr_null(a[1].next);
 	submit1(t, s, 1, &rs, &r);
 	ck_assert_int_eq(a[0].error, IPC_OK);
+	ck_assert_ptr_null(a[0].child);
 	ck_assert_uint_eq(a[1].state, IPC_ST_QUEUED);
 	ipc_lane_end(s, 0, &ops, t);
 	free(t);
@@ -1279,6 +1825,120 @@ START_TEST(done_may_free_submission)
 }
 END_TEST
 
+START_TEST(withdraw_done_may_free)
+{
+	/* The withdrawal's last done() frees the submission: nothing of it
+	 * may be read afterwards (ASan). Queued at the lane's tail, in the
+	 * middle, on a child, with never-posted descendants last. */
+	struct tctx *t = tctx_new();
+	struct ipc_stream *s = stream_new(t);
+	struct ipc_submission *w, *x, *peer;
+	struct ipc_action *a;
+
+	t->free_done_subs = true;
+	/* Last action reported is a never-posted descendant. */
+	w = heap_chain(4);
+	a = w->actions;
+	a[0] = act(IPC_SEND, 0, 1);
+	a[1] = act(IPC_OFFER, 0, 0);
+	a[2] = act(IPC_SEND, 1, 1);
+	a[3] = act(IPC_OFFER, 1, 0);
+	ipc_submit(s, 0, w, &ops, t);
+	x = heap_chain(1);
+	x->actions[0] = act(IPC_SEND, 0, 1);
+	ipc_submit(s, 0, x, &ops, t);	/* behind w */
+	ipc_withdraw(w, IPC_E_FAULT, &ops, t);
+	ck_assert_uint_eq(t->freed, 1);
+	ck_assert_uint_eq(t->ndone, 4);
+	ck_assert_uint_eq(queue_len(&s->lane[0]), 1);
+	ipc_withdraw(x, IPC_OK, &ops, t);	/* the only one left */
+	ck_assert_uint_eq(t->freed, 2);
+	ck_assert_uint_eq(queue_len(&s->lane[0]), 0);
+
+	/* Last action reported waits on a child; its sibling on the parent
+	 * comes first. */
+	peer = heap_chain(1);
+	peer->actions[0] = act(IPC_ACCEPT, 0, 0);
+	ipc_submit(s, 1, peer, &ops, t);
+	w = heap_chain(3);
+	a = w->actions;
+	a[0] = act(IPC_OFFER, 0, 0);
+	a[1] = act(IPC_RECV, 1, 4);
+	a[2] = act(IPC_RECV, 0, 4);
+	ipc_submit(s, 0, w, &ops, t);
+	ck_assert_uint_eq(t->freed, 3);	/* the ACCEPT's submission */
+	ipc_withdraw(w, IPC_E_END, &ops, t);
+	ck_assert_uint_eq(t->freed, 4);
+	ck_assert_uint_eq(t->ndone, 9);
+	ck_assert_uint_eq(queue_len(&s->lane[0]), 0);
+	free(t);
+}
+END_TEST
+
+START_TEST(withdraw_random_with_free)
+{
+	/* done_may_free_submission with withdrawals of random live
+	 * submissions mixed in. */
+	struct tctx *t = tctx_new();
+	unsigned nsub = 0, withdrawn = 0;
+
+	t->free_done_subs = true;
+	rng_seed(0x3d1a);
+	for (unsigned i = 0; i < 4; i++)
+		stream_new(t);
+	for (unsigned round = 0; round < 10000; round++) {
+		unsigned pick = (unsigned)rng_below(t->nstreams < 8 ? t->nstreams : 8);
+		struct ipc_stream *s = &t->pool[t->nstreams - 1 - pick];
+		unsigned r = (unsigned)rng_below(40);
+
+		if (r == 0) {
+			ipc_lane_end(s, (unsigned)rng_below(2), &ops, t);
+		} else if (r < 8 && t->nlive) {
+			unsigned k = (unsigned)rng_below(t->nlive);
+			struct ipc_submission *sub = t->live[k];
+			unsigned before = t->ndone, pending;
+
+			if (!sub)
+				continue;
+			pending = sub->pending;
+			REQUIRE(pending > 0);	/* finished ones are freed */
+			ipc_withdraw(sub, (int)rng_below(12) - 2, &ops, t);
+			REQUIRE(t->ndone - before == pending);
+			REQUIRE(t->live[k] == NULL);	/* freed by the last done() */
+			withdrawn++;
+		} else {
+			struct ipc_action tmp[12];
+			unsigned n = random_chain(tmp, 12);
+			struct ipc_submission *sub = heap_chain(n);
+
+			memcpy(sub->actions, tmp, n * sizeof(tmp[0]));
+			nsub++;
+			/* Register it (reusing freed slots) before it can finish. */
+			{
+				unsigned k = 0;
+
+				while (k < t->nlive && t->live[k])
+					k++;
+				REQUIRE(k < LIVE_MAX);
+				if (k == t->nlive)
+					t->nlive++;
+				t->live[k] = sub;
+			}
+			ipc_submit(s, (unsigned)rng_below(2), sub, &ops, t);
+		}
+		while (t->nlive && !t->live[t->nlive - 1])
+			t->nlive--;
+	}
+	for (unsigned i = 0; i < t->nstreams; i++)
+		ipc_lane_end(&t->pool[i], 0, &ops, t);
+	ck_assert_uint_eq(t->freed, nsub);
+	ck_assert_uint_gt(withdrawn, 50);
+	for (unsigned i = 0; i < t->nlive; i++)
+		ck_assert_ptr_null(t->live[i]);
+	free(t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ipc");
@@ -1291,6 +1951,7 @@ int main(void)
 	tcase_add_test(tc, compat_table_all_pairs);
 	tcase_add_test(tc, too_small_both_sides);
 	tcase_add_test(tc, callback_errors_fail_both);
+	tcase_add_test(tc, callback_fault_rights_kept);
 	tcase_add_test(tc, null_callbacks);
 	tcase_add_test(tc, dismiss_vs_each_type);
 	tcase_add_test(tc, conversation_through_callbacks);
@@ -1304,10 +1965,20 @@ int main(void)
 	tcase_add_test(tc, lane_end_fails_queued_and_later);
 	tcase_add_test(tc, lane_end_on_child_and_parent_independent);
 	tcase_add_test(tc, parent_end_leaves_child_alone);
+	tcase_add_test(tc, withdraw_head_middle_tail);
+	tcase_add_test(tc, withdraw_only_and_multi_action);
+	tcase_add_test(tc, withdraw_queued_offer_fails_ancillaries);
+	tcase_add_test(tc, withdraw_ancillary_waiting_on_child);
+	tcase_add_test(tc, withdraw_parent_and_child_lanes);
+	tcase_add_test(tc, withdraw_error_codes);
+	tcase_add_test(tc, withdraw_finished_does_nothing);
+	tcase_add_test(tc, queued_on_and_child_lifecycle);
 	tcase_add_test(tc, chain_check_rules);
 	tcase_add_test(tc, submit_rejects_malformed);
 	tcase_add_test(tc, submit_resets_outputs);
 	tcase_add_test(tc, done_may_free_submission);
+	tcase_add_test(tc, withdraw_done_may_free);
+	tcase_add_test(tc, withdraw_random_with_free);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -34,13 +34,32 @@ static bool has_word(const char *line, const char *w)
 	return false;
 }
 
+/* The value of word=value on the command line, copied into buf ("" if
+ * absent). */
+static void word_value(const char *line, const char *w, char *buf, size_t size)
+{
+	size_t n = strlen(w), k = 0;
+
+	buf[0] = 0;
+	for (const char *p = line; *p; p++) {
+		if ((p == line || p[-1] == ' ') && !strncmp(p, w, n) && p[n] == '=') {
+			for (p += n + 1; *p && *p != ' ' && k + 1 < size; p++)
+				buf[k++] = *p;
+			buf[k] = 0;
+			return;
+		}
+	}
+}
+
 static int run_dir(const char *initrd, size_t len, const char *dir)
 {
+	char only[64];
 	const struct rl_startup *st = rl_startup_info;
 	const struct rl_spawn_opts opts = {
 		.irq_authority = st->irq_authority,
 		.ioport_authority = st->ioport_authority,
 		.phys_authority = st->phys_authority,
+		.initrd = st->initrd,
 	};
 	struct cpio_entry e;
 	size_t off = 0;
@@ -58,6 +77,10 @@ static int run_dir(const char *initrd, size_t len, const char *dir)
 			continue;
 		memcpy(name, e.name, e.namelen);
 		name[e.namelen] = 0;
+		/* "only=<program>" runs that one alone (for working on it). */
+		word_value((const char *)st->cmdline, "only", only, sizeof(only));
+		if (only[0] && strcmp(name + dl, only))
+			continue;
 		argv[0] = name;
 		/* Test programs are trusted with the hardware authorities, so
 		 * driver-facing calls (IRQs, ports, device memory) get tested. */

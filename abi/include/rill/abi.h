@@ -50,18 +50,19 @@ enum rl_object_type {
 	RL_OBJ_IRQ_AUTHORITY = 7,
 	RL_OBJ_IOPORT_AUTHORITY = 8,
 	RL_OBJ_PHYS_AUTHORITY = 9,
+	RL_OBJ_LANE = 10,		/* one side of an IPC stream */
 };
 
 #define RL_RIGHT_READ		0x0001u	/* memory: map readable, read */
 #define RL_RIGHT_WRITE		0x0002u	/* memory: map writable, write */
 #define RL_RIGHT_EXEC		0x0004u	/* memory: map executable */
 #define RL_RIGHT_DUP		0x0008u	/* handle_dup */
-#define RL_RIGHT_TRANSFER	0x0010u	/* process_give (and later IPC) */
+#define RL_RIGHT_TRANSFER	0x0010u	/* process_give, IPC push handle */
 #define RL_RIGHT_MANAGE		0x0020u	/* process: threads, mappings, handles, kill */
 #define RL_RIGHT_CONTROL	0x0040u	/* thread: start, kill, set base */
 #define RL_RIGHT_OBSERVE	0x0080u	/* thread: observe, regs, resume */
 #define RL_RIGHT_WAIT		0x0100u	/* process/thread exit, irq wait */
-#define RL_RIGHT_SUBMIT		0x0200u	/* queue: enter, wake */
+#define RL_RIGHT_SUBMIT		0x0200u	/* queue: enter, wake; lane: IPC, shutdown */
 #define RL_RIGHT_DERIVE		0x0400u	/* authorities: open a sub-resource;
 					   memory: copy-on-write snapshot */
 #define RL_RIGHTS_ALL		0x07ffu
@@ -115,6 +116,13 @@ enum rl_opcode {
 	RL_OP_THREAD_WAIT = 9,	/* handle = thread; result = exit status */
 	RL_OP_RESUME = 10,	/* handle = thread, arg[0] = RL_RESUME_* flags,
 				   arg[1] = rax with RL_RESUME_SET_RAX; result 0 */
+	RL_OP_IPC = 11,		/* handle = lane, arg[0] = struct rl_ipc_action[arg[1]],
+				   arg[2] = result buffer, arg[3] = its size,
+				   arg[4] = RL_IPC_CLOSE_LANE or 0;
+				   result 0 (each action's own in the result buffer) or
+				   -errno for the submission; aux[0] = actions that failed */
+	RL_OP_LANE_SHUTDOWN = 12, /* handle = lane; result 0. Ends the stream: waiting
+				   and later actions on both lanes fail with -EPIPE */
 	RL_OP_COUNT
 };
 
@@ -255,7 +263,8 @@ struct rl_startup {
 	uint64_t argc;
 	uint64_t argv;			/* char *argv[argc + 1] */
 	uint64_t cmdline;		/* kernel command line (init only) */
-	uint64_t reserved[4];
+	rl_handle_t handles[4];		/* handles the parent chose to give (0: none) */
+	uint64_t reserved[2];
 };
 
 #define RL_STARTUP_MAGIC	0x52494c4cu	/* "RILL" */
@@ -275,7 +284,79 @@ struct rl_kcounters {
 	uint64_t user_pages;		/* pages owned by memory objects */
 	uint64_t page_tables;		/* user page-table pages */
 	uint64_t syscalls;		/* system calls made (all CPUs) */
-	uint64_t reserved[4];
+	uint64_t streams;		/* IPC streams alive (ancillary ones too) */
+	uint64_t ipc_actions;		/* IPC actions submitted, not yet completed */
+	uint64_t reserved[2];
 };
+
+/* ---- IPC streams (docs/ipc.md) ---------------------------------------------- */
+
+/* Action types (struct rl_ipc_action.type). */
+enum rl_ipc_type {
+	RL_IPC_SEND = 1,	/* buf, len: bytes to send */
+	RL_IPC_SEND_SG = 2,	/* buf = struct rl_iovec[len], len <= RL_IPC_MAX_IOV */
+	RL_IPC_RECV = 3,	/* buf, len: receive buffer and its capacity */
+	RL_IPC_RECV_INLINE = 4,	/* len = capacity <= RL_IPC_INLINE_MAX; the bytes land
+				   in the result buffer (rl_ipc_result.offset) */
+	RL_IPC_PUSH_HANDLE = 5,	/* handle (needs RL_RIGHT_TRANSFER); rights = mask of
+				   the handle's rights passed on */
+	RL_IPC_PULL_HANDLE = 6,	/* rights = rights the pulled handle must carry */
+	RL_IPC_IMBUE_CREDS = 7,	/* nothing: the kernel supplies who submitted it */
+	RL_IPC_EXTRACT_CREDS = 8, /* result: the imbuer's process and thread ids */
+	RL_IPC_OFFER = 9,	/* new ancillary stream; flags RL_IPC_WANT_LANE */
+	RL_IPC_ACCEPT = 10,	/* new ancillary stream; flags RL_IPC_WANT_LANE */
+	RL_IPC_DISMISS = 11,	/* matches anything; the peer's action fails */
+};
+
+/* rl_ipc_action.flags */
+#define RL_IPC_WANT_LANE	0x01u	/* OFFER/ACCEPT: return a handle to this side's
+					   lane of the new stream (rl_ipc_result.handle);
+					   without it the lane ends when the submission
+					   completes */
+
+/* RL_OP_IPC arg[4] */
+#define RL_IPC_CLOSE_LANE	0x01u	/* close the lane handle once the actions are
+					   posted; the lane stays open until this
+					   submission completes */
+
+#define RL_IPC_MAX_CHAIN	64	/* actions per submission */
+#define RL_IPC_MAX_DEPTH	8	/* nesting of offer/accept */
+#define RL_IPC_MAX_IOV		16	/* pieces of one RL_IPC_SEND_SG */
+#define RL_IPC_INLINE_MAX	4096	/* capacity of one RL_IPC_RECV_INLINE */
+
+/* One action of a chain: 32 bytes. Depth 0 goes to the submission's lane;
+ * depth d + 1 to the stream made by the nearest OFFER/ACCEPT at depth d
+ * before it. Reserved fields must be 0. */
+struct rl_ipc_action {
+	uint16_t type;		/* enum rl_ipc_type */
+	uint8_t depth;
+	uint8_t flags;		/* RL_IPC_WANT_LANE */
+	uint32_t rights;	/* PUSH: mask passed on; PULL: rights required */
+	rl_handle_t handle;	/* PUSH: the handle to pass (it stays with the sender) */
+	uint32_t reserved;
+	uint64_t buf;
+	uint64_t len;
+};
+
+struct rl_iovec {
+	uint64_t base;
+	uint64_t len;
+};
+
+/* Each action's result: 32 bytes, result[i] for action i, at the start of
+ * the result buffer. Inline data follows the array: RECV_INLINE i's bytes
+ * are at (char *)results + results[i].offset. */
+struct rl_ipc_result {
+	int32_t status;		/* 0 or -RILL_E* (docs/ipc.md: errors) */
+	rl_handle_t handle;	/* PULL: the new handle; OFFER/ACCEPT with
+				   RL_IPC_WANT_LANE: the lane */
+	uint64_t length;	/* SEND*, RECV*: bytes moved */
+	uint64_t offset;	/* RECV_INLINE: where its bytes are;
+				   EXTRACT: the imbuer's process id */
+	uint64_t thread;	/* EXTRACT: the imbuer's thread id */
+};
+
+_Static_assert(sizeof(struct rl_ipc_action) == 32, "ipc action size");
+_Static_assert(sizeof(struct rl_ipc_result) == 32, "ipc result size");
 
 #endif

@@ -28,8 +28,10 @@
 #define RILL_EPIPE	32	/* end of lane: the peer is gone */
 #define RILL_ERANGE	34	/* value out of range */
 #define RILL_ENOSYS	38	/* no such call or opcode */
+#define RILL_EPROTO	71	/* IPC: the matched actions are incompatible */
 #define RILL_EOVERFLOW	75	/* value too large */
 #define RILL_EBADFD	77	/* handle names an object of the wrong type */
+#define RILL_EMSGSIZE	90	/* IPC: the send is larger than the receive buffer */
 #define RILL_ENOTSUP	95	/* not supported */
 #define RILL_ETIMEDOUT	110	/* deadline passed */
 #define RILL_ECANCELED	125	/* cancelled */

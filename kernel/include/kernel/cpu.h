@@ -30,6 +30,7 @@ struct cpu {
 	uint64_t syscalls;		/* system calls entered here */
 	void *sched;			/* struct runqueue *, owned by sched.c */
 	void *timers;			/* struct cpu_timers *, owned by timer.c */
+	void *ipc_ctx;			/* struct ipc_ctx * being run here (ipc/stream.c) */
 	struct arch_cpu arch;
 };
 

@@ -69,7 +69,10 @@ enum ipc_error {
 	IPC_E_CHAIN = 5,	/* the OFFER/ACCEPT this action depended on failed
 				   (the action carries that error instead when
 				   known; this one is for malformed cases) */
-	IPC_E_TRANSFER = 6,	/* the wrapper's transfer callback failed */
+	IPC_E_TRANSFER = 6,	/* the wrapper's callback failed (out of memory) */
+	IPC_E_FAULT = 7,	/* the wrapper could not read or write a buffer */
+	IPC_E_RIGHTS = 8,	/* a pulled handle lacks the rights required */
+	IPC_E_MAX = 8,
 };
 
 #define IPC_MAX_CHAIN	64	/* actions per submission */
@@ -94,7 +97,10 @@ struct ipc_action {
 	uint16_t index;			/* position in the submission */
 	int16_t error;			/* enum ipc_error once done */
 	uint64_t result_len;		/* bytes moved (transfers) */
-	struct ipc_stream *child;	/* OFFER/ACCEPT: the new stream */
+	union {
+		struct ipc_stream *child;	/* done OFFER/ACCEPT: the new stream */
+		struct ipc_lane *queued_on;	/* QUEUED: its lane (else NULL) */
+	};
 };
 
 enum { IPC_ST_NEW, IPC_ST_QUEUED, IPC_ST_DONE };
@@ -156,5 +162,12 @@ void ipc_submit(struct ipc_stream *s, unsigned lane, struct ipc_submission *sub,
 /* End a lane (its last handle closed) or shut it down: waiting actions
  * on both lanes fail with IPC_E_END, and so does anything posted later. */
 void ipc_lane_end(struct ipc_stream *s, unsigned lane, const struct ipc_ops *ops, void *ctx);
+
+/* Withdraw a submission (its queue is gone): each of its actions still
+ * waiting on a lane leaves it and fails with err (an enum ipc_error),
+ * followed by its never-posted descendants (err normalized as a callback
+ * result; IPC_OK becomes IPC_E_END). Afterwards sub->pending is 0.
+ * The peers see nothing: a withdrawn action was never matched. */
+void ipc_withdraw(struct ipc_submission *sub, int err, const struct ipc_ops *ops, void *ctx);
 
 #endif

@@ -54,6 +54,7 @@ struct handle_table {
 	uint32_t cap;		/* entries allocated */
 	uint32_t used;
 	uint32_t hint;		/* where to look for a free entry */
+	bool dead;		/* destroyed: nothing can be installed any more */
 };
 
 void handle_table_init(struct handle_table *t);
@@ -61,7 +62,8 @@ void handle_table_init(struct handle_table *t);
 void handle_table_destroy(struct handle_table *t);
 
 /* Install o with rights (takes a new reference). Returns the handle or
- * -EMFILE / -ENOMEM. */
+ * -EMFILE / -ENOMEM, or -ESRCH once the table is destroyed (its process
+ * ended). */
 int handle_install(struct handle_table *t, struct kobj *o, uint32_t rights);
 /* Look h up in the current process (a value above INT32_MAX, as passed in
  * a 64-bit register, is -EBADF, never truncated): it must name an object of type (0: any)

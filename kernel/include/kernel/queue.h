@@ -52,6 +52,7 @@ struct queue {
 	struct rl_cqe *ovf;		/* completions waiting for ring space */
 	uint32_t ovf_head, ovf_count;
 	struct list_head pending;	/* cancellable ops */
+	struct list_head ipc_subs;	/* IPC submissions in flight (ipc/stream.c) */
 	struct waitq wq;
 	uint32_t waiters;
 	uint32_t wake_seq;

@@ -92,6 +92,9 @@ int vm_protect(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot);
 int vm_fault(struct aspace *as, uintptr_t addr, unsigned error);
 /* Copy to/from another address space (through the direct map). */
 int vm_rw(struct aspace *as, uintptr_t addr, void *buf, size_t len, bool write);
+/* Is [addr, addr + len) mapped, every part allowing prot (RL_PROT_*)? 0 or
+ * -EFAULT. A check, not a guarantee: the caller still copies with vm_rw. */
+int vm_check_range(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot);
 void aspace_activate(struct aspace *as);
 
 extern uint64_t nr_memobjs, nr_areas, nr_user_pages;

@@ -90,10 +90,22 @@ struct rl_spawn_opts {
 	/* Handles of the caller to give to the child (0: none); they appear
 	 * in the child's startup block. */
 	rl_handle_t irq_authority, ioport_authority, phys_authority;
+	/* Further handles to give, with all their rights (0: none); they
+	 * appear in the child's rl_startup_info->handles[]. */
+	rl_handle_t handles[4];
+	/* The initrd memory object to pass on (0: none), read-only; the child
+	 * finds it in rl_startup_info->initrd and can use rl_initrd_file. */
+	rl_handle_t initrd;
 };
 int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const *argv,
 		       const struct rl_spawn_opts *opts, rl_handle_t *thread_out);
 int64_t rl_process_wait(rl_handle_t p);
+/* A file of the initrd this process was given (mapped read-only on first
+ * use); NULL when there is no initrd or no such file. */
+const void *rl_initrd_file(const char *path, size_t *len);
+/* rl_spawn_image of an initrd file (-RILL_ENOENT when it is missing). */
+int64_t rl_spawn_file(const char *path, int argc, const char *const *argv,
+		      const struct rl_spawn_opts *opts, rl_handle_t *thread_out);
 
 /* ---- output ---- */
 int rl_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

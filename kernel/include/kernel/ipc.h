@@ -1,0 +1,24 @@
+/*
+ * ipc.h - IPC streams in the kernel (kernel/ipc/stream.c): lane objects,
+ * the RL_OP_IPC and RL_OP_LANE_SHUTDOWN queue operations and the
+ * stream_create system call. The matching itself is ipc_core.h's.
+ */
+#ifndef KERNEL_IPC_H
+#define KERNEL_IPC_H
+
+#include <kernel/queue.h>
+
+void ipc_init(void);
+
+/* RL_OP_IPC: 0 when op now belongs to IPC (it completes later, or already
+ * did), or a negative error the caller completes op with. */
+int op_ipc(struct qop *op, const struct rl_sqe *sqe);
+/* The queue is being destroyed: withdraw its IPC submissions (their
+ * waiting actions leave their lanes; ancillary sides they held close). */
+void ipc_queue_dead(struct queue *q);
+/* RL_OP_LANE_SHUTDOWN: immediate. */
+int64_t op_lane_shutdown(const struct rl_sqe *sqe);
+
+extern uint64_t nr_streams, nr_ipc_actions;
+
+#endif

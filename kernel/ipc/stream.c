@@ -1,0 +1,766 @@
+/*
+ * stream.c - IPC streams in the kernel: the wrapper around the portable
+ * matching core (ipc_core.c) that gives it locks, memory, address spaces,
+ * handles and credentials. docs/ipc.md describes the model and the ABI.
+ *
+ * Objects
+ *   struct kstream   a stream: the core's ipc_stream plus users[2], the
+ *                    number of things keeping each side open (lane objects,
+ *                    and submissions still running on an ancillary side).
+ *                    When a side's users reach 0 the stream is ended (the
+ *                    core fails what waits on it with IPC_E_END); when both
+ *                    reach 0 it is freed. Queued actions hold nothing: a
+ *                    stream with waiting actions has a user on each side,
+ *                    or it has been ended, which failed them all.
+ *   struct lane      the kobj a lane handle names: one side of a stream,
+ *                    holding one user of it.
+ *   struct family    the lock of a stream created by stream_create and of
+ *                    every ancillary stream grown from it (matching in a
+ *                    stream posts into its children, so they share a lock;
+ *                    unrelated streams never contend).
+ *   struct ksub      one RL_OP_IPC submission: its qop (the queue to
+ *                    complete on) and its actions, 64 bytes each
+ *                    (struct ipc_action), in one allocation.
+ *
+ * Contexts and deferral
+ *   The core runs under the family lock and calls back (transfer, handles,
+ *   credentials, new streams, done). Anything that could reach another
+ *   family or a queue waits until the lock is dropped: done() only links
+ *   the finished submission onto the running context's list, and a lane
+ *   object destroyed while a context runs on this CPU (say, a pushed lane
+ *   handle dropped while completing) is linked there too. The context's
+ *   drain loop then writes results, installs handles, releases ancillary
+ *   sides, posts completions and frees, until nothing is left. Interrupts
+ *   stay off while a context runs, so "this CPU" is stable and nesting is
+ *   a loop, never recursion an attacker could deepen.
+ *
+ * Lock order: queue sq_lock -> family lock -> address space locks (copies)
+ * and the kernel heap. Completions (queue lock) and handle tables are
+ * touched only with no family lock held.
+ */
+#include <kernel/cpu.h>
+#include <kernel/errno.h>
+#include <kernel/ipc.h>
+#include <kernel/ipc_core.h>
+#include <kernel/kheap.h>
+#include <kernel/panic.h>
+#include <kernel/process.h>
+#include <kernel/syscall.h>
+#include <kernel/vm.h>
+#include <rill/string.h>
+
+struct family {
+	spinlock_t lock;
+	uint32_t refs;			/* streams + running contexts (atomic) */
+};
+
+struct kstream {
+	struct ipc_stream core;
+	struct family *fam;
+	uint32_t users[2];		/* under fam->lock */
+};
+
+struct lane {
+	struct kobj obj;
+	struct kstream *s;
+	unsigned side;
+	struct lane *next_dead;		/* on a context's list once destroyed */
+};
+
+struct ksub {
+	struct qop *op;
+	struct list_head qlink;		/* on the queue's ipc_subs (q->lock) */
+	uint32_t refs;			/* 1 until finished, +1 while withdrawn */
+	struct family *fam;		/* referenced */
+	struct ksub *next_done;
+	uint64_t results;		/* user address of the result buffer */
+	struct kstream *held;		/* RL_IPC_CLOSE_LANE: the side it keeps open */
+	unsigned held_side;
+	struct ipc_submission sub;
+	struct ipc_action acts[];
+};
+
+struct ipc_ctx {
+	struct family *fam;		/* of the streams the core is working on */
+	struct ksub *done_head, **done_tail;
+	struct lane *dead;
+};
+
+static struct kmem_cache *stream_cache, *family_cache, *lane_cache;
+uint64_t nr_streams, nr_ipc_actions;
+
+/* Bounce buffers for copies between two address spaces (interrupts are off
+ * while a context runs, so one per CPU is enough). */
+#define BOUNCE	1024
+static char bounce[MAX_CPUS][BOUNCE];
+
+void ipc_init(void)
+{
+	stream_cache = kmem_cache_create("stream", sizeof(struct kstream), 8);
+	family_cache = kmem_cache_create("ipc-family", sizeof(struct family), 8);
+	lane_cache = kmem_cache_create("lane", sizeof(struct lane), 8);
+}
+
+static struct ksub *ksub_of(const struct ipc_action *a)
+{
+	return container_of(a->sub, struct ksub, sub);
+}
+
+static struct process *owner_of(const struct ipc_action *a)
+{
+	return ksub_of(a)->op->q->owner;
+}
+
+static void family_put(struct family *f)
+{
+	if (!__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
+		kmem_cache_free(family_cache, f);
+}
+
+/* ---- callbacks of the core (family lock held) ------------------------------- */
+
+static int copy_between(struct aspace *src, uint64_t from, struct aspace *dst, uint64_t to,
+			uint64_t len)
+{
+	char *b = bounce[this_cpu()->id];
+
+	while (len) {
+		size_t n = len < BOUNCE ? len : BOUNCE;
+
+		if (vm_rw(src, from, b, n, false) || vm_rw(dst, to, b, n, true))
+			return IPC_E_FAULT;
+		from += n;
+		to += n;
+		len -= n;
+	}
+	return IPC_OK;
+}
+
+static int cb_transfer(void *vctx, struct ipc_action *send, struct ipc_action *recv)
+{
+	struct aspace *src = &owner_of(send)->as, *dst = &owner_of(recv)->as;
+	struct rl_iovec iov[RL_IPC_MAX_IOV];
+	uint64_t to = recv->buf, total = 0;
+
+	if (send->type == IPC_SEND)
+		return copy_between(src, send->buf, dst, to, send->len);
+	/* Scatter-gather: the pieces are read again now; they must still add
+	 * up to what was checked at submission. */
+	if (vm_rw(src, send->buf, iov, send->arg * sizeof(iov[0]), false))
+		return IPC_E_FAULT;
+	for (unsigned i = 0; i < send->arg; i++) {
+		if (iov[i].len > send->len - total)
+			return IPC_E_FAULT;
+		if (copy_between(src, iov[i].base, dst, to + total, iov[i].len))
+			return IPC_E_FAULT;
+		total += iov[i].len;
+	}
+	return total == send->len ? IPC_OK : IPC_E_FAULT;
+}
+
+/* The pushed object (referenced in push->buf) moves to the pull action. */
+static int cb_move_handle(void *vctx, struct ipc_action *push, struct ipc_action *pull)
+{
+	if ((push->rights & pull->rights) != pull->rights)
+		return IPC_E_RIGHTS;
+	pull->buf = push->buf;
+	pull->arg = push->rights;
+	push->buf = 0;
+	return IPC_OK;
+}
+
+/* IMBUE carries the submitter's process and thread ids in buf and len. */
+static int cb_creds(void *vctx, struct ipc_action *imbue, struct ipc_action *extract)
+{
+	extract->buf = imbue->buf;
+	extract->len = imbue->len;
+	return IPC_OK;
+}
+
+static struct ipc_stream *cb_new_stream(void *vctx)
+{
+	struct ipc_ctx *ctx = vctx;
+	struct kstream *s = kmem_cache_zalloc(stream_cache);
+
+	if (!s)
+		return NULL;
+	s->fam = ctx->fam;
+	__atomic_fetch_add(&s->fam->refs, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&nr_streams, 1, __ATOMIC_RELAXED);
+	ipc_stream_init(&s->core, s);
+	return &s->core;
+}
+
+static void cb_done(void *vctx, struct ipc_action *a)
+{
+	struct ipc_ctx *ctx = vctx;
+	struct ksub *ks;
+
+	/* A matched OFFER/ACCEPT: its submission keeps its side of the new
+	 * stream open until it completes (or hands it to a lane handle). */
+	if (a->error == IPC_OK && a->child) {
+		struct kstream *c = a->child->priv;
+
+		c->users[a->type == IPC_OFFER ? 0 : 1]++;
+	}
+	if (a->sub->pending)
+		return;
+	ks = ksub_of(a);
+	ks->next_done = NULL;
+	*ctx->done_tail = ks;
+	ctx->done_tail = &ks->next_done;
+}
+
+static const struct ipc_ops kops = {
+	.transfer = cb_transfer,
+	.move_handle = cb_move_handle,
+	.creds = cb_creds,
+	.new_stream = cb_new_stream,
+	.done = cb_done,
+};
+
+/* ---- contexts ----------------------------------------------------------------- */
+
+/* Begin a context on this CPU (interrupts off until ctx_end). Returns false
+ * when one is already running here: the caller then hands its work to it. */
+static bool ctx_begin(struct ipc_ctx *ctx, irqflags_t *f)
+{
+	*f = arch_irq_save();
+	if (this_cpu()->ipc_ctx) {
+		arch_irq_restore(*f);
+		return false;
+	}
+	ctx->fam = NULL;
+	ctx->done_head = NULL;
+	ctx->done_tail = &ctx->done_head;
+	ctx->dead = NULL;
+	this_cpu()->ipc_ctx = ctx;
+	return true;
+}
+
+/* One fewer user of side of s; ends the stream at 0, frees it when neither
+ * side has any. s->fam's lock held; s may be gone afterwards. */
+static void side_release(struct ipc_ctx *ctx, struct kstream *s, unsigned side)
+{
+	if (--s->users[side] == 0) {
+		ctx->fam = s->fam;
+		ipc_lane_end(&s->core, side, &kops, ctx);
+	}
+	if (s->users[0] == 0 && s->users[1] == 0) {
+		family_put(s->fam);	/* never the last: the context holds one */
+		kmem_cache_free(stream_cache, s);
+		__atomic_fetch_sub(&nr_streams, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void side_release_locked(struct ipc_ctx *ctx, struct kstream *s, unsigned side)
+{
+	struct family *fam = s->fam;
+
+	__atomic_fetch_add(&fam->refs, 1, __ATOMIC_RELAXED);
+	spin_lock(&fam->lock);
+	side_release(ctx, s, side);
+	spin_unlock(&fam->lock);
+	family_put(fam);
+}
+
+static void lane_obj_destroy(struct kobj *o);
+
+static struct lane *lane_new(struct kstream *s, unsigned side)
+{
+	struct lane *l = kmem_cache_zalloc(lane_cache);
+
+	if (!l)
+		return NULL;
+	kobj_init(&l->obj, RL_OBJ_LANE, lane_obj_destroy);
+	l->s = s;
+	l->side = side;
+	return l;
+}
+
+static int errno_of(int e)
+{
+	switch (e) {
+	case IPC_OK:
+		return 0;
+	case IPC_E_MISMATCH:
+		return -EPROTO;
+	case IPC_E_TOO_SMALL:
+		return -EMSGSIZE;
+	case IPC_E_END:
+		return -EPIPE;
+	case IPC_E_DISMISSED:
+		return -ECANCELED;
+	case IPC_E_FAULT:
+		return -EFAULT;
+	case IPC_E_RIGHTS:
+		return -EACCES;
+	case IPC_E_CHAIN:
+		return -EINVAL;
+	default:
+		return -ENOMEM;
+	}
+}
+
+#define RES_CHUNK 16
+
+/* A submission is complete: results out, handles in, completion posted. */
+static void ksub_put(struct ksub *ks)
+{
+	if (__atomic_sub_fetch(&ks->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	family_put(ks->fam);
+	kfree(ks);
+}
+
+static void finish(struct ipc_ctx *ctx, struct ksub *ks)
+{
+	struct queue *q = ks->op->q;
+	struct process *p = q->owner;
+	irqflags_t f;
+	struct rl_ipc_result res[RES_CHUNK];
+	unsigned n = ks->sub.count, failed = 0;
+	int64_t r = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct ipc_action *a = &ks->acts[i];
+		struct rl_ipc_result *o = &res[i % RES_CHUNK];
+
+		memset(o, 0, sizeof(*o));
+		o->status = errno_of(a->error);
+		switch (a->type) {
+		case IPC_SEND:
+		case IPC_SEND_SG:
+		case IPC_RECV:
+			o->length = a->result_len;
+			break;
+		case IPC_RECV_INLINE:
+			o->length = a->result_len;
+			o->offset = a->buf - ks->results;
+			break;
+		case IPC_PUSH_HANDLE:
+			if (a->buf)	/* not taken by a PULL */
+				kobj_put((struct kobj *)a->buf);
+			break;
+		case IPC_PULL_HANDLE:
+			if (a->error == IPC_OK) {
+				struct kobj *obj = (struct kobj *)a->buf;
+				int h = handle_install(&p->handles, obj, a->arg);
+
+				kobj_put(obj);
+				if (h < 0)
+					o->status = h;
+				else
+					o->handle = h;
+			}
+			break;
+		case IPC_EXTRACT_CREDS:
+			if (a->error == IPC_OK) {
+				o->offset = a->buf;
+				o->thread = a->len;
+			}
+			break;
+		case IPC_OFFER:
+		case IPC_ACCEPT:
+			if (a->error == IPC_OK) {
+				struct kstream *c = a->child->priv;
+				unsigned side = a->type == IPC_OFFER ? 0 : 1;
+				struct lane *l = (a->arg & RL_IPC_WANT_LANE) ? lane_new(c, side)
+									      : NULL;
+				int h = l ? handle_install(&p->handles, &l->obj,
+							   RL_RIGHT_SUBMIT | RL_RIGHT_DUP |
+							   RL_RIGHT_TRANSFER)
+					  : 0;
+
+				if (l) {
+					/* The submission's user passes to the lane
+					 * object; if the handle failed, its put
+					 * releases it. */
+					if (h < 0)
+						o->status = h;
+					else
+						o->handle = h;
+					kobj_put(&l->obj);
+				} else {
+					if (a->arg & RL_IPC_WANT_LANE)
+						o->status = -ENOMEM;
+					side_release_locked(ctx, c, side);
+				}
+			}
+			break;
+		default:
+			break;
+		}
+		if (o->status)
+			failed++;
+		if (i % RES_CHUNK == RES_CHUNK - 1 || i == n - 1) {
+			unsigned first = i - i % RES_CHUNK;
+
+			if (vm_rw(&p->as, ks->results + first * sizeof(res[0]), res,
+				  (i - first + 1) * sizeof(res[0]), true))
+				r = -EFAULT;
+		}
+	}
+	if (ks->held)
+		side_release_locked(ctx, ks->held, ks->held_side);
+	__atomic_fetch_sub(&nr_ipc_actions, n, __ATOMIC_RELAXED);
+	f = spin_lock_irqsave(&q->lock);
+	if (ks->qlink.next)
+		list_del(&ks->qlink);
+	ks->qlink.next = NULL;
+	spin_unlock_irqrestore(&q->lock, f);
+	qop_claim(ks->op);	/* never on a cancellable list: always ours */
+	qop_complete(ks->op, r, failed, 0);
+	ksub_put(ks);
+}
+
+static void ctx_end(struct ipc_ctx *ctx, irqflags_t f)
+{
+	for (;;) {
+		struct ksub *ks = ctx->done_head;
+		struct lane *l = ctx->dead;
+
+		if (ks) {
+			ctx->done_head = ks->next_done;
+			if (!ctx->done_head)
+				ctx->done_tail = &ctx->done_head;
+			finish(ctx, ks);
+		} else if (l) {
+			ctx->dead = l->next_dead;
+			side_release_locked(ctx, l->s, l->side);
+			kmem_cache_free(lane_cache, l);
+		} else {
+			break;
+		}
+	}
+	if (this_cpu()->ipc_ctx != ctx || arch_irq_enabled())
+		panic("ipc: context %p ended on a CPU running %p", ctx, this_cpu()->ipc_ctx);
+	this_cpu()->ipc_ctx = NULL;
+	arch_irq_restore(f);
+}
+
+static void lane_obj_destroy(struct kobj *o)
+{
+	struct lane *l = container_of(o, struct lane, obj);
+	struct ipc_ctx local, *ctx;
+	irqflags_t f;
+
+	if (!ctx_begin(&local, &f)) {
+		/* Inside a running context: leave it to its drain loop. */
+		ctx = this_cpu()->ipc_ctx;
+		l->next_dead = ctx->dead;
+		ctx->dead = l;
+		return;
+	}
+	local.dead = l;
+	l->next_dead = NULL;
+	ctx_end(&local, f);
+}
+
+/* ---- system call and operations ----------------------------------------------- */
+
+SYSCALL_DEFINE(stream_create)
+{
+	struct process *p = process_current();
+	struct family *fam = kmem_cache_zalloc(family_cache);
+	struct kstream *s = kmem_cache_zalloc(stream_cache);
+	struct lane *l[2] = { kmem_cache_zalloc(lane_cache), kmem_cache_zalloc(lane_cache) };
+	const uint32_t rights = RL_RIGHT_SUBMIT | RL_RIGHT_DUP | RL_RIGHT_TRANSFER;
+	rl_handle_t h[2] = { 0, 0 };
+	int r = 0;
+
+	if (!fam || !s || !l[0] || !l[1]) {
+		if (fam)
+			kmem_cache_free(family_cache, fam);
+		if (s)
+			kmem_cache_free(stream_cache, s);
+		for (unsigned i = 0; i < 2; i++)
+			if (l[i])
+				kmem_cache_free(lane_cache, l[i]);
+		return -ENOMEM;
+	}
+	spin_init(&fam->lock);
+	fam->refs = 1;
+	s->fam = fam;
+	s->users[0] = s->users[1] = 1;	/* one per lane object */
+	ipc_stream_init(&s->core, s);
+	__atomic_fetch_add(&nr_streams, 1, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < 2; i++) {
+		kobj_init(&l[i]->obj, RL_OBJ_LANE, lane_obj_destroy);
+		l[i]->s = s;
+		l[i]->side = i;
+	}
+	for (unsigned i = 0; i < 2 && r >= 0; i++) {
+		r = handle_install(&p->handles, &l[i]->obj, rights);
+		if (r >= 0)
+			h[i] = r;
+	}
+	/* The handles hold the lanes now; a lane without one ends here. */
+	kobj_put(&l[0]->obj);
+	kobj_put(&l[1]->obj);
+	if (r >= 0 && copy_to_user(a0, h, sizeof(h)))
+		r = -EFAULT;
+	if (r < 0) {
+		for (unsigned i = 0; i < 2; i++)
+			if (h[i] > 0)
+				handle_close(&p->handles, h[i]);
+		return r;
+	}
+	return 0;
+}
+
+static int lane_get(rl_handle_t h, struct lane **out)
+{
+	struct kobj *o;
+	int r = handle_get(h, RL_OBJ_LANE, RL_RIGHT_SUBMIT, &o, NULL);
+
+	if (!r)
+		*out = container_of(o, struct lane, obj);
+	return r;
+}
+
+int64_t op_lane_shutdown(const struct rl_sqe *sqe)
+{
+	struct lane *l;
+	struct family *fam;
+	struct ipc_ctx ctx;
+	irqflags_t f;
+	int r;
+
+	if (sqe->arg[0] || sqe->arg[1] || sqe->arg[2] || sqe->arg[3] || sqe->arg[4])
+		return -EINVAL;
+	r = lane_get(sqe->handle, &l);
+	if (r)
+		return r;
+	fam = l->s->fam;
+	if (!ctx_begin(&ctx, &f))	/* no context runs under a queue_enter */
+		panic("ipc: shutdown inside a running context");
+	ctx.fam = fam;
+	spin_lock(&fam->lock);
+	ipc_lane_end(&l->s->core, l->side, &kops, &ctx);
+	spin_unlock(&fam->lock);
+	ctx_end(&ctx, f);
+	kobj_put(&l->obj);
+	return 0;
+}
+
+/* Read and check one action; fills the kernel action. On error, the
+ * handle reference (PUSH) is not taken. */
+static int64_t check_action(struct process *p, const struct rl_ipc_action *u,
+			    struct ipc_action *k, uint64_t results, uint64_t *inline_off)
+{
+	unsigned t = u->type;
+
+	memset(k, 0, sizeof(*k));
+	k->type = (uint16_t)t;
+	k->depth = u->depth;
+	if (u->reserved || t < RL_IPC_SEND || t > RL_IPC_DISMISS || u->depth > RL_IPC_MAX_DEPTH)
+		return -EINVAL;
+	if (u->flags && (u->flags != RL_IPC_WANT_LANE || (t != RL_IPC_OFFER && t != RL_IPC_ACCEPT)))
+		return -EINVAL;
+	if (u->rights && t != RL_IPC_PUSH_HANDLE && t != RL_IPC_PULL_HANDLE)
+		return -EINVAL;
+	if (u->rights & ~RL_RIGHTS_ALL)
+		return -EINVAL;
+	if (u->handle && t != RL_IPC_PUSH_HANDLE)
+		return -EINVAL;
+	if ((u->buf || u->len) && t != RL_IPC_SEND && t != RL_IPC_SEND_SG && t != RL_IPC_RECV)
+		if (t != RL_IPC_RECV_INLINE || u->buf)
+			return -EINVAL;
+
+	switch (t) {
+	case RL_IPC_SEND:
+	case RL_IPC_RECV:
+		if (vm_check_range(&p->as, u->buf, u->len,
+				   t == RL_IPC_SEND ? RL_PROT_READ : RL_PROT_WRITE))
+			return -EFAULT;
+		k->buf = u->buf;
+		k->len = u->len;
+		return 0;
+	case RL_IPC_SEND_SG: {
+		struct rl_iovec iov[RL_IPC_MAX_IOV];
+		uint64_t total = 0;
+
+		if (u->len > RL_IPC_MAX_IOV)
+			return -EINVAL;
+		if (copy_from_user(iov, u->buf, u->len * sizeof(iov[0])))
+			return -EFAULT;
+		for (unsigned i = 0; i < u->len; i++) {
+			if (total + iov[i].len < total)
+				return -EINVAL;
+			if (vm_check_range(&p->as, iov[i].base, iov[i].len, RL_PROT_READ))
+				return -EFAULT;
+			total += iov[i].len;
+		}
+		k->buf = u->buf;
+		k->arg = (uint32_t)u->len;
+		k->len = total;
+		return 0;
+	}
+	case RL_IPC_RECV_INLINE:
+		if (u->len > RL_IPC_INLINE_MAX)
+			return -EINVAL;
+		k->buf = results + *inline_off;
+		k->len = u->len;
+		*inline_off += ALIGN_UP(u->len, 8);
+		return 0;
+	case RL_IPC_PUSH_HANDLE: {
+		struct kobj *o;
+		uint32_t rights;
+		int r = handle_get((uint32_t)u->handle, 0, RL_RIGHT_TRANSFER, &o, &rights);
+
+		if (r)
+			return r;
+		k->buf = (uint64_t)o;
+		k->rights = rights & u->rights;
+		return 0;
+	}
+	case RL_IPC_PULL_HANDLE:
+		k->rights = u->rights;
+		return 0;
+	case RL_IPC_IMBUE_CREDS:
+		k->buf = p->obj.id;
+		k->len = uthread_current()->obj.id;
+		return 0;
+	case RL_IPC_OFFER:
+	case RL_IPC_ACCEPT:
+		k->arg = u->flags;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static void drop_pushed(struct ksub *ks, unsigned upto)
+{
+	for (unsigned i = 0; i < upto; i++)
+		if (ks->acts[i].type == IPC_PUSH_HANDLE && ks->acts[i].buf)
+			kobj_put((struct kobj *)ks->acts[i].buf);
+}
+
+int op_ipc(struct qop *op, const struct rl_sqe *sqe)
+{
+	struct process *p = process_current();
+	uint64_t count = sqe->arg[1], results = sqe->arg[2], rsize = sqe->arg[3];
+	struct rl_ipc_action ua[8];
+	uint64_t inline_off;
+	struct ksub *ks;
+	struct lane *l;
+	struct ipc_ctx ctx;
+	struct family *fam;
+	irqflags_t f;
+	int64_t r;
+
+	if (count == 0 || count > RL_IPC_MAX_CHAIN || (sqe->arg[4] & ~(uint64_t)RL_IPC_CLOSE_LANE))
+		return -EINVAL;
+	r = lane_get(sqe->handle, &l);
+	if (r)
+		return (int)r;
+	ks = kmalloc(sizeof(*ks) + count * sizeof(struct ipc_action));
+	if (!ks) {
+		kobj_put(&l->obj);
+		return -ENOMEM;
+	}
+	ks->op = op;
+	ks->results = results;
+	ks->held = NULL;
+	ks->sub.actions = ks->acts;
+	ks->sub.count = (unsigned)count;
+	ks->sub.priv = ks;
+	inline_off = count * sizeof(struct rl_ipc_result);
+	for (unsigned i = 0; i < count; i++) {
+		if (i % 8 == 0 && copy_from_user(ua, sqe->arg[0] + i * sizeof(ua[0]),
+						 MIN(8, count - i) * sizeof(ua[0]))) {
+			r = -EFAULT;
+		} else {
+			r = check_action(p, &ua[i % 8], &ks->acts[i], results, &inline_off);
+		}
+		if (r) {
+			drop_pushed(ks, i);
+			goto fail;
+		}
+	}
+	if (ipc_chain_check(ks->acts, (unsigned)count) < 0) {
+		r = -EINVAL;
+	} else if (rsize < inline_off) {
+		r = -EINVAL;
+	} else if (vm_check_range(&p->as, results, inline_off, RL_PROT_WRITE)) {
+		r = -EFAULT;
+	}
+	if (r) {
+		drop_pushed(ks, (unsigned)count);
+		goto fail;
+	}
+
+	__atomic_fetch_add(&nr_ipc_actions, count, __ATOMIC_RELAXED);
+	fam = l->s->fam;
+	ks->fam = fam;
+	ks->refs = 1;
+	__atomic_fetch_add(&fam->refs, 1, __ATOMIC_RELAXED);	/* the ksub's */
+	f = spin_lock_irqsave(&op->q->lock);
+	list_add_tail(&op->q->ipc_subs, &ks->qlink);
+	spin_unlock_irqrestore(&op->q->lock, f);
+	if (!ctx_begin(&ctx, &f))	/* queue_enter never runs inside a context */
+		panic("ipc: submission inside a running context");
+	__atomic_fetch_add(&fam->refs, 1, __ATOMIC_RELAXED);
+	ctx.fam = fam;
+	spin_lock(&fam->lock);
+	if (sqe->arg[4] & RL_IPC_CLOSE_LANE) {
+		ks->held = l->s;
+		ks->held_side = l->side;
+		l->s->users[l->side]++;
+	}
+	ipc_submit(&l->s->core, l->side, &ks->sub, &kops, &ctx);
+	spin_unlock(&fam->lock);
+	if (sqe->arg[4] & RL_IPC_CLOSE_LANE)
+		handle_close(&p->handles, sqe->handle);
+	kobj_put(&l->obj);	/* inside the context: a last put is deferred */
+	ctx_end(&ctx, f);
+	family_put(fam);
+	return 0;
+fail:
+	kfree(ks);
+	kobj_put(&l->obj);
+	return (int)r;
+}
+
+/* Withdraw one submission (referenced by the caller). */
+static void ksub_withdraw(struct ksub *ks)
+{
+	struct ipc_ctx local, *ctx;
+	irqflags_t f;
+	bool own = ctx_begin(&local, &f);
+
+	/* Nested (a process torn down while a context completes): the
+	 * running context, which holds no family lock in its drain loop,
+	 * takes the work. */
+	ctx = own ? &local : this_cpu()->ipc_ctx;
+	spin_lock(&ks->fam->lock);
+	if (ks->sub.pending) {
+		ctx->fam = ks->fam;
+		ipc_withdraw(&ks->sub, IPC_E_END, &kops, ctx);
+	}
+	spin_unlock(&ks->fam->lock);
+	if (own)
+		ctx_end(&local, f);
+}
+
+void ipc_queue_dead(struct queue *q)
+{
+	for (;;) {
+		irqflags_t f = spin_lock_irqsave(&q->lock);
+		struct ksub *ks = NULL;
+
+		if (!list_empty(&q->ipc_subs)) {
+			ks = list_first_entry(&q->ipc_subs, struct ksub, qlink);
+			list_del(&ks->qlink);
+			ks->qlink.next = NULL;
+			__atomic_fetch_add(&ks->refs, 1, __ATOMIC_RELAXED);
+		}
+		spin_unlock_irqrestore(&q->lock, f);
+		if (!ks)
+			return;
+		ksub_withdraw(ks);
+		ksub_put(ks);
+	}
+}

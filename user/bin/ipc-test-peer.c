@@ -1,0 +1,63 @@
+/*
+ * ipc-test-peer - a peer process for the IPC tests (user/tests/ipc.c)
+ * that stops mid-conversation, so the tests can kill it there.
+ *
+ *   bin/ipc-test-peer accept   handles[0]: lane to serve, handles[1]: lane
+ *                              to report on. Accepts one conversation
+ *                              (keeping its lane), receives the request,
+ *                              sends "ready" on handles[1], then waits for
+ *                              ever without replying.
+ *   bin/ipc-test-peer offer    handles[0]: lane to call on, handles[1]:
+ *                              lane to report on. Submits a whole
+ *                              conversation [OFFER, SEND, RECV_INLINE],
+ *                              sends "ready" once it is submitted, waits.
+ */
+#include <rill/ipc.h>
+#include <rill/rl.h>
+#include <rill/string.h>
+
+static char res[4096], res2[256];
+
+/* On a queue of its own: the conversation may still be in flight on q. */
+static int report(rl_handle_t lane)
+{
+	struct rl_queue q2, *q = &q2;
+	struct rl_chain c;
+
+	if (rl_queue_init(q, 2, 4) < 0)
+		return -1;
+	rl_chain_init(&c);
+	rl_chain_send(&c, "ready", 5);
+	return rl_ipc_call(q, lane, &c, res2) == 0 && rl_ipc_result(res2, 0)->status == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	rl_handle_t lane = rl_startup_info->handles[0], back = rl_startup_info->handles[1];
+	struct rl_queue q;
+	struct rl_chain c;
+
+	if (argc < 2 || lane <= 0 || back <= 0 || rl_queue_init(&q, 8, 16) < 0)
+		return 2;
+	rl_chain_init(&c);
+	if (!strcmp(argv[1], "accept")) {
+		rl_chain_accept(&c, RL_IPC_WANT_LANE);
+		rl_chain_recv_inline(&c, 64);
+		if (rl_ipc_call(&q, lane, &c, res) || rl_ipc_result(res, 1)->status)
+			return 3;
+	} else if (!strcmp(argv[1], "offer")) {
+		struct rl_sqe *e = rl_get_sqe(&q);
+
+		rl_chain_offer(&c, 0);
+		rl_chain_send(&c, "request", 7);
+		rl_chain_recv_inline(&c, 64);
+		if (!e || rl_chain_prep(e, lane, &c, res, 1) || rl_submit(&q) != 1)
+			return 3;
+	} else {
+		return 2;
+	}
+	if (report(back))
+		return 4;
+	for (;;)
+		rl_sleep_ns(1000000000ull);
+}
