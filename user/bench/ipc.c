@@ -111,7 +111,7 @@ static int server(rl_handle_t lane, unsigned n, unsigned requests)
 	struct slot *slots = rl_alloc_pages(nslots * sizeof(*slots));
 	struct rl_chain acc, rep;
 	struct rl_queue q;
-	uint64_t served = 0, enters = 0, t0 = 0, s0 = 0, sys0 = 0;
+	uint64_t served = 0, enters = 0, t0 = 0, sys0 = 0;
 	bool measuring = false;
 
 	if (!slots || rl_queue_init(&q, 2048, 4096) < 0)
@@ -168,7 +168,6 @@ static int server(rl_handle_t lane, unsigned n, unsigned requests)
 					  "server_syscalls_per_op=%lu.%04lu server_bytes_per_conv=%lu\n",
 					  n, requests, t1 - t0, s1 - sys0 - 1, per / 10000, per % 10000,
 					  (unsigned long)sizeof(*s));
-				(void)s0;
 				rl_lane_shutdown(lane);
 				return 0;
 			}

@@ -1082,7 +1082,6 @@ struct srv {
 	uint64_t served;
 	int failed;
 	uint32_t done;		/* set last: its memory is given back */
-	uint64_t total;
 };
 
 /* One server thread: SLOTS accepts posted, each request answered with its
@@ -1186,7 +1185,6 @@ static void serve_many(struct conv *cv, unsigned n)
 	TEST_EQ(mid.ipc_actions, before.ipc_actions + 3 * n);
 	/* ... then one thread serves them all. */
 	sv.lane = l[1];
-	sv.total = n;
 	th = rl_thread_spawn(server_thread, &sv);
 	TEST_ASSERT(th > 0);
 	deadline = rl_clock_ns() + 60000 * MS;
