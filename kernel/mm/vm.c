@@ -294,6 +294,7 @@ void aspace_destroy(struct aspace *as)
 		return;
 	}
 	as->dead = true;
+	as->last = NULL;
 	list_for_each_safe(p, tmp, &as->areas) {
 		list_del(p);
 		list_add_tail(&areas, p);
@@ -327,15 +328,22 @@ void aspace_activate(struct aspace *as)
 
 static struct vma *find_vma(struct aspace *as, uintptr_t addr)
 {
+	struct vma *last = as->last;
 	struct list_head *p;
 
+	/* Copies and checks walk one buffer page by page: mostly the same
+	 * area again. */
+	if (last && addr >= last->start && addr < last->end)
+		return last;
 	list_for_each(p, &as->areas) {
 		struct vma *v = list_entry(p, struct vma, as_link);
 
 		if (addr < v->start)
 			return NULL;
-		if (addr < v->end)
+		if (addr < v->end) {
+			as->last = v;
 			return v;
+		}
 	}
 	return NULL;
 }
@@ -529,6 +537,8 @@ static int change_range(struct aspace *as, uintptr_t addr, uint64_t len, int pro
 			break;
 		zap_range(as, v->start, v->end);
 		if (prot < 0) {
+			if (as->last == v)
+				as->last = NULL;
 			list_del(&v->as_link);
 			as->nareas--;
 			spin_lock(&v->mo->lock);

@@ -78,6 +78,11 @@
  * The default is on when QEMU was started with one vCPU (and no hotplug
  * room), off otherwise.
  *
+ * profile=on: also count, per translation block, the instructions it ran
+ *   inside regions (whole blocks, as mode=tb), and print at exit one line
+ *   "PROF pc=<hex> insns=<n>" per block start, for finding where a
+ *   benchmark's instructions go (tools/benchprof.py symbolizes them).
+ *
  * Other arguments: outfile=PATH (default: QEMU's log, see -d plugin).
  * Comment lines in the output start with '#': a header naming the mode, and
  * at exit the total number of instructions counted in the whole run.
@@ -128,6 +133,14 @@ static bool region_open;
 static uint64_t region_base;	/* total after the start marker */
 static uint64_t region_index;	/* the next region's number */
 
+/* profile=on: one record per translated block. */
+struct prof {
+	uint64_t pc, n, hits;
+	struct prof *next;
+};
+static bool profile;
+static struct prof *profs;
+
 static void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void emit(const char *fmt, ...)
 {
@@ -176,6 +189,15 @@ static inline void count(unsigned int vcpu, uint64_t n)
 static void tb_exec(unsigned int vcpu, void *udata)
 {
 	count(vcpu, (uint64_t)(uintptr_t)udata);
+}
+
+static void prof_exec(unsigned int vcpu, void *udata)
+{
+	struct prof *p = udata;
+
+	(void)vcpu;
+	if (__atomic_load_n(&region_open, __ATOMIC_RELAXED))
+		__atomic_fetch_add(&p->hits, 1, __ATOMIC_RELAXED);
 }
 
 static void insn_exec(unsigned int vcpu, void *udata)
@@ -266,6 +288,21 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	for (size_t i = 0; i < n && !has_marker; i++)
 		has_marker = marker_kind(qemu_plugin_tb_get_insn(tb, i)) != MK_NONE;
 
+	if (profile && !has_marker) {
+		struct prof *p = calloc(1, sizeof(*p));
+
+		if (p) {
+			p->pc = qemu_plugin_tb_vaddr(tb);
+			p->n = n;
+			pthread_mutex_lock(&lock);
+			p->next = profs;
+			profs = p;
+			pthread_mutex_unlock(&lock);
+			qemu_plugin_register_vcpu_tb_exec_cb(tb, prof_exec,
+							     QEMU_PLUGIN_CB_NO_REGS, p);
+		}
+	}
+
 	if (mode == MODE_TB && !has_marker) {
 		if (use_inline)
 			qemu_plugin_register_vcpu_tb_exec_inline(
@@ -301,6 +338,10 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
 		     " instructions\n", region_index, total() - region_base);
 	emit("# total instructions=%" PRIu64 " regions=%" PRIu64 "\n", total(),
 	     region_index);
+	for (struct prof *p = profs; p; p = p->next)
+		if (p->hits)
+			emit("PROF pc=%" PRIx64 " insns=%" PRIu64 "\n", p->pc,
+			     p->n * p->hits);
 	if (out) {
 		fclose(out);
 		out = NULL;
@@ -337,6 +378,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 			else if (!strcmp(val, "insn"))
 				mode = MODE_INSN;
 			else
+				return bad_arg(arg);
+		} else if (klen == 7 && !strncmp(arg, "profile", klen)) {
+			if (!qemu_plugin_bool_parse("profile", val, &profile))
 				return bad_arg(arg);
 		} else if (klen == 6 && !strncmp(arg, "inline", klen)) {
 			bool b;

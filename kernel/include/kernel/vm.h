@@ -52,6 +52,8 @@ struct aspace {
 	uint64_t nareas;
 	bool dead;		/* torn down: nothing can be mapped any more */
 	uintptr_t hint;		/* where to look for free space */
+	struct vma *last;	/* the area find_vma found last (lock held;
+				   cleared when an area is removed) */
 };
 
 struct vma {

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Where a benchmark's guest instructions go: boot Rill under the counting
+plugin with profile=on and print the functions that ran the most
+instructions inside BENCHREGION regions (kernel and user alike).
+
+    python3 tools/benchprof.py [--only ipc] [--user-binary bench/ipc] [--top 40]
+
+Counts are per translation block (whole blocks, as the plugin's mode=tb),
+summed over every region of the run; kernel addresses are symbolized with
+build/kernel.elf, user ones with the given initrd binary (every process
+that ran it shares its addresses).
+"""
+import argparse
+import collections
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+import qemu  # noqa: E402
+
+
+def symbolize(elf, pcs):
+    if not pcs:
+        return []
+    out = subprocess.run(["addr2line", "-f", "-e", elf] + [hex(p) for p in pcs],
+                         stdout=subprocess.PIPE, text=True).stdout.splitlines()
+    return out[0::2]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--only", default="ipc", help="bench program to run (only=)")
+    ap.add_argument("--user-binary", default=None,
+                    help="initrd path of the user binary (default bench/<only>)")
+    ap.add_argument("--top", type=int, default=40)
+    args = ap.parse_args(argv)
+    bench.ensure_plugin()
+    ubin = os.path.join(args.build, "initrd-root", args.user_binary or f"bench/{args.only}")
+    with tempfile.TemporaryDirectory(prefix="rill-prof-") as tmp:
+        out = os.path.join(tmp, "prof.txt")
+        extra = [*bench.ICOUNT, "-plugin",
+                 f"{bench.PLUGIN},outfile={out},mode=tb,inline=on,profile=on"]
+        qemu.boot(os.path.join(args.build, "rill.bin"),
+                  initrd=os.path.join(args.build, "initrd.cpio"), smp=1,
+                  append=f"bench log=warn only={args.only}", timeout=1800, extra_args=extra)
+        prof = collections.Counter()
+        with open(out, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("PROF "):
+                    kv = dict(x.split("=", 1) for x in line.split()[1:])
+                    prof[int(kv["pc"], 16)] += int(kv["insns"])
+    total = sum(prof.values()) or 1
+    kern = [p for p in prof if p >= 0xffff800000000000]
+    user = [p for p in prof if p < 0x800000000000]
+    funcs = collections.Counter()
+    for p, name in zip(kern, symbolize(os.path.join(args.build, "kernel.elf"), kern)):
+        funcs["K " + name] += prof[p]
+    for p, name in zip(user, symbolize(ubin, user)):
+        funcs["U " + name] += prof[p]
+    print(f"total {total} instructions in regions")
+    for name, n in funcs.most_common(args.top):
+        print(f"{n * 100 / total:6.2f}% {n:>12} {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
