@@ -259,6 +259,8 @@ int aspace_init(struct aspace *as)
 	as->nareas = 0;
 	as->dead = false;
 	as->hint = MAP_BASE;
+	as->last[0] = as->last[1] = NULL;
+	as->last_next = 0;
 	as->pml4 = uvm_create();
 	return as->pml4 ? 0 : -ENOMEM;
 }
@@ -294,7 +296,7 @@ void aspace_destroy(struct aspace *as)
 		return;
 	}
 	as->dead = true;
-	as->last = NULL;
+	as->last[0] = as->last[1] = NULL;
 	list_for_each_safe(p, tmp, &as->areas) {
 		list_del(p);
 		list_add_tail(&areas, p);
@@ -328,20 +330,24 @@ void aspace_activate(struct aspace *as)
 
 static struct vma *find_vma(struct aspace *as, uintptr_t addr)
 {
-	struct vma *last = as->last;
 	struct list_head *p;
 
-	/* Copies and checks walk one buffer page by page: mostly the same
-	 * area again. */
-	if (last && addr >= last->start && addr < last->end)
-		return last;
+	/* Copies and checks go page by page through a few buffers (a stack,
+	 * a data area): mostly an area seen just before. */
+	for (unsigned i = 0; i < 2; i++) {
+		struct vma *v = as->last[i];
+
+		if (v && addr >= v->start && addr < v->end)
+			return v;
+	}
 	list_for_each(p, &as->areas) {
 		struct vma *v = list_entry(p, struct vma, as_link);
 
 		if (addr < v->start)
 			return NULL;
 		if (addr < v->end) {
-			as->last = v;
+			as->last[as->last_next] = v;
+			as->last_next ^= 1;
 			return v;
 		}
 	}
@@ -537,8 +543,9 @@ static int change_range(struct aspace *as, uintptr_t addr, uint64_t len, int pro
 			break;
 		zap_range(as, v->start, v->end);
 		if (prot < 0) {
-			if (as->last == v)
-				as->last = NULL;
+			for (unsigned i = 0; i < 2; i++)
+				if (as->last[i] == v)
+					as->last[i] = NULL;
 			list_del(&v->as_link);
 			as->nareas--;
 			spin_lock(&v->mo->lock);

@@ -52,8 +52,9 @@ struct aspace {
 	uint64_t nareas;
 	bool dead;		/* torn down: nothing can be mapped any more */
 	uintptr_t hint;		/* where to look for free space */
-	struct vma *last;	/* the area find_vma found last (lock held;
+	struct vma *last[2];	/* areas find_vma found last (lock held;
 				   cleared when an area is removed) */
+	unsigned last_next;	/* which of them the next miss replaces */
 };
 
 struct vma {
