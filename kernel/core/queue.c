@@ -426,11 +426,13 @@ static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 	case RL_OP_IPC:
 		/* Not cancellable: an IPC submission ends when its actions do. */
 		op = qop_new(q, sqe);
-		r = op ? op_ipc(op, sqe) : -ENOMEM;
-		if (r && op && qop_claim(op))
-			qop_complete(op, r, 0, 0);
-		else if (!op)
+		if (!op) {
+			r = -ENOMEM;
 			goto now;
+		}
+		r = op_ipc(op, sqe);
+		if (r && qop_claim(op))
+			qop_complete(op, r, 0, 0);
 		return;
 	case RL_OP_TIMEOUT:
 	case RL_OP_OBSERVE:

@@ -358,8 +358,8 @@ int ipc_chain_check(const struct ipc_action *a, unsigned count)
 	return 0;
 }
 
-void ipc_submit(struct ipc_stream *s, unsigned lane, struct ipc_submission *sub,
-		const struct ipc_ops *ops, void *ctx)
+static void submit(struct ipc_stream *s, unsigned lane, struct ipc_submission *sub,
+		   const struct ipc_ops *ops, void *ctx, bool checked)
 {
 	struct ipc_action *acts = sub->actions;
 	unsigned n = acts ? sub->count : 0, last0 = 0;
@@ -380,7 +380,7 @@ void ipc_submit(struct ipc_stream *s, unsigned lane, struct ipc_submission *sub,
 		if (a->depth == 0)
 			last0 = i;
 	}
-	if (lane > 1 || ipc_chain_check(acts, n) < 0) {
+	if (lane > 1 || (!checked && ipc_chain_check(acts, n) < 0)) {
 		for (unsigned i = 0; i < n; i++) {
 			mark(&acts[i], IPC_E_CHAIN);
 			report(&acts[i], ops, ctx);
@@ -395,6 +395,18 @@ void ipc_submit(struct ipc_stream *s, unsigned lane, struct ipc_submission *sub,
 		if (i == last0)
 			break;
 	}
+}
+
+void ipc_submit(struct ipc_stream *s, unsigned lane, struct ipc_submission *sub,
+		const struct ipc_ops *ops, void *ctx)
+{
+	submit(s, lane, sub, ops, ctx, false);
+}
+
+void ipc_submit_checked(struct ipc_stream *s, unsigned lane, struct ipc_submission *sub,
+			const struct ipc_ops *ops, void *ctx)
+{
+	submit(s, lane, sub, ops, ctx, true);
 }
 
 void ipc_lane_end(struct ipc_stream *s, unsigned lane, const struct ipc_ops *ops, void *ctx)

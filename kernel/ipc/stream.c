@@ -266,15 +266,19 @@ static void side_release_locked(struct ipc_ctx *ctx, struct kstream *s, unsigned
 
 static void lane_obj_destroy(struct kobj *o);
 
+static void lane_init(struct lane *l, struct kstream *s, unsigned side)
+{
+	kobj_init(&l->obj, RL_OBJ_LANE, lane_obj_destroy);
+	l->s = s;
+	l->side = side;
+}
+
 static struct lane *lane_new(struct kstream *s, unsigned side)
 {
 	struct lane *l = kmem_cache_zalloc(lane_cache);
 
-	if (!l)
-		return NULL;
-	kobj_init(&l->obj, RL_OBJ_LANE, lane_obj_destroy);
-	l->s = s;
-	l->side = side;
+	if (l)
+		lane_init(l, s, side);
 	return l;
 }
 
@@ -485,11 +489,8 @@ SYSCALL_DEFINE(stream_create)
 	s->users[0] = s->users[1] = 1;	/* one per lane object */
 	ipc_stream_init(&s->core, s);
 	__atomic_fetch_add(&nr_streams, 1, __ATOMIC_RELAXED);
-	for (unsigned i = 0; i < 2; i++) {
-		kobj_init(&l[i]->obj, RL_OBJ_LANE, lane_obj_destroy);
-		l[i]->s = s;
-		l[i]->side = i;
-	}
+	for (unsigned i = 0; i < 2; i++)
+		lane_init(l[i], s, i);
 	for (unsigned i = 0; i < 2 && r >= 0; i++) {
 		r = handle_install(&p->handles, &l[i]->obj, rights);
 		if (r >= 0)
@@ -564,9 +565,10 @@ static int64_t check_action(struct process *p, const struct rl_ipc_action *u,
 		return -EINVAL;
 	if (u->handle && t != RL_IPC_PUSH_HANDLE)
 		return -EINVAL;
-	if ((u->buf || u->len) && t != RL_IPC_SEND && t != RL_IPC_SEND_SG && t != RL_IPC_RECV)
-		if (t != RL_IPC_RECV_INLINE || u->buf)
-			return -EINVAL;
+	/* buf: only the transfers with a buffer; len: they and RECV_INLINE. */
+	if (t != RL_IPC_SEND && t != RL_IPC_SEND_SG && t != RL_IPC_RECV &&
+	    (u->buf || (u->len && t != RL_IPC_RECV_INLINE)))
+		return -EINVAL;
 
 	switch (t) {
 	case RL_IPC_SEND:
@@ -710,7 +712,7 @@ int op_ipc(struct qop *op, const struct rl_sqe *sqe)
 		ks->held_side = l->side;
 		l->s->users[l->side]++;
 	}
-	ipc_submit(&l->s->core, l->side, &ks->sub, &kops, &ctx);
+	ipc_submit_checked(&l->s->core, l->side, &ks->sub, &kops, &ctx);
 	spin_unlock(&fam->lock);
 	if (sqe->arg[4] & RL_IPC_CLOSE_LANE)
 		handle_close(&p->handles, sqe->handle);

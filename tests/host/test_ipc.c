@@ -323,6 +323,41 @@ START_TEST(fifo_order_both_sides)
 }
 END_TEST
 
+/* ipc_submit_checked skips the chain check and otherwise behaves like
+ * ipc_submit: the same chain matches the same way; a bad lane still fails. */
+START_TEST(submit_checked_matches_like_submit)
+{
+	struct tctx *t = tctx_new();
+	struct ipc_stream *s = stream_new(t);
+	char src[4] = "abc", dst[8] = { 0 };
+	struct ipc_action x[2], y[2], z = act(IPC_DISMISS, 0, 0);
+	struct ipc_submission sx, sy, sz;
+
+	x[0] = act_buf(IPC_SEND, 0, src, 3);
+	x[1] = act(IPC_DISMISS, 0, 0);
+	y[0] = act_buf(IPC_RECV, 0, dst, sizeof(dst));
+	y[1] = act(IPC_RECV_INLINE, 0, 8);
+	ck_assert_int_eq(ipc_chain_check(x, 2), 0);
+	sub_init(&sx, x, 2);
+	ipc_submit_checked(s, 0, &sx, &ops, t);
+	ck_assert_uint_eq(sx.pending, 2);
+	sub_init(&sy, y, 2);
+	ipc_submit_checked(s, 1, &sy, &ops, t);
+	ck_assert_uint_eq(sx.pending, 0);
+	ck_assert_uint_eq(sy.pending, 0);
+	ck_assert_int_eq(x[0].error, IPC_OK);
+	ck_assert_uint_eq(y[0].result_len, 3);
+	ck_assert_int_eq(memcmp(dst, "abc", 3), 0);
+	ck_assert_int_eq(x[1].error, IPC_OK);
+	ck_assert_int_eq(y[1].error, IPC_E_DISMISSED);
+	sub_init(&sz, &z, 1);
+	ipc_submit_checked(s, 2, &sz, &ops, t);
+	ck_assert_int_eq(z.error, IPC_E_CHAIN);
+	ck_assert_uint_eq(sz.pending, 0);
+	free(t);
+}
+END_TEST
+
 START_TEST(fifo_interleaved_random)
 {
 	/* Random single actions on random lanes of one stream: the k-th posted
@@ -1948,6 +1983,7 @@ int main(void)
 
 	tcase_add_test(tc, fifo_order_both_sides);
 	tcase_add_test(tc, fifo_interleaved_random);
+	tcase_add_test(tc, submit_checked_matches_like_submit);
 	tcase_add_test(tc, compat_table_all_pairs);
 	tcase_add_test(tc, too_small_both_sides);
 	tcase_add_test(tc, callback_errors_fail_both);

@@ -158,6 +158,10 @@ int ipc_chain_check(const struct ipc_action *a, unsigned count);
  * ACCEPT as it matches. Completion is reported through ops->done. */
 void ipc_submit(struct ipc_stream *s, unsigned lane, struct ipc_submission *sub,
 		const struct ipc_ops *ops, void *ctx);
+/* The same for a chain the caller has already passed through
+ * ipc_chain_check (result 0), which is not run again. */
+void ipc_submit_checked(struct ipc_stream *s, unsigned lane, struct ipc_submission *sub,
+			const struct ipc_ops *ops, void *ctx);
 
 /* End a lane (its last handle closed) or shut it down: waiting actions
  * on both lanes fail with IPC_E_END, and so does anything posted later. */
