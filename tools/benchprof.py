@@ -4,11 +4,14 @@ plugin with profile=on and print the functions that ran the most
 instructions inside BENCHREGION regions (kernel and user alike).
 
     python3 tools/benchprof.py [--only ipc] [--user-binary bench/ipc] [--top 40]
+                               [--region K]
 
 Counts are per translation block (whole blocks, as the plugin's mode=tb),
 summed over every region of the run; kernel addresses are symbolized with
 build/kernel.elf, user ones with the given initrd binary (every process
-that ran it shares its addresses).
+that ran it shares its addresses). --region K profiles only the K-th
+region (from 0, in the order the BENCHREGION lines are printed, which this
+tool lists at the end) and prints counts per iteration too.
 """
 import argparse
 import collections
@@ -38,14 +41,17 @@ def main(argv=None):
     ap.add_argument("--user-binary", default=None,
                     help="initrd path of the user binary (default bench/<only>)")
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--region", type=int, default=None,
+                    help="profile only this region (index from 0)")
     args = ap.parse_args(argv)
     bench.ensure_plugin()
     ubin = os.path.join(args.build, "initrd-root", args.user_binary or f"bench/{args.only}")
     with tempfile.TemporaryDirectory(prefix="rill-prof-") as tmp:
         out = os.path.join(tmp, "prof.txt")
+        popt = f",profregion={args.region}" if args.region is not None else ""
         extra = [*bench.ICOUNT, "-plugin",
-                 f"{bench.PLUGIN},outfile={out},mode=tb,inline=on,profile=on"]
-        qemu.boot(os.path.join(args.build, "rill.bin"),
+                 f"{bench.PLUGIN},outfile={out},mode=tb,inline=on,profile=on{popt}"]
+        _, serial, _ = qemu.boot(os.path.join(args.build, "rill.bin"),
                   initrd=os.path.join(args.build, "initrd.cpio"), smp=1,
                   append=f"bench log=warn only={args.only}", timeout=1800, extra_args=extra)
         prof = collections.Counter()
@@ -62,9 +68,15 @@ def main(argv=None):
         funcs["K " + name] += prof[p]
     for p, name in zip(user, symbolize(ubin, user)):
         funcs["U " + name] += prof[p]
-    print(f"total {total} instructions in regions")
+    regions = bench.parse_benchregions(serial)
+    iters = 1
+    if args.region is not None and args.region < len(regions):
+        iters = regions[args.region][1]
+        print(f"region {args.region}: {regions[args.region][0]}, {iters} iterations")
+    print(f"total {total} instructions in regions, {total / iters:.0f} per iteration")
     for name, n in funcs.most_common(args.top):
-        print(f"{n * 100 / total:6.2f}% {n:>12} {name}")
+        print(f"{n * 100 / total:6.2f}% {n:>12} {n / iters:>10.1f} {name}")
+    print("regions: " + ", ".join(f"{k}={r[0]}" for k, r in enumerate(regions)))
     return 0
 
 

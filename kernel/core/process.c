@@ -39,11 +39,6 @@ static struct memobj *clock_mo;
 
 #define CLOCK_PAGE_ADDR	0x00007ffffffff000ull
 
-struct uthread *uthread_current(void)
-{
-	return thread_current()->u;
-}
-
 /* ---- teardown --------------------------------------------------------------- */
 
 static void process_teardown(struct process *p)

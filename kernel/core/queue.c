@@ -42,7 +42,12 @@ void queue_init(void)
 	qop_cache = kmem_cache_create("qop", sizeof(struct qop), 8);
 }
 
-static void queue_unref(struct queue *q)
+void queue_ref(struct queue *q)
+{
+	__atomic_fetch_add(&q->oprefs, 1, __ATOMIC_RELAXED);
+}
+
+void queue_unref(struct queue *q)
 {
 	if (__atomic_sub_fetch(&q->oprefs, 1, __ATOMIC_ACQ_REL))
 		return;
@@ -108,6 +113,16 @@ static void wake_waiters(struct queue *q)
 {
 	if (__atomic_load_n(&q->waiters, __ATOMIC_ACQUIRE))
 		waitq_wake_all(&q->wq);
+}
+
+void queue_post_locked(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, uint64_t a1)
+{
+	post_locked(q, ud, res, a0, a1);
+}
+
+void queue_wake(struct queue *q)
+{
+	wake_waiters(q);
 }
 
 static void post(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, uint64_t a1)
@@ -424,15 +439,11 @@ static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 		r = op_lane_shutdown(sqe);
 		goto now;
 	case RL_OP_IPC:
-		/* Not cancellable: an IPC submission ends when its actions do. */
-		op = qop_new(q, sqe);
-		if (!op) {
-			r = -ENOMEM;
+		/* Not a qop, not cancellable: an IPC submission ends when its
+		 * actions do, and completes itself. */
+		r = op_ipc(q, sqe);
+		if (r)
 			goto now;
-		}
-		r = op_ipc(op, sqe);
-		if (r && qop_claim(op))
-			qop_complete(op, r, 0, 0);
 		return;
 	case RL_OP_TIMEOUT:
 	case RL_OP_OBSERVE:

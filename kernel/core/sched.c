@@ -36,6 +36,7 @@ struct runqueue {
 	struct thread *last;		/* thread switched away from */
 	struct list_head dead;		/* exited threads awaiting the reaper */
 	struct timer slice_timer;
+	uint64_t slice_end;		/* when the running thread's slice ends */
 };
 
 static struct runqueue rqs[MAX_CPUS];
@@ -50,9 +51,9 @@ void context_switch(uint64_t *save_rsp, uint64_t new_rsp);
 void thread_trampoline(void);
 void thread_start(void (*entry)(void *), void *arg) __noreturn;
 
-struct thread *thread_current(void)
+bool sched_running(void)
 {
-	return this_cpu()->current;
+	return READ_ONCE(this_cpu()->current->state) == THREAD_RUNNING;
 }
 
 static void enqueue(struct runqueue *rq, struct thread *t)
@@ -97,9 +98,32 @@ static void finish_switch(void)
 	spin_unlock(&rq->lock);
 }
 
+/*
+ * The slice timer is armed lazily: a switch only moves slice_end, and the
+ * timer, when it fires early (the slice it was armed for ended at a switch
+ * already), re-arms itself for the new end. So a switch costs no timer-heap
+ * work, however often threads block and wake. On an idle CPU it fires once
+ * more, harmlessly, and then stays off.
+ */
 static void slice_expired(struct timer *t, void *arg)
 {
-	this_cpu()->need_resched = 1;
+	struct runqueue *rq = arg;
+	struct cpu *c = this_cpu();
+
+	if (c->current == rq->idle)
+		return;
+	if (clock_ns() >= READ_ONCE(rq->slice_end))
+		c->need_resched = 1;
+	else
+		timer_arm(t, READ_ONCE(rq->slice_end));
+}
+
+/* A new slice for the thread about to run (rq->lock held). */
+static void slice_start(struct runqueue *rq, uint64_t now)
+{
+	WRITE_ONCE(rq->slice_end, now + SCHED_SLICE_NS);
+	if (READ_ONCE(rq->slice_timer.cpu) < 0)
+		timer_arm(&rq->slice_timer, now + SCHED_SLICE_NS);
 }
 
 /*
@@ -133,7 +157,7 @@ static void schedule(bool preempt)
 		 * expired would otherwise run with none, and a thread of the
 		 * same priority woken later would never get the CPU. */
 		if (prev != rq->idle)
-			timer_arm(&rq->slice_timer, now + SCHED_SLICE_NS);
+			slice_start(rq, now);
 		spin_unlock(&rq->lock);
 		return;
 	}
@@ -143,9 +167,7 @@ static void schedule(bool preempt)
 	c->current = next;
 	rq->last = prev;
 	if (next != rq->idle)
-		timer_arm(&rq->slice_timer, now + SCHED_SLICE_NS);
-	else
-		timer_cancel(&rq->slice_timer);
+		slice_start(rq, now);
 	arch_switch(prev, next);
 	context_switch(&prev->rsp, next->rsp);
 	finish_switch();

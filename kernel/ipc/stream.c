@@ -13,14 +13,21 @@
  *                    stream with waiting actions has a user on each side,
  *                    or it has been ended, which failed them all.
  *   struct lane      the kobj a lane handle names: one side of a stream,
- *                    holding one user of it.
+ *                    holding one user of it. A side gets at most one (by
+ *                    stream_create, or by the OFFER or ACCEPT that made it,
+ *                    with RL_IPC_WANT_LANE), so it lives inside the stream.
  *   struct family    the lock of a stream created by stream_create and of
  *                    every ancillary stream grown from it (matching in a
  *                    stream posts into its children, so they share a lock;
  *                    unrelated streams never contend).
- *   struct ksub      one RL_OP_IPC submission: its qop (the queue to
- *                    complete on) and its actions, 64 bytes each
- *                    (struct ipc_action), in one allocation.
+ *   struct ksub      one RL_OP_IPC submission: the queue to complete on
+ *                    (referenced), the completion's user_data and the
+ *                    actions, 64 bytes each (struct ipc_action), in one
+ *                    allocation. It is not a struct qop: nothing cancels
+ *                    it, and it posts its completion itself. A queue keeps
+ *                    up to KSUB_CACHE finished small submissions (room for
+ *                    KSUB_SMALL actions) for reuse, so a steady stream of
+ *                    requests allocates nothing.
  *
  * Contexts and deferral
  *   The core runs under the family lock and calls back (transfer, handles,
@@ -49,16 +56,7 @@
 #include <kernel/vm.h>
 #include <rill/string.h>
 
-struct family {
-	spinlock_t lock;
-	uint32_t refs;			/* streams + running contexts (atomic) */
-};
-
-struct kstream {
-	struct ipc_stream core;
-	struct family *fam;
-	uint32_t users[2];		/* under fam->lock */
-};
+struct kstream;
 
 struct lane {
 	struct kobj obj;
@@ -67,12 +65,28 @@ struct lane {
 	struct lane *next_dead;		/* on a context's list once destroyed */
 };
 
+struct kstream {
+	struct ipc_stream core;
+	struct family *fam;
+	uint32_t users[2];		/* under fam->lock */
+	struct lane lanes[2];		/* a side has at most one lane object */
+	struct kstream *next_free;	/* on fam->free_streams */
+};
+
+struct family {
+	spinlock_t lock;
+	uint32_t refs;			/* streams + running contexts (atomic) */
+	struct kstream *free_streams;	/* ended streams kept for reuse (lock) */
+};
+
 struct ksub {
-	struct qop *op;
+	struct queue *q;		/* referenced (queue_ref) */
+	uint64_t user_data;
 	struct list_head qlink;		/* on the queue's ipc_subs (q->lock) */
 	uint32_t refs;			/* 1 until finished, +1 while withdrawn */
+	uint32_t cap;			/* actions it has room for */
 	struct family *fam;		/* referenced */
-	struct ksub *next_done;
+	struct ksub *next_done;		/* on a context's list, or q->ipc_cache */
 	uint64_t results;		/* user address of the result buffer */
 	struct kstream *held;		/* RL_IPC_CLOSE_LANE: the side it keeps open */
 	unsigned held_side;
@@ -86,19 +100,13 @@ struct ipc_ctx {
 	struct lane *dead;
 };
 
-static struct kmem_cache *stream_cache, *family_cache, *lane_cache;
+static struct kmem_cache *stream_cache, *family_cache;
 uint64_t nr_streams, nr_ipc_actions;
-
-/* Bounce buffers for copies between two address spaces (interrupts are off
- * while a context runs, so one per CPU is enough). */
-#define BOUNCE	1024
-static char bounce[MAX_CPUS][BOUNCE];
 
 void ipc_init(void)
 {
 	stream_cache = kmem_cache_create("stream", sizeof(struct kstream), 8);
 	family_cache = kmem_cache_create("ipc-family", sizeof(struct family), 8);
-	lane_cache = kmem_cache_create("lane", sizeof(struct lane), 8);
 }
 
 static struct ksub *ksub_of(const struct ipc_action *a)
@@ -108,13 +116,70 @@ static struct ksub *ksub_of(const struct ipc_action *a)
 
 static struct process *owner_of(const struct ipc_action *a)
 {
-	return ksub_of(a)->op->q->owner;
+	return ksub_of(a)->q->owner;
 }
 
+#define KSUB_SMALL	4	/* actions in a reusable submission */
+#define KSUB_CACHE	16	/* reusable submissions a queue keeps */
+
+/* A submission object with room for count actions (count <= 64). */
+static struct ksub *ksub_new(struct queue *q, unsigned count)
+{
+	struct ksub *ks = NULL;
+	irqflags_t f;
+
+	if (count <= KSUB_SMALL) {
+		count = KSUB_SMALL;
+		f = spin_lock_irqsave(&q->lock);
+		ks = q->ipc_cache;
+		if (ks) {
+			q->ipc_cache = ks->next_done;
+			q->ipc_cached--;
+		}
+		spin_unlock_irqrestore(&q->lock, f);
+	}
+	if (!ks)
+		ks = kmalloc(sizeof(*ks) + count * sizeof(struct ipc_action));
+	if (ks)
+		ks->cap = count;
+	return ks;
+}
+
+/* Keep ks for reuse if q will have it (q->lock held); else false. */
+static bool ksub_keep_locked(struct queue *q, struct ksub *ks)
+{
+	if (ks->cap != KSUB_SMALL || q->dead || q->ipc_cached >= KSUB_CACHE)
+		return false;
+	ks->next_done = q->ipc_cache;
+	q->ipc_cache = ks;
+	q->ipc_cached++;
+	return true;
+}
+
+/* A submission object that was never submitted. */
+static void ksub_discard(struct queue *q, struct ksub *ks)
+{
+	irqflags_t f = spin_lock_irqsave(&q->lock);
+	bool kept = ksub_keep_locked(q, ks);
+
+	spin_unlock_irqrestore(&q->lock, f);
+	if (!kept)
+		kfree(ks);
+}
+
+/* The last reference also frees the streams the family kept for reuse
+ * (nobody else can reach them any more). */
 static void family_put(struct family *f)
 {
-	if (!__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
-		kmem_cache_free(family_cache, f);
+	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	while (f->free_streams) {
+		struct kstream *s = f->free_streams;
+
+		f->free_streams = s->next_free;
+		kmem_cache_free(stream_cache, s);
+	}
+	kmem_cache_free(family_cache, f);
 }
 
 /* ---- callbacks of the core (family lock held) ------------------------------- */
@@ -122,18 +187,7 @@ static void family_put(struct family *f)
 static int copy_between(struct aspace *src, uint64_t from, struct aspace *dst, uint64_t to,
 			uint64_t len)
 {
-	char *b = bounce[this_cpu()->id];
-
-	while (len) {
-		size_t n = len < BOUNCE ? len : BOUNCE;
-
-		if (vm_rw(src, from, b, n, false) || vm_rw(dst, to, b, n, true))
-			return IPC_E_FAULT;
-		from += n;
-		to += n;
-		len -= n;
-	}
-	return IPC_OK;
+	return vm_copy(src, from, dst, to, len) ? IPC_E_FAULT : IPC_OK;
 }
 
 static int cb_transfer(void *vctx, struct ipc_action *send, struct ipc_action *recv)
@@ -177,13 +231,20 @@ static int cb_creds(void *vctx, struct ipc_action *imbue, struct ipc_action *ext
 	return IPC_OK;
 }
 
+/* An ancillary stream: one the family kept, or a new one. A family keeps
+ * every stream that ended in it until it dies, so a server's steady
+ * stream of conversations allocates nothing; what it keeps is at most
+ * what it once had open at the same time. */
 static struct ipc_stream *cb_new_stream(void *vctx)
 {
 	struct ipc_ctx *ctx = vctx;
-	struct kstream *s = kmem_cache_zalloc(stream_cache);
+	struct kstream *s = ctx->fam->free_streams;
 
-	if (!s)
+	if (s)
+		ctx->fam->free_streams = s->next_free;
+	else if (!(s = kmem_cache_alloc(stream_cache)))
 		return NULL;
+	s->users[0] = s->users[1] = 0;
 	s->fam = ctx->fam;
 	__atomic_fetch_add(&s->fam->refs, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&nr_streams, 1, __ATOMIC_RELAXED);
@@ -247,8 +308,11 @@ static void side_release(struct ipc_ctx *ctx, struct kstream *s, unsigned side)
 		ipc_lane_end(&s->core, side, &kops, ctx);
 	}
 	if (s->users[0] == 0 && s->users[1] == 0) {
-		family_put(s->fam);	/* never the last: the context holds one */
-		kmem_cache_free(stream_cache, s);
+		struct family *fam = s->fam;
+
+		s->next_free = fam->free_streams;
+		fam->free_streams = s;
+		family_put(fam);	/* never the last: the context holds one */
 		__atomic_fetch_sub(&nr_streams, 1, __ATOMIC_RELAXED);
 	}
 }
@@ -275,52 +339,50 @@ static void lane_init(struct lane *l, struct kstream *s, unsigned side)
 
 static struct lane *lane_new(struct kstream *s, unsigned side)
 {
-	struct lane *l = kmem_cache_zalloc(lane_cache);
+	struct lane *l = &s->lanes[side];
 
-	if (l)
-		lane_init(l, s, side);
+	lane_init(l, s, side);
 	return l;
 }
 
 static int errno_of(int e)
 {
-	switch (e) {
-	case IPC_OK:
-		return 0;
-	case IPC_E_MISMATCH:
-		return -EPROTO;
-	case IPC_E_TOO_SMALL:
-		return -EMSGSIZE;
-	case IPC_E_END:
-		return -EPIPE;
-	case IPC_E_DISMISSED:
-		return -ECANCELED;
-	case IPC_E_FAULT:
-		return -EFAULT;
-	case IPC_E_RIGHTS:
-		return -EACCES;
-	case IPC_E_CHAIN:
-		return -EINVAL;
-	default:
-		return -ENOMEM;
-	}
+	static const int16_t map[IPC_E_MAX + 1] = {
+		[IPC_OK] = 0,
+		[IPC_E_MISMATCH] = -EPROTO,
+		[IPC_E_TOO_SMALL] = -EMSGSIZE,
+		[IPC_E_END] = -EPIPE,
+		[IPC_E_DISMISSED] = -ECANCELED,
+		[IPC_E_FAULT] = -EFAULT,
+		[IPC_E_RIGHTS] = -EACCES,
+		[IPC_E_CHAIN] = -EINVAL,
+	};
+
+	return e >= 0 && e <= IPC_E_MAX && (e == IPC_OK || map[e]) ? map[e] : -ENOMEM;
 }
 
 #define RES_CHUNK 16
 
-/* A submission is complete: results out, handles in, completion posted. */
+/* The last reference to a finished submission: reused or freed. */
 static void ksub_put(struct ksub *ks)
 {
+	struct queue *q = ks->q;
+	struct family *fam = ks->fam;
+
 	if (__atomic_sub_fetch(&ks->refs, 1, __ATOMIC_ACQ_REL))
 		return;
-	family_put(ks->fam);
-	kfree(ks);
+	ksub_discard(q, ks);
+	family_put(fam);
+	queue_unref(q);
 }
 
+/* A submission is complete: results out, handles in, completion posted. */
 static void finish(struct ipc_ctx *ctx, struct ksub *ks)
 {
-	struct queue *q = ks->op->q;
+	struct queue *q = ks->q;
 	struct process *p = q->owner;
+	struct family *fam = ks->fam;
+	bool last, kept = false;
 	irqflags_t f;
 	struct rl_ipc_result res[RES_CHUNK];
 	unsigned n = ks->sub.count, failed = 0;
@@ -330,8 +392,7 @@ static void finish(struct ipc_ctx *ctx, struct ksub *ks)
 		struct ipc_action *a = &ks->acts[i];
 		struct rl_ipc_result *o = &res[i % RES_CHUNK];
 
-		memset(o, 0, sizeof(*o));
-		o->status = errno_of(a->error);
+		*o = (struct rl_ipc_result){ .status = errno_of(a->error) };
 		switch (a->type) {
 		case IPC_SEND:
 		case IPC_SEND_SG:
@@ -369,14 +430,13 @@ static void finish(struct ipc_ctx *ctx, struct ksub *ks)
 			if (a->error == IPC_OK) {
 				struct kstream *c = a->child->priv;
 				unsigned side = a->type == IPC_OFFER ? 0 : 1;
-				struct lane *l = (a->arg & RL_IPC_WANT_LANE) ? lane_new(c, side)
-									      : NULL;
-				int h = l ? handle_install(&p->handles, &l->obj,
-							   RL_RIGHT_SUBMIT | RL_RIGHT_DUP |
-							   RL_RIGHT_TRANSFER)
-					  : 0;
 
-				if (l) {
+				if (a->arg & RL_IPC_WANT_LANE) {
+					struct lane *l = lane_new(c, side);
+					int h = handle_install(&p->handles, &l->obj,
+							       RL_RIGHT_SUBMIT | RL_RIGHT_DUP |
+							       RL_RIGHT_TRANSFER);
+
 					/* The submission's user passes to the lane
 					 * object; if the handle failed, its put
 					 * releases it. */
@@ -386,8 +446,6 @@ static void finish(struct ipc_ctx *ctx, struct ksub *ks)
 						o->handle = h;
 					kobj_put(&l->obj);
 				} else {
-					if (a->arg & RL_IPC_WANT_LANE)
-						o->status = -ENOMEM;
 					side_release_locked(ctx, c, side);
 				}
 			}
@@ -408,14 +466,24 @@ static void finish(struct ipc_ctx *ctx, struct ksub *ks)
 	if (ks->held)
 		side_release_locked(ctx, ks->held, ks->held_side);
 	__atomic_fetch_sub(&nr_ipc_actions, n, __ATOMIC_RELAXED);
+	/* One hold of the queue's lock: off its list, the completion, and
+	 * (the common case) back into its cache. */
 	f = spin_lock_irqsave(&q->lock);
 	if (ks->qlink.next)
 		list_del(&ks->qlink);
 	ks->qlink.next = NULL;
+	queue_post_locked(q, ks->user_data, r, failed, 0);
+	last = !__atomic_sub_fetch(&ks->refs, 1, __ATOMIC_ACQ_REL);
+	if (last)
+		kept = ksub_keep_locked(q, ks);
 	spin_unlock_irqrestore(&q->lock, f);
-	qop_claim(ks->op);	/* never on a cancellable list: always ours */
-	qop_complete(ks->op, r, failed, 0);
-	ksub_put(ks);
+	queue_wake(q);
+	if (last) {
+		if (!kept)
+			kfree(ks);
+		family_put(fam);
+		queue_unref(q);
+	}
 }
 
 static void ctx_end(struct ipc_ctx *ctx, irqflags_t f)
@@ -431,8 +499,8 @@ static void ctx_end(struct ipc_ctx *ctx, irqflags_t f)
 			finish(ctx, ks);
 		} else if (l) {
 			ctx->dead = l->next_dead;
+			/* l lives in its stream, which may go now. */
 			side_release_locked(ctx, l->s, l->side);
-			kmem_cache_free(lane_cache, l);
 		} else {
 			break;
 		}
@@ -468,19 +536,16 @@ SYSCALL_DEFINE(stream_create)
 	struct process *p = process_current();
 	struct family *fam = kmem_cache_zalloc(family_cache);
 	struct kstream *s = kmem_cache_zalloc(stream_cache);
-	struct lane *l[2] = { kmem_cache_zalloc(lane_cache), kmem_cache_zalloc(lane_cache) };
+	struct lane *l[2];
 	const uint32_t rights = RL_RIGHT_SUBMIT | RL_RIGHT_DUP | RL_RIGHT_TRANSFER;
 	rl_handle_t h[2] = { 0, 0 };
 	int r = 0;
 
-	if (!fam || !s || !l[0] || !l[1]) {
+	if (!fam || !s) {
 		if (fam)
 			kmem_cache_free(family_cache, fam);
 		if (s)
 			kmem_cache_free(stream_cache, s);
-		for (unsigned i = 0; i < 2; i++)
-			if (l[i])
-				kmem_cache_free(lane_cache, l[i]);
 		return -ENOMEM;
 	}
 	spin_init(&fam->lock);
@@ -490,7 +555,7 @@ SYSCALL_DEFINE(stream_create)
 	ipc_stream_init(&s->core, s);
 	__atomic_fetch_add(&nr_streams, 1, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < 2; i++)
-		lane_init(l[i], s, i);
+		l[i] = lane_new(s, i);
 	for (unsigned i = 0; i < 2 && r >= 0; i++) {
 		r = handle_install(&p->handles, &l[i]->obj, rights);
 		if (r >= 0)
@@ -545,14 +610,36 @@ int64_t op_lane_shutdown(const struct rl_sqe *sqe)
 	return 0;
 }
 
-/* Read and check one action; fills the kernel action. On error, the
- * handle reference (PUSH) is not taken. */
+/* Is [buf, buf + len) of p (the current process) mapped for the access?
+ * A buffer of up to a page (one or two pages) that the process has
+ * touched is answered by probes through the MMU; anything else by the
+ * areas (vm.c). */
+static int check_buf(struct process *p, uint64_t buf, uint64_t len, bool write)
+{
+	uint64_t last = buf + len - 1;
+
+	if (len && len <= PAGE_SIZE && user_range_ok(buf, len)) {
+		bool two = (buf ^ last) >= PAGE_SIZE;
+
+		if (write ? !uaccess_probe_write(buf) && (!two || !uaccess_probe_write(last))
+			  : !uaccess_probe_read(buf) && (!two || !uaccess_probe_read(last)))
+			return 0;
+	}
+	return vm_check_range(&p->as, buf, len, write ? RL_PROT_WRITE : RL_PROT_READ);
+}
+
+/* Read and check one action; fills the kernel action (the core sets its
+ * own fields at submission). On error, the handle reference (PUSH) is not
+ * taken. */
 static int64_t check_action(struct process *p, const struct rl_ipc_action *u,
 			    struct ipc_action *k, uint64_t results, uint64_t *inline_off)
 {
 	unsigned t = u->type;
 
-	memset(k, 0, sizeof(*k));
+	k->buf = 0;
+	k->len = 0;
+	k->arg = 0;
+	k->rights = 0;
 	k->type = (uint16_t)t;
 	k->depth = u->depth;
 	if (u->reserved || t < RL_IPC_SEND || t > RL_IPC_DISMISS || u->depth > RL_IPC_MAX_DEPTH)
@@ -573,8 +660,7 @@ static int64_t check_action(struct process *p, const struct rl_ipc_action *u,
 	switch (t) {
 	case RL_IPC_SEND:
 	case RL_IPC_RECV:
-		if (vm_check_range(&p->as, u->buf, u->len,
-				   t == RL_IPC_SEND ? RL_PROT_READ : RL_PROT_WRITE))
+		if (check_buf(p, u->buf, u->len, t == RL_IPC_RECV))
 			return -EFAULT;
 		k->buf = u->buf;
 		k->len = u->len;
@@ -590,7 +676,7 @@ static int64_t check_action(struct process *p, const struct rl_ipc_action *u,
 		for (unsigned i = 0; i < u->len; i++) {
 			if (total + iov[i].len < total)
 				return -EINVAL;
-			if (vm_check_range(&p->as, iov[i].base, iov[i].len, RL_PROT_READ))
+			if (check_buf(p, iov[i].base, iov[i].len, false))
 				return -EFAULT;
 			total += iov[i].len;
 		}
@@ -640,7 +726,7 @@ static void drop_pushed(struct ksub *ks, unsigned upto)
 			kobj_put((struct kobj *)ks->acts[i].buf);
 }
 
-int op_ipc(struct qop *op, const struct rl_sqe *sqe)
+int op_ipc(struct queue *q, const struct rl_sqe *sqe)
 {
 	struct process *p = process_current();
 	uint64_t count = sqe->arg[1], results = sqe->arg[2], rsize = sqe->arg[3];
@@ -658,12 +744,13 @@ int op_ipc(struct qop *op, const struct rl_sqe *sqe)
 	r = lane_get(sqe->handle, &l);
 	if (r)
 		return (int)r;
-	ks = kmalloc(sizeof(*ks) + count * sizeof(struct ipc_action));
+	ks = ksub_new(q, (unsigned)count);
 	if (!ks) {
 		kobj_put(&l->obj);
 		return -ENOMEM;
 	}
-	ks->op = op;
+	ks->q = q;
+	ks->user_data = sqe->user_data;
 	ks->results = results;
 	ks->held = NULL;
 	ks->sub.actions = ks->acts;
@@ -686,7 +773,7 @@ int op_ipc(struct qop *op, const struct rl_sqe *sqe)
 		r = -EINVAL;
 	} else if (rsize < inline_off) {
 		r = -EINVAL;
-	} else if (vm_check_range(&p->as, results, inline_off, RL_PROT_WRITE)) {
+	} else if (check_buf(p, results, inline_off, true)) {
 		r = -EFAULT;
 	}
 	if (r) {
@@ -699,9 +786,10 @@ int op_ipc(struct qop *op, const struct rl_sqe *sqe)
 	ks->fam = fam;
 	ks->refs = 1;
 	__atomic_fetch_add(&fam->refs, 1, __ATOMIC_RELAXED);	/* the ksub's */
-	f = spin_lock_irqsave(&op->q->lock);
-	list_add_tail(&op->q->ipc_subs, &ks->qlink);
-	spin_unlock_irqrestore(&op->q->lock, f);
+	queue_ref(q);						/* the ksub's */
+	f = spin_lock_irqsave(&q->lock);
+	list_add_tail(&q->ipc_subs, &ks->qlink);
+	spin_unlock_irqrestore(&q->lock, f);
 	if (!ctx_begin(&ctx, &f))	/* queue_enter never runs inside a context */
 		panic("ipc: submission inside a running context");
 	__atomic_fetch_add(&fam->refs, 1, __ATOMIC_RELAXED);
@@ -721,7 +809,7 @@ int op_ipc(struct qop *op, const struct rl_sqe *sqe)
 	family_put(fam);
 	return 0;
 fail:
-	kfree(ks);
+	ksub_discard(q, ks);
 	kobj_put(&l->obj);
 	return (int)r;
 }
@@ -749,10 +837,25 @@ static void ksub_withdraw(struct ksub *ks)
 
 void ipc_queue_dead(struct queue *q)
 {
+	struct ksub *cache;
+	irqflags_t f;
+
+	/* q->dead is set: nothing joins the cache any more. */
+	f = spin_lock_irqsave(&q->lock);
+	cache = q->ipc_cache;
+	q->ipc_cache = NULL;
+	q->ipc_cached = 0;
+	spin_unlock_irqrestore(&q->lock, f);
+	while (cache) {
+		struct ksub *next = cache->next_done;
+
+		kfree(cache);
+		cache = next;
+	}
 	for (;;) {
-		irqflags_t f = spin_lock_irqsave(&q->lock);
 		struct ksub *ks = NULL;
 
+		f = spin_lock_irqsave(&q->lock);
 		if (!list_empty(&q->ipc_subs)) {
 			ks = list_first_entry(&q->ipc_subs, struct ksub, qlink);
 			list_del(&ks->qlink);

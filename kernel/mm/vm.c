@@ -258,6 +258,7 @@ int aspace_init(struct aspace *as)
 	list_init(&as->areas);
 	as->nareas = 0;
 	as->dead = false;
+	as->pt_closed = false;
 	as->hint = MAP_BASE;
 	as->last[0] = as->last[1] = NULL;
 	as->last_next = 0;
@@ -297,6 +298,11 @@ void aspace_destroy(struct aspace *as)
 	}
 	as->dead = true;
 	as->last[0] = as->last[1] = NULL;
+	/* Page-table copies (pt_addr) stop before any page goes: the entries
+	 * stay until the tables are freed, the pages behind them do not. */
+	spin_lock(&as->pt_lock);
+	as->pt_closed = true;
+	spin_unlock(&as->pt_lock);
 	list_for_each_safe(p, tmp, &as->areas) {
 		list_del(p);
 		list_add_tail(&areas, p);
@@ -670,7 +676,8 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 	if (map) {
 		irqflags_t f = spin_lock_irqsave(&as->pt_lock);
 
-		r = uvm_map(as->pml4, ALIGN_DOWN(addr, PAGE_SIZE), pa, prot, mo->uncached);
+		r = uvm_map(as->pml4, ALIGN_DOWN(addr, PAGE_SIZE), pa, prot, mo->uncached,
+			    mo->kind != MO_PHYS);
 		spin_unlock_irqrestore(&as->pt_lock, f);
 		/* A read-only entry may be cached elsewhere: replacing it
 		 * with a writable one needs no flush (a stale entry only
@@ -696,6 +703,69 @@ int vm_fault(struct aspace *as, uintptr_t addr, unsigned error)
 	return r < 0 ? -EFAULT : 0;
 }
 
+/*
+ * The fast paths of kernel copies.
+ *
+ * The address space this CPU runs on (its tables are in CR3) is reached
+ * through the MMU (uaccess.S), which faults, without paging anything in,
+ * when the page is not entered with the access wanted.
+ *
+ * Another address space is reached through its page tables, read under
+ * its page-table lock. An entry that is present, user, ordinary memory and
+ * (for a write) writable says what resolve() would say, because everything
+ * that changes what an address maps (unmap, protect, snapshot, a
+ * copy-on-write break) removes the entry under that lock before the page
+ * can go, and a shared page is never entered writable. So while the lock
+ * is held, the page is the area's own and cannot be freed.
+ *
+ * Anything else (not entered yet, read-only for a write, a device page)
+ * takes the slow path through the areas, which enters the page for next
+ * time.
+ */
+static bool as_live(struct aspace *as)
+{
+	return read_cr3() == as->pml4;
+}
+
+static char *pt_addr(struct aspace *as, uintptr_t addr, bool write)
+{
+	paddr_t pa;
+
+	if (as->pt_closed)
+		return NULL;
+	pa = uvm_lookup(as->pml4, addr, write);
+	return pa ? (char *)phys_to_virt(pa) + (addr & (PAGE_SIZE - 1)) : NULL;
+}
+
+/* Enter the page of addr (as a user access would). 0 or -EFAULT. */
+static int prefault(struct aspace *as, uintptr_t addr, bool write)
+{
+	irqflags_t f = spin_lock_irqsave(&as->lock);
+	paddr_t pa = 0;
+	int r = !as->dead ? resolve(as, addr, write ? 2 : 0, true, &pa, NULL) : -ESRCH;
+
+	spin_unlock_irqrestore(&as->lock, f);
+	return r < 0 ? -EFAULT : 0;
+}
+
+/* Are the pages of first and last (the same page, or two) entered with
+ * the access? (The fast check.) */
+static bool entered(struct aspace *as, uintptr_t first, uintptr_t last, bool write)
+{
+	bool two = (first ^ last) >= PAGE_SIZE, ok;
+	irqflags_t f;
+
+	if (as_live(as)) {
+		if (write)
+			return !uaccess_probe_write(first) && (!two || !uaccess_probe_write(last));
+		return !uaccess_probe_read(first) && (!two || !uaccess_probe_read(last));
+	}
+	f = spin_lock_irqsave(&as->pt_lock);
+	ok = pt_addr(as, first, write) && (!two || pt_addr(as, last, write));
+	spin_unlock_irqrestore(&as->pt_lock, f);
+	return ok;
+}
+
 int vm_check_range(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot)
 {
 	uintptr_t a = addr, end = addr + len;
@@ -705,6 +775,12 @@ int vm_check_range(struct aspace *as, uintptr_t addr, uint64_t len, unsigned pro
 		return 0;
 	if (!user_range_ok(addr, len))
 		return -EFAULT;
+	/* Up to a page (so one or two pages) entered already: the MMU or
+	 * the tables say. A larger range is checked against the areas, so
+	 * checking pages nothing wrote yet allocates nothing. */
+	if (len <= PAGE_SIZE && (prot == RL_PROT_READ || prot == RL_PROT_WRITE) &&
+	    entered(as, addr, end - 1, prot == RL_PROT_WRITE))
+		return 0;
 	f = spin_lock_irqsave(&as->lock);
 	while (!as->dead && a < end) {
 		struct vma *v = find_vma(as, a);
@@ -723,18 +799,106 @@ int vm_rw(struct aspace *as, uintptr_t addr, void *buf, size_t len, bool write)
 
 	if (!user_range_ok(addr, len))
 		return -EFAULT;
+	if (as_live(as) && !(write ? uaccess_copy((void *)addr, buf, len)
+				   : uaccess_copy(buf, (const void *)addr, len)))
+		return 0;	/* (a partial copy is made again below) */
 	while (len) {
 		size_t chunk = MIN(len, PAGE_SIZE - (addr & (PAGE_SIZE - 1)));
 		struct rw_copy c = { b, addr & (PAGE_SIZE - 1), chunk, write };
-		irqflags_t f = spin_lock_irqsave(&as->lock);
+		irqflags_t f = spin_lock_irqsave(&as->pt_lock);
+		char *k = pt_addr(as, addr, write);
 		paddr_t pa = 0;
-		int r = !as->dead ? resolve(as, addr, write ? 2 : 0, false, &pa, &c) : -ESRCH;
+		int r;
 
-		spin_unlock_irqrestore(&as->lock, f);
-		if (r < 0)
-			return -EFAULT;
+		if (k) {
+			if (write)
+				memcpy(k, b, chunk);
+			else
+				memcpy(b, k, chunk);
+		}
+		spin_unlock_irqrestore(&as->pt_lock, f);
+		if (!k) {
+			/* The slow path copies under the object's lock and
+			 * enters the page for the next copy. */
+			f = spin_lock_irqsave(&as->lock);
+			r = !as->dead ? resolve(as, addr, write ? 2 : 0, true, &pa, &c) : -ESRCH;
+			spin_unlock_irqrestore(&as->lock, f);
+			if (r < 0)
+				return -EFAULT;
+		}
 		addr += chunk;
 		b += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+/* One chunk within a page on both sides, the fast way; false: not entered. */
+static bool copy_chunk(struct aspace *src, uintptr_t from, struct aspace *dst, uintptr_t to,
+		       size_t n)
+{
+	bool src_live = as_live(src), dst_live = as_live(dst), ok;
+	irqflags_t f;
+
+	if (src_live && dst_live)
+		return !uaccess_copy((void *)to, (const void *)from, n);
+	if (src_live || dst_live) {
+		struct aspace *other = src_live ? dst : src;
+		char *k;
+
+		f = spin_lock_irqsave(&other->pt_lock);
+		k = pt_addr(other, src_live ? to : from, dst == other);
+		ok = k && !(src_live ? uaccess_copy(k, (const void *)from, n)
+				     : uaccess_copy((void *)to, k, n));
+		spin_unlock_irqrestore(&other->pt_lock, f);
+		return ok;
+	} else {
+		struct aspace *first = src < dst ? src : dst, *second = src < dst ? dst : src;
+		char *ks, *kd;
+
+		f = spin_lock_irqsave(&first->pt_lock);
+		if (second != first)
+			spin_lock(&second->pt_lock);
+		ks = pt_addr(src, from, false);
+		kd = ks ? pt_addr(dst, to, true) : NULL;
+		if (kd)
+			memcpy(kd, ks, n);
+		if (second != first)
+			spin_unlock(&second->pt_lock);
+		spin_unlock_irqrestore(&first->pt_lock, f);
+		return kd != NULL;
+	}
+}
+
+int vm_copy(struct aspace *src, uintptr_t from, struct aspace *dst, uintptr_t to, size_t len)
+{
+	bool faulted = false;
+
+	if (!user_range_ok(from, len) || !user_range_ok(to, len))
+		return -EFAULT;
+	while (len) {
+		size_t chunk = MIN(len, PAGE_SIZE - (from & (PAGE_SIZE - 1)));
+
+		chunk = MIN(chunk, PAGE_SIZE - (to & (PAGE_SIZE - 1)));
+		if (!copy_chunk(src, from, dst, to, chunk)) {
+			char b[256];
+
+			/* Enter both pages, then try again; if they still are
+			 * not there (a device page, a race with an unmap),
+			 * copy this chunk the slow way. */
+			if (!faulted) {
+				if (prefault(src, from, false) || prefault(dst, to, true))
+					return -EFAULT;
+				faulted = true;
+				continue;
+			}
+			chunk = MIN(chunk, sizeof(b));
+			if (vm_rw(src, from, b, chunk, false) || vm_rw(dst, to, b, chunk, true))
+				return -EFAULT;
+		}
+		faulted = false;
+		from += chunk;
+		to += chunk;
 		len -= chunk;
 	}
 	return 0;

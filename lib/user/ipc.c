@@ -21,9 +21,7 @@ static struct rl_ipc_action *add(struct rl_chain *c, unsigned type)
 		return NULL;
 	}
 	a = &c->act[c->count++];
-	memset(a, 0, sizeof(*a));
-	a->type = (uint16_t)type;
-	a->depth = (uint8_t)c->depth;
+	*a = (struct rl_ipc_action){ .type = (uint16_t)type, .depth = (uint8_t)c->depth };
 	return a;
 }
 

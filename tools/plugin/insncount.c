@@ -82,6 +82,7 @@
  *   inside regions (whole blocks, as mode=tb), and print at exit one line
  *   "PROF pc=<hex> insns=<n>" per block start, for finding where a
  *   benchmark's instructions go (tools/benchprof.py symbolizes them).
+ *   profregion=K: profile only region K (numbered as in INSNS lines).
  *
  * Other arguments: outfile=PATH (default: QEMU's log, see -d plugin).
  * Comment lines in the output start with '#': a header naming the mode, and
@@ -140,6 +141,7 @@ struct prof {
 };
 static bool profile;
 static struct prof *profs;
+static int64_t profregion = -1;	/* profregion=K: only region K */
 
 static void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void emit(const char *fmt, ...)
@@ -196,7 +198,9 @@ static void prof_exec(unsigned int vcpu, void *udata)
 	struct prof *p = udata;
 
 	(void)vcpu;
-	if (__atomic_load_n(&region_open, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&region_open, __ATOMIC_RELAXED) &&
+	    (profregion < 0 ||
+	     __atomic_load_n(&region_index, __ATOMIC_RELAXED) == (uint64_t)profregion))
 		__atomic_fetch_add(&p->hits, 1, __ATOMIC_RELAXED);
 }
 
@@ -381,6 +385,12 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 				return bad_arg(arg);
 		} else if (klen == 7 && !strncmp(arg, "profile", klen)) {
 			if (!qemu_plugin_bool_parse("profile", val, &profile))
+				return bad_arg(arg);
+		} else if (klen == 10 && !strncmp(arg, "profregion", klen)) {
+			char *end;
+
+			profregion = strtoll(val, &end, 10);
+			if (!*val || *end || profregion < 0)
 				return bad_arg(arg);
 		} else if (klen == 6 && !strncmp(arg, "inline", klen)) {
 			bool b;

@@ -15,7 +15,6 @@
 #define KERNEL_PTR	0xffff800000000000ull
 #define PAGES(n)	(((n) + 4095) & ~4095ull)
 #define kc_settle	rl_test_counters_settle
-#define kc_expect_back	rl_test_counters_expect_back
 
 static struct rl_queue q;
 static bool q_ready;
@@ -106,8 +105,20 @@ static int status(void *res, unsigned i)
 
 static struct rl_kcounters before;
 
-/* Each test starts on a fresh queue (what a failed test left behind is
- * withdrawn with the old one), then notes the kernel counters. */
+static void close_queue(void)
+{
+	if (q_ready) {
+		rl_handle_close((uint64_t)q.handle);
+		rl_unmap(RL_SELF_PROCESS, (uint64_t)q.hdr, q.hdr->ring_size);
+		q_ready = false;
+	}
+}
+
+/* Each test notes the kernel counters with no queue of its own (what a
+ * failed test left behind is withdrawn with the old one), then starts on
+ * a fresh queue; at the end it closes that queue, and then everything the
+ * test made must be gone (a queue keeps finished submissions for reuse
+ * until it closes). */
 static void begin(void)
 {
 	size_t n;
@@ -115,13 +126,21 @@ static void begin(void)
 	/* The runtime's own queue and the initrd mapping come into being on
 	 * first use; let that happen before counting. */
 	rl_initrd_file("bin/ipc-echo-client", &n);
-	if (q_ready) {
-		rl_handle_close((uint64_t)q.handle);
-		rl_unmap(RL_SELF_PROCESS, (uint64_t)q.hdr, q.hdr->ring_size);
-		q_ready = false;
-	}
-	Q();
+	close_queue();
 	kc_settle(&before);
+	Q();
+}
+
+static void kc_expect_back(const struct rl_kcounters *b)
+{
+	close_queue();
+	rl_test_counters_expect_back(b);
+}
+
+static void kc_expect_back_but_slabs(const struct rl_kcounters *b)
+{
+	close_queue();
+	rl_test_counters_expect_back_but_slabs(b);
 }
 
 /* ---- streams and lanes ----------------------------------------------------------- */
@@ -1234,7 +1253,7 @@ DEFINE_TEST(ten_thousand_concurrent_conversations)
 	serve_many(cv, 1000);
 	begin();
 	serve_many(cv, CONVS);
-	rl_test_counters_expect_back_but_slabs(&before);
+	kc_expect_back_but_slabs(&before);
 	rl_unmap(RL_SELF_PROCESS, (uint64_t)cv, PAGES(CONVS * sizeof(*cv)));
 }
 
@@ -1438,5 +1457,5 @@ DEFINE_TEST(example_server_and_clients)
 	example_run();
 	begin();
 	example_run();
-	rl_test_counters_expect_back_but_slabs(&before);
+	kc_expect_back_but_slabs(&before);
 }

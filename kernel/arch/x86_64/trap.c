@@ -114,6 +114,9 @@ void trap_dump_frame(const struct trap_frame *tf)
 	kprintf("  r13 %016lx r14 %016lx r15 %016lx\n", tf->r13, tf->r14, tf->r15);
 }
 
+/* uaccess.S: a fault there returns -EFAULT from the access. */
+extern const char uaccess_begin[], uaccess_end[], uaccess_fail[];
+
 static void exception(struct trap_frame *tf)
 {
 	if (tf->vector == 2) {
@@ -126,6 +129,11 @@ static void exception(struct trap_frame *tf)
 	if ((tf->cs & 3) && tf->vector != 8 && tf->vector != 18) {
 		arch_user_exception(tf);
 		uthread_return_check();
+		return;
+	}
+	if ((tf->vector == VEC_PAGE_FAULT || tf->vector == 13) &&
+	    tf->rip >= (uintptr_t)uaccess_begin && tf->rip < (uintptr_t)uaccess_end) {
+		tf->rip = (uintptr_t)uaccess_fail;
 		return;
 	}
 	if (tf->vector == VEC_PAGE_FAULT) {

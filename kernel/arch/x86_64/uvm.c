@@ -19,6 +19,7 @@
 #define PTE_U		(1ull << 2)
 #define PTE_PWT		(1ull << 3)
 #define PTE_PCD		(1ull << 4)
+#define PTE_RAM		(1ull << 9)	/* software: ordinary memory (not MO_PHYS) */
 #define PTE_NX		(1ull << 63)
 #define PTE_ADDR	0x000ffffffffff000ull
 
@@ -96,7 +97,7 @@ static uint64_t prot_bits(unsigned prot)
 	return f;
 }
 
-int uvm_map(paddr_t pml4, uintptr_t va, paddr_t pa, unsigned prot, bool uncached)
+int uvm_map(paddr_t pml4, uintptr_t va, paddr_t pa, unsigned prot, bool uncached, bool ram)
 {
 	uint64_t *e;
 
@@ -105,8 +106,28 @@ int uvm_map(paddr_t pml4, uintptr_t va, paddr_t pa, unsigned prot, bool uncached
 	e = walk(pml4, va, true);
 	if (!e)
 		return -ENOMEM;
-	*e = pa | prot_bits(prot) | (uncached ? PTE_PCD | PTE_PWT : 0);
+	*e = pa | prot_bits(prot) | (uncached ? PTE_PCD | PTE_PWT : 0) | (ram ? PTE_RAM : 0);
 	return 0;
+}
+
+paddr_t uvm_lookup(paddr_t pml4, uintptr_t va, bool write)
+{
+	uint64_t need = PTE_P | PTE_U | PTE_RAM | (write ? PTE_W : 0);
+	uint64_t e;
+
+	if (va >= RL_USER_TOP)
+		return 0;
+	e = tab(pml4)[(va >> 39) & 511];
+	if (!(e & PTE_P))
+		return 0;
+	e = tab(e & PTE_ADDR)[(va >> 30) & 511];
+	if (!(e & PTE_P))
+		return 0;
+	e = tab(e & PTE_ADDR)[(va >> 21) & 511];
+	if (!(e & PTE_P))
+		return 0;
+	e = tab(e & PTE_ADDR)[(va >> 12) & 511];
+	return (e & need) == need ? e & PTE_ADDR : 0;
 }
 
 paddr_t uvm_unmap(paddr_t pml4, uintptr_t va)
@@ -127,7 +148,7 @@ bool uvm_protect(paddr_t pml4, uintptr_t va, unsigned prot)
 
 	if (!e || !(*e & PTE_P))
 		return false;
-	*e = (*e & (PTE_ADDR | PTE_PCD | PTE_PWT)) | prot_bits(prot);
+	*e = (*e & (PTE_ADDR | PTE_PCD | PTE_PWT | PTE_RAM)) | prot_bits(prot);
 	return true;
 }
 

@@ -10,11 +10,12 @@
 
 void ipc_init(void);
 
-/* RL_OP_IPC: 0 when op now belongs to IPC (it completes later, or already
- * did), or a negative error the caller completes op with. */
-int op_ipc(struct qop *op, const struct rl_sqe *sqe);
+/* RL_OP_IPC on q: 0 when the submission now belongs to IPC (it completes
+ * later on q, or already did), or a negative error the caller posts. */
+int op_ipc(struct queue *q, const struct rl_sqe *sqe);
 /* The queue is being destroyed: withdraw its IPC submissions (their
- * waiting actions leave their lanes; ancillary sides they held close). */
+ * waiting actions leave their lanes; ancillary sides they held close) and
+ * free the submissions it kept for reuse. */
 void ipc_queue_dead(struct queue *q);
 /* RL_OP_LANE_SHUTDOWN: immediate. */
 int64_t op_lane_shutdown(const struct rl_sqe *sqe);

@@ -84,7 +84,10 @@ int uthread_resume(struct uthread *u, uint64_t flags, uint64_t rax);
 void process_kill(struct process *p, int64_t status);
 
 /* The current thread's user part (NULL for kernel threads). */
-struct uthread *uthread_current(void);
+static inline struct uthread *uthread_current(void)
+{
+	return thread_current()->u;
+}
 static inline struct process *process_current(void)
 {
 	struct uthread *u = uthread_current();

@@ -53,6 +53,9 @@ struct queue {
 	uint32_t ovf_head, ovf_count;
 	struct list_head pending;	/* cancellable ops */
 	struct list_head ipc_subs;	/* IPC submissions in flight (ipc/stream.c) */
+	void *ipc_cache;		/* finished small IPC submissions kept for
+					   reuse (lock; freed when the queue dies) */
+	uint32_t ipc_cached;
 	struct waitq wq;
 	uint32_t waiters;
 	uint32_t wake_seq;
@@ -67,6 +70,14 @@ void qop_complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1);
 void qop_pending(struct qop *op);
 
 extern uint64_t nr_queues, nr_qops;
+
+/* For operations that are not a struct qop (IPC submissions): a reference
+ * that keeps the queue's memory (not its handle) alive, and the completion
+ * itself: queue_post_locked with q->lock held, then queue_wake without. */
+void queue_ref(struct queue *q);
+void queue_unref(struct queue *q);
+void queue_post_locked(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, uint64_t a1);
+void queue_wake(struct queue *q);
 
 /* Handlers of operations owned by other files: return 0 when the op is
  * now waiting (it will be completed later), or a negative error (the

@@ -19,6 +19,7 @@
 #ifndef KERNEL_SCHED_H
 #define KERNEL_SCHED_H
 
+#include <kernel/cpu.h>
 #include <kernel/list.h>
 #include <kernel/timer.h>
 #include <kernel/types.h>
@@ -65,7 +66,13 @@ void sched_idle(void) __noreturn;	/* run the idle loop forever */
 struct thread *thread_create(const char *name, void (*entry)(void *), void *arg,
 			     int prio, int cpu);
 void thread_exit(void) __noreturn;
-struct thread *thread_current(void);
+static inline struct thread *thread_current(void)
+{
+	return this_cpu()->current;
+}
+/* Is the current thread RUNNING (not marked BLOCKED)? Only its wakers
+ * change that, under its run queue lock, and only to RUNNING. */
+bool sched_running(void);
 
 /* Give the CPU to another ready thread of the same or higher priority. */
 void sched_yield(void);

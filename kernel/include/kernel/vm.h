@@ -51,6 +51,7 @@ struct aspace {
 	struct list_head areas;	/* struct vma.as_link, sorted by start */
 	uint64_t nareas;
 	bool dead;		/* torn down: nothing can be mapped any more */
+	bool pt_closed;		/* (pt_lock) areas going: no page-table copies */
 	uintptr_t hint;		/* where to look for free space */
 	struct vma *last[2];	/* areas find_vma found last (lock held;
 				   cleared when an area is removed) */
@@ -69,6 +70,13 @@ struct vma {
 };
 
 void vm_init(void);
+
+/* Direct accesses to the current address space (arch uaccess.S): 0, or
+ * -EFAULT when the page is not entered with that access (nothing is paged
+ * in; the callers in vm.c then take the slow path). */
+long uaccess_copy(void *dst, const void *src, size_t n);
+long uaccess_probe_read(uintptr_t addr);
+long uaccess_probe_write(uintptr_t addr);
 
 int memobj_create_anon(uint64_t size, struct memobj **out);
 int memobj_create_phys(paddr_t pa, uint64_t size, bool uncached, struct memobj **out);
@@ -95,6 +103,9 @@ int vm_protect(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot);
 int vm_fault(struct aspace *as, uintptr_t addr, unsigned error);
 /* Copy to/from another address space (through the direct map). */
 int vm_rw(struct aspace *as, uintptr_t addr, void *buf, size_t len, bool write);
+/* Copy len bytes from src's from to dst's to, page to page (no bounce);
+ * pages not entered yet are faulted in. 0 or -EFAULT. */
+int vm_copy(struct aspace *src, uintptr_t from, struct aspace *dst, uintptr_t to, size_t len);
 /* Is [addr, addr + len) mapped, every part allowing prot (RL_PROT_*)? 0 or
  * -EFAULT. A check, not a guarantee: the caller still copies with vm_rw. */
 int vm_check_range(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot);
@@ -105,7 +116,11 @@ extern uint64_t nr_memobjs, nr_areas, nr_user_pages;
 /* User page tables (arch/x86_64/uvm.c). */
 paddr_t uvm_create(void);
 void uvm_destroy(paddr_t pml4);
-int uvm_map(paddr_t pml4, uintptr_t va, paddr_t pa, unsigned prot, bool uncached);
+/* ram: ordinary memory the kernel may copy through (uvm_lookup finds it). */
+int uvm_map(paddr_t pml4, uintptr_t va, paddr_t pa, unsigned prot, bool uncached, bool ram);
+/* The page va is entered at, when the entry is present, user, ordinary
+ * memory and (for write) writable; else 0. Caller holds the pt_lock. */
+paddr_t uvm_lookup(paddr_t pml4, uintptr_t va, bool write);
 /* Remove the mapping of va; returns the physical address or 0. No flush. */
 paddr_t uvm_unmap(paddr_t pml4, uintptr_t va);
 /* Clear [start, end), skipping absent tables; true if anything was mapped. */

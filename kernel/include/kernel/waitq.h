@@ -13,7 +13,9 @@
  *	}
  *	waitq_finish(&wq, &w);
  *
- * or just WAITQ_WAIT(&wq, condition, deadline).
+ * or just WAITQ_WAIT(&wq, condition, deadline), which also skips the
+ * second prepare when the condition holds on waking (it is checked again
+ * after a prepare before any block, so that loses no wake-up either).
  * Lock: wq->lock (irqsave); wake functions may be called from interrupts.
  */
 #ifndef KERNEL_WAITQ_H
@@ -56,6 +58,8 @@ unsigned waitq_wake_all(struct waitq *wq);
 			__ok = (cond);					\
 			break;						\
 		}							\
+		if (cond)	/* woken for it: no need to queue again */ \
+			break;						\
 		waitq_prepare((wq), &__w);				\
 	}								\
 	waitq_finish((wq), &__w);					\
