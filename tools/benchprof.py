@@ -41,6 +41,8 @@ def main(argv=None):
     ap.add_argument("--user-binary", default=None,
                     help="initrd path of the user binary (default bench/<only>)")
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--lines", default=None, metavar="FUNC",
+                    help="also list FUNC's blocks with their source lines")
     ap.add_argument("--region", type=int, default=None,
                     help="profile only this region (index from 0)")
     args = ap.parse_args(argv)
@@ -64,8 +66,11 @@ def main(argv=None):
     kern = [p for p in prof if p >= 0xffff800000000000]
     user = [p for p in prof if p < 0x800000000000]
     funcs = collections.Counter()
+    blocks = []
     for p, name in zip(kern, symbolize(os.path.join(args.build, "kernel.elf"), kern)):
         funcs["K " + name] += prof[p]
+        if args.lines and name == args.lines:
+            blocks.append(p)
     for p, name in zip(user, symbolize(ubin, user)):
         funcs["U " + name] += prof[p]
     regions = bench.parse_benchregions(serial)
@@ -77,6 +82,12 @@ def main(argv=None):
     for name, n in funcs.most_common(args.top):
         print(f"{n * 100 / total:6.2f}% {n:>12} {n / iters:>10.1f} {name}")
     print("regions: " + ", ".join(f"{k}={r[0]}" for k, r in enumerate(regions)))
+    if blocks:
+        out = subprocess.run(["addr2line", "-e", os.path.join(args.build, "kernel.elf")] +
+                             [hex(p) for p in blocks], stdout=subprocess.PIPE,
+                             text=True).stdout.splitlines()
+        for p, line in sorted(zip(blocks, out), key=lambda x: -prof[x[0]]):
+            print(f"{prof[p] / iters:>10.1f} {p:x} {os.path.basename(line)}")
     return 0
 
 

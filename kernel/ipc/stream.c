@@ -120,28 +120,38 @@ static struct process *owner_of(const struct ipc_action *a)
 }
 
 #define KSUB_SMALL	4	/* actions in a reusable submission */
-#define KSUB_CACHE	16	/* reusable submissions a queue keeps */
+#define KSUB_CACHE	64	/* reusable submissions a queue keeps */
 
-/* A submission object with room for count actions (count <= 64). */
+/* A submission object with room for count actions (count <= 64), on the
+ * queue's list of submissions (where nothing looks at it before it is
+ * submitted: only the queue's destruction walks the list, and the caller
+ * holds a handle to the queue). */
 static struct ksub *ksub_new(struct queue *q, unsigned count)
 {
 	struct ksub *ks = NULL;
 	irqflags_t f;
 
-	if (count <= KSUB_SMALL) {
+	if (count <= KSUB_SMALL)
 		count = KSUB_SMALL;
+	else if (!(ks = kmalloc(sizeof(*ks) + count * sizeof(struct ipc_action))))
+		return NULL;
+	f = spin_lock_irqsave(&q->lock);
+	if (!ks && (ks = q->ipc_cache)) {
+		q->ipc_cache = ks->next_done;
+		q->ipc_cached--;
+	}
+	if (ks)
+		list_add_tail(&q->ipc_subs, &ks->qlink);
+	spin_unlock_irqrestore(&q->lock, f);
+	if (!ks) {
+		ks = kmalloc(sizeof(*ks) + count * sizeof(struct ipc_action));
+		if (!ks)
+			return NULL;
 		f = spin_lock_irqsave(&q->lock);
-		ks = q->ipc_cache;
-		if (ks) {
-			q->ipc_cache = ks->next_done;
-			q->ipc_cached--;
-		}
+		list_add_tail(&q->ipc_subs, &ks->qlink);
 		spin_unlock_irqrestore(&q->lock, f);
 	}
-	if (!ks)
-		ks = kmalloc(sizeof(*ks) + count * sizeof(struct ipc_action));
-	if (ks)
-		ks->cap = count;
+	ks->cap = count;
 	return ks;
 }
 
@@ -156,12 +166,26 @@ static bool ksub_keep_locked(struct queue *q, struct ksub *ks)
 	return true;
 }
 
-/* A submission object that was never submitted. */
-static void ksub_discard(struct queue *q, struct ksub *ks)
+/* The last reference to a submission object, off the queue's list. */
+static void ksub_release(struct queue *q, struct ksub *ks)
 {
 	irqflags_t f = spin_lock_irqsave(&q->lock);
 	bool kept = ksub_keep_locked(q, ks);
 
+	spin_unlock_irqrestore(&q->lock, f);
+	if (!kept)
+		kfree(ks);
+}
+
+/* A submission object that was never submitted (ksub_new's list too). */
+static void ksub_discard(struct queue *q, struct ksub *ks)
+{
+	irqflags_t f = spin_lock_irqsave(&q->lock);
+	bool kept;
+
+	list_del(&ks->qlink);
+	ks->qlink.next = NULL;
+	kept = ksub_keep_locked(q, ks);
 	spin_unlock_irqrestore(&q->lock, f);
 	if (!kept)
 		kfree(ks);
@@ -371,7 +395,7 @@ static void ksub_put(struct ksub *ks)
 
 	if (__atomic_sub_fetch(&ks->refs, 1, __ATOMIC_ACQ_REL))
 		return;
-	ksub_discard(q, ks);
+	ksub_release(q, ks);
 	family_put(fam);
 	queue_unref(q);
 }
@@ -787,9 +811,6 @@ int op_ipc(struct queue *q, const struct rl_sqe *sqe)
 	ks->refs = 1;
 	__atomic_fetch_add(&fam->refs, 1, __ATOMIC_RELAXED);	/* the ksub's */
 	queue_ref(q);						/* the ksub's */
-	f = spin_lock_irqsave(&q->lock);
-	list_add_tail(&q->ipc_subs, &ks->qlink);
-	spin_unlock_irqrestore(&q->lock, f);
 	if (!ctx_begin(&ctx, &f))	/* queue_enter never runs inside a context */
 		panic("ipc: submission inside a running context");
 	__atomic_fetch_add(&fam->refs, 1, __ATOMIC_RELAXED);

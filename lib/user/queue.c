@@ -34,7 +34,7 @@ struct rl_sqe *rl_get_sqe(struct rl_queue *q)
 	if (q->sq_tail - head > q->sq_mask)
 		return NULL;
 	e = &q->sq[q->sq_tail & q->sq_mask];
-	memset(e, 0, sizeof(*e));
+	*e = (struct rl_sqe){ 0 };
 	q->sq_tail++;
 	return e;
 }

@@ -11,6 +11,8 @@
  *                              lane to report on. Submits a whole
  *                              conversation [OFFER, SEND, RECV_INLINE],
  *                              sends "ready" once it is submitted, waits.
+ *   bin/ipc-test-peer send TEXT handles[0]: lane. Sends TEXT, exits 0 when
+ *                              the send succeeded.
  */
 #include <rill/ipc.h>
 #include <rill/rl.h>
@@ -37,9 +39,15 @@ int main(int argc, char **argv)
 	struct rl_queue q;
 	struct rl_chain c;
 
-	if (argc < 2 || lane <= 0 || back <= 0 || rl_queue_init(&q, 8, 16) < 0)
+	if (argc < 2 || lane <= 0 || rl_queue_init(&q, 8, 16) < 0)
 		return 2;
 	rl_chain_init(&c);
+	if (!strcmp(argv[1], "send") && argc == 3) {
+		rl_chain_send(&c, argv[2], strlen(argv[2]));
+		return rl_ipc_call(&q, lane, &c, res) || rl_ipc_result(res, 0)->status ? 3 : 0;
+	}
+	if (back <= 0)
+		return 2;
 	if (!strcmp(argv[1], "accept")) {
 		rl_chain_accept(&c, RL_IPC_WANT_LANE);
 		rl_chain_recv_inline(&c, 64);

@@ -970,6 +970,66 @@ static void wait_ready(rl_handle_t back)
 	TEST_ASSERT(!memcmp(rl_ipc_inline(res, 0), "ready", 5));
 }
 
+/* A receive into a page shared copy-on-write with a snapshot, filled by
+ * another process's send, so the kernel writes it through the receiver's
+ * page tables (not the MMU): the page is copied first, the snapshot keeps
+ * its bytes; and a receive into a read-only mapping of the snapshot is
+ * refused at submission. */
+DEFINE_TEST(receive_into_copy_on_write_page)
+{
+	static const char old[] = "old bytes, shared", fresh[] = "fresh bytes";
+	char res[32];
+	struct rl_cqe out[2];
+	struct rl_chain c;
+	struct rl_spawn_opts opts = { 0 };
+	const char *argv[] = { "ipc-test-peer", "send", fresh };
+	rl_handle_t l[2];
+	int64_t A, B, p;
+	char *a, *b;
+
+	begin();
+	A = rl_memobj_create(4096, 0);
+	TEST_ASSERT(A > 0);
+	a = (char *)rl_map(RL_SELF_PROCESS, (rl_handle_t)A, 0, 0, 4096,
+			   RL_PROT_READ | RL_PROT_WRITE);
+	TEST_ASSERT((int64_t)a > 0);
+	memcpy(a, old, sizeof(old));
+	B = rl_memobj_cow(A);
+	TEST_ASSERT(B > 0);
+	b = (char *)rl_map(RL_SELF_PROCESS, (rl_handle_t)B, 0, 0, 4096, RL_PROT_READ);
+	TEST_ASSERT((int64_t)b > 0);
+	TEST_ASSERT(!memcmp(a, old, sizeof(old)));	/* entered read-only, shared */
+	TEST_ASSERT(!memcmp(b, old, sizeof(old)));
+
+	stream(l);
+	rl_chain_init(&c);
+	rl_chain_recv(&c, b, 64);		/* read-only: refused */
+	post(l[0], &c, res, 1);
+	reap(1, out, 2);
+	TEST_EQ(out[1].result, -RILL_EFAULT);
+	rl_chain_init(&c);
+	rl_chain_recv(&c, a, 64);
+	post(l[0], &c, res, 0);
+	opts.handles[0] = l[1];
+	p = rl_spawn_file("bin/ipc-test-peer", 3, argv, &opts, NULL);
+	TEST_ASSERT(p > 0);
+	rl_handle_close((uint64_t)l[1]);
+	reap(1, out, 2);
+	TEST_EQ(out[0].result, 0);
+	TEST_EQ(status(res, 0), 0);
+	TEST_EQ(rl_ipc_result(res, 0)->length, sizeof(fresh) - 1);
+	TEST_ASSERT(!memcmp(a, fresh, sizeof(fresh) - 1));
+	TEST_ASSERT(!memcmp(b, old, sizeof(old)));	/* the snapshot kept its bytes */
+	TEST_EQ(rl_process_wait((rl_handle_t)p), 0);
+	rl_handle_close((uint64_t)p);
+	rl_handle_close((uint64_t)l[0]);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, 4096), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, 4096), 0);
+	rl_handle_close((uint64_t)A);
+	rl_handle_close((uint64_t)B);
+	kc_expect_back(&before);
+}
+
 DEFINE_TEST(server_dies_mid_conversation)
 {
 	char cres[4 * 32 + 64];
