@@ -192,6 +192,25 @@ def parse_benchregions(serial):
     return regions
 
 
+def fastest_walls(serials):
+    """{name: (iters, kv)} from the BENCHREGION lines of several plain boots,
+    keeping for each region the run with the smallest ns: wall time under
+    TCG on a shared host only ever gets slower than the machine allows, so
+    the fastest of a few runs is the least disturbed one. kv gains
+    wall_runs=<how many runs had the region>."""
+    best = {}
+    for serial in serials:
+        for name, iters, kv in parse_benchregions(serial):
+            if "ns" not in kv:
+                continue
+            prev = best.get(name)
+            runs = (prev[1]["wall_runs"] if prev else 0) + 1
+            if prev is None or float(kv["ns"]) / iters < float(prev[1]["ns"]) / prev[0]:
+                best[name] = (iters, dict(kv))
+            best[name][1]["wall_runs"] = runs
+    return best
+
+
 def pair_regions(serial, counts):
     """Pair the k-th region count with the k-th BENCHREGION line.
 

@@ -17,9 +17,17 @@
  *                         accepts kept posted, each reply a SEND that closes
  *                         the conversation's lane); measured in the server:
  *                         server_syscalls_per_op, server_bytes_per_conv
+ *   ipc_inflight_lanes_<N>  the same load over persistent lanes, the shape
+ *                         of the Linux counterpart (a pipe pair per
+ *                         client): each client first gets a lane of its
+ *                         own (one OFFER/ACCEPT with RL_IPC_WANT_LANE on
+ *                         both sides), then calls [SEND 8 B, RECV_INLINE
+ *                         8 B] on it; the server answers each request with
+ *                         one submission [SEND reply, RECV_INLINE next]
  *
  * The same program is the peers: "bench/ipc pong", "bench/ipc client",
- * "bench/ipc server <N> <requests>"; lanes come in handles[0].
+ * "bench/ipc server <N> <requests>", "bench/ipc lclient", "bench/ipc
+ * lserver <N> <requests>"; lanes come in handles[0].
  */
 #include <rill/bench.h>
 #include <rill/format.h>
@@ -175,6 +183,109 @@ static int server(rl_handle_t lane, unsigned n, unsigned requests)
 	}
 }
 
+/* A client on a lane of its own: one conversation opened once, then
+ * requests one after the other on it until the lane ends. */
+static int lclient(rl_handle_t lane)
+{
+	char res[2 * 32 + 8];
+	uint64_t req = 0;
+	struct rl_chain c;
+	struct rl_queue q;
+	rl_handle_t conv;
+
+	if (rl_queue_init(&q, 4, 8) < 0)
+		return 3;
+	rl_chain_init(&c);
+	rl_chain_offer(&c, RL_IPC_WANT_LANE);
+	if (rl_ipc_call(&q, lane, &c, res) < 0 || rl_ipc_result(res, 0)->status)
+		return 0;
+	conv = rl_ipc_result(res, 0)->handle;
+	rl_chain_init(&c);
+	rl_chain_send(&c, &req, 8);
+	rl_chain_recv_inline(&c, 8);
+	for (;;) {
+		if (rl_ipc_call(&q, conv, &c, res) < 0 || rl_ipc_result(res, 0)->status)
+			return 0;
+		req++;
+	}
+}
+
+struct lslot {
+	rl_handle_t lane;
+	uint64_t reply;
+	char res[2 * 32 + 8];		/* ACCEPT; RECV_INLINE 8; SEND, RECV_INLINE 8 */
+};
+
+/* One server thread for n clients on lanes of their own. user_data: slot
+ * << 2 | 0 accepted, 1 first request, 2 reply sent and next request. */
+static int lserver(rl_handle_t lane, unsigned n, unsigned requests)
+{
+	struct lslot *slots = rl_alloc_pages(n * sizeof(*slots));
+	struct rl_chain acc, first, next;
+	struct rl_queue q;
+	uint64_t served = 0, enters = 0, t0 = 0, sys0 = 0;
+	unsigned warm = 2 * n + 16;
+	bool measuring = false;
+
+	if (!slots || rl_queue_init(&q, 2048, 4096) < 0)
+		return 3;
+	rl_chain_init(&acc);
+	rl_chain_accept(&acc, RL_IPC_WANT_LANE);
+	rl_chain_init(&first);
+	rl_chain_recv_inline(&first, 8);
+	for (unsigned i = 0; i < n; i++)
+		rl_chain_prep(rl_get_sqe(&q), lane, &acc, slots[i].res, (uint64_t)i << 2);
+	for (;;) {
+		struct rl_cqe *e;
+
+		rl_submit_and_wait(&q, 1, 0);
+		enters++;
+		while ((e = rl_peek_cqe(&q))) {
+			unsigned i = (unsigned)(e->user_data >> 2), kind = e->user_data & 3;
+			struct lslot *s = &slots[i];
+
+			rl_cqe_done(&q);
+			if (rl_ipc_result(s->res, 0)->status || (kind == 2 &&
+								 rl_ipc_result(s->res, 1)->status))
+				continue;	/* ended */
+			if (kind == 0) {
+				s->lane = rl_ipc_result(s->res, 0)->handle;
+				rl_chain_prep(rl_get_sqe(&q), s->lane, &first, s->res,
+					      (uint64_t)i << 2 | 1);
+				continue;
+			}
+			memcpy(&s->reply, rl_ipc_inline(s->res, kind == 1 ? 0 : 1), 8);
+			s->reply++;
+			rl_chain_init(&next);
+			rl_chain_send(&next, &s->reply, 8);
+			rl_chain_recv_inline(&next, 8);
+			rl_chain_prep(rl_get_sqe(&q), s->lane, &next, s->res, (uint64_t)i << 2 | 2);
+			served++;
+			if (!measuring && served == warm) {
+				measuring = true;
+				served = 0;
+				enters = 0;
+				sys0 = rl_bench_syscalls();
+				t0 = rl_clock_ns();
+				rl_bench_start();
+			} else if (measuring && served == requests) {
+				uint64_t t1, s1, per;
+
+				rl_bench_stop();
+				t1 = rl_clock_ns();
+				s1 = rl_bench_syscalls();
+				per = enters * 10000 / requests;
+				rl_printf("BENCHREGION name=ipc_inflight_lanes_%u iters=%u ns=%lu "
+					  "syscalls=%lu server_syscalls_per_op=%lu.%04lu "
+					  "server_bytes_per_conv=%lu\n",
+					  n, requests, t1 - t0, s1 - sys0 - 1, per / 10000,
+					  per % 10000, (unsigned long)sizeof(*s));
+				return 0;	/* our lanes close: every client ends */
+			}
+		}
+	}
+}
+
 /* ---- the driver --------------------------------------------------------------------- */
 
 static int queue_action_cost(void)
@@ -316,13 +427,13 @@ static int pingpong(size_t size, const char *name)
 	return 0;
 }
 
-static int inflight(unsigned n)
+static int inflight(unsigned n, bool lanes)
 {
 	static int64_t kids[512];
 	struct rl_spawn_opts opts = { 0 };
-	const char *cargv[] = { PROG, "client" };
+	const char *cargv[] = { PROG, lanes ? "lclient" : "client" };
 	char ns[16], rs[16];
-	const char *sargv[] = { PROG, "server", ns, rs };
+	const char *sargv[] = { PROG, lanes ? "lserver" : "server", ns, rs };
 	unsigned requests = n >= 64 ? 4096 : 2048;
 	rl_handle_t l[2];
 	int64_t srv;
@@ -371,13 +482,21 @@ int main(int argc, char **argv)
 		return client(lane);
 	if (argc > 3 && !strcmp(argv[1], "server"))
 		return server(lane, num(argv[2]), num(argv[3]));
+	if (argc > 1 && !strcmp(argv[1], "lclient"))
+		return lclient(lane);
+	if (argc > 3 && !strcmp(argv[1], "lserver"))
+		return lserver(lane, num(argv[2]), num(argv[3]));
 	bad |= queue_action_cost();
 	bad |= conversation_mem();
 	bad |= pingpong(1, "ipc_pingpong_1B");
 	bad |= pingpong(4096, "ipc_pingpong_4KiB");
-	bad |= inflight(1);
-	bad |= inflight(8);
-	bad |= inflight(64);
-	bad |= inflight(512);
+	bad |= inflight(1, false);
+	bad |= inflight(8, false);
+	bad |= inflight(64, false);
+	bad |= inflight(512, false);
+	bad |= inflight(1, true);
+	bad |= inflight(8, true);
+	bad |= inflight(64, true);
+	bad |= inflight(512, true);
 	return bad;
 }
