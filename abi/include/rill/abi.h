@@ -280,7 +280,7 @@ struct rl_kcounters {
 	uint64_t memobjs;
 	uint64_t mappings;
 	uint64_t handles;		/* over all handle tables */
-	uint64_t queue_ops;		/* asynchronous operations in flight */
+	uint64_t queue_ops;		/* waiting operations in flight (not IPC) */
 	uint64_t user_pages;		/* pages owned by memory objects */
 	uint64_t page_tables;		/* user page-table pages */
 	uint64_t syscalls;		/* system calls made (all CPUs) */
