@@ -34,7 +34,10 @@ isr_common:
 	swapgs
 1:	PUSH_GPRS
 	cld
-	movq	%rsp, %rdi
+	testb	$1, smap_enabled(%rip)	/* a uaccess window (uaccess.S) closes */
+	jz	3f
+	clac
+3:	movq	%rsp, %rdi
 	call	trap_dispatch
 	.global trap_return
 trap_return:

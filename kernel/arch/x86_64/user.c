@@ -31,6 +31,11 @@ static uint8_t fpu_template[512] __aligned(16);
 #define CR4_OSFXSR	(1ull << 9)
 #define CR4_OSXMMEXCPT	(1ull << 10)
 #define CR4_SMEP	(1ull << 20)
+#define CR4_SMAP	(1ull << 21)
+
+/* SMAP is on: the kernel touches user pages only in uaccess.S (1 byte,
+ * read by uaccess.S and isr.S). */
+uint8_t smap_enabled;
 #define EFER_SCE	(1ull << 0)
 
 static inline void write_cr0(uint64_t v)
@@ -47,6 +52,10 @@ void arch_user_init_cpu(void)
 	cpuid(7, 0, &a, &b, &c, &d);
 	if (b & (1u << 7))
 		cr4 |= CR4_SMEP;	/* the kernel never executes user pages */
+	if (b & (1u << 20)) {
+		cr4 |= CR4_SMAP;	/* nor touches them outside uaccess.S */
+		smap_enabled = 1;
+	}
 	write_cr4(cr4);
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 	/* SYSRET loads CS = base + 16, SS = base + 8 with base = 0x13. */
@@ -58,6 +67,8 @@ void arch_user_init_cpu(void)
 void arch_user_init(void)
 {
 	arch_user_init_cpu();
+	pr_info("user: SMEP %s, SMAP %s", (read_cr4() & CR4_SMEP) ? "on" : "off",
+		smap_enabled ? "on" : "off");
 	__asm__ volatile("fninit");
 	__asm__ volatile("fxsave64 %0" : "=m"(fpu_template));
 	/* MXCSR: all exceptions masked, round to nearest. */
