@@ -59,7 +59,7 @@ void queue_unref(struct queue *q)
 }
 
 /* Write one completion (q->lock held). */
-static void post_locked(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, uint64_t a1)
+void queue_post_locked(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, uint64_t a1)
 {
 	struct rl_cqe *c;
 
@@ -109,29 +109,19 @@ static void flush_overflow_locked(struct queue *q)
 		__atomic_and_fetch(&q->hdr->flags, ~RL_RING_CQ_OVERFLOW, __ATOMIC_RELEASE);
 }
 
-static void wake_waiters(struct queue *q)
+void queue_wake(struct queue *q)
 {
 	if (__atomic_load_n(&q->waiters, __ATOMIC_ACQUIRE))
 		waitq_wake_all(&q->wq);
-}
-
-void queue_post_locked(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, uint64_t a1)
-{
-	post_locked(q, ud, res, a0, a1);
-}
-
-void queue_wake(struct queue *q)
-{
-	wake_waiters(q);
 }
 
 static void post(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, uint64_t a1)
 {
 	irqflags_t f = spin_lock_irqsave(&q->lock);
 
-	post_locked(q, ud, res, a0, a1);
+	queue_post_locked(q, ud, res, a0, a1);
 	spin_unlock_irqrestore(&q->lock, f);
-	wake_waiters(q);
+	queue_wake(q);
 }
 
 bool qop_claim(struct qop *op)
@@ -167,9 +157,9 @@ void qop_complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1)
 		list_del(&op->qlink);
 		op->qlink.next = NULL;
 	}
-	post_locked(q, op->user_data, result, aux0, aux1);
+	queue_post_locked(q, op->user_data, result, aux0, aux1);
 	spin_unlock_irqrestore(&q->lock, f);
-	wake_waiters(q);
+	queue_wake(q);
 	qop_free(op);
 }
 

@@ -32,7 +32,7 @@ void waitq_finish(struct waitq *wq, struct waiter *w)
 	irqflags_t f;
 
 	/* Woken (a waker unlinked us and made us RUNNING): nothing to undo.
-	 * The waker is done with w once it has cleared queued. */
+	 * The waker is done with w and with us once it has cleared queued. */
 	if (!__atomic_load_n(&w->queued, __ATOMIC_ACQUIRE) && sched_running())
 		return;
 	f = spin_lock_irqsave(&wq->lock);
@@ -52,12 +52,13 @@ static unsigned wake(struct waitq *wq, unsigned max)
 
 	while (n < max && !list_empty(&wq->waiters)) {
 		struct waiter *w = list_first_entry(&wq->waiters, struct waiter, link);
-		struct thread *t = w->thread;
 
-		/* w may be gone once queued is clear (waitq_finish). */
+		/* Wake first, then clear queued: once it is clear the waiter
+		 * may leave waitq_finish without the lock, and w and even its
+		 * thread may be gone. */
 		list_del(&w->link);
+		thread_wake(w->thread);
 		__atomic_store_n(&w->queued, false, __ATOMIC_RELEASE);
-		thread_wake(t);
 		n++;
 	}
 	spin_unlock_irqrestore(&wq->lock, f);

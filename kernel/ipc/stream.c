@@ -131,27 +131,26 @@ static struct ksub *ksub_new(struct queue *q, unsigned count)
 	struct ksub *ks = NULL;
 	irqflags_t f;
 
-	if (count <= KSUB_SMALL)
+	if (count <= KSUB_SMALL) {
 		count = KSUB_SMALL;
-	else if (!(ks = kmalloc(sizeof(*ks) + count * sizeof(struct ipc_action))))
-		return NULL;
-	f = spin_lock_irqsave(&q->lock);
-	if (!ks && (ks = q->ipc_cache)) {
-		q->ipc_cache = ks->next_done;
-		q->ipc_cached--;
-	}
-	if (ks)
-		list_add_tail(&q->ipc_subs, &ks->qlink);
-	spin_unlock_irqrestore(&q->lock, f);
-	if (!ks) {
-		ks = kmalloc(sizeof(*ks) + count * sizeof(struct ipc_action));
-		if (!ks)
-			return NULL;
 		f = spin_lock_irqsave(&q->lock);
-		list_add_tail(&q->ipc_subs, &ks->qlink);
+		ks = q->ipc_cache;
+		if (ks) {
+			q->ipc_cache = ks->next_done;
+			q->ipc_cached--;
+			list_add_tail(&q->ipc_subs, &ks->qlink);
+		}
 		spin_unlock_irqrestore(&q->lock, f);
+		if (ks)
+			return ks;	/* its cap is KSUB_SMALL */
 	}
+	ks = kmalloc(sizeof(*ks) + count * sizeof(struct ipc_action));
+	if (!ks)
+		return NULL;
 	ks->cap = count;
+	f = spin_lock_irqsave(&q->lock);
+	list_add_tail(&q->ipc_subs, &ks->qlink);
+	spin_unlock_irqrestore(&q->lock, f);
 	return ks;
 }
 
@@ -181,14 +180,11 @@ static void ksub_release(struct queue *q, struct ksub *ks)
 static void ksub_discard(struct queue *q, struct ksub *ks)
 {
 	irqflags_t f = spin_lock_irqsave(&q->lock);
-	bool kept;
 
 	list_del(&ks->qlink);
 	ks->qlink.next = NULL;
-	kept = ksub_keep_locked(q, ks);
 	spin_unlock_irqrestore(&q->lock, f);
-	if (!kept)
-		kfree(ks);
+	ksub_release(q, ks);
 }
 
 /* The last reference also frees the streams the family kept for reuse
@@ -634,21 +630,11 @@ int64_t op_lane_shutdown(const struct rl_sqe *sqe)
 	return 0;
 }
 
-/* Is [buf, buf + len) of p (the current process) mapped for the access?
- * A buffer of up to a page (one or two pages) that the process has
- * touched is answered by probes through the MMU; anything else by the
- * areas (vm.c). */
+/* Is [buf, buf + len) of p mapped for the access? (vm_check_range probes
+ * a buffer of up to a page through the MMU, and checks anything else
+ * against the areas.) */
 static int check_buf(struct process *p, uint64_t buf, uint64_t len, bool write)
 {
-	uint64_t last = buf + len - 1;
-
-	if (len && len <= PAGE_SIZE && user_range_ok(buf, len)) {
-		bool two = (buf ^ last) >= PAGE_SIZE;
-
-		if (write ? !uaccess_probe_write(buf) && (!two || !uaccess_probe_write(last))
-			  : !uaccess_probe_read(buf) && (!two || !uaccess_probe_read(last)))
-			return 0;
-	}
 	return vm_check_range(&p->as, buf, len, write ? RL_PROT_WRITE : RL_PROT_READ);
 }
 
