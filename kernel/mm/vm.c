@@ -259,6 +259,7 @@ int aspace_init(struct aspace *as)
 	as->nareas = 0;
 	as->dead = false;
 	as->pt_closed = false;
+	as->has_phys = false;
 	as->hint = MAP_BASE;
 	as->last[0] = as->last[1] = NULL;
 	as->last_next = 0;
@@ -434,6 +435,8 @@ int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t 
 		kmem_cache_free(vma_cache, v);
 		return -ESRCH;
 	}
+	if (mo->kind == MO_PHYS)
+		WRITE_ONCE(as->has_phys, true);	/* before any of it can be entered */
 	if (addr && range_free(as, addr, addr + len, &after)) {
 		/* the requested address is free */
 	} else if (flags & RL_MAP_FIXED) {
@@ -708,7 +711,10 @@ int vm_fault(struct aspace *as, uintptr_t addr, unsigned error)
  *
  * The address space this CPU runs on (its tables are in CR3) is reached
  * through the MMU (uaccess.S), which faults, without paging anything in,
- * when the page is not entered with the access wanted.
+ * when the page is not entered with the access wanted. Unless it has ever
+ * mapped device memory (has_phys): the MMU cannot tell a device page, and
+ * the kernel copies from and to ordinary memory only, so such a space
+ * (a driver's) goes through its page tables like any other.
  *
  * Another address space is reached through its page tables, read under
  * its page-table lock. An entry that is present, user, ordinary memory and
@@ -724,7 +730,7 @@ int vm_fault(struct aspace *as, uintptr_t addr, unsigned error)
  */
 static bool as_live(struct aspace *as)
 {
-	return read_cr3() == as->pml4;
+	return read_cr3() == as->pml4 && !READ_ONCE(as->has_phys);
 }
 
 static char *pt_addr(struct aspace *as, uintptr_t addr, bool write)
@@ -785,7 +791,7 @@ int vm_check_range(struct aspace *as, uintptr_t addr, uint64_t len, unsigned pro
 	while (!as->dead && a < end) {
 		struct vma *v = find_vma(as, a);
 
-		if (!v || (v->prot & prot) != prot)
+		if (!v || (v->prot & prot) != prot || v->mo->kind == MO_PHYS)
 			break;
 		a = v->end;
 	}

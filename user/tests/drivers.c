@@ -4,6 +4,7 @@
  * user/init/init.c). The IRQ test drives the real COM1 UART: enabling its
  * transmitter-empty interrupt raises IRQ 4 at once.
  */
+#include <rill/ipc.h>
 #include <rill/rl.h>
 #include <rill/test.h>
 
@@ -142,6 +143,27 @@ DEFINE_TEST(device_memory)
 	TEST_EQ((hpet[0] >> 16) & 0xffff, 0x8086);
 	TEST_ASSERT((hpet[0] >> 32) != 0);
 	TEST_EQ(rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 4096, RL_PROT_EXEC), -RILL_EPERM);
+
+	/* The kernel copies ordinary memory only: an IPC send from device
+	 * memory is refused at submission, even now that the page is
+	 * entered (this process has device memory, so its copies go
+	 * through its page tables, which say what a page is). */
+	{
+		struct rl_queue iq;
+		struct rl_chain c;
+		rl_handle_t l[2];
+		char res[32];
+
+		TEST_EQ(rl_queue_init(&iq, 2, 4), 0);
+		TEST_EQ(rl_stream(l), 0);
+		rl_chain_init(&c);
+		rl_chain_send(&c, (const void *)a, 8);
+		TEST_EQ(rl_ipc_call(&iq, l[0], &c, res), -RILL_EFAULT);
+		TEST_EQ(rl_handle_close(l[0]), 0);
+		TEST_EQ(rl_handle_close(l[1]), 0);
+		TEST_EQ(rl_handle_close(iq.handle), 0);
+		TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)iq.hdr, iq.hdr->ring_size), 0);
+	}
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, 4096), 0);
 	TEST_EQ(rl_handle_close(mo), 0);
 }

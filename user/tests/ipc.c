@@ -972,13 +972,14 @@ static void wait_ready(rl_handle_t back)
 
 /* A receive into a page shared copy-on-write with a snapshot, filled by
  * another process's send, so the kernel writes it through the receiver's
- * page tables (not the MMU): the page is copied first, the snapshot keeps
- * its bytes; and a receive into a read-only mapping of the snapshot is
- * refused at submission. */
+ * page tables, and then by our own send, so it writes through the MMU:
+ * each time the page is copied first and the snapshot keeps its bytes. A
+ * receive into a read-only mapping of the snapshot is refused at
+ * submission. */
 DEFINE_TEST(receive_into_copy_on_write_page)
 {
 	static const char old[] = "old bytes, shared", fresh[] = "fresh bytes";
-	char res[32];
+	char res[64];
 	struct rl_cqe out[2];
 	struct rl_chain c;
 	struct rl_spawn_opts opts = { 0 };
@@ -1023,6 +1024,30 @@ DEFINE_TEST(receive_into_copy_on_write_page)
 	TEST_EQ(rl_process_wait((rl_handle_t)p), 0);
 	rl_handle_close((uint64_t)p);
 	rl_handle_close((uint64_t)l[0]);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, 4096), 0);
+	rl_handle_close((uint64_t)B);
+
+	/* Again with the receive's page shared and both sides in this
+	 * process: the match happens in our own system call, so the kernel
+	 * writes through the MMU, where the page is read-only. */
+	B = rl_memobj_cow(A);
+	TEST_ASSERT(B > 0);
+	b = (char *)rl_map(RL_SELF_PROCESS, (rl_handle_t)B, 0, 0, 4096, RL_PROT_READ);
+	TEST_ASSERT((int64_t)b > 0);
+	TEST_ASSERT(!memcmp(a, fresh, sizeof(fresh) - 1));	/* entered read-only again */
+	stream(l);
+	rl_chain_init(&c);
+	rl_chain_recv(&c, a, 64);
+	post(l[0], &c, res, 0);
+	rl_chain_init(&c);
+	rl_chain_send(&c, old, sizeof(old));
+	post(l[1], &c, res + 32, 1);	/* (a RECV's one result, then ours) */
+	reap(2, out, 2);
+	TEST_EQ(out[0].result, 0);
+	TEST_EQ(out[1].result, 0);
+	TEST_ASSERT(!memcmp(a, old, sizeof(old)));
+	TEST_ASSERT(!memcmp(b, fresh, sizeof(fresh) - 1));	/* the snapshot's bytes */
+	close2(l);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, 4096), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, 4096), 0);
 	rl_handle_close((uint64_t)A);

@@ -52,6 +52,7 @@ struct aspace {
 	uint64_t nareas;
 	bool dead;		/* torn down: nothing can be mapped any more */
 	bool pt_closed;		/* (pt_lock) areas going: no page-table copies */
+	bool has_phys;		/* device memory was mapped: no MMU copies */
 	uintptr_t hint;		/* where to look for free space */
 	struct vma *last[2];	/* areas find_vma found last (lock held;
 				   cleared when an area is removed) */
@@ -106,8 +107,9 @@ int vm_rw(struct aspace *as, uintptr_t addr, void *buf, size_t len, bool write);
 /* Copy len bytes from src's from to dst's to, page to page (no bounce);
  * pages not entered yet are faulted in. 0 or -EFAULT. */
 int vm_copy(struct aspace *src, uintptr_t from, struct aspace *dst, uintptr_t to, size_t len);
-/* Is [addr, addr + len) mapped, every part allowing prot (RL_PROT_*)? 0 or
- * -EFAULT. A check, not a guarantee: the caller still copies with vm_rw. */
+/* Is [addr, addr + len) mapped, every part allowing prot (RL_PROT_*), and
+ * ordinary memory (the kernel never copies device memory)? 0 or -EFAULT. A
+ * check, not a guarantee: the caller still copies with vm_rw. */
 int vm_check_range(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot);
 void aspace_activate(struct aspace *as);
 
