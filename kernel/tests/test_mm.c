@@ -1,6 +1,6 @@
 /*
  * test_mm.c - in-kernel tests of the physical allocator, the heap, kernel
- * stacks and kernel page mappings.
+ * stacks, kernel page mappings and user page-table lookups.
  */
 #include <kernel/buddy.h>
 #include <kernel/kheap.h>
@@ -9,7 +9,9 @@
 #include <kernel/memlayout.h>
 #include <kernel/pmm.h>
 #include <kernel/errno.h>
+#include <kernel/vm.h>
 #include <kernel/vmm.h>
+#include <rill/abi.h>
 #include <rill/string.h>
 
 /* Take every free page, one at a time, then give them all back: the free
@@ -160,6 +162,33 @@ KTEST(vmm_map_unmap)
 	KT_ASSERT(pmm_free_pages() + 2 >= free0);	/* intermediate tables stay */
 	pmm_free(pa, 0);
 	pmm_free(pa2, 0);
+}
+
+/* uvm_lookup is what kernel copies trust for another address space
+ * (vm.c's pt_addr): only an entry that is present, user, ordinary memory
+ * and, for a write, writable. */
+KTEST(uvm_lookup_entries)
+{
+	paddr_t pml4 = uvm_create(), pa = pmm_alloc_zeroed_page();
+	uintptr_t va = 0x10000000;
+
+	KT_ASSERT(pml4 && pa);
+	KT_ASSERT_EQ(uvm_lookup(pml4, va, false), 0);		/* nothing entered */
+	KT_ASSERT_EQ(uvm_map(pml4, va, pa, RL_PROT_READ, false, true), 0);
+	KT_ASSERT_EQ(uvm_lookup(pml4, va + 5, false), pa);
+	KT_ASSERT_EQ(uvm_lookup(pml4, va, true), 0);		/* read-only */
+	KT_ASSERT_EQ(uvm_lookup(pml4, va + 4096, false), 0);	/* the next page */
+	KT_ASSERT(uvm_protect(pml4, va, RL_PROT_READ | RL_PROT_WRITE));
+	KT_ASSERT_EQ(uvm_lookup(pml4, va, true), pa);		/* still ordinary memory */
+	KT_ASSERT_EQ(uvm_unmap(pml4, va), pa);
+	KT_ASSERT_EQ(uvm_lookup(pml4, va, false), 0);
+	KT_ASSERT_EQ(uvm_map(pml4, va, pa, RL_PROT_READ | RL_PROT_WRITE, true, false), 0);
+	KT_ASSERT_EQ(uvm_lookup(pml4, va, false), 0);		/* device memory */
+	KT_ASSERT_EQ(uvm_unmap(pml4, va), pa);
+	KT_ASSERT_EQ(uvm_lookup(pml4, RL_USER_TOP, false), 0);
+	KT_ASSERT_EQ(uvm_lookup(pml4, (uintptr_t)-4096, false), 0);	/* kernel half */
+	uvm_destroy(pml4);
+	pmm_free(pa, 0);
 }
 
 KTEST(kstack_guard_layout)
