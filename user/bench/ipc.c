@@ -107,6 +107,48 @@ static int client(rl_handle_t lane)
 	}
 }
 
+/* What a server measures: warm-up requests first (2n + 16), then
+ * `requests` requests inside the region, and the queue_enter calls it made
+ * for them. */
+struct meter {
+	const char *name;		/* BENCHREGION name, without _<n> */
+	unsigned n, requests;
+	uint64_t slot_bytes;		/* server memory per conversation */
+	uint64_t served, enters, t0, sys0;
+	bool measuring;
+};
+
+/* One request served. True once the measured ones are all done: the region
+ * is closed and its BENCHREGION line printed. */
+static bool meter_served(struct meter *m)
+{
+	uint64_t t1, s1, per;
+
+	m->served++;
+	if (!m->measuring) {
+		if (m->served == 2 * m->n + 16) {
+			m->measuring = true;
+			m->served = 0;
+			m->enters = 0;
+			m->sys0 = rl_bench_syscalls();
+			m->t0 = rl_clock_ns();
+			rl_bench_start();
+		}
+		return false;
+	}
+	if (m->served < m->requests)
+		return false;
+	rl_bench_stop();
+	t1 = rl_clock_ns();
+	s1 = rl_bench_syscalls();
+	per = m->enters * 10000 / m->requests;
+	rl_printf("BENCHREGION name=%s_%u iters=%u ns=%lu syscalls=%lu "
+		  "server_syscalls_per_op=%lu.%04lu server_bytes_per_conv=%lu\n",
+		  m->name, m->n, m->requests, t1 - m->t0, s1 - m->sys0 - 1, per / 10000,
+		  per % 10000, (unsigned long)m->slot_bytes);
+	return true;
+}
+
 struct slot {
 	char res[2 * 32 + 8];		/* ACCEPT, RECV_INLINE 8 */
 	uint64_t reply;
@@ -115,12 +157,12 @@ struct slot {
 
 static int server(rl_handle_t lane, unsigned n, unsigned requests)
 {
-	unsigned nslots = n < 16 ? 16 : n, warm = 2 * n + 16;
+	unsigned nslots = n < 16 ? 16 : n;
 	struct slot *slots = rl_alloc_pages(nslots * sizeof(*slots));
+	struct meter m = { .name = "ipc_inflight", .n = n, .requests = requests,
+			   .slot_bytes = sizeof(*slots) };
 	struct rl_chain acc, rep;
 	struct rl_queue q;
-	uint64_t served = 0, enters = 0, t0 = 0, sys0 = 0;
-	bool measuring = false;
 
 	if (!slots || rl_queue_init(&q, 2048, 4096) < 0)
 		return 3;
@@ -133,7 +175,7 @@ static int server(rl_handle_t lane, unsigned n, unsigned requests)
 		struct rl_cqe *e;
 
 		rl_submit_and_wait(&q, 1, 0);
-		enters++;
+		m.enters++;
 		while ((e = rl_peek_cqe(&q))) {
 			unsigned i = (unsigned)(e->user_data >> 1);
 			struct slot *s = &slots[i];
@@ -155,27 +197,8 @@ static int server(rl_handle_t lane, unsigned n, unsigned requests)
 				      (uint64_t)i << 1 | 1);
 			sq->arg[4] = RL_IPC_CLOSE_LANE;
 			rl_chain_prep(rl_get_sqe(&q), lane, &acc, s->res, (uint64_t)i << 1);
-			served++;
-			if (!measuring && served == warm) {
-				measuring = true;
-				served = 0;
-				enters = 0;
-				sys0 = rl_bench_syscalls();
-				t0 = rl_clock_ns();
-				rl_bench_start();
-			} else if (measuring && served == requests) {
-				uint64_t t1, s1;
-
-				rl_bench_stop();
-				t1 = rl_clock_ns();
-				s1 = rl_bench_syscalls();
+			if (meter_served(&m)) {
 				rl_submit(&q);	/* the last replies */
-				uint64_t per = enters * 10000 / requests;
-
-				rl_printf("BENCHREGION name=ipc_inflight_%u iters=%u ns=%lu syscalls=%lu "
-					  "server_syscalls_per_op=%lu.%04lu server_bytes_per_conv=%lu\n",
-					  n, requests, t1 - t0, s1 - sys0 - 1, per / 10000, per % 10000,
-					  (unsigned long)sizeof(*s));
 				rl_lane_shutdown(lane);
 				return 0;
 			}
@@ -221,11 +244,10 @@ struct lslot {
 static int lserver(rl_handle_t lane, unsigned n, unsigned requests)
 {
 	struct lslot *slots = rl_alloc_pages(n * sizeof(*slots));
+	struct meter m = { .name = "ipc_inflight_lanes", .n = n, .requests = requests,
+			   .slot_bytes = sizeof(*slots) };
 	struct rl_chain acc, first, next;
 	struct rl_queue q;
-	uint64_t served = 0, enters = 0, t0 = 0, sys0 = 0;
-	unsigned warm = 2 * n + 16;
-	bool measuring = false;
 
 	if (!slots || rl_queue_init(&q, 2048, 4096) < 0)
 		return 3;
@@ -239,7 +261,7 @@ static int lserver(rl_handle_t lane, unsigned n, unsigned requests)
 		struct rl_cqe *e;
 
 		rl_submit_and_wait(&q, 1, 0);
-		enters++;
+		m.enters++;
 		while ((e = rl_peek_cqe(&q))) {
 			unsigned i = (unsigned)(e->user_data >> 2), kind = e->user_data & 3;
 			struct lslot *s = &slots[i];
@@ -260,28 +282,8 @@ static int lserver(rl_handle_t lane, unsigned n, unsigned requests)
 			rl_chain_send(&next, &s->reply, 8);
 			rl_chain_recv_inline(&next, 8);
 			rl_chain_prep(rl_get_sqe(&q), s->lane, &next, s->res, (uint64_t)i << 2 | 2);
-			served++;
-			if (!measuring && served == warm) {
-				measuring = true;
-				served = 0;
-				enters = 0;
-				sys0 = rl_bench_syscalls();
-				t0 = rl_clock_ns();
-				rl_bench_start();
-			} else if (measuring && served == requests) {
-				uint64_t t1, s1, per;
-
-				rl_bench_stop();
-				t1 = rl_clock_ns();
-				s1 = rl_bench_syscalls();
-				per = enters * 10000 / requests;
-				rl_printf("BENCHREGION name=ipc_inflight_lanes_%u iters=%u ns=%lu "
-					  "syscalls=%lu server_syscalls_per_op=%lu.%04lu "
-					  "server_bytes_per_conv=%lu\n",
-					  n, requests, t1 - t0, s1 - sys0 - 1, per / 10000,
-					  per % 10000, (unsigned long)sizeof(*s));
+			if (meter_served(&m))
 				return 0;	/* our lanes close: every client ends */
-			}
 		}
 	}
 }
