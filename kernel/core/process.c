@@ -323,7 +323,30 @@ void uthread_return_check(void)
 		uthread_exit(-EINTR);
 }
 
-static void frame_to_regs(const struct uthread *u, struct rl_regs *r);
+/* A stopped thread's registers: out of its own frame when it stops, back
+ * in when it goes on (both by the thread itself, under u->lock). */
+static void frame_to_regs(const struct trap_frame *tf, const struct uthread *u,
+			  struct rl_regs *r)
+{
+	*r = (struct rl_regs){
+		.rax = tf->rax, .rbx = tf->rbx, .rcx = tf->rcx, .rdx = tf->rdx,
+		.rsi = tf->rsi, .rdi = tf->rdi, .rbp = tf->rbp, .rsp = tf->rsp,
+		.r8 = tf->r8, .r9 = tf->r9, .r10 = tf->r10, .r11 = tf->r11,
+		.r12 = tf->r12, .r13 = tf->r13, .r14 = tf->r14, .r15 = tf->r15,
+		.rip = tf->rip, .rflags = tf->rflags,
+		.fs_base = u->fs_base, .gs_base = u->gs_base,
+	};
+}
+
+static void regs_to_frame(const struct rl_regs *r, struct trap_frame *tf)
+{
+	tf->rax = r->rax; tf->rbx = r->rbx; tf->rcx = r->rcx; tf->rdx = r->rdx;
+	tf->rsi = r->rsi; tf->rdi = r->rdi; tf->rbp = r->rbp; tf->rsp = r->rsp;
+	tf->r8 = r->r8; tf->r9 = r->r9; tf->r10 = r->r10; tf->r11 = r->r11;
+	tf->r12 = r->r12; tf->r13 = r->r13; tf->r14 = r->r14; tf->r15 = r->r15;
+	tf->rip = r->rip;
+	tf->rflags = r->rflags;
+}
 
 /*
  * Hand a stop to an OBSERVE op that has been claimed: copy the registers
@@ -336,11 +359,12 @@ static void deliver(struct uthread *u, struct qop *op, uint32_t kind, uint64_t i
 {
 	if (op->arg[0] && kind != RL_OBS_EXIT) {
 		struct rl_regs r;
+		irqflags_t f = spin_lock_irqsave(&u->lock);
 
-		frame_to_regs(u, &r);
+		r = u->regs;
+		spin_unlock_irqrestore(&u->lock, f);
 		if (vm_rw(&op->q->owner->as, op->arg[0], &r, sizeof(r), true)) {
-			irqflags_t f = spin_lock_irqsave(&u->lock);
-
+			f = spin_lock_irqsave(&u->lock);
 			u->obs_delivered = false;
 			spin_unlock_irqrestore(&u->lock, f);
 			qop_complete(op, -EFAULT, 0, 0);
@@ -361,9 +385,12 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	u->obs_info[1] = i1;
 	u->resumed = false;
 	/* An exited thread stays UT_EXITED (THREAD_WAIT and op_observe's
-	 * -ESRCH look at it); only a live one is stopped. */
-	if (kind != RL_OBS_EXIT)
+	 * -ESRCH look at it); only a live one is stopped, its registers
+	 * moved where others may reach them. */
+	if (kind != RL_OBS_EXIT) {
+		frame_to_regs(u->tf, u, &u->regs);
 		u->state = UT_STOPPED;
+	}
 	op = u->observer;
 	u->observer = NULL;
 	/* Claim under u->lock: a cancel that claimed op first must still run
@@ -387,6 +414,7 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	f = spin_lock_irqsave(&u->lock);
 	u->state = UT_RUNNING;
 	u->obs_kind = 0;
+	regs_to_frame(&u->regs, u->tf);
 	spin_unlock_irqrestore(&u->lock, f);
 	/* thread_regs may have changed the FS/GS bases. They are loaded on a
 	 * switch to this thread, but a resume that came before the wait
@@ -655,30 +683,20 @@ SYSCALL_DEFINE(thread_set_base)
 	return 0;
 }
 
-static void frame_to_regs(const struct uthread *u, struct rl_regs *r)
-{
-	const struct trap_frame *tf = u->tf;
-
-	*r = (struct rl_regs){
-		.rax = tf->rax, .rbx = tf->rbx, .rcx = tf->rcx, .rdx = tf->rdx,
-		.rsi = tf->rsi, .rdi = tf->rdi, .rbp = tf->rbp, .rsp = tf->rsp,
-		.r8 = tf->r8, .r9 = tf->r9, .r10 = tf->r10, .r11 = tf->r11,
-		.r12 = tf->r12, .r13 = tf->r13, .r14 = tf->r14, .r15 = tf->r15,
-		.rip = tf->rip, .rflags = tf->rflags,
-		.fs_base = u->fs_base, .gs_base = u->gs_base,
-	};
-}
-
 static bool canonical_user(uint64_t a)
 {
 	return a < RL_USER_TOP;
 }
 
+/* Registers of a stopped thread. The caller's buffer is touched only
+ * outside u->lock (a fault there may sleep); the thread's registers only
+ * under it, after checking it is still stopped: a resume-with-kill racing
+ * from another supervisor thread cannot leave us writing a freed stack. */
 SYSCALL_DEFINE(thread_regs)
 {
 	struct uthread *u;
 	struct rl_regs r;
-	struct trap_frame *tf;
+	irqflags_t f;
 	int e;
 
 	if (a1 > RL_REGS_SET)
@@ -686,33 +704,33 @@ SYSCALL_DEFINE(thread_regs)
 	e = get_thread(a0, RL_RIGHT_OBSERVE, &u);
 	if (e)
 		return e;
-	if (READ_ONCE(u->state) != UT_STOPPED || !u->tf || u->obs_kind == RL_OBS_EXIT) {
-		kobj_put(&u->obj);
-		return -EBUSY;
-	}
-	tf = u->tf;
-	if (a1 == RL_REGS_GET) {
-		frame_to_regs(u, &r);
-		e = copy_to_user(a2, &r, sizeof(r));
-	} else {
+	if (a1 == RL_REGS_SET) {
 		e = copy_from_user(&r, a2, sizeof(r));
 		if (!e && (!canonical_user(r.rip) || !canonical_user(r.rsp) ||
 			   !canonical_user(r.fs_base) || !canonical_user(r.gs_base)))
 			e = -EINVAL;
-		if (!e) {
-			tf->rax = r.rax; tf->rbx = r.rbx; tf->rcx = r.rcx; tf->rdx = r.rdx;
-			tf->rsi = r.rsi; tf->rdi = r.rdi; tf->rbp = r.rbp; tf->rsp = r.rsp;
-			tf->r8 = r.r8; tf->r9 = r.r9; tf->r10 = r.r10; tf->r11 = r.r11;
-			tf->r12 = r.r12; tf->r13 = r.r13; tf->r14 = r.r14; tf->r15 = r.r15;
-			tf->rip = r.rip;
-			/* User-changeable flags only (CF PF AF ZF SF TF DF OF AC);
-			 * IF always set. */
-			tf->rflags = (r.rflags & 0x40dd5) | RFLAGS_IF | 2;
-			u->fs_base = r.fs_base;
-			u->gs_base = r.gs_base;
+		/* User-changeable flags only (CF PF AF ZF SF TF DF OF AC);
+		 * IF always set. */
+		r.rflags = (r.rflags & 0x40dd5) | RFLAGS_IF | 2;
+		if (e) {
+			kobj_put(&u->obj);
+			return e;
 		}
 	}
+	f = spin_lock_irqsave(&u->lock);
+	if (u->state != UT_STOPPED || u->obs_kind == RL_OBS_EXIT || u->resumed) {
+		e = -EBUSY;
+	} else if (a1 == RL_REGS_GET) {
+		r = u->regs;
+	} else {
+		u->regs = r;
+		u->fs_base = r.fs_base;
+		u->gs_base = r.gs_base;
+	}
+	spin_unlock_irqrestore(&u->lock, f);
 	kobj_put(&u->obj);
+	if (!e && a1 == RL_REGS_GET)
+		e = copy_to_user(a2, &r, sizeof(r));
 	return e;
 }
 
@@ -724,11 +742,11 @@ int uthread_resume(struct uthread *u, uint64_t flags, uint64_t rax)
 	if (flags & ~(uint64_t)(RL_RESUME_KILL | RL_RESUME_SET_RAX))
 		return -EINVAL;
 	f = spin_lock_irqsave(&u->lock);
-	if (u->state != UT_STOPPED || u->obs_kind == RL_OBS_EXIT) {
+	if (u->state != UT_STOPPED || u->obs_kind == RL_OBS_EXIT || u->resumed) {
 		r = -EBUSY;
 	} else {
 		if (flags & RL_RESUME_SET_RAX)
-			u->tf->rax = rax;
+			u->regs.rax = rax;
 		u->resumed = true;
 		if (flags & RL_RESUME_KILL)
 			u->killed = true;

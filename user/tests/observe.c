@@ -897,3 +897,163 @@ DEFINE_TEST(orphaned_supervised_thread_ends)
 	TEST_EQ(rl_handle_close((uint64_t)w), 0);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }
+
+/* ---- registers against resume-with-kill, from several threads ------------------- */
+
+/* Once a resume has been accepted the thread is no longer stopped, even
+ * before it has run: its registers can no longer be read or written and
+ * it cannot be resumed twice. (Accepting them in that window let a
+ * thread_regs write a frame whose thread was exiting.) */
+DEFINE_TEST(regs_after_resume_busy)
+{
+	struct rl_queue q;
+	struct rl_regs regs;
+	struct rl_cqe c;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	for (int kill = 0; kill < 2; kill++) {
+		int64_t h = make_thread(probe_entry, (void *)7, RL_THREAD_SUPERVISED, NULL);
+
+		TEST_ASSERT(h > 0);
+		TEST_EQ(rl_thread_start((uint64_t)h), 0);
+		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+		TEST_EQ(rl_thread_resume((uint64_t)h, kill ? RL_RESUME_KILL : RL_RESUME_SET_RAX,
+					 31), 0);
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), -RILL_EBUSY);
+		TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 32), -RILL_EBUSY);
+		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+		TEST_EQ(thread_wait(&q, (rl_handle_t)h), kill ? -RILL_EINTR : 31);
+		forget_thread((rl_handle_t)h);
+	}
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/*
+ * Supervisor threads read and write a stopped thread's registers while
+ * another resumes it with RL_RESUME_KILL. The registers of a stopped
+ * thread must live in the thread object: a thread_regs that checked the
+ * state, then copied the caller's buffer and then wrote the thread's trap
+ * frame could write into a kernel stack freed (and reused by the next
+ * victim) in between. Writers aim every thread they catch at poisoned(),
+ * so a write that lands in the wrong thread's frame sends that thread
+ * there and it is seen; a write into a stack the kernel took for itself
+ * brings the kernel down.
+ */
+#define RACE_ROUNDS	200
+#define RACERS		3
+
+static volatile uint32_t poison_hits;
+
+static void __attribute__((noreturn)) poisoned(void)
+{
+	__atomic_fetch_add(&poison_hits, 1, __ATOMIC_RELAXED);
+	rl_thread_exit(77);
+	__builtin_unreachable();
+}
+
+struct race {
+	volatile rl_handle_t victim;	/* 0: none this moment */
+	volatile uint32_t stop;
+	uint64_t tries;			/* attempts by all racers */
+	uint64_t gets, sets, busy, other;	/* per-outcome counts (all racers) */
+};
+
+static void racer(void *p)
+{
+	struct race *r = p;
+	struct rl_regs regs;
+
+	while (!r->stop) {
+		rl_handle_t h = r->victim;
+		int64_t e;
+
+		/* Each turn ends in a yield: at -smp 1 the main thread needs
+		 * the CPU (with a CPU each, yielding costs next to nothing). */
+		rl_yield();
+		if (!h)
+			continue;
+		e = rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs);
+		if (e == 0) {
+			__atomic_fetch_add(&r->gets, 1, __ATOMIC_RELAXED);
+			regs.rip = (uint64_t)poisoned;
+			e = rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs);
+			if (e == 0)
+				__atomic_fetch_add(&r->sets, 1, __ATOMIC_RELAXED);
+		}
+		__atomic_fetch_add(&r->tries, 1, __ATOMIC_RELAXED);
+		if (e == -RILL_EBUSY)
+			__atomic_fetch_add(&r->busy, 1, __ATOMIC_RELAXED);
+		else if (e != 0 && e != -RILL_EBADF)	/* EBADF: closed under us */
+			__atomic_fetch_add(&r->other, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void racer_idle(void *p)
+{
+	(void)p;
+}
+
+DEFINE_TEST(regs_race_resume_kill)
+{
+	static struct race r;
+	struct rl_kcounters before;
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t racers[RACERS];
+
+	char *stack;
+	uint64_t sp;
+
+	start_watchdog();
+	stack = rl_alloc_pages(STACK_SIZE);	/* one victim at a time */
+	TEST_ASSERT(stack != NULL);
+	sp = (((uint64_t)stack + STACK_SIZE) & ~15ull) - 8;
+	/* rl_thread_join's first use makes the runtime's queue: before the
+	 * counters are read. */
+	racers[0] = rl_thread_spawn(racer_idle, NULL);
+	TEST_ASSERT(racers[0] > 0);
+	TEST_EQ(rl_thread_join((rl_handle_t)racers[0]), 0);
+	TEST_EQ(rl_handle_close((uint64_t)racers[0]), 0);
+	rl_test_counters_settle(&before);
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	for (int i = 0; i < RACERS; i++) {
+		racers[i] = rl_thread_spawn(racer, &r);
+		TEST_ASSERT(racers[i] > 0);
+	}
+	for (uint32_t round = 0; round < RACE_ROUNDS; round++) {
+		int64_t h = rl_thread_create(RL_SELF_PROCESS, (uint64_t)probe_entry, sp, 0,
+					     RL_THREAD_SUPERVISED);
+
+		TEST_ASSERT(h > 0);
+		TEST_EQ(rl_thread_start((uint64_t)h), 0);
+		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+		r.victim = (rl_handle_t)h;
+		/* Let the racers get going on this victim, then kill it. */
+		uint64_t t0 = __atomic_load_n(&r.tries, __ATOMIC_RELAXED);
+
+		for (int y = 0; y < 1000 && __atomic_load_n(&r.tries, __ATOMIC_RELAXED) <
+						    t0 + 1 + round % 8; y++)
+			rl_yield();
+		TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL, 0), 0);
+		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+		TEST_EQ(thread_wait(&q, (rl_handle_t)h), -RILL_EINTR);
+		r.victim = 0;
+		forget_thread((rl_handle_t)h);
+	}
+	r.stop = 1;
+	for (int i = 0; i < RACERS; i++) {
+		TEST_EQ(rl_thread_join((rl_handle_t)racers[i]), 0);
+		TEST_EQ(rl_handle_close((uint64_t)racers[i]), 0);
+	}
+	rl_printf("regs_race: %lu reads, %lu writes, %lu busy over %d rounds\n",
+		  (unsigned long)r.gets, (unsigned long)r.sets, (unsigned long)r.busy,
+		  RACE_ROUNDS);
+	TEST_EQ(poison_hits, 0);
+	TEST_EQ(r.other, 0);
+	TEST_ASSERT(r.gets > 0);	/* the race was run, not missed */
+	TEST_EQ(rl_handle_close(q.handle), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)q.hdr, q.hdr->ring_size), 0);
+	rl_test_counters_expect_back(&before);
+}

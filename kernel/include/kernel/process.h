@@ -57,7 +57,14 @@ struct uthread {
 	bool killed;			/* end at the next chance */
 	uint64_t fs_base, gs_base;
 	uint64_t entry, stack, arg;	/* first user context */
-	struct trap_frame *tf;		/* user frame while in the kernel */
+	struct trap_frame *tf;		/* user frame while in the kernel; only the
+					   thread itself touches it */
+	/* The registers of a stopped thread (state UT_STOPPED, not an exit),
+	 * copied out of its frame when it stops and back in when it goes
+	 * on: thread_regs, resume and OBSERVE reach them under u->lock and
+	 * never the frame, which lives on a kernel stack that is freed once
+	 * the thread exits. */
+	struct rl_regs regs;
 	/* observation: the stop being reported and the op awaiting it */
 	uint32_t obs_kind;		/* RL_OBS_*, 0 = none pending */
 	uint64_t obs_info[2];
