@@ -155,7 +155,8 @@ int handle_get(uint64_t hv, uint32_t type, uint32_t need, struct kobj **out,
 		return -EBADF;
 	if (h == RL_SELF_PROCESS || h == RL_SELF_THREAD) {
 		o = h == RL_SELF_PROCESS ? &u->proc->obj : &u->obj;
-		rights = RL_RIGHTS_ALL;
+		rights = h == RL_SELF_PROCESS ? u->proc->self_process_rights
+					      : u->proc->self_thread_rights;
 		kobj_get(o);
 	} else {
 		t = &u->proc->handles;

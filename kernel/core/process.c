@@ -131,6 +131,8 @@ struct process *process_create(const char *name)
 	list_init(&p->threads);
 	list_init(&p->waiters);
 	rill_snprintf(p->name, sizeof(p->name), "%s", name);
+	p->self_process_rights = RL_RIGHTS_ALL;
+	p->self_thread_rights = RL_RIGHTS_ALL;
 	if (aspace_init(&p->as)) {
 		kobj_put(&p->obj);
 		return NULL;
@@ -200,6 +202,8 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 
 	if (entry >= RL_USER_TOP || stack >= RL_USER_TOP)	/* iretq needs canonical values */
 		return -EINVAL;
+	if (p->foreign && !supervised)	/* its every system call needs a supervisor */
+		return -EINVAL;
 	u = kmem_cache_zalloc(uthread_cache);
 	if (!u)
 		return -ENOMEM;
@@ -216,6 +220,7 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 	u->stack = stack;
 	u->arg = arg;
 	u->supervised = supervised;
+	u->foreign = p->foreign;
 	u->state = UT_CREATED;
 	arch_fpu_init_state(u->fpu);
 	kobj_get(&p->obj);
@@ -524,11 +529,15 @@ SYSCALL_DEFINE(process_create)
 	struct process *p;
 	int r;
 
-	if (a0)
+	if ((a0 & ~(uint64_t)RL_PROCESS_FOREIGN) || (a1 & ~(uint64_t)RL_RIGHTS_ALL) ||
+	    (a2 & ~(uint64_t)RL_RIGHTS_ALL))
 		return -EINVAL;
 	p = process_create(process_current()->name);
 	if (!p)
 		return -ENOMEM;
+	p->foreign = a0 & RL_PROCESS_FOREIGN;
+	p->self_process_rights = (uint32_t)a1;
+	p->self_thread_rights = (uint32_t)a2;
 	r = handle_install(&process_current()->handles, &p->obj, RL_RIGHTS_ALL);
 	kobj_put(&p->obj);
 	return r;

@@ -44,7 +44,7 @@ void syscall_dispatch(struct trap_frame *tf)
 	/* Per CPU, no shared line on the hot path; one gs-relative
 	 * instruction, so preemption cannot split it. */
 	__asm__ volatile("incq %%gs:%c0" : : "i"(offsetof(struct cpu, syscalls)) : "memory");
-	if (nr < ARRAY_SIZE(table) && table[nr])
+	if (nr < ARRAY_SIZE(table) && table[nr] && !thread_current()->u->foreign)
 		tf->rax = (uint64_t)table[nr](tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
 	else
 		uthread_foreign_syscall(tf);

@@ -50,6 +50,7 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 {
 	static const struct rl_spawn_opts none;
 	bool supervised;
+	uint32_t prights, trights;
 	struct elf_image ei;
 	struct rl_startup st;
 	int64_t ph, th, r;
@@ -61,13 +62,15 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 
 	if (!opts)
 		opts = &none;
-	supervised = opts->supervised;
+	supervised = opts->supervised || opts->foreign;
+	prights = opts->restrict_self ? opts->self_process_rights : RL_RIGHTS_ALL;
+	trights = opts->restrict_self ? opts->self_thread_rights : RL_RIGHTS_ALL;
 	r = elf_parse(elf, len, RL_USER_TOP, &ei);
 	if (r < 0)
 		return r;
 	if (ei.type != ELF_ET_EXEC || ei.has_interp || argc < 0 || argc > 31)
 		return -RILL_ENOEXEC;
-	ph = rl_process_create(0);
+	ph = rl_process_create(opts->foreign ? RL_PROCESS_FOREIGN : 0, prights, trights);
 	if (ph < 0)
 		return ph;
 	for (unsigned i = 0; i < ei.nseg; i++) {
@@ -129,8 +132,8 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 		r = th;
 		goto fail_stack;
 	}
-	st.self_process = (rl_handle_t)rl_process_give((uint64_t)ph, (uint64_t)ph, RL_RIGHTS_ALL);
-	st.self_thread = (rl_handle_t)rl_process_give((uint64_t)ph, (uint64_t)th, RL_RIGHTS_ALL);
+	st.self_process = (rl_handle_t)rl_process_give((uint64_t)ph, (uint64_t)ph, prights);
+	st.self_thread = (rl_handle_t)rl_process_give((uint64_t)ph, (uint64_t)th, trights);
 	st.irq_authority = give(ph, opts->irq_authority);
 	st.ioport_authority = give(ph, opts->ioport_authority);
 	st.phys_authority = give(ph, opts->phys_authority);

@@ -33,7 +33,7 @@ enum {
 
 /* A handle is a positive 32-bit value naming an entry of the calling
  * process's handle table. Two pseudo-handles name the caller itself, with
- * every right. */
+ * the rights its creator gave them (process_create). */
 typedef int32_t rl_handle_t;
 #define RL_HANDLE_INVALID	0
 #define RL_SELF_PROCESS		0x7ffffffe
@@ -198,6 +198,11 @@ struct rl_queue_params {
 #define RL_RW_WRITE		0x1u
 
 /* ---- threads ------------------------------------------------------------ */
+
+/* process_create flags */
+#define RL_PROCESS_FOREIGN	0x1u	/* no native system calls: every `syscall` of
+					   its threads (which must be supervised) is
+					   reported to the supervisor */
 
 /* thread_create flags */
 #define RL_THREAD_SUPERVISED	0x1u	/* faults, exits and foreign system calls

@@ -36,6 +36,9 @@ struct process {
 	int64_t status;
 	struct list_head waiters;	/* RL_OP_PROCESS_WAIT ops */
 	uint64_t clock_va;		/* where the clock page is mapped */
+	bool foreign;			/* RL_PROCESS_FOREIGN: no native calls */
+	uint32_t self_process_rights;	/* what RL_SELF_PROCESS carries here */
+	uint32_t self_thread_rights;	/* what RL_SELF_THREAD carries here */
 	char name[24];
 };
 
@@ -54,6 +57,7 @@ struct uthread {
 	struct list_head proc_link;
 	enum uthread_state state;
 	bool supervised;
+	bool foreign;			/* its process's, copied for syscall entry */
 	bool killed;			/* end at the next chance */
 	uint64_t fs_base, gs_base;
 	uint64_t entry, stack, arg;	/* first user context */

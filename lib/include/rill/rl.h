@@ -87,6 +87,14 @@ int64_t rl_thread_join(rl_handle_t t);
  * returns the process handle. opts may be NULL. */
 struct rl_spawn_opts {
 	bool supervised;		/* its first thread is RL_THREAD_SUPERVISED */
+	/* RL_PROCESS_FOREIGN: none of its system calls reach the kernel,
+	 * each stops its (then necessarily supervised) thread. */
+	bool foreign;
+	/* With restrict_self: the rights of the child's RL_SELF_PROCESS and
+	 * RL_SELF_THREAD and of its startup block's self handles; otherwise
+	 * every right. */
+	bool restrict_self;
+	uint32_t self_process_rights, self_thread_rights;
 	/* Handles of the caller to give to the child (0: none); they appear
 	 * in the child's startup block. */
 	rl_handle_t irq_authority, ioport_authority, phys_authority;
