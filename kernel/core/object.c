@@ -20,6 +20,7 @@ void kobj_init(struct kobj *o, uint32_t type, void (*destroy)(struct kobj *))
 	o->watch_right = 0;
 	o->watched_handles = 0;
 	o->orphaned = NULL;
+	o->own_table = NULL;
 	__atomic_fetch_add(&kobj_count[type & 15], 1, __ATOMIC_RELAXED);
 }
 
@@ -31,11 +32,11 @@ void kobj_put(struct kobj *o)
 	}
 }
 
-static void handle_gone(struct kobj *o, uint32_t rights)
+static void handle_gone(struct kobj *o, bool watched)
 {
 	__atomic_fetch_sub(&handles_in_use, 1, __ATOMIC_RELAXED);
-	if (o->watch_right && (rights & o->watch_right) &&
-	    __atomic_sub_fetch(&o->watched_handles, 1, __ATOMIC_ACQ_REL) == 0 && o->orphaned)
+	if (watched && __atomic_sub_fetch(&o->watched_handles, 1, __ATOMIC_ACQ_REL) == 0 &&
+	    o->orphaned)
 		o->orphaned(o);
 	kobj_put(o);
 }
@@ -60,13 +61,13 @@ void handle_table_destroy(struct handle_table *t)
 	spin_unlock_irqrestore(&t->lock, f);
 	for (uint32_t i = 0; i < cap; i++)
 		if (e[i].obj)
-			handle_gone(e[i].obj, e[i].rights);
+			handle_gone(e[i].obj, e[i].watched);
 	kfree(e);
 }
 
 static rl_handle_t handle_value(uint32_t index, uint32_t gen)
 {
-	return (rl_handle_t)(((gen & 0x7ff) << HANDLE_INDEX_BITS) | (index + 1));
+	return (rl_handle_t)(((gen + 1) << HANDLE_INDEX_BITS) | index);
 }
 
 int handle_install(struct handle_table *t, struct kobj *o, uint32_t rights)
@@ -120,9 +121,10 @@ int handle_install(struct handle_table *t, struct kobj *o, uint32_t rights)
 	t->e[i].rights = rights;
 	t->used++;
 	t->hint = (i + 1) % t->cap;
+	t->e[i].watched = (rights & o->watch_right) && o->own_table != t;
 	kobj_get(o);
 	__atomic_fetch_add(&handles_in_use, 1, __ATOMIC_RELAXED);
-	if (o->watch_right && (rights & o->watch_right))
+	if (t->e[i].watched)
 		__atomic_fetch_add(&o->watched_handles, 1, __ATOMIC_ACQ_REL);
 	i = handle_value(i, t->e[i].gen);
 	spin_unlock_irqrestore(&t->lock, f);
@@ -132,10 +134,10 @@ int handle_install(struct handle_table *t, struct kobj *o, uint32_t rights)
 /* Entry for h, or NULL. Table lock held. */
 static struct handle_entry *lookup(struct handle_table *t, rl_handle_t h)
 {
-	uint32_t v = (uint32_t)h, index = (v & ((1u << HANDLE_INDEX_BITS) - 1)) - 1;
+	uint32_t v = (uint32_t)h, index = v & ((1u << HANDLE_INDEX_BITS) - 1);
 
 	if (h <= 0 || index >= t->cap || !t->e[index].obj ||
-	    (t->e[index].gen & 0x7ff) != (v >> HANDLE_INDEX_BITS))
+	    t->e[index].gen + 1u != (v >> HANDLE_INDEX_BITS))
 		return NULL;
 	return &t->e[index];
 }
@@ -189,7 +191,7 @@ int handle_close(struct handle_table *t, rl_handle_t h)
 {
 	struct handle_entry *e;
 	struct kobj *o;
-	uint32_t rights;
+	bool watched;
 	irqflags_t f = spin_lock_irqsave(&t->lock);
 
 	e = lookup(t, h);
@@ -198,11 +200,11 @@ int handle_close(struct handle_table *t, rl_handle_t h)
 		return -EBADF;
 	}
 	o = e->obj;
-	rights = e->rights;
+	watched = e->watched;
 	e->obj = NULL;
-	e->gen++;
+	e->gen = (uint16_t)((e->gen + 1) % HANDLE_GENS);
 	t->used--;
 	spin_unlock_irqrestore(&t->lock, f);
-	handle_gone(o, rights);
+	handle_gone(o, watched);
 	return 0;
 }

@@ -51,17 +51,90 @@ static void process_teardown(struct process *p)
 	aspace_destroy(&p->as);
 }
 
+/*
+ * Ending and freeing processes is the reaper's work, one process at a
+ * time, in a kernel thread of its own: a teardown closes the handles the
+ * process held, which can end or free other processes, and doing that
+ * recursively would let a chain of processes (each holding the only
+ * handle to the next) overflow the kernel stack.
+ */
+static spinlock_t reap_lock;
+static struct list_head reap_list;	/* struct process.reap_link */
+static struct waitq reap_wq;
+
+static void reap_queue(struct process *p, bool destroy)
+{
+	irqflags_t f = spin_lock_irqsave(&reap_lock);
+	bool queue = !p->reap_queued;
+
+	if (queue) {
+		p->reap_queued = true;
+		p->reap_destroy = destroy;
+		list_add_tail(&reap_list, &p->reap_link);
+	}
+	spin_unlock_irqrestore(&reap_lock, f);
+	if (queue)
+		waitq_wake_one(&reap_wq);
+	else if (!destroy)
+		kobj_put(&p->obj);	/* already queued to be looked at */
+}
+
 static void process_destroy(struct kobj *o)
+{
+	reap_queue(container_of(o, struct process, obj), true);
+}
+
+/* No handle outside the process itself names it any more. If no thread
+ * of it has started (or all have ended), nothing can ever run in it:
+ * end it, closing its own handles (a never-started process holding a
+ * handle to itself was a reference cycle that leaked). */
+static void process_orphaned(struct kobj *o)
 {
 	struct process *p = container_of(o, struct process, obj);
 
-	if (!p->torn_down)
-		process_teardown(p);
-	kmem_cache_free(proc_cache, p);
-	__atomic_fetch_sub(&nr_processes, 1, __ATOMIC_RELAXED);
+	kobj_get(o);	/* the reaper drops it */
+	reap_queue(p, false);
 }
 
-/* Complete every op on list with result. */
+static bool reap_pending(void)
+{
+	return !list_empty(&reap_list);	/* a racy look; the lock decides */
+}
+
+static void reaper(void *arg)
+{
+	for (;;) {
+		struct process *p = NULL;
+		irqflags_t f;
+		bool destroy = false, idle;
+
+		WAITQ_WAIT(&reap_wq, READ_ONCE(reap_list.next) != &reap_list, 0);
+		f = spin_lock_irqsave(&reap_lock);
+		if (reap_pending()) {
+			p = list_entry(reap_list.next, struct process, reap_link);
+			list_del(&p->reap_link);
+			p->reap_queued = false;
+			destroy = p->reap_destroy;
+		}
+		spin_unlock_irqrestore(&reap_lock, f);
+		if (!p)
+			continue;
+		if (destroy) {
+			if (!p->torn_down)
+				process_teardown(p);
+			kmem_cache_free(proc_cache, p);
+			__atomic_fetch_sub(&nr_processes, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		f = spin_lock_irqsave(&p->lock);
+		idle = p->live_threads == 0;
+		spin_unlock_irqrestore(&p->lock, f);
+		if (idle && READ_ONCE(p->obj.watched_handles) == 0)
+			process_kill(p, -EINTR);
+		kobj_put(&p->obj);
+	}
+}
+
 static void complete_all(struct list_head *list, int64_t result)
 {
 	while (!list_empty(list)) {
@@ -111,10 +184,20 @@ static void process_end(struct process *p, int64_t status)
 void process_init(void)
 {
 	proc_cache = kmem_cache_create("process", sizeof(struct process), 64);
+	spin_init(&reap_lock);
+	list_init(&reap_list);
+	waitq_init(&reap_wq);
+
 	uthread_cache = kmem_cache_create("uthread", sizeof(struct uthread), 64);
 	if (memobj_create_contig(PAGE_SIZE, &clock_mo))
 		panic("process: no clock page");
 	clock_page_init(memobj_kaddr(clock_mo, 0));
+}
+
+void process_start_reaper(void)
+{
+	if (!thread_create("reaper", reaper, NULL, SCHED_PRIO_DEFAULT, -1))
+		panic("process: no reaper thread");
 }
 
 struct process *process_create(const char *name)
@@ -128,6 +211,9 @@ struct process *process_create(const char *name)
 	__atomic_fetch_add(&nr_processes, 1, __ATOMIC_RELAXED);
 	spin_init(&p->lock);
 	handle_table_init(&p->handles);
+	p->obj.watch_right = RL_RIGHTS_ALL;	/* any handle from outside */
+	p->obj.own_table = &p->handles;
+	p->obj.orphaned = process_orphaned;
 	list_init(&p->threads);
 	list_init(&p->waiters);
 	rill_snprintf(p->name, sizeof(p->name), "%s", name);

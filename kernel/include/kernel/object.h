@@ -3,9 +3,11 @@
  *
  * Every object a handle can name starts with a struct kobj: its type (enum
  * rl_object_type), a reference count and a kernel-wide id. A handle table
- * entry holds one reference. Handle values are (generation << 20) | (index
- * + 1): a closed handle's value is not reused until its slot has been
- * recycled 2048 times, so a stale value is caught.
+ * entry holds one reference. Handle values are ((generation + 1) << 16) |
+ * index: a closed handle's value is not reused until its slot has been
+ * recycled 32,766 times, and new handles take the slots in turn (the next
+ * free one after the last taken), so a stale value is caught for at least
+ * 32,766 times the table's size (>= 32) closes.
  *
  * Lock: each table has an irqsave spinlock. handle_get returns the object
  * with a reference the caller drops with kobj_put.
@@ -24,10 +26,13 @@ struct kobj {
 	void (*destroy)(struct kobj *o);	/* called when refs reach 0 */
 	/* Optional: handles carrying watch_right are counted, and orphaned()
 	 * runs when the last of them is closed (a supervised thread nobody
-	 * can resume any more is ended this way). */
+	 * can resume any more is ended this way). Handles in own_table (a
+	 * process's own table) are not counted: a process holding the only
+	 * handles to itself cannot be reached. */
 	uint32_t watch_right;
 	uint32_t watched_handles;
 	void (*orphaned)(struct kobj *o);
+	struct handle_table *own_table;
 };
 
 void kobj_init(struct kobj *o, uint32_t type, void (*destroy)(struct kobj *));
@@ -39,13 +44,18 @@ static inline void kobj_get(struct kobj *o)
 
 void kobj_put(struct kobj *o);
 
-#define HANDLE_INDEX_BITS	20
-#define HANDLE_MAX		(1u << 16)	/* entries per table */
+/* A handle's value is ((gen + 1) << HANDLE_INDEX_BITS) | index, with gen
+ * 0..HANDLE_GENS - 1: always positive, never 0, and never one of the
+ * pseudo-handles (the largest value is 0x7ffeffff). */
+#define HANDLE_INDEX_BITS	16
+#define HANDLE_MAX		(1u << HANDLE_INDEX_BITS)	/* entries per table */
+#define HANDLE_GENS		32766u
 
 struct handle_entry {
 	struct kobj *obj;	/* NULL when free */
 	uint32_t rights;
-	uint32_t gen;
+	uint16_t gen;
+	bool watched;		/* counted in obj->watched_handles */
 };
 
 struct handle_table {
