@@ -19,6 +19,5 @@ int main(int argc, char **argv)
 	rl_bench_stop();
 	t1 = rl_clock_ns();
 	rl_printf("BENCHREGION name=selftest_loop iters=1000 ns=%lu\n", t1 - t0);
-	BENCH_FAIL("fail", "deliberate failure (runner self-test)");
-	return 1;
+	rl_bench_fail("fail", "deliberate failure (runner self-test)");
 }
