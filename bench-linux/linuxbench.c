@@ -33,7 +33,8 @@
  *       one op = one request. server_syscalls= counts the server's poll,
  *       read and write calls in the region.
  *   getpid (calibration only, not in the default set)
- *       one getpid system call per op (DESIGN.md: 345 instructions).
+ *       one getpid system call per op (make bench runs it: the figure
+ *       docs/testing.md compares a system call with).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -47,7 +47,7 @@ SOURCE = os.path.join(ROOT, "bench-linux", "linuxbench.c")
 # Same names and order as the table in bench-linux/linuxbench.c.
 BENCHMARKS = ["ipc_pingpong_1B", "ipc_pingpong_4KiB", "ipc_inflight_1",
               "ipc_inflight_8", "ipc_inflight_64", "ipc_inflight_512"]
-CALIBRATION = ["getpid"]  # DESIGN.md: 345 instructions under Linux 6.1
+CALIBRATION = ["getpid"]  # one system call (docs/testing.md)
 
 PACKAGES = ["musl-tools", "linux-image-amd64"]
 KERNEL_GLOB = "/boot/vmlinuz-6.1.*-amd64"
@@ -205,7 +205,7 @@ def main(argv=None):
     ap.add_argument("--only", help="run the benchmarks whose name matches "
                     "this regular expression (re.search)")
     ap.add_argument("--calibrate", action="store_true",
-                    help="also run getpid (DESIGN.md's 345-instruction figure)")
+                    help="also run getpid (one system call, for comparison)")
     ap.add_argument("--mem", default="512M")
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--append-extra", default="",
