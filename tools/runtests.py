@@ -64,13 +64,16 @@ are noticed:
                     built, run with CK_RUN_SUITE=nosuch in the runner's own
                     environment (which must not reach the programs);
   selftest/kernel   one short boot with ktest=selftest_pass,selftest_fail,
-                    selftest_skip (kernel/tests/test_selftest.c; "ktest=all"
-                    never runs them), expecting one more test that is never
-                    reported;
+                    selftest_skip,selftest_liar (kernel/tests/test_selftest.c;
+                    "ktest=all" never runs them; the liar prints a result line
+                    for a test that does not exist), expecting one more test
+                    that is never reported;
   selftest/user     one short boot with "test selftest": init runs
                     tests-selftest/* (user/tests-selftest/*.c: passing,
                     failing and skipping tests; a program that ends itself
-                    with status 1 half-way; a file that is not a program),
+                    with status 1 half-way; one that prints a result line
+                    its end line does not count; a file that is not a
+                    program),
                     expecting one more program that is not in the initrd;
   selftest/bench    tools/runbench.py on bench-selftest/* (a bench program
                     that fails), wall-time boot only: must exit non-zero.
@@ -740,16 +743,21 @@ def selftest_host(build, res):
 
 def selftest_kernel(build, res):
     t = selftest_res()
-    run_kernel(build, 1, t, which="selftest_pass,selftest_fail,selftest_skip",
+    run_kernel(build, 1, t,
+               which="selftest_pass,selftest_fail,selftest_skip,selftest_liar",
                label="selftest-kernel", extra=["selftest_absent"],
                timeout=SELFTEST_TIMEOUT)
     p = "selftest-kernel/smp1/"
     expect(res, "kernel", t, [("PASS", p + "selftest_pass"), ("FAIL", p + "selftest_fail"),
-                              ("SKIP", p + "selftest_skip"),
+                              ("SKIP", p + "selftest_skip"), ("PASS", p + "selftest_liar"),
+                              ("PASS", p + "selftest_ghost"), ("FAIL", p + "selftest_ghost"),
                               ("FAIL", p + "selftest_absent"), ("FAIL", p + "boot")])
-    # The boot fails for the absent test alone: the kernel selected 3.
+    # The boot fails for the absent test (the kernel selected 4 of the 5
+    # expected) and the liar's extra line (done says passed=2, the log
+    # shows 3), not for its QEMU status, which is right.
     why = [w for k, n, w in t.entries if n == p + "boot"]
-    if why and "selected=3, 4 expected" in why[0] and "QEMU status" not in why[0]:
+    if (why and "selected=4, 5 expected" in why[0] and "passed=2 failed=1 skipped=1, the "
+            "log shows passed=3 failed=1 skipped=1" in why[0] and "QEMU status" not in why[0]):
         res.ok("selftest/kernel/boot-counts")
     else:
         res.fail("selftest/kernel/boot-counts", f"boot verdict: {why}")
@@ -765,9 +773,13 @@ def selftest_user(build, res):
         ("SKIP", p + "mixed/skips"), ("FAIL", p + "mixed/exit"),
         ("FAIL", p + "exit1/exit"),
         ("FAIL", p + "exit1/end"), ("FAIL", p + "notelf/start"),
+        ("PASS", p + "liar/real"), ("PASS", p + "liar/phantom"), ("FAIL", p + "liar/end"),
         ("FAIL", p + "absent/start"), ("FAIL", p + "boot")])
+    # The boot fails for the absent program alone (init ran 4 of the 5
+    # expected; its failed=3 is right, and so is its QEMU status).
     why = [w for k, n, w in t.entries if n == p + "boot"]
-    if why and "programs=3, 4 expected" in why[0] and "QEMU status" not in why[0]:
+    if why and "programs=4, 5 expected" in why[0] and "QEMU status" not in why[0] \
+            and "failed=" not in why[0]:
         res.ok("selftest/user/boot-counts")
     else:
         res.fail("selftest/user/boot-counts", f"boot verdict: {why}")

@@ -6,6 +6,7 @@
  * the runner counts exactly one of each and fails the boot.
  */
 #include <kernel/ktest.h>
+#include <kernel/log.h>
 
 KTEST_SELFTEST(pass)
 {
@@ -20,4 +21,12 @@ KTEST_SELFTEST(fail)
 KTEST_SELFTEST(skip)
 {
 	KT_SKIP("deliberate skip (runner self-test)");
+}
+
+/* Prints a result line for a test that does not exist: the runner must
+ * notice the name it did not expect and the done line (passed= one less
+ * than the lines show). */
+KTEST_SELFTEST(liar)
+{
+	kprintf("ktest: PASS selftest_ghost (0 ms)\n");
 }
