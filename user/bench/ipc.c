@@ -18,8 +18,8 @@
  *                         the conversation's lane); measured in the server:
  *                         server_syscalls_per_op, and server_bytes_per_conv,
  *                         the user pages its slot array took (the kernel's
- *                         user_pages count before and after allocating and
- *                         touching it) per conversation
+ *                         user_pages count before and after its first
+ *                         touch, every client waiting) per conversation
  *   ipc_inflight_lanes_<N>  the same load over persistent lanes, the shape
  *                         of the Linux counterpart (a pipe pair per
  *                         client): each client first gets a lane of its
