@@ -2,7 +2,8 @@
 #
 #   make          build the kernel image, the initrd and the host tests
 #   make run      boot Rill in QEMU on this terminal (serial console)
-#   make test     host unit tests + in-kernel tests at -smp 1 and -smp 4
+#   make test     every test (tools/runtests.py): host, self-test, kernel, in-OS,
+#                 faults, ISO; ends with "N passed, M failed, K skipped"
 #   make iso      GRUB rescue ISO booting the same kernel
 #   make debug    QEMU halted with the GDB stub on :1234
 #   make bench    benchmarks: guest instructions (TCG plugin) and wall time
@@ -133,7 +134,11 @@ INIT_OBJ   := $(patsubst %,$(BUILD)/u/%.o,$(sort $(wildcard user/init/*.c)))
 UTESTS     := $(patsubst user/tests/%.c,$(ROOT)/tests/%,$(sort $(wildcard user/tests/*.c)))
 UBENCH     := $(patsubst user/bench/%.c,$(ROOT)/bench/%,$(sort $(wildcard user/bench/*.c)))
 UBIN       := $(patsubst user/bin/%.c,$(ROOT)/bin/%,$(sort $(wildcard user/bin/*.c)))
-UPROGS     := $(ROOT)/bin/init $(UTESTS) $(UBENCH) $(UBIN)
+# Fixtures of the runners' self-test (deliberate failures): in the initrd,
+# but init runs them only when booted with "selftest" too.
+USELFTEST  := $(patsubst user/tests-selftest/%.c,$(ROOT)/tests-selftest/%,$(sort $(wildcard user/tests-selftest/*.c))) \
+              $(patsubst user/bench-selftest/%.c,$(ROOT)/bench-selftest/%,$(sort $(wildcard user/bench-selftest/*.c)))
+UPROGS     := $(ROOT)/bin/init $(UTESTS) $(UBENCH) $(UBIN) $(USELFTEST)
 
 $(BUILD)/u/%.c.o: %.c
 	@mkdir -p $(dir $@)
@@ -157,6 +162,16 @@ $(ROOT)/tests/%: $(BUILD)/u/user/tests/%.c.o $(UCRT0) $(UTESTMAIN) $(ULIB)
 	@mkdir -p $(dir $@)
 	@echo "  ULD     $@"
 	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(UTESTMAIN) $(ULIB) -lgcc
+
+$(ROOT)/tests-selftest/%: $(BUILD)/u/user/tests-selftest/%.c.o $(UCRT0) $(UTESTMAIN) $(ULIB)
+	@mkdir -p $(dir $@)
+	@echo "  ULD     $@"
+	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(UTESTMAIN) $(ULIB) -lgcc
+
+$(ROOT)/bench-selftest/%: $(BUILD)/u/user/bench-selftest/%.c.o $(UCRT0) $(ULIB)
+	@mkdir -p $(dir $@)
+	@echo "  ULD     $@"
+	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(ULIB) -lgcc
 
 $(ROOT)/bin/%: $(BUILD)/u/user/bin/%.c.o $(UCRT0) $(ULIB)
 	@mkdir -p $(dir $@)
@@ -187,7 +202,16 @@ FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SMOKE := $(patsubst tests/fuzz/%.c,$(BUILD)/host/%_smoke,$(FUZZ_SRCS))
 FUZZ_TIME  ?= 60
 
-host-tests: $(HOST_TESTS) $(FUZZ_SMOKE)
+# The runner's self-test fixtures (tests/selftest/test_*.c): a separate
+# directory, so the normal host run never sees their deliberate failures.
+HOST_SELFTEST := $(patsubst tests/selftest/%.c,$(BUILD)/host-selftest/%,$(sort $(wildcard tests/selftest/test_*.c)))
+
+host-tests: $(HOST_TESTS) $(FUZZ_SMOKE) $(HOST_SELFTEST)
+
+$(BUILD)/host-selftest/%: tests/selftest/%.c tests/host/support.c tests/host/support.h
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -Itests/host -o $@ $< tests/host/support.c $(HOST_LIBS)
 
 $(BUILD)/host/fuzz_%_smoke: tests/fuzz/fuzz_%.c $(HOST_SRCS) $(wildcard kernel/include/kernel/*.h)
 	@mkdir -p $(dir $@)
@@ -228,7 +252,7 @@ $(ISO): $(KERNEL_BIN) $(INITRD) tools/mkiso.sh
 
 test: deps
 	$(MAKE) all $(ISO)
-	$(PYTHON) tools/runtests.py --build $(BUILD)
+	$(PYTHON) tools/runtests.py --build $(BUILD) --require-iso
 
 bench: deps all
 	$(PYTHON) tools/runbench.py --build $(BUILD)

@@ -33,7 +33,8 @@
  *       one op = one request. server_syscalls= counts the server's poll,
  *       read and write calls in the region.
  *   getpid (calibration only, not in the default set)
- *       one getpid system call per op (DESIGN.md: 345 instructions).
+ *       one getpid system call per op (make bench runs it: the figure
+ *       docs/testing.md compares a system call with).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -118,15 +119,20 @@ static void die(const char *what)
 	_exit(1);
 }
 
+/* 0: n bytes read; 1: end of file before the first byte (the peer is
+ * done: the normal end of a run); -1: an error, or end of file part-way. */
 static int read_full(int fd, void *buf, size_t n)
 {
 	char *p = buf;
+	size_t want = n;
 
 	while (n) {
 		ssize_t r = read(fd, p, n);
 
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r == 0 && n == want)
+			return 1;
 		if (r <= 0)
 			return -1;
 		p += r;
@@ -169,6 +175,24 @@ static void close_others(int keep1, int keep2)
 
 #define PP_WARMUP 200
 
+static inline void stamp(char *msg, size_t size, uint64_t i)
+{
+	if (size >= 8)
+		memcpy(msg, &i, 8);
+	else
+		msg[0] = (char)i;
+}
+
+static inline uint64_t stamp_differs(const char *back, size_t size, uint64_t i)
+{
+	uint64_t v;
+
+	if (size < 8)
+		return (uint8_t)(back[0] ^ (char)i);
+	memcpy(&v, back, 8);
+	return v ^ i;
+}
+
 static int pingpong(const char *name, size_t size, unsigned iters)
 {
 	int to_child[2], to_parent[2], status;
@@ -185,8 +209,10 @@ static int pingpong(const char *name, size_t size, unsigned iters)
 		close(to_child[1]);
 		close(to_parent[0]);
 		for (;;) {
-			if (read_full(to_child[0], buf, size))
-				_exit(0); /* EOF: the parent is done */
+			int r = read_full(to_child[0], buf, size);
+
+			if (r)
+				_exit(r == 1 ? 0 : 1); /* EOF: the parent is done */
 			if (write_full(to_parent[1], buf, size))
 				_exit(1);
 		}
@@ -199,13 +225,17 @@ static int pingpong(const char *name, size_t size, unsigned iters)
 		if (write_full(to_child[1], buf, size) || read_full(to_parent[0], buf, size))
 			die("ping-pong warm-up");
 
+	/* As Rill's: each round's message starts with its number, checked
+	 * when it comes back (a store and a compare). */
 	settle();
 	t0 = now_ns();
 	bench_start();
 	for (unsigned i = 0; i < iters; i++) {
-		if (write_full(to_child[1], buf, size) || read_full(to_parent[0], buf, size)) {
+		stamp(buf, size, i);
+		if (write_full(to_child[1], buf, size) || read_full(to_parent[0], buf, size) ||
+		    stamp_differs(buf, size, i)) {
 			__asm__ volatile(".byte 0x0f,0x1f,0x80; .long 0x52494c03" ::: "memory");
-			die("ping-pong");
+			die("ping-pong: a failed call or a wrong reply");
 		}
 	}
 	bench_stop();
@@ -240,10 +270,13 @@ static void client(int req, int rep)
 
 	for (;;) {
 		msg++;
+		int r;
+
 		if (write_full(req, &msg, sizeof msg))
 			_exit(1);
-		if (read_full(rep, &ans, sizeof ans))
-			_exit(0); /* EOF: the server closed the reply pipe */
+		r = read_full(rep, &ans, sizeof ans);
+		if (r)
+			_exit(r == 1 ? 0 : 1); /* EOF: the server closed the reply pipe */
 		if (ans != msg + 1)
 			_exit(2);
 	}
@@ -380,14 +413,19 @@ static int inflight(const char *name, unsigned nclients, unsigned iters)
 static int getpid_bench(const char *name, unsigned iters)
 {
 	uint64_t t0, t1;
+	long bad = 0;
 
 	settle();
 	t0 = now_ns();
 	bench_start();
 	for (unsigned i = 0; i < iters; i++)
-		syscall(SYS_getpid);
+		bad |= syscall(SYS_getpid) <= 0;
 	bench_stop();
 	t1 = now_ns();
+	if (bad) {
+		say("linuxbench: %s: getpid failed\n", name);
+		return 1;
+	}
 	say("BENCHREGION name=%s iters=%u ns=%llu\n", name, iters,
 	    (unsigned long long)(t1 - t0));
 	return 0;

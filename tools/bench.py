@@ -29,8 +29,9 @@ Plugin side: one line per stopped region, in order, flushed at once:
         INSNS region=<k> count=<n>
     k counts regions from 0; n is the number of guest instructions executed
     strictly between the start and the stop marker (both markers excluded),
-    by all vCPUs, in kernel and user mode alike. Lines starting with '#' are
-    comments (mode, resets, the run's total).
+    by all vCPUs, in kernel and user mode alike; a REP string instruction
+    counts once per execution, not once per iteration (see insncount.c).
+    Lines starting with '#' are comments (mode, resets, the run's total).
 
 Pairing: the k-th INSNS line belongs to the k-th BENCHREGION line of the
 serial output. bench.py prints for each pair

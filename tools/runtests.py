@@ -1,33 +1,88 @@
 #!/usr/bin/env python3
 """Test driver behind `make test`.
 
-    python3 tools/runtests.py --build build [--only host|kernel|user|fault|iso]...
-                              [--smp 1,4]
+    python3 tools/runtests.py --build build
+        [--only host|selftest|kernel|user|fault|iso]... [--smp 1,4] [--require-iso]
 
-Runs, in order, counting each result as one test:
-  host    every build/host/test_* program (Check, CK_VERBOSE=verbose): one
-          test per Check test; a program that exits non-zero without
-          reporting a failure counts as one failure host/<program>.
-  kernel  for each SMP count: boot build/rill.bin + build/initrd.cpio with
-          "ktest=all log=info"; each "ktest: PASS <name>" /
-          "ktest: FAIL <name>: <reason>" line is a test kernel/smp<N>/<name>,
-          and kernel/smp<N>/boot fails on timeout, on a missing
-          "ktest: done" line, or on a QEMU status other than 1 (all passed)
-          or 3 (some failed).
-  user    for each SMP count: boot with "test log=info"; init runs every
-          tests/* program of the initrd; each "utest: PASS|FAIL <prog>/<name>"
-          line is a test user/smp<N>/<prog>/<name>, and user/smp<N>/boot
-          needs "utest: done" and QEMU status 1 (or 3 when some failed).
-  fault   for each case in FAULT_CASES (page fault, kernel stack overflow,
-          explicit panic): boot with "ktest.fault=<kind> log=info"; passes
-          on a panic (status 5) whose message matches and whose backtrace
-          names the expected function.
-  iso     if build/rill.iso exists: boot it (-smp 2) until
-          "rill: boot complete" is printed.
-Serial logs go to build/logs/. The last line printed is "N passed, M failed";
-the exit status is 0 iff M == 0.
+Every result is one line, `PASS <name>`, `FAIL <name>: <why>` or
+`SKIP <name>: <reason>`; the last line is "N passed, M failed, K skipped"
+and the exit status is 0 iff M == 0. A skip is never counted as a pass.
+
+Nothing a layer prints is taken on trust: the runner knows what it must
+see (the test programs from the sources and the initrd, the kernel's tests
+from its symbol table) and checks every count a layer reports against the
+lines it saw.
+
+  host      each tests/host/test_<x>.c must have its program build/host/
+            test_<x> (Check, CK_VERBOSITY=verbose, in an environment built
+            from scratch: a caller's CK_RUN_SUITE & co. cannot select or
+            weaken tests); one test per Check test. A program that is not
+            built, reports no test, prints no Check summary, lists fewer
+            results than its summary counts, or exits non-zero without a
+            failure (or zero with one) fails. A test that printed
+            `host: SKIP <test>: <reason>` (HOST_SKIP in support.h) is a skip.
+            Then each tests/fuzz/fuzz_<x>.c's fixed-seed smoke program.
+  selftest  the runner's own self-test (below).
+  kernel    for each SMP count: boot "ktest=all log=info". Each "ktest:
+            PASS|FAIL|SKIP <name>" line is a test kernel/smp<N>/<name>. The
+            tests expected are the kernel image's KTEST symbols (nm), less
+            the self-test fixtures; kernel/smp<N>/boot fails on a timeout,
+            on a QEMU status other than 1 (none failed) or 3 (some failed)
+            as the results require, on a missing "ktest: registered=" or
+            "ktest: done" line, or when registered=, selected=, passed=,
+            failed= or skipped= disagree with the image and the lines seen;
+            an expected test without a result line fails by its name.
+  user      for each SMP count: boot "test log=info"; init runs every
+            tests/* program of the initrd (the runner reads the list from
+            build/initrd.cpio). Per program: "utest: start <prog>", result
+            lines "utest: PASS|FAIL|SKIP <prog>/<name>" (tests
+            user/smp<N>/<prog>/<name>), "utest: end <prog> passed= failed=
+            skipped=" which must match those lines, and init's
+            "utest: FAIL <prog>/start|exit" for a program that could not
+            start or ended with a non-zero status (any status but 0 fails,
+            and it must equal the number of failed tests). A program never
+            started, or without its end line (it stopped early), fails.
+            user/smp<N>/boot needs "utest: done programs=N failed=M" with
+            N and M equal to what the runner counted, and QEMU status 1
+            (3 when a program failed).
+  fault     for each case in FAULT_CASES (page fault, kernel stack
+            overflow, explicit panic): boot with "ktest.fault=<kind>";
+            passes on a panic (status 5) whose message matches and whose
+            backtrace names the expected function.
+  iso       boot build/rill.iso (-smp 2) until "rill: boot complete". A
+            missing ISO is a SKIP, or a FAIL with --require-iso (make test
+            builds the ISO first, so there a missing one is a broken build).
+
+The self-test proves that the checks above can fail. It runs the same
+parsers on fixtures that exist only for it, each into a private tally, and
+checks that each deliberate failure is counted as one and makes the exit
+status non-zero, that skips are counted as skips, and that missing things
+are noticed:
+  selftest/host     tests/selftest/*.c built into build/host-selftest/ (a
+                    test that passes, one that fails, one that skips, a
+                    program with no test) plus a program that was never
+                    built, run with CK_RUN_SUITE=nosuch in the runner's own
+                    environment (which must not reach the programs);
+  selftest/kernel   one short boot with ktest=selftest_pass,selftest_fail,
+                    selftest_skip,selftest_liar (kernel/tests/test_selftest.c;
+                    "ktest=all" never runs them; the liar prints a result line
+                    for a test that does not exist), expecting one more test
+                    that is never reported;
+  selftest/user     one short boot with "test selftest": init runs
+                    tests-selftest/* (user/tests-selftest/*.c: passing,
+                    failing and skipping tests; a program that ends itself
+                    with status 1 half-way; one that prints a result line
+                    its end line does not count; a file that is not a
+                    program),
+                    expecting one more program that is not in the initrd;
+  selftest/bench    tools/runbench.py on bench-selftest/* (a bench program
+                    that fails), wall-time boot only: must exit non-zero.
+Each check is a PASS/FAIL line of its own (selftest/<part>/<what>).
+
+Serial logs go to build/logs/.
 """
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -37,10 +92,11 @@ sys.dont_write_bytecode = True  # keep tools/ free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu  # noqa: E402
 
-KERNEL_APPEND = "ktest=all log=info"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 KERNEL_TIMEOUT = 300
-USER_APPEND = "test log=info"
 USER_TIMEOUT = 600
+SELFTEST_TIMEOUT = 120
 FAULT_TIMEOUT = 120
 ISO_TIMEOUT = 300
 ISO_SMP = 2
@@ -51,35 +107,51 @@ CHECK_LINE = re.compile(
     r"(?P<test>[^:\n]+):(?P<iter>\d+):\s?(?P<msg>.*)$")
 CHECK_SUMMARY = re.compile(
     r"\d+%: Checks: (?P<n>\d+), Failures: (?P<f>\d+), Errors: (?P<e>\d+)")
-KTEST_RESULT = re.compile(r"ktest: (?P<res>PASS|FAIL) (?P<rest>.*)$")
-KTEST_DONE = re.compile(r"ktest: done passed=(?P<p>\d+) failed=(?P<f>\d+)")
+HOST_SKIP = re.compile(r"^host: SKIP (?P<test>\S+): (?P<why>.*)$")
 FRAME = re.compile(
     r"\[<0xffffffff8[0-9a-f]+>\] (?P<sym>[A-Za-z_][A-Za-z0-9_.]*)\+0x[0-9a-f]+")
 BOOT_COMPLETE = r"rill: boot complete"
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def ok(self, name):
-        self.passed += 1
-        out(f"PASS {name}")
-
-    def fail(self, name, why=""):
-        self.failed += 1
-        out(f"FAIL {name}" + (f": {why}" if why else ""))
 
 
 def out(s=""):
     print(s, flush=True)
 
 
-def tail(text, n):
-    lines = text.splitlines()
-    for line in lines[-n:]:
-        out(f"    | {line}")
+class Results:
+    """The tally: every result is one printed line and one count."""
+
+    def __init__(self, echo=out):
+        self.passed = self.failed = self.skipped = 0
+        self.entries = []	# (PASS|FAIL|SKIP, name, why)
+        self.echo = echo
+
+    def ok(self, name):
+        self.passed += 1
+        self.entries.append(("PASS", name, ""))
+        self.echo(f"PASS {name}")
+
+    def fail(self, name, why=""):
+        self.failed += 1
+        self.entries.append(("FAIL", name, why))
+        self.echo(f"FAIL {name}" + (f": {why}" if why else ""))
+
+    def skip(self, name, why):
+        self.skipped += 1
+        self.entries.append(("SKIP", name, why))
+        self.echo(f"SKIP {name}: {why}")
+
+    def note(self, s):
+        self.echo(s)
+
+    def tail(self, text, n):
+        for line in text.splitlines()[-n:]:
+            self.echo(f"    | {line}")
+
+    def summary(self):
+        return f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
+
+    def exit_status(self):
+        return 0 if self.failed == 0 else 1
 
 
 def save_log(build, name, text):
@@ -95,118 +167,146 @@ def lines_of(text):
     return [l.rstrip("\r") for l in text.split("\n")]
 
 
+def sources(subdir, prefix, suffix=".c"):
+    """Names (without suffix) of ROOT/subdir/<prefix>*<suffix>, sorted."""
+    d = os.path.join(ROOT, subdir)
+    if not os.path.isdir(d):
+        return []
+    return sorted(n[:-len(suffix)] for n in os.listdir(d)
+                  if n.startswith(prefix) and n.endswith(suffix))
+
+
 # --- host unit tests --------------------------------------------------------
 
-def run_host(build, res):
-    hostdir = os.path.join(build, "host")
-    progs = []
-    if os.path.isdir(hostdir):
-        for name in sorted(os.listdir(hostdir)):
-            path = os.path.join(hostdir, name)
-            if (name.startswith("test_") and os.path.isfile(path)
-                    and os.access(path, os.X_OK)):
-                progs.append(name)
-    if not progs:
-        out(f"host: no test programs in {hostdir}")
+def host_env():
+    """The host programs' whole environment, built from scratch: a caller's
+    CK_RUN_SUITE, CK_RUN_CASE, CK_FORK, CK_EXCLUDE_TAGS, ASAN_OPTIONS... would
+    select or weaken tests while the run still passed."""
+    return {"PATH": os.environ.get("PATH") or os.defpath, "LC_ALL": "C",
+            "CK_VERBOSITY": "verbose", "CK_DEFAULT_TIMEOUT": "60"}
+
+
+def run_program(path, timeout):
+    """(text, returncode or None on timeout); raises OSError."""
+    try:
+        p = subprocess.run([os.path.abspath(path)], env=host_env(),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout,
+                           start_new_session=True)
+        return p.stdout.decode("utf-8", errors="replace"), p.returncode
+    except subprocess.TimeoutExpired as e:
+        text = (e.stdout or b"").decode("utf-8", errors="replace")
+        return text + f"\n[runtests: killed after {timeout} s]\n", None
+
+
+def run_check_program(path, name, res):
+    """One Check program: one result per Check test, and the checks that
+    the program reported what it ran."""
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        res.fail(f"host/{name}", f"{path} is not built (make host-tests)")
         return
-    # CK_VERBOSITY is what Check's CK_ENV print mode reads; CK_VERBOSE is
-    # kept as well for programs that look at it themselves.
-    env = dict(os.environ, CK_VERBOSITY="verbose", CK_VERBOSE="verbose",
-               CK_DEFAULT_TIMEOUT="60")
-    for name in progs:
-        path = os.path.join(hostdir, name)
-        try:
-            p = subprocess.run([os.path.abspath(path)], env=env,
-                               stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               timeout=HOST_TIMEOUT, start_new_session=True)
-            text = p.stdout.decode("utf-8", errors="replace")
-            rc = p.returncode
-        except subprocess.TimeoutExpired as e:
-            text = (e.stdout or b"").decode("utf-8", errors="replace")
-            text += f"\n[runtests: killed after {HOST_TIMEOUT} s]\n"
-            rc = None
-        except OSError as e:
-            res.fail(f"host/{name}", f"cannot run: {e}")
+    try:
+        text, rc = run_program(path, HOST_TIMEOUT)
+    except OSError as e:
+        res.fail(f"host/{name}", f"cannot run: {e}")
+        return
+    skips = {}
+    for line in lines_of(text):
+        m = HOST_SKIP.match(line)
+        if m:
+            skips[m["test"]] = m["why"]
+    reported_failure = False
+    listed = 0
+    summary = None
+    seen = set()
+    for line in lines_of(text):
+        m = CHECK_SUMMARY.search(line)
+        if m:
+            summary = (summary or 0) + int(m["n"])
             continue
-        reported_failure = False
-        listed_passes = 0
-        summary_passes = 0
-        for line in lines_of(text):
-            m = CHECK_SUMMARY.search(line)
-            if m:
-                summary_passes += int(m["n"]) - int(m["f"]) - int(m["e"])
-                continue
-            m = CHECK_LINE.match(line)
-            if not m:
-                continue
-            test = m["test"]
-            if m["iter"] != "0":
-                test += f"[{m['iter']}]"
-            tname = f"host/{name}/{test}"
-            if m["res"] == "P":
-                listed_passes += 1
-                res.ok(tname)
-            else:
-                reported_failure = True
-                res.fail(tname)
-                out(f"    {m['file']}:{m['line']}: {m['msg']}")
-        unlisted = summary_passes - listed_passes
-        if unlisted > 0:
-            # The program did not use CK_ENV (srunner_run_all(sr, CK_ENV)),
-            # so Check printed no line for its passing tests.
-            out(f"note: host/{name}: {unlisted} passing test(s) not listed "
-                f"by name; run the suite with srunner_run_all(sr, CK_ENV)")
-            for k in range(1, unlisted + 1):
-                res.ok(f"host/{name}/unnamed-pass-{k}")
-        if rc != 0 and not reported_failure:
-            why = "timed out" if rc is None else f"exit status {rc}"
-            res.fail(f"host/{name}", f"{why} without a Check failure")
-            tail(text, 40)
-    run_fuzz_smoke(hostdir, res)
+        m = CHECK_LINE.match(line)
+        if not m:
+            continue
+        listed += 1
+        test = m["test"]
+        seen.add(test)
+        if m["iter"] != "0":
+            test += f"[{m['iter']}]"
+        tname = f"host/{name}/{test}"
+        if m["res"] != "P":
+            reported_failure = True
+            res.fail(tname, f"{m['file']}:{m['line']}: {m['msg']}")
+        elif m["test"] in skips:
+            res.skip(tname, skips[m["test"]])
+        else:
+            res.ok(tname)
+    for test in sorted(set(skips) - seen):
+        res.fail(f"host/{name}/{test}", "a SKIP line for a test Check did not report")
+    problem = None
+    if summary is None:
+        problem = "no Check summary line (did it crash before srunner_run_all?)"
+    elif summary == 0:
+        problem = "reported no tests"
+    elif listed != summary:
+        problem = (f"Check counted {summary} tests but printed {listed} result lines "
+                   f"(use srunner_run_all(sr, CK_ENV))")
+    elif rc != 0 and not reported_failure:
+        problem = ("timed out" if rc is None else f"exit status {rc}") + \
+            " without a Check failure"
+    elif rc == 0 and reported_failure:
+        problem = "exit status 0 although a test failed"
+    if problem:
+        res.fail(f"host/{name}", problem)
+        res.tail(text, 40)
 
 
 FUZZ_RESULT = re.compile(r"^(?P<res>PASS|FAIL) (?P<name>fuzz-\S+)(?P<rest>.*)$")
 
 
-def run_fuzz_smoke(hostdir, res):
-    """Each build/host/fuzz_*_smoke program: a fixed-seed run of a fuzz
-    target; one test, passing on a PASS line and exit status 0."""
-    for name in sorted(os.listdir(hostdir)):
-        if not (name.startswith("fuzz_") and name.endswith("_smoke")):
-            continue
-        path = os.path.abspath(os.path.join(hostdir, name))
-        try:
-            p = subprocess.run([path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, timeout=HOST_TIMEOUT,
-                               start_new_session=True)
-            text, rc = p.stdout.decode("utf-8", errors="replace"), p.returncode
-        except subprocess.TimeoutExpired:
-            res.fail(f"host/{name}", f"killed after {HOST_TIMEOUT} s")
-            continue
-        m = None
-        for line in lines_of(text):
-            m = FUZZ_RESULT.match(line) or m
-        if m and m["res"] == "PASS" and rc == 0:
-            res.ok(f"host/{m['name']}{m['rest']}")
-        else:
-            res.fail(f"host/{name}", f"exit status {rc}")
-            tail(text, 20)
+def run_fuzz_smoke(path, name, res):
+    """A fixed-seed run of a fuzz target: one test, passing on a PASS line
+    and exit status 0."""
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        res.fail(f"host/{name}", f"{path} is not built (make host-tests)")
+        return
+    try:
+        text, rc = run_program(path, HOST_TIMEOUT)
+    except OSError as e:
+        res.fail(f"host/{name}", f"cannot run: {e}")
+        return
+    m = None
+    for line in lines_of(text):
+        m = FUZZ_RESULT.match(line) or m
+    if m and m["res"] == "PASS" and rc == 0:
+        res.ok(f"host/{m['name']}{m['rest']}")
+    else:
+        res.fail(f"host/{name}", "timed out" if rc is None else f"exit status {rc}")
+        res.tail(text, 20)
 
 
-# --- in-kernel tests ----------------------------------------------------------
+def run_host(build, res, srcdir="tests/host", outdir="host", fuzz=True, extra=()):
+    """Every program the sources promise (plus extra names) must be built
+    and report its tests."""
+    hostdir = os.path.join(build, outdir)
+    progs = sources(srcdir, "test_") + list(extra)
+    if not progs:
+        res.fail("host", f"no {srcdir}/test_*.c")
+    for name in progs:
+        run_check_program(os.path.join(hostdir, name), name, res)
+    if fuzz:
+        for src in sources("tests/fuzz", "fuzz_"):
+            name = f"{src}_smoke"
+            run_fuzz_smoke(os.path.join(hostdir, name), name, res)
+
+
+# --- booted suites: shared checks ---------------------------------------------
 
 def kernel_images(build):
     return (os.path.join(build, "rill.bin"), os.path.join(build, "initrd.cpio"))
 
 
-def run_booted_suite(build, smp, res, layer, append, timeout, result_re, done_re,
-                     done_word):
-    """Boot once and count each PASS/FAIL line of result_re as a test
-    <layer>/smp<N>/<name>; <layer>/smp<N>/boot needs the done_re line and
-    QEMU status 1 (all passed) or 3 (some failed). Returns the (passed,
-    failed) counts seen and the done line's two numbers."""
-    prefix = f"{layer}/smp{smp}"
+def boot(build, res, prefix, logname, smp, append, timeout):
+    """(status, text, timed_out), or None after a FAIL <prefix>/boot."""
     kernel, initrd = kernel_images(build)
     try:
         status, text, timed_out = qemu.boot(kernel, initrd=initrd, smp=smp,
@@ -214,64 +314,274 @@ def run_booted_suite(build, smp, res, layer, append, timeout, result_re, done_re
     except qemu.BootError as e:
         res.fail(f"{prefix}/boot", f"{e} (build it with `make`)")
         return None
-    save_log(build, f"{layer}-smp{smp}.log", text)
+    save_log(build, logname, text)
+    return status, text, timed_out
 
-    passed = failed = 0
-    done = None
-    for line in lines_of(text):
-        m = result_re.search(line)
-        if m:
-            if m["res"] == "PASS":
-                passed += 1
-                res.ok(f"{prefix}/{m['rest'].strip()}")
-            else:
-                failed += 1
-                name, _, reason = m["rest"].partition(": ")
-                res.fail(f"{prefix}/{name.strip()}", reason.strip())
-            continue
-        m = done_re.search(line)
-        if m and done is None:
-            done = (int(m["p"]), int(m["f"]))
 
-    problem = None
+def result_name(res_word, rest):
+    """(name, reason) of a PASS "<name> (N ms)" / FAIL|SKIP "<name>: why"."""
+    if res_word == "PASS":
+        return re.sub(r" \(\d+ ms\)$", "", rest.strip()), ""
+    name, _, why = rest.partition(": ")
+    return name.strip(), why.strip()
+
+
+def boot_verdict(res, prefix, text, status, timed_out, timeout, any_failed, problems):
+    """<prefix>/boot: the QEMU status the results require, and every count
+    problem found."""
+    want = qemu.EXIT_TESTS_FAILED if any_failed else qemu.EXIT_TESTS_PASSED
     if timed_out:
-        problem = f"timed out after {timeout} s"
-    elif done is None:
-        problem = f"no '{done_word}' line (QEMU status {status})"
-    else:
-        some_failed = failed > 0 or done[1] > 0
-        want = qemu.EXIT_TESTS_FAILED if some_failed else qemu.EXIT_TESTS_PASSED
-        if status != want:
-            problem = (f"QEMU status {status}, expected {want} "
-                       f"({'some tests failed' if some_failed else 'all tests passed'})")
-    if problem:
-        res.fail(f"{prefix}/boot", problem)
+        problems.insert(0, f"timed out after {timeout} s")
+    elif status != want:
+        problems.insert(0, f"QEMU status {status}, expected {want} "
+                        f"({'some failed' if any_failed else 'none failed'})")
+    if problems:
+        res.fail(f"{prefix}/boot", "; ".join(problems))
     else:
         res.ok(f"{prefix}/boot")
-    if problem or failed:
-        out(f"--- last 60 lines of serial output ({prefix}) ---")
-        tail(text, 60)
-    return (passed, failed), done
+    if problems or any_failed:
+        res.note(f"--- last 60 lines of serial output ({prefix}) ---")
+        res.tail(text, 60)
 
 
-def run_kernel(build, smp, res):
-    r = run_booted_suite(build, smp, res, "kernel", KERNEL_APPEND, KERNEL_TIMEOUT,
-                         KTEST_RESULT, KTEST_DONE, "ktest: done")
-    if r and r[1] and r[1] != r[0]:
-        out(f"note: kernel/smp{smp}: kernel reported passed={r[1][0]} "
-            f"failed={r[1][1]}, serial log shows passed={r[0][0]} failed={r[0][1]}")
+# --- in-kernel tests ----------------------------------------------------------
+
+KTEST_RESULT = re.compile(r"ktest: (?P<res>PASS|FAIL|SKIP) (?P<rest>.*)$")
+KTEST_HEAD = re.compile(r"ktest: registered=(?P<r>\d+) selected=(?P<s>\d+)")
+KTEST_DONE = re.compile(
+    r"ktest: done passed=(?P<p>\d+) failed=(?P<f>\d+) skipped=(?P<k>\d+)")
+SELFTEST_PREFIX = "selftest_"
+
+
+def ktest_names(build):
+    """The names of every KTEST in the kernel image (its ktest_def_<name>
+    symbols), or None when nm cannot read it."""
+    elf = os.path.join(build, "kernel.elf")
+    try:
+        r = subprocess.run(["nm", elf], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    except OSError:
+        return None
+    if r.returncode != 0:
+        return None
+    return sorted(set(re.findall(r"^\S+ [rRdD] ktest_def_(\w+)$", r.stdout, re.M)))
+
+
+def run_kernel(build, smp, res, which="all", label="kernel", extra=(),
+               timeout=KERNEL_TIMEOUT):
+    """Boot with ktest=<which>: each result line is a test; the tests
+    expected (plus extra names) must each report once, and the kernel's
+    counts must match."""
+    prefix = f"{label}/smp{smp}"
+    names = ktest_names(build)
+    if names is None:
+        res.fail(f"{prefix}/boot", f"cannot list the tests of {build}/kernel.elf (nm)")
+        return
+    if which == "all":
+        expected = [n for n in names if not n.startswith(SELFTEST_PREFIX)]
+    else:
+        expected = which.split(",")
+    expected += list(extra)
+    b = boot(build, res, prefix, f"{label}-smp{smp}.log", smp,
+             f"ktest={which} log=info", timeout)
+    if b is None:
+        return
+    status, text, timed_out = b
+    seen = {}
+    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+    head = done = None
+    for line in lines_of(text):
+        m = KTEST_RESULT.search(line)
+        if m:
+            name, why = result_name(m["res"], m["rest"])
+            counts[m["res"]] += 1
+            seen[name] = seen.get(name, 0) + 1
+            if m["res"] == "PASS":
+                res.ok(f"{prefix}/{name}")
+            elif m["res"] == "SKIP":
+                res.skip(f"{prefix}/{name}", why)
+            else:
+                res.fail(f"{prefix}/{name}", why)
+            continue
+        m = KTEST_HEAD.search(line)
+        if m and head is None:
+            head = (int(m["r"]), int(m["s"]))
+            continue
+        m = KTEST_DONE.search(line)
+        if m and done is None:
+            done = (int(m["p"]), int(m["f"]), int(m["k"]))
+    for name in expected:
+        if name not in seen:
+            res.fail(f"{prefix}/{name}", "no result line (never ran, or the kernel "
+                     "stopped before it)")
+    for name, n in sorted(seen.items()):
+        if name not in expected:
+            res.fail(f"{prefix}/{name}", "reported but not expected")
+        elif n > 1:
+            res.fail(f"{prefix}/{name}", f"reported {n} times")
+    problems = []
+    if head is None:
+        problems.append("no 'ktest: registered=' line")
+    else:
+        if head[0] != len(names):
+            problems.append(f"kernel says registered={head[0]}, the image holds "
+                            f"{len(names)} tests")
+        if head[1] != len(expected):
+            problems.append(f"kernel says selected={head[1]}, {len(expected)} expected")
+    seen_counts = (counts["PASS"], counts["FAIL"], counts["SKIP"])
+    if done is None:
+        problems.append("no 'ktest: done' line")
+    elif done != seen_counts:
+        problems.append("kernel says passed=%d failed=%d skipped=%d" % done +
+                        ", the log shows passed=%d failed=%d skipped=%d" % seen_counts)
+    any_failed = counts["FAIL"] > 0 or (done is not None and done[1] > 0)
+    boot_verdict(res, prefix, text, status, timed_out, timeout, any_failed, problems)
 
 
 # --- in-OS user-space tests ---------------------------------------------------
 
-UTEST_RESULT = re.compile(r"utest: (?P<res>PASS|FAIL) (?P<rest>.*)$")
-UTEST_DONE = re.compile(r"utest: done programs=(?P<p>\d+) failed=(?P<f>\d+)")
+UTEST_RESULT = re.compile(r"utest: (?P<res>PASS|FAIL|SKIP) (?P<prog>[^/\s]+)/(?P<rest>.*)$")
+UTEST_START = re.compile(r"utest: start (?P<prog>\S+)\s*$")
+UTEST_END = re.compile(r"utest: end (?P<prog>\S+) passed=(?P<p>\d+) failed=(?P<f>\d+) "
+                       r"skipped=(?P<k>\d+)")
+UTEST_DONE = re.compile(r"utest: done programs=(?P<n>\d+) failed=(?P<f>\d+)")
+INIT_START_FAIL = re.compile(r"^cannot start")
+INIT_EXIT_FAIL = re.compile(r"^status (?P<s>-?\d+)$")
 
 
-def run_user(build, smp, res):
-    """Boot with "test": init runs every tests/* program of the initrd."""
-    run_booted_suite(build, smp, res, "user", USER_APPEND, USER_TIMEOUT,
-                     UTEST_RESULT, UTEST_DONE, "utest: done")
+def cpio_entries(path):
+    """[(name, mode)] of a cpio newc archive, in archive order."""
+    with open(path, "rb") as f:
+        data = f.read()
+    off, entries = 0, []
+    while off + 110 <= len(data):
+        hdr = data[off:off + 110]
+        if hdr[:6] != b"070701":
+            raise ValueError(f"{path}: bad cpio header at {off}")
+        mode, size, nsize = (int(hdr[14:22], 16), int(hdr[54:62], 16),
+                             int(hdr[94:102], 16))
+        name = data[off + 110:off + 110 + nsize - 1].decode("utf-8", "replace")
+        off = (off + 110 + nsize + 3) & ~3
+        off = (off + size + 3) & ~3
+        if name == "TRAILER!!!":
+            break
+        entries.append((name, mode))
+    return entries
+
+
+def initrd_programs(build, d):
+    """The regular files under d/ in the initrd: what init will run."""
+    initrd = os.path.join(build, "initrd.cpio")
+    return [n[len(d) + 1:] for n, mode in cpio_entries(initrd)
+            if n.startswith(d + "/") and len(n) > len(d) + 1
+            and (mode & 0o170000) == 0o100000]
+
+
+class Prog:
+    def __init__(self):
+        self.starts = 0
+        self.counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+        self.end = None
+        self.start_failed = False
+        self.exit_status = None
+
+
+def run_user(build, smp, res, label="user", append="test log=info", d="tests",
+             extra=(), timeout=USER_TIMEOUT):
+    """Boot with "test": init runs every <d>/* program of the initrd; each
+    must start once, report its results and an end line that agrees with
+    them, and init's counts must agree with the runner's."""
+    prefix = f"{label}/smp{smp}"
+    try:
+        expected = initrd_programs(build, d) + list(extra)
+    except (OSError, ValueError) as e:
+        res.fail(f"{prefix}/boot", f"cannot list the initrd: {e}")
+        return
+    if not expected:
+        res.fail(f"{prefix}/boot", f"no {d}/ program in the initrd")
+        return
+    b = boot(build, res, prefix, f"{label}-smp{smp}.log", smp, append, timeout)
+    if b is None:
+        return
+    status, text, timed_out = b
+    progs = {}
+    done = None
+    for line in lines_of(text):
+        m = UTEST_RESULT.search(line)
+        if m:
+            p = progs.setdefault(m["prog"], Prog())
+            name, why = result_name(m["res"], m["rest"])
+            tname = f"{prefix}/{m['prog']}/{name}"
+            if m["res"] == "FAIL" and name == "start" and INIT_START_FAIL.match(why):
+                p.start_failed = True
+            elif m["res"] == "FAIL" and name == "exit" and INIT_EXIT_FAIL.match(why):
+                p.exit_status = int(INIT_EXIT_FAIL.match(why)["s"])
+            else:
+                p.counts[m["res"]] += 1
+            if m["res"] == "PASS":
+                res.ok(tname)
+            elif m["res"] == "SKIP":
+                res.skip(tname, why)
+            else:
+                res.fail(tname, why)
+            continue
+        m = UTEST_START.search(line)
+        if m:
+            progs.setdefault(m["prog"], Prog()).starts += 1
+            continue
+        m = UTEST_END.search(line)
+        if m:
+            progs.setdefault(m["prog"], Prog()).end = (int(m["p"]), int(m["f"]), int(m["k"]))
+            continue
+        m = UTEST_DONE.search(line)
+        if m and done is None:
+            done = (int(m["n"]), int(m["f"]))
+    for name in expected:
+        check_program(res, prefix, name, progs.get(name, Prog()))
+    for name in sorted(set(progs) - set(expected)):
+        res.fail(f"{prefix}/{name}/start", "ran, but is not a program of the initrd's "
+                 f"{d}/")
+    failed_progs = sum(1 for p in progs.values()
+                       if p.start_failed or p.exit_status is not None)
+    problems = []
+    if done is None:
+        problems.append("no 'utest: done' line")
+    else:
+        if done[0] != len(expected):
+            problems.append(f"init says programs={done[0]}, {len(expected)} expected")
+        if done[1] != failed_progs:
+            problems.append(f"init says failed={done[1]}, the log shows {failed_progs} "
+                            "failed programs")
+    any_failed = failed_progs > 0 or (done is not None and done[1] > 0)
+    boot_verdict(res, prefix, text, status, timed_out, timeout, any_failed, problems)
+
+
+def check_program(res, prefix, name, p):
+    """What one test program must have shown: started once, and either an
+    end line that agrees with its results and its exit status, or init's
+    FAIL for a program that could not start."""
+    seen = (p.counts["PASS"], p.counts["FAIL"], p.counts["SKIP"])
+    if p.starts == 0:
+        res.fail(f"{prefix}/{name}/start", "init did not run it")
+        return
+    if p.starts > 1:
+        res.fail(f"{prefix}/{name}/start", f"started {p.starts} times")
+    if p.start_failed:
+        return
+    if p.end is None:
+        res.fail(f"{prefix}/{name}/end", "no 'utest: end' line: the program stopped "
+                 "before its last test")
+        return
+    if p.end != seen:
+        res.fail(f"{prefix}/{name}/end", "the program says passed=%d failed=%d "
+                 "skipped=%d" % p.end + ", the log shows passed=%d failed=%d "
+                 "skipped=%d" % seen)
+    elif sum(seen) == 0:
+        res.fail(f"{prefix}/{name}/end", "the program ran no test")
+    status = p.exit_status or 0
+    if status != p.end[1]:
+        res.fail(f"{prefix}/{name}/exit", f"exit status {status} but {p.end[1]} "
+                 "failed tests")
 
 
 # --- expected fault -----------------------------------------------------------
@@ -332,8 +642,8 @@ def run_fault_case(build, res, name, kind, message, symbol):
         problem = f"backtrace does not name {symbol}"
     if problem:
         res.fail(name, problem)
-        out(f"--- last 60 lines of serial output ({name}) ---")
-        tail(text, 60)
+        res.note(f"--- last 60 lines of serial output ({name}) ---")
+        res.tail(text, 60)
     else:
         res.ok(name)
 
@@ -345,11 +655,14 @@ def run_fault(build, res):
 
 # --- ISO ----------------------------------------------------------------------
 
-def run_iso(build, res):
+def run_iso(build, res, required):
     name = "iso/boot"
     iso = os.path.join(build, "rill.iso")
     if not os.path.isfile(iso):
-        out(f"SKIP {name}: {iso} not found (make iso)")
+        if required:
+            res.fail(name, f"{iso} not found, though this run requires it")
+        else:
+            res.skip(name, f"{iso} not found (make iso)")
         return
     try:
         status, text, timed_out = qemu.boot(None, cdrom=iso, smp=ISO_SMP,
@@ -367,29 +680,163 @@ def run_iso(build, res):
     else:
         why = f"QEMU exited with status {status} before 'rill: boot complete'"
     res.fail(name, why)
-    out("--- last 60 lines of serial output (iso) ---")
-    tail(text, 60)
+    res.note("--- last 60 lines of serial output (iso) ---")
+    res.tail(text, 60)
+
+
+# --- the runner's self-test ---------------------------------------------------
+
+def selftest_res():
+    return Results(echo=lambda s: out(f"    selftest| {s}"))
+
+
+def expect(res, part, tally, want, status=1):
+    """One PASS/FAIL line per expectation: want is [(kind, name)] that must
+    each be in the private tally exactly once, and the tally must hold no
+    other failure or skip; its exit status must be status."""
+    got = [(k, n) for k, n, _ in tally.entries]
+    for kind, name in want:
+        label = f"selftest/{part}/{kind.lower()}:{name.split('/', 2)[-1]}"
+        n = got.count((kind, name))
+        if n == 1:
+            res.ok(label)
+        else:
+            res.fail(label, f"{kind} {name} counted {n} times")
+    stray = [f"{k} {n}" for k, n in got if k != "PASS" and (k, n) not in want]
+    if stray:
+        res.fail(f"selftest/{part}/nothing-else", "unexpected: " + ", ".join(stray))
+    else:
+        res.ok(f"selftest/{part}/nothing-else")
+    if tally.exit_status() == status:
+        res.ok(f"selftest/{part}/exit-status")
+    else:
+        res.fail(f"selftest/{part}/exit-status",
+                 f"{tally.exit_status()}, expected {status} ({tally.summary()})")
+
+
+@contextlib.contextmanager
+def caller_env(**kv):
+    saved = {k: os.environ.get(k) for k in kv}
+    os.environ.update(kv)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def selftest_host(build, res):
+    t = selftest_res()
+    # The caller's environment must not reach the programs: with it,
+    # Check would run no suite at all.
+    with caller_env(CK_RUN_SUITE="nosuch", CK_RUN_CASE="nosuch"):
+        run_host(build, t, srcdir="tests/selftest", outdir="host-selftest", fuzz=False,
+                 extra=["test_notbuilt"])
+    p = "host/test_selftest/"
+    expect(res, "host", t, [("PASS", p + "passes"), ("FAIL", p + "fails"),
+                            ("SKIP", p + "skips"), ("FAIL", "host/test_empty"),
+                            ("FAIL", "host/test_notbuilt")])
+
+
+def selftest_kernel(build, res):
+    t = selftest_res()
+    run_kernel(build, 1, t,
+               which="selftest_pass,selftest_fail,selftest_skip,selftest_liar",
+               label="selftest-kernel", extra=["selftest_absent"],
+               timeout=SELFTEST_TIMEOUT)
+    p = "selftest-kernel/smp1/"
+    expect(res, "kernel", t, [("PASS", p + "selftest_pass"), ("FAIL", p + "selftest_fail"),
+                              ("SKIP", p + "selftest_skip"), ("PASS", p + "selftest_liar"),
+                              ("PASS", p + "selftest_ghost"), ("FAIL", p + "selftest_ghost"),
+                              ("FAIL", p + "selftest_absent"), ("FAIL", p + "boot")])
+    # The boot fails for the absent test (the kernel selected 4 of the 5
+    # expected) and the liar's extra line (done says passed=2, the log
+    # shows 3), not for its QEMU status, which is right.
+    why = [w for k, n, w in t.entries if n == p + "boot"]
+    if (why and "selected=4, 5 expected" in why[0] and "passed=2 failed=1 skipped=1, the "
+            "log shows passed=3 failed=1 skipped=1" in why[0] and "QEMU status" not in why[0]):
+        res.ok("selftest/kernel/boot-counts")
+    else:
+        res.fail("selftest/kernel/boot-counts", f"boot verdict: {why}")
+
+
+def selftest_user(build, res):
+    t = selftest_res()
+    run_user(build, 1, t, label="selftest-user", append="test selftest log=info",
+             d="tests-selftest", extra=["absent"], timeout=SELFTEST_TIMEOUT)
+    p = "selftest-user/smp1/"
+    expect(res, "user", t, [
+        ("PASS", p + "mixed/passes"), ("FAIL", p + "mixed/fails"),
+        ("SKIP", p + "mixed/skips"), ("FAIL", p + "mixed/exit"),
+        ("FAIL", p + "exit1/exit"),
+        ("FAIL", p + "exit1/end"), ("FAIL", p + "notelf/start"),
+        ("PASS", p + "liar/real"), ("PASS", p + "liar/phantom"), ("FAIL", p + "liar/end"),
+        ("FAIL", p + "absent/start"), ("FAIL", p + "boot")])
+    # The boot fails for the absent program alone (init ran 4 of the 5
+    # expected; its failed=3 is right, and so is its QEMU status).
+    why = [w for k, n, w in t.entries if n == p + "boot"]
+    if why and "programs=4, 5 expected" in why[0] and "QEMU status" not in why[0] \
+            and "failed=" not in why[0]:
+        res.ok("selftest/user/boot-counts")
+    else:
+        res.fail("selftest/user/boot-counts", f"boot verdict: {why}")
+
+
+def selftest_bench(build, res):
+    import runbench
+    lines = []
+    try:
+        rc = runbench.main(["--build", build, "--selftest", "--no-count", "--no-linux",
+                            "--wall-runs", "1"], say=lines.append)
+    except Exception as e:  # noqa: BLE001 - a crash is not the exit status we want
+        res.fail("selftest/bench/exit-status", f"runbench raised {type(e).__name__}: {e}")
+        return
+    for line in lines:
+        out(f"    selftest| {line}")
+    if rc != 0:
+        res.ok("selftest/bench/exit-status")
+    else:
+        res.fail("selftest/bench/exit-status", "runbench returned 0 on a failing bench program")
+    if any(re.search(r"bench: FAIL fail: deliberate", l) for l in lines):
+        res.ok("selftest/bench/reason-printed")
+    else:
+        res.fail("selftest/bench/reason-printed", "the fixture's FAIL line was not reported")
+
+
+def run_selftest(build, res):
+    for part in (selftest_host, selftest_kernel, selftest_user, selftest_bench):
+        try:
+            part(build, res)
+        except Exception as e:  # a self-test bug must not hide the others
+            res.fail(f"selftest/{part.__name__[9:]}", f"runtests error: {type(e).__name__}: {e}")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Run Rill's tests.")
     ap.add_argument("--build", default="build", help="build directory")
     ap.add_argument("--only", action="append",
-                    choices=["host", "kernel", "user", "fault", "iso"],
+                    choices=["host", "selftest", "kernel", "user", "fault", "iso"],
                     help="run only this part (repeatable)")
     ap.add_argument("--smp", default="1,4",
                     help="comma-separated CPU counts for the kernel tests")
+    ap.add_argument("--require-iso", action="store_true",
+                    help="a missing build/rill.iso is a failure, not a skip")
     args = ap.parse_args(argv)
     try:
         smps = [int(s) for s in args.smp.split(",") if s.strip()]
     except ValueError:
         ap.error(f"--smp: bad list {args.smp!r}")
-    parts = args.only or ["host", "kernel", "user", "fault", "iso"]
+    parts = args.only or ["host", "selftest", "kernel", "user", "fault", "iso"]
 
     res = Results()
     steps = []
     if "host" in parts:
         steps.append(("host", lambda: run_host(args.build, res)))
+    if "selftest" in parts:
+        steps.append(("selftest", lambda: run_selftest(args.build, res)))
     if "kernel" in parts:
         for n in smps:
             steps.append((f"kernel/smp{n}",
@@ -401,15 +848,15 @@ def main(argv=None):
     if "fault" in parts:
         steps.append(("fault", lambda: run_fault(args.build, res)))
     if "iso" in parts:
-        steps.append(("iso", lambda: run_iso(args.build, res)))
+        steps.append(("iso", lambda: run_iso(args.build, res, args.require_iso)))
     for label, step in steps:
         try:
             step()
         except Exception as e:  # a driver bug must not hide the summary
             res.fail(label, f"runtests error: {type(e).__name__}: {e}")
     sys.stderr.flush()
-    out(f"{res.passed} passed, {res.failed} failed")
-    return 0 if res.failed == 0 else 1
+    out(res.summary())
+    return res.exit_status()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@
 
 extern const struct ktest __ktests_start[], __ktests_end[];
 
-static bool cur_failed;
+static bool cur_failed, cur_skipped;
 static char cur_reason[200];
 
 void ktest_fail(const char *file, int line, const char *fmt, ...)
@@ -36,14 +36,28 @@ bool ktest_failed(void)
 	return cur_failed;
 }
 
-/* Is name in the comma-separated list (or is the list "all")? */
+/* A failure recorded before the skip wins: the test is reported failed. */
+void ktest_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cur_failed || cur_skipped)
+		return;
+	cur_skipped = true;
+	va_start(ap, fmt);
+	rill_vsnprintf(cur_reason, sizeof(cur_reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Is name in the comma-separated list (or is the list "all")? The runner's
+ * self-test fixtures fail on purpose: only naming them selects them. */
 static bool selected(const char *which, const char *name)
 {
 	size_t len = strlen(name);
 	const char *p = which;
 
 	if (!strcmp(which, "all"))
-		return true;
+		return strncmp(name, KTEST_SELFTEST_PREFIX, strlen(KTEST_SELFTEST_PREFIX)) != 0;
 	while (*p) {
 		const char *end = strchr(p, ',');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
@@ -57,30 +71,50 @@ static bool selected(const char *which, const char *name)
 	return false;
 }
 
+/* The counts come first, so the runner can tell a test that never
+ * reported from one that was never there. */
+static unsigned count_selected(const char *which, unsigned *registered)
+{
+	unsigned n = 0;
+
+	*registered = 0;
+	for (const struct ktest *t = __ktests_start; t < __ktests_end; t++) {
+		(*registered)++;
+		n += selected(which, t->name);
+	}
+	return n;
+}
+
 void ktest_main(const char *which)
 {
-	unsigned passed = 0, failed = 0;
+	unsigned passed = 0, failed = 0, skipped = 0, registered, nsel;
 
+	nsel = count_selected(which, &registered);
+	kprintf("ktest: registered=%u selected=%u\n", registered, nsel);
 	for (const struct ktest *t = __ktests_start; t < __ktests_end; t++) {
 		uint64_t t0;
 
 		if (!selected(which, t->name))
 			continue;
-		cur_failed = false;
+		cur_failed = cur_skipped = false;
 		cur_reason[0] = '\0';
 		t0 = clock_ns();
 		t->fn();
 		if (cur_failed) {
 			failed++;
 			kprintf("ktest: FAIL %s: %s\n", t->name, cur_reason);
+		} else if (cur_skipped) {
+			skipped++;
+			kprintf("ktest: SKIP %s: %s\n", t->name, cur_reason);
 		} else {
 			passed++;
 			kprintf("ktest: PASS %s (%lu ms)\n", t->name,
 				(unsigned long)((clock_ns() - t0) / 1000000));
 		}
 	}
-	kprintf("ktest: done passed=%u failed=%u\n", passed, failed);
-	arch_qemu_exit(failed || passed == 0 ? 1 : 0);
+	kprintf("ktest: done passed=%u failed=%u skipped=%u\n", passed, failed, skipped);
+	/* Nothing selected (a misspelt name) is a failure, not a pass. */
+	arch_qemu_exit(failed || nsel == 0 ? 1 : 0);
 }
 
 /* Unbounded on purpose: it must run into the stack's guard page. */

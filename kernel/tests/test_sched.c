@@ -364,9 +364,14 @@ KTEST(tlb_shootdown_all_cpus)
 {
 	uint64_t threads0 = sched_threads_alive();
 	unsigned n = cpus_online(), me = cpu_id();
-	paddr_t a = pmm_alloc_zeroed_page(), b = pmm_alloc_zeroed_page();
+	paddr_t a, b;
 	uint64_t served0[MAX_CPUS];
 
+	/* A shootdown needs another CPU holding the old translation. */
+	if (n < 2)
+		KT_SKIP("one CPU online: no other CPU's TLB to shoot down");
+	a = pmm_alloc_zeroed_page();
+	b = pmm_alloc_zeroed_page();
 	KT_ASSERT(a && b);
 	*(uint64_t *)phys_to_virt(a) = 0xaaaa;
 	*(uint64_t *)phys_to_virt(b) = 0xbbbb;

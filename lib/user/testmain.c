@@ -47,6 +47,9 @@ __asm__(".text\n"
 /* Set by rl_test_counters_expect_back_but_slabs for its comparison. */
 static bool skip_free_pages;
 
+/* What rl_setjmp(jb) returns when a test leaves early. */
+enum { LEFT_FAILED = 1, LEFT_SKIPPED = 2 };
+
 void rl_test_fail(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -56,7 +59,18 @@ void rl_test_fail(const char *file, int line, const char *fmt, ...)
 	rill_vsnprintf(failmsg + n, sizeof(failmsg) - n, fmt, ap);
 	va_end(ap);
 	skip_free_pages = false;
-	rl_longjmp(jb, 1);
+	rl_longjmp(jb, LEFT_FAILED);
+}
+
+void rl_test_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rill_vsnprintf(failmsg, sizeof(failmsg), fmt, ap);
+	va_end(ap);
+	skip_free_pages = false;
+	rl_longjmp(jb, LEFT_SKIPPED);
 }
 
 /* ---- kernel counters ---------------------------------------------------------- */
@@ -155,7 +169,7 @@ static bool selected(const char *name, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	volatile int failed = 0;
+	volatile int passed = 0, failed = 0, skipped = 0;
 
 	if (argc > 0) {
 		const char *s = strrchr(argv[0], '/');
@@ -164,18 +178,28 @@ int main(int argc, char **argv)
 	}
 	for (const struct rl_test *t = __start_rl_tests; t < __stop_rl_tests; t++) {
 		uint64_t t0;
+		int left;
 
 		if (!selected(t->name, argc, argv))
 			continue;
 		t0 = rl_clock_ns();
-		if (rl_setjmp(jb) == 0) {
+		left = rl_setjmp(jb);
+		if (left == 0) {
 			t->fn();
 			rl_printf("utest: PASS %s/%s (%lu ms)\n", progname, t->name,
 				  (rl_clock_ns() - t0) / 1000000);
+			passed++;
+		} else if (left == LEFT_SKIPPED) {
+			rl_printf("utest: SKIP %s/%s: %s\n", progname, t->name, failmsg);
+			skipped++;
 		} else {
 			rl_printf("utest: FAIL %s/%s: %s\n", progname, t->name, failmsg);
 			failed++;
 		}
 	}
+	/* The runner checks these against the lines above: a program that
+	 * stopped half-way has no end line. */
+	rl_printf("utest: end %s passed=%d failed=%d skipped=%d\n", progname, passed, failed,
+		  skipped);
 	return failed;
 }

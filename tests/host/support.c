@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <kernel/log.h>
 #include "support.h"
@@ -18,6 +19,22 @@ void host_log_reset(void)
 	host_last_log[0] = '\0';
 	host_last_log_level = -1;
 	host_log_count = 0;
+}
+
+/* func is the test's function, which Check's START_TEST names <test>_fn. */
+void host_skip(const char *func, const char *fmt, ...)
+{
+	size_t n = strlen(func);
+	va_list ap;
+
+	if (n > 3 && !strcmp(func + n - 3, "_fn"))
+		n -= 3;
+	printf("host: SKIP %.*s: ", (int)n, func);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
 }
 
 void vklog(int level, const char *fmt, va_list ap)

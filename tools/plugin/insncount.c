@@ -34,6 +34,30 @@
  * line (starting with '#') and no INSNS line. Each line is flushed at once,
  * so a QEMU killed afterwards still leaves the complete lines behind.
  *
+ * REP string instructions
+ * -----------------------
+ * A REP-prefixed string instruction (F3 or F2 before MOVS, CMPS, STOS,
+ * LODS, SCAS, INS or OUTS) counts ONCE per execution, however many
+ * iterations it makes: a `rep movsb` of 4096 bytes is one instruction, as
+ * is a `rep movsq` of 512 quadwords. TCG runs each iteration as one
+ * execution of the instruction (it jumps back to itself until the count
+ * register is 0), and QEMU's own -icount counts each; counting them would
+ * make a copy cost its length in bytes on one system and an eighth of it on
+ * another, depending only on the string instruction chosen. The rule: a REP
+ * instruction is counted when it is entered from a different instruction,
+ * i.e. not when the last instruction the vCPU executed was this same REP
+ * instruction at the same address. It is implemented without reading
+ * registers: the REP instruction is counted by a callback, which remembers
+ * (per vCPU) its address and the vCPU's counter just after counting; an
+ * execution that finds both unchanged is a further iteration, since any
+ * other instruction would have moved the counter. Consequences: a REP
+ * interrupted between iterations (an interrupt, an exception, or under
+ * -icount with inline=on and several vCPUs another vCPU's turn, which moves
+ * the shared counter) counts once more when it resumes, like any
+ * instruction started again; deterministic under -icount. profile=on
+ * counts whole blocks per execution, so there a REP still counts once per
+ * iteration.
+ *
  * With more than one vCPU all of them count; a region started on one vCPU
  * may be stopped on another. Under -icount (which makes TCG run all vCPUs
  * round-robin on one thread, as tools/bench.py does) the count is exact at
@@ -128,6 +152,17 @@ static bool use_inline;
 static int ncounters;
 static struct counter *counters;
 
+/* Per vCPU: the REP instruction counted last, and the vCPU's counter just
+ * after it was counted. */
+struct rep_state {
+	uint64_t pc;
+	uint64_t after;
+	char pad[64 - 2 * sizeof(uint64_t)];
+};
+
+static int nreps;
+static struct rep_state *reps;
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *out;		/* NULL: qemu_plugin_outs() */
 static bool region_open;
@@ -210,6 +245,21 @@ static void insn_exec(unsigned int vcpu, void *udata)
 	count(vcpu, 1);
 }
 
+/* Before each iteration of a REP string instruction at udata's address:
+ * counted only when something else ran since its last count. */
+static void rep_exec(unsigned int vcpu, void *udata)
+{
+	uint64_t pc = (uint64_t)(uintptr_t)udata;
+	struct rep_state *r = &reps[vcpu < (unsigned int)nreps ? vcpu : 0];
+	uint64_t now = __atomic_load_n(counter_of(vcpu), __ATOMIC_RELAXED);
+
+	if (r->pc == pc && r->after == now)
+		return;		/* the same instruction's next iteration */
+	count(vcpu, 1);
+	r->pc = pc;
+	r->after = now + 1;
+}
+
 /* Runs before the marker instruction executes: every instruction before it
  * has been counted, the marker itself not yet. */
 static void marker_exec(unsigned int vcpu, void *udata)
@@ -273,6 +323,51 @@ static enum marker marker_kind(const struct qemu_plugin_insn *insn)
 	}
 }
 
+/* Is this a REP-prefixed string instruction? Legacy prefixes (any order),
+ * then in 64-bit code an optional REX, then the one-byte opcode, which is
+ * the instruction's last byte: string instructions have no operands. */
+static bool is_rep_string(const struct qemu_plugin_insn *insn)
+{
+	const uint8_t *p = qemu_plugin_insn_data(insn);
+	size_t n = qemu_plugin_insn_size(insn), i = 0;
+	bool rep = false;
+
+	if (!p)
+		return false;
+	for (; i < n; i++) {
+		uint8_t b = p[i];
+
+		if (b == 0xf2 || b == 0xf3)
+			rep = true;
+		else if (b != 0x66 && b != 0x67 && b != 0x2e && b != 0x36 && b != 0x3e &&
+			 b != 0x26 && b != 0x64 && b != 0x65 && b != 0xf0)
+			break;
+	}
+	if (i + 2 == n && (p[i] & 0xf0) == 0x40)
+		i++;		/* REX (in 32-bit code 40-4f are opcodes, never followed) */
+	if (!rep || i + 1 != n)
+		return false;
+	switch (p[i]) {
+	case 0xa4: case 0xa5:	/* movs */
+	case 0xa6: case 0xa7:	/* cmps */
+	case 0xaa: case 0xab:	/* stos */
+	case 0xac: case 0xad:	/* lods */
+	case 0xae: case 0xaf:	/* scas */
+	case 0x6c: case 0x6d:	/* ins */
+	case 0x6e: case 0x6f:	/* outs */
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void count_rep(struct qemu_plugin_insn *insn)
+{
+	qemu_plugin_register_vcpu_insn_exec_cb(
+		insn, rep_exec, QEMU_PLUGIN_CB_NO_REGS,
+		(void *)(uintptr_t)qemu_plugin_insn_vaddr(insn));
+}
+
 static void count_insn(struct qemu_plugin_insn *insn)
 {
 	if (use_inline)
@@ -285,12 +380,16 @@ static void count_insn(struct qemu_plugin_insn *insn)
 
 static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
-	size_t n = qemu_plugin_tb_n_insns(tb);
+	size_t n = qemu_plugin_tb_n_insns(tb), nrep = 0;
 	bool has_marker = false;
 
 	(void)id;
-	for (size_t i = 0; i < n && !has_marker; i++)
-		has_marker = marker_kind(qemu_plugin_tb_get_insn(tb, i)) != MK_NONE;
+	for (size_t i = 0; i < n; i++) {
+		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+
+		has_marker |= marker_kind(insn) != MK_NONE;
+		nrep += is_rep_string(insn);
+	}
 
 	if (profile && !has_marker) {
 		struct prof *p = calloc(1, sizeof(*p));
@@ -308,13 +407,18 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	}
 
 	if (mode == MODE_TB && !has_marker) {
-		if (use_inline)
+		/* The block's other instructions at once, its REP string
+		 * instruction (TCG ends a block after one) by itself. */
+		if (n > nrep && use_inline)
 			qemu_plugin_register_vcpu_tb_exec_inline(
-				tb, QEMU_PLUGIN_INLINE_ADD_U64, &counters[0].n, n);
-		else
+				tb, QEMU_PLUGIN_INLINE_ADD_U64, &counters[0].n, n - nrep);
+		else if (n > nrep)
 			qemu_plugin_register_vcpu_tb_exec_cb(
 				tb, tb_exec, QEMU_PLUGIN_CB_NO_REGS,
-				(void *)(uintptr_t)n);
+				(void *)(uintptr_t)(n - nrep));
+		for (size_t i = 0; i < n && nrep; i++)
+			if (is_rep_string(qemu_plugin_tb_get_insn(tb, i)))
+				count_rep(qemu_plugin_tb_get_insn(tb, i));
 		return;
 	}
 
@@ -327,6 +431,8 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 			qemu_plugin_register_vcpu_insn_exec_cb(
 				insn, marker_exec, QEMU_PLUGIN_CB_NO_REGS,
 				(void *)(uintptr_t)kind);
+		else if (is_rep_string(insn))
+			count_rep(insn);
 		else
 			count_insn(insn);
 	}
@@ -418,6 +524,14 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 		return -1;
 	}
 	memset(counters, 0, sizeof(*counters) * (size_t)ncounters);
+	nreps = vcpus;
+	reps = calloc((size_t)nreps, sizeof(*reps));
+	if (!reps) {
+		fprintf(stderr, "insncount: out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < nreps; i++)
+		reps[i].pc = UINT64_MAX;	/* no REP counted yet */
 
 	if (outfile && *outfile) {
 		out = fopen(outfile, "w");

@@ -14,6 +14,11 @@
  *
  * on COM1, and at the end exits QEMU through isa-debug-exit (port 0xf4,
  * value 0: QEMU exit status 1). The expected counts live in selftest.sh.
+ *
+ * The REP regions (R8-R12) prove the rule that a REP string instruction
+ * counts once per execution however many iterations it makes, in 32-bit
+ * code and, after a switch to long mode, in 64-bit code (rep movsq, the
+ * REX.W form). QEMU's icount (the rdtsc deltas) counts every iteration.
  */
 	.set MB_MAGIC, 0x1BADB002
 	.set MB_FLAGS, 0
@@ -50,6 +55,26 @@
 	mov $\name, %esi
 	mov $\iters, %ebx
 	call report
+	.endm
+
+	/* The same in 64-bit code. An elf32 object cannot hold the
+	 * sign-extended absolute addresses of 64-bit memory operands, so t0 is
+	 * reached through a register (zero-extended by the 32-bit mov): one
+	 * more instruction, body + 6 between the two rdtsc. */
+	.macro BEGIN64
+	rdtsc
+	mov $t0, %r8d
+	mov %eax, (%r8)
+	mov %edx, 4(%r8)
+	MARK_START
+	.endm
+
+	.macro END64 name, iters
+	MARK_STOP
+	rdtsc
+	mov $\name, %esi
+	mov $\iters, %ebx
+	call report64
 	.endm
 
 	.section .multiboot, "a"
@@ -147,12 +172,154 @@ _start:
 	jmp 2f
 2:	END s_mmio, 1
 
+	/* R8: rep movsb of 1000 bytes, in the middle of the start marker's
+	 * TB; TCG runs it as 1000 executions: it counts 1. */
+	cld
+	mov $src, %esi
+	mov $dst, %edi
+	mov $1000, %ecx
+	BEGIN
+	rep movsb
+	END s_repmovsb, 1
+
+	/* R9: the same REP three times from a loop, each time entered by a
+	 * jump (its first iteration starts a TB): 3 x (mov, jmp, rep movsb,
+	 * dec, jnz) = 15. */
+	mov $src, %esi
+	mov $dst, %edi
+	mov $3, %ebx
+	BEGIN
+1:	mov $100, %ecx
+	jmp 2f
+2:	rep movsb
+	dec %ebx
+	jnz 1b
+	END s_reploop, 3
+
+	/* R10: a REP with a count of 0 executes once: 1. */
+	mov $dst, %edi
+	xor %ecx, %ecx
+	BEGIN
+	rep stosb
+	END s_repzero, 1
+
+	/* Long mode for the 64-bit regions: the first 4 MiB identity-mapped
+	 * with 2 MiB pages. */
+	mov $pdpt + 3, %eax
+	mov %eax, pml4
+	mov $pd + 3, %eax
+	mov %eax, pdpt
+	movl $0x000083, pd		/* present, writable, 2 MiB */
+	movl $0x200083, pd + 8
+	mov %cr4, %eax
+	or $0x20, %eax			/* PAE */
+	mov %eax, %cr4
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov $0xc0000080, %ecx		/* EFER */
+	rdmsr
+	or $0x100, %eax			/* LME */
+	wrmsr
+	mov %cr0, %eax
+	or $0x80000000, %eax		/* PG */
+	mov %eax, %cr0
+	lgdt gdtr64
+	ljmp $0x08, $long_mode
+
+	.code64
+long_mode:
+	mov $0x10, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	mov $stack_top, %esp		/* zero-extended into %rsp */
+
+	/* R11: rep movsq of 512 quadwords (4 KiB; f3 48 a5): 1. */
+	cld
+	mov $src, %esi
+	mov $dst, %edi
+	mov $512, %ecx
+	BEGIN64
+	rep movsq
+	END64 s_repmovsq, 1
+
+	/* R12: rep movsb of 4096 bytes in 64-bit code: 1. */
+	mov $src, %esi
+	mov $dst, %edi
+	mov $4096, %ecx
+	BEGIN64
+	rep movsb
+	END64 s_repmovsb64, 1
+
 	mov $s_done, %esi
-	call puts
+	call puts64
 	mov $0, %al
 	outb %al, $DEBUG_EXIT
 	hlt
 	jmp .
+
+/* The 64-bit twins of report, puts, putc and putdec (64-bit pushes). */
+report64:
+	mov $t0, %r8d
+	sub (%r8), %eax
+	push %rax
+	push %rsi
+	mov $s_br, %esi
+	call puts64
+	pop %rsi
+	call puts64
+	mov $s_iters, %esi
+	call puts64
+	mov %ebx, %eax
+	call putdec64
+	mov $s_tsc, %esi
+	call puts64
+	pop %rax
+	call putdec64
+	mov $10, %al
+	call putc64
+	ret
+
+putc64:
+	push %rdx
+	mov $COM1, %dx
+	outb %al, %dx
+	pop %rdx
+	ret
+
+puts64:
+	push %rax
+	push %rsi
+1:	lodsb
+	test %al, %al
+	jz 2f
+	call putc64
+	jmp 1b
+2:	pop %rsi
+	pop %rax
+	ret
+
+putdec64:
+	push %rbx
+	push %rcx
+	push %rdx
+	mov $10, %ebx
+	xor %ecx, %ecx
+1:	xor %edx, %edx
+	div %ebx
+	push %rdx
+	inc %ecx
+	test %eax, %eax
+	jnz 1b
+2:	pop %rax
+	add $48, %al
+	call putc64
+	loop 2b
+	pop %rdx
+	pop %rcx
+	pop %rbx
+	ret
+	.code32
 
 de_handler:
 	addl $2, (%esp)			/* skip the faulting div %ecx */
@@ -235,12 +402,30 @@ s_reset:	.asciz "reset"
 s_fault:	.asciz "fault"
 s_loop1m:	.asciz "loop1m"
 s_mmio:		.asciz "mmio"
+s_repmovsb:	.asciz "rep-movsb"
+s_reploop:	.asciz "rep-loop"
+s_repzero:	.asciz "rep-zero"
+s_repmovsq:	.asciz "rep-movsq"
+s_repmovsb64:	.asciz "rep-movsb64"
 s_done:		.asciz "SELFTEST done\n"
 
 	.data
 	.align 8
 idtr:	.word 8 - 1
 	.long idt
+	.align 8
+gdt64:	.quad 0
+	.quad 0x00209a0000000000	/* 0x08: 64-bit code */
+	.quad 0x0000920000000000	/* 0x10: data */
+gdtr64:	.word 3 * 8 - 1
+	.long gdt64
+
+	/* Page tables in .data: zero-filled in the file, whatever the loader
+	 * does with .bss. */
+	.align 4096
+pml4:	.fill 4096, 1, 0
+pdpt:	.fill 4096, 1, 0
+pd:	.fill 4096, 1, 0
 
 	.bss
 	.align 8
@@ -249,3 +434,5 @@ idt:	.skip 8
 	.align 16
 	.skip 4096
 stack_top:
+src:	.skip 4096
+dst:	.skip 4096

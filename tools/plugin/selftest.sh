@@ -19,15 +19,20 @@ T=$ROOT/build/plugin-test
 SO=$ROOT/build/plugin/libinsncount.so
 QEMU=${QEMU:-qemu-system-x86_64}
 
-# Expected counts of regions 0..7 (loop1000, loop1000-setup, straight, empty,
-# reset, fault, loop1m, mmio), markers excluded.
-EXPECT_INSN="2000 2001 4 0 2 10 2000000 5"
+# Expected counts of regions 0..12 (loop1000, loop1000-setup, straight, empty,
+# reset, fault, loop1m, mmio, rep-movsb, rep-loop, rep-zero, rep-movsq,
+# rep-movsb64), markers excluded. A REP string instruction counts once
+# however many iterations it makes (1000-byte rep movsb: 1; the same REP
+# entered three times from a loop: 3 of the 15; 512-quadword rep movsq: 1).
+EXPECT_INSN="2000 2001 4 0 2 10 2000000 5 1 15 1 1 1"
 # mode=tb counts the TB left early by the #DE (region 5) and, under -icount,
-# by the MMIO read (region 7) whole.
-EXPECT_TB_ICOUNT="2000 2001 4 0 2 13 2000000 8"
+# by the MMIO read (region 7) whole; REP instructions as in mode=insn.
+EXPECT_TB_ICOUNT="2000 2001 4 0 2 13 2000000 8 1 15 1 1 1"
 # The guest's rdtsc deltas under -icount shift=0: completed instructions
-# between the two rdtsc of a region (see selftest.S).
-EXPECT_TSC="2005 2006 9 5 10 14 2000005 10"
+# between the two rdtsc of a region (see selftest.S). QEMU's icount counts
+# every execution of a REP instruction: N iterations, plus the final check
+# of the count register (rep movsb of 1000: 1001).
+EXPECT_TSC="2005 2006 9 5 10 14 2000005 10 1006 320 6 519 4103"
 
 fail() { echo "FAIL plugin-count: $*"; exit 1; }
 

@@ -16,7 +16,10 @@
  *                         time, and one server thread (the seed's pattern:
  *                         accepts kept posted, each reply a SEND that closes
  *                         the conversation's lane); measured in the server:
- *                         server_syscalls_per_op, server_bytes_per_conv
+ *                         server_syscalls_per_op, and server_bytes_per_conv,
+ *                         the user pages its slot array took (the kernel's
+ *                         user_pages count before and after its first
+ *                         touch, every client waiting) per conversation
  *   ipc_inflight_lanes_<N>  the same load over persistent lanes, the shape
  *                         of the Linux counterpart (a pipe pair per
  *                         client): each client first gets a lane of its
@@ -28,7 +31,16 @@
  * The same program is the peers: "bench/ipc pong", "bench/ipc client",
  * "bench/ipc server <N> <requests>", "bench/ipc lclient", "bench/ipc
  * lserver <N> <requests>"; lanes come in handles[0].
+ *
+ * Every call, every completion and every action's result is checked (its
+ * status and length, and each reply's content), in every process: the
+ * only error accepted is -EPIPE on a peer's lane once the other side has
+ * finished (the end of a run). Anything else fails the process
+ * (rl_bench_fail: "bench: FAIL ipc: <who>: <why>", status 1), and the
+ * driver fails when a peer does. The checks inside regions are a compare
+ * or two per completion; full reply contents are compared after a region.
  */
+#include <stdarg.h>
 #include <rill/bench.h>
 #include <rill/format.h>
 #include <rill/ipc.h>
@@ -39,6 +51,19 @@
 #define PINGS		2000
 #define WARM		100
 
+static const char *who = "driver";	/* which process of bench/ipc */
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	rill_vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	rl_bench_fail("ipc", "%s: %s", who, why);
+}
+
 static unsigned num(const char *p)
 {
 	unsigned n = 0;
@@ -48,12 +73,113 @@ static unsigned num(const char *p)
 	return n;
 }
 
-static uint64_t free_pages(void)
+static struct rl_kcounters counters(void)
 {
 	struct rl_kcounters c;
+	int64_t r = rl_kcounters((uint64_t)&c, sizeof(c));
 
-	rl_kcounters((uint64_t)&c, sizeof(c));
-	return c.free_pages;
+	if (r != sizeof(c))
+		die("kcounters: %ld", (long)r);
+	return c;
+}
+
+/* ---- checked queue and chain steps ---------------------------------------------- */
+
+static void queue_init(struct rl_queue *q, uint32_t sq, uint32_t cq)
+{
+	int r = rl_queue_init(q, sq, cq);
+
+	if (r < 0)
+		die("queue_init(%u, %u): %d", sq, cq, r);
+}
+
+static struct rl_sqe *sqe(struct rl_queue *q)
+{
+	struct rl_sqe *e = rl_get_sqe(q);
+
+	if (!e)
+		die("submission ring full");
+	return e;
+}
+
+static struct rl_sqe *prep(struct rl_queue *q, rl_handle_t lane, const struct rl_chain *c,
+			   void *res, uint64_t user_data)
+{
+	struct rl_sqe *e = sqe(q);
+	int r = rl_chain_prep(e, lane, c, res, user_data);
+
+	if (r)
+		die("chain_prep: %d", r);
+	return e;
+}
+
+static void enter(struct rl_queue *q, uint32_t min)
+{
+	int64_t r = min ? rl_submit_and_wait(q, min, 0) : rl_submit(q);
+
+	if (r < 0)
+		die("queue_enter: %ld", (long)r);
+}
+
+/* The next completion (waiting for it). Its result must be 0: an IPC
+ * submission fails as a whole only for a bad submission; each action's
+ * own status is in the result buffer (docs/abi.md, IPC). */
+static struct rl_cqe *next_cqe(struct rl_queue *q)
+{
+	struct rl_cqe *e;
+
+	while (!(e = rl_peek_cqe(q)))
+		enter(q, 1);
+	if (e->result != 0)
+		die("submission %lu completed with %ld", (unsigned long)e->user_data,
+		    (long)e->result);
+	return e;
+}
+
+/* Action i of a result buffer: status 0 and, unless len is ANY, len bytes. */
+#define ANY	(~0ull)
+static struct rl_ipc_result *ok(void *res, unsigned i, uint64_t len, const char *what)
+{
+	struct rl_ipc_result *r = rl_ipc_result(res, i);
+
+	if (r->status != 0)
+		die("%s: action %u: status %d", what, i, r->status);
+	if (len != ANY && r->length != len)
+		die("%s: action %u: %lu bytes, not %lu", what, i, (unsigned long)r->length,
+		    (unsigned long)len);
+	return r;
+}
+
+/* The end of a run: the other side finished, so this lane ended. */
+static bool ended(void *res, unsigned i)
+{
+	return rl_ipc_result(res, i)->status == -RILL_EPIPE;
+}
+
+/* Any of the first n actions ended so (the others then did too, or had
+ * finished before). Only a peer sees this: its server or driver checks
+ * that the run itself completed. */
+static bool any_ended(void *res, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (ended(res, i))
+			return true;
+	return false;
+}
+
+static void spawn_failed(const char *what, int64_t r)
+{
+	die("cannot start %s (%ld)", what, (long)r);
+}
+
+/* Wait for a peer process: it must end with status 0. */
+static void reap(int64_t p, const char *what)
+{
+	int64_t st = rl_process_wait((rl_handle_t)p);
+
+	if (st != 0)
+		die("%s ended with status %ld", what, (long)st);
+	rl_handle_close((uint64_t)p);
 }
 
 /* ---- peers ------------------------------------------------------------------------ */
@@ -65,45 +191,58 @@ static int pong(rl_handle_t lane)
 	char res[2 * 32];
 	struct rl_chain c;
 	struct rl_queue q;
-	struct rl_cqe *e;
 	uint64_t len = 0;
 
-	if (rl_queue_init(&q, 4, 8) < 0)
-		return 3;
+	who = "pong";
+	queue_init(&q, 4, 8);
 	for (bool first = true;; first = false) {
+		unsigned last = first ? 0 : 1;
+
 		rl_chain_init(&c);
 		if (!first)
 			rl_chain_send(&c, buf, len);
 		rl_chain_recv(&c, buf, sizeof(buf));
-		rl_chain_prep(rl_get_sqe(&q), lane, &c, res, 0);
-		rl_submit_and_wait(&q, 1, 0);
-		while (!(e = rl_peek_cqe(&q)))
-			rl_submit_and_wait(&q, 1, 0);
+		prep(&q, lane, &c, res, 0);
+		next_cqe(&q);
 		rl_cqe_done(&q);
-		if (rl_ipc_result(res, first ? 0 : 1)->status)
-			return 0;	/* -EPIPE: the client is done */
-		len = rl_ipc_result(res, first ? 0 : 1)->length;
+		if (!first)
+			ok(res, 0, len, "reply");
+		if (ended(res, last))
+			return 0;	/* the driver is done */
+		len = ok(res, last, ANY, "request")->length;
 	}
 }
 
-/* Conversations one after the other until the lane ends. */
+/* Conversations one after the other until the lane ends: each reply must
+ * be the request plus one. */
 static int client(rl_handle_t lane)
 {
 	char res[3 * 32 + 8];
-	uint64_t req = 0;
+	uint64_t req = 0, ans;
 	struct rl_chain c;
 	struct rl_queue q;
+	int64_t r;
 
-	if (rl_queue_init(&q, 4, 8) < 0)
-		return 3;
-	for (;;) {
+	who = "client";
+	queue_init(&q, 4, 8);
+	for (;; req++) {
 		rl_chain_init(&c);
 		rl_chain_offer(&c, 0);
 		rl_chain_send(&c, &req, 8);
 		rl_chain_recv_inline(&c, 8);
-		if (rl_ipc_call(&q, lane, &c, res) < 0 || rl_ipc_result(res, 0)->status)
+		r = rl_ipc_call(&q, lane, &c, res);
+		if (r < 0)
+			die("ipc_call: %ld", (long)r);
+		/* The server ends the stream (or its process) when done: a
+		 * conversation not started, or one it never answered. */
+		if (any_ended(res, 3))
 			return 0;
-		req++;
+		ok(res, 0, ANY, "offer");
+		ok(res, 1, 8, "request");
+		ok(res, 2, 8, "reply");
+		memcpy(&ans, rl_ipc_inline(res, 2), 8);
+		if (ans != req + 1)
+			die("reply %lu to request %lu", (unsigned long)ans, (unsigned long)req);
 	}
 }
 
@@ -113,7 +252,7 @@ static int client(rl_handle_t lane)
 struct meter {
 	const char *name;		/* BENCHREGION name, without _<n> */
 	unsigned n, requests;
-	uint64_t slot_bytes;		/* server memory per conversation */
+	uint64_t slot_bytes;		/* server memory per conversation, measured */
 	uint64_t served, enters, t0, sys0;
 	bool measuring;
 };
@@ -149,6 +288,27 @@ static bool meter_served(struct meter *m)
 	return true;
 }
 
+/* The server's slot array, zeroed (every page touched), and what it cost
+ * in user pages: the kernel's count before and after, per conversation.
+ * The count is the whole system's; the driver starts the server only once
+ * every client waits in its first submission, so nothing else runs. */
+static void *slots_alloc(size_t size, unsigned n, uint64_t *bytes_per_conv)
+{
+	void *p = rl_alloc_pages(size);
+	uint64_t u0, u1;
+
+	/* Mapped, not yet there (demand paging): the pages come with the
+	 * first touch. Counted around that alone, as the first map may also
+	 * bring the runtime's own queue into being. */
+	if (!p)
+		die("no memory for %lu bytes of slots", (unsigned long)size);
+	u0 = counters().user_pages;
+	memset(p, 0, size);
+	u1 = counters().user_pages;
+	*bytes_per_conv = (u1 - u0) * 4096 / n;
+	return p;
+}
+
 struct slot {
 	char res[2 * 32 + 8];		/* ACCEPT, RECV_INLINE 8 */
 	uint64_t reply;
@@ -158,48 +318,55 @@ struct slot {
 static int server(rl_handle_t lane, unsigned n, unsigned requests)
 {
 	unsigned nslots = n < 16 ? 16 : n;
-	struct slot *slots = rl_alloc_pages(nslots * sizeof(*slots));
-	struct meter m = { .name = "ipc_inflight", .n = n, .requests = requests,
-			   .slot_bytes = sizeof(*slots) };
+	struct meter m = { .name = "ipc_inflight", .n = n, .requests = requests };
+	struct slot *slots = slots_alloc(nslots * sizeof(*slots), n, &m.slot_bytes);
 	struct rl_chain acc, rep;
 	struct rl_queue q;
+	int64_t r;
 
-	if (!slots || rl_queue_init(&q, 2048, 4096) < 0)
-		return 3;
+	who = "server";
+	queue_init(&q, 2048, 4096);
 	rl_chain_init(&acc);
 	rl_chain_accept(&acc, RL_IPC_WANT_LANE);
 	rl_chain_recv_inline(&acc, 8);
 	for (unsigned i = 0; i < nslots; i++)
-		rl_chain_prep(rl_get_sqe(&q), lane, &acc, slots[i].res, (uint64_t)i << 1);
+		prep(&q, lane, &acc, slots[i].res, (uint64_t)i << 1);
 	for (;;) {
 		struct rl_cqe *e;
 
-		rl_submit_and_wait(&q, 1, 0);
+		enter(&q, 1);
 		m.enters++;
 		while ((e = rl_peek_cqe(&q))) {
 			unsigned i = (unsigned)(e->user_data >> 1);
 			struct slot *s = &slots[i];
-			struct rl_sqe *sq;
 
+			if (e->result != 0)
+				die("completion %lu: %ld", (unsigned long)e->user_data,
+				    (long)e->result);
+			/* A reply sent: its one action must not have failed
+			 * (aux0 counts the failed actions). Its result buffer
+			 * may already serve the slot's next reply. */
 			if (e->user_data & 1) {
+				if (e->aux[0])
+					die("reply on slot %u failed", i);
 				rl_cqe_done(&q);
 				continue;
 			}
 			rl_cqe_done(&q);
-			if (rl_ipc_result(s->res, 0)->status)
-				continue;	/* ended */
+			ok(s->res, 0, ANY, "accept");
 			memcpy(&s->reply, rl_ipc_inline(s->res, 1), 8);
+			ok(s->res, 1, 8, "request");
 			s->reply++;
 			rl_chain_init(&rep);
 			rl_chain_send(&rep, &s->reply, 8);
-			sq = rl_get_sqe(&q);
-			rl_chain_prep(sq, rl_ipc_result(s->res, 0)->handle, &rep, s->reply_res,
-				      (uint64_t)i << 1 | 1);
-			sq->arg[4] = RL_IPC_CLOSE_LANE;
-			rl_chain_prep(rl_get_sqe(&q), lane, &acc, s->res, (uint64_t)i << 1);
+			prep(&q, rl_ipc_result(s->res, 0)->handle, &rep, s->reply_res,
+			     (uint64_t)i << 1 | 1)->arg[4] = RL_IPC_CLOSE_LANE;
+			prep(&q, lane, &acc, s->res, (uint64_t)i << 1);
 			if (meter_served(&m)) {
-				rl_submit(&q);	/* the last replies */
-				rl_lane_shutdown(lane);
+				enter(&q, 0);	/* the last replies */
+				r = rl_lane_shutdown(lane);
+				if (r)
+					die("lane_shutdown: %ld", (long)r);
 				return 0;
 			}
 		}
@@ -211,25 +378,33 @@ static int server(rl_handle_t lane, unsigned n, unsigned requests)
 static int lclient(rl_handle_t lane)
 {
 	char res[2 * 32 + 8];
-	uint64_t req = 0;
+	uint64_t req = 0, ans;
 	struct rl_chain c;
 	struct rl_queue q;
 	rl_handle_t conv;
 
-	if (rl_queue_init(&q, 4, 8) < 0)
-		return 3;
+	who = "lclient";
+	queue_init(&q, 4, 8);
 	rl_chain_init(&c);
 	rl_chain_offer(&c, RL_IPC_WANT_LANE);
-	if (rl_ipc_call(&q, lane, &c, res) < 0 || rl_ipc_result(res, 0)->status)
-		return 0;
-	conv = rl_ipc_result(res, 0)->handle;
+	if (rl_ipc_call(&q, lane, &c, res) < 0)
+		die("offer: ipc_call failed");
+	conv = ok(res, 0, ANY, "offer")->handle;
 	rl_chain_init(&c);
 	rl_chain_send(&c, &req, 8);
 	rl_chain_recv_inline(&c, 8);
-	for (;;) {
-		if (rl_ipc_call(&q, conv, &c, res) < 0 || rl_ipc_result(res, 0)->status)
-			return 0;
-		req++;
+	for (;; req++) {
+		int64_t r = rl_ipc_call(&q, conv, &c, res);
+
+		if (r < 0)
+			die("ipc_call: %ld", (long)r);
+		if (any_ended(res, 2))
+			return 0;	/* the server is done: our lane ended */
+		ok(res, 0, 8, "request");
+		ok(res, 1, 8, "reply");
+		memcpy(&ans, rl_ipc_inline(res, 1), 8);
+		if (ans != req + 1)
+			die("reply %lu to request %lu", (unsigned long)ans, (unsigned long)req);
 	}
 }
 
@@ -243,45 +418,46 @@ struct lslot {
  * << 2 | 0 accepted, 1 first request, 2 reply sent and next request. */
 static int lserver(rl_handle_t lane, unsigned n, unsigned requests)
 {
-	struct lslot *slots = rl_alloc_pages(n * sizeof(*slots));
-	struct meter m = { .name = "ipc_inflight_lanes", .n = n, .requests = requests,
-			   .slot_bytes = sizeof(*slots) };
+	struct meter m = { .name = "ipc_inflight_lanes", .n = n, .requests = requests };
+	struct lslot *slots = slots_alloc(n * sizeof(*slots), n, &m.slot_bytes);
 	struct rl_chain acc, first, next;
 	struct rl_queue q;
 
-	if (!slots || rl_queue_init(&q, 2048, 4096) < 0)
-		return 3;
+	who = "lserver";
+	queue_init(&q, 2048, 4096);
 	rl_chain_init(&acc);
 	rl_chain_accept(&acc, RL_IPC_WANT_LANE);
 	rl_chain_init(&first);
 	rl_chain_recv_inline(&first, 8);
 	for (unsigned i = 0; i < n; i++)
-		rl_chain_prep(rl_get_sqe(&q), lane, &acc, slots[i].res, (uint64_t)i << 2);
+		prep(&q, lane, &acc, slots[i].res, (uint64_t)i << 2);
 	for (;;) {
 		struct rl_cqe *e;
 
-		rl_submit_and_wait(&q, 1, 0);
+		enter(&q, 1);
 		m.enters++;
 		while ((e = rl_peek_cqe(&q))) {
 			unsigned i = (unsigned)(e->user_data >> 2), kind = e->user_data & 3;
 			struct lslot *s = &slots[i];
 
+			if (e->result != 0)
+				die("completion %lu: %ld", (unsigned long)e->user_data,
+				    (long)e->result);
 			rl_cqe_done(&q);
-			if (rl_ipc_result(s->res, 0)->status || (kind == 2 &&
-								 rl_ipc_result(s->res, 1)->status))
-				continue;	/* ended */
 			if (kind == 0) {
-				s->lane = rl_ipc_result(s->res, 0)->handle;
-				rl_chain_prep(rl_get_sqe(&q), s->lane, &first, s->res,
-					      (uint64_t)i << 2 | 1);
+				s->lane = ok(s->res, 0, ANY, "accept")->handle;
+				prep(&q, s->lane, &first, s->res, (uint64_t)i << 2 | 1);
 				continue;
 			}
+			if (kind == 2)
+				ok(s->res, 0, 8, "reply");
 			memcpy(&s->reply, rl_ipc_inline(s->res, kind == 1 ? 0 : 1), 8);
+			ok(s->res, kind == 1 ? 0 : 1, 8, "request");
 			s->reply++;
 			rl_chain_init(&next);
 			rl_chain_send(&next, &s->reply, 8);
 			rl_chain_recv_inline(&next, 8);
-			rl_chain_prep(rl_get_sqe(&q), s->lane, &next, s->res, (uint64_t)i << 2 | 2);
+			prep(&q, s->lane, &next, s->res, (uint64_t)i << 2 | 2);
 			if (meter_served(&m))
 				return 0;	/* our lanes close: every client ends */
 		}
@@ -290,54 +466,71 @@ static int lserver(rl_handle_t lane, unsigned n, unsigned requests)
 
 /* ---- the driver --------------------------------------------------------------------- */
 
-static int queue_action_cost(void)
+static void queue_action_cost(void)
 {
 	static struct rl_chain c;
 	static char res[256][64 * 32];
 	char buf[8];
 	struct rl_queue q;
 	rl_handle_t l[2];
-	uint64_t f0, f1, t0, t1, s0, s1;
+	uint64_t f0, f1, t0, t1, s0, s1, bad = 0;
+	int64_t r;
 
-	if (rl_queue_init(&q, 256, 512) < 0 || rl_stream(l) < 0)
-		return 1;
+	queue_init(&q, 256, 512);
+	if ((r = rl_stream(l)) < 0)
+		die("stream_create: %ld", (long)r);
 	memset(res, 0, sizeof(res));
 	rl_chain_init(&c);
 	for (unsigned i = 0; i < 64; i++)
 		rl_chain_recv(&c, buf, sizeof(buf));
-	f0 = free_pages();
+	f0 = counters().free_pages;
 	s0 = rl_bench_syscalls();
 	t0 = rl_clock_ns();
 	rl_bench_start();
 	for (unsigned i = 0; i < 256; i++) {
-		rl_chain_prep(rl_get_sqe(&q), l[0], &c, res[i], i);
-		rl_submit(&q);
+		prep(&q, l[0], &c, res[i], i);
+		bad |= (uint64_t)(rl_submit(&q) ^ 1);
 	}
 	rl_bench_stop();
 	t1 = rl_clock_ns();
 	s1 = rl_bench_syscalls();
-	f1 = free_pages();
+	f1 = counters().free_pages;
+	if (bad)
+		die("ipc_queue_action: a submission was not consumed");
 	rl_printf("BENCHREGION name=ipc_queue_action iters=16384 ns=%lu syscalls=%lu "
 		  "kernel_bytes_per_action=%lu\n", t1 - t0, s1 - s0 - 1,
 		  (unsigned long)((f0 - f1) * 4096 / 16384));
-	rl_handle_close((uint64_t)l[1]);	/* ends them all */
-	rl_submit_and_wait(&q, 256, 0);
+	rl_handle_close((uint64_t)l[1]);	/* ends them all: each action -EPIPE */
+	for (unsigned i = 0; i < 256; i++) {
+		struct rl_cqe *e = next_cqe(&q);
+
+		if (e->aux[0] != 64)
+			die("ipc_queue_action: %lu of 64 actions failed at the end",
+			    (unsigned long)e->aux[0]);
+		for (unsigned k = 0; k < 64; k++)
+			if (!ended(res[e->user_data], k))
+				die("ipc_queue_action: action %u ended with %d", k,
+				    rl_ipc_result(res[e->user_data], k)->status);
+		rl_cqe_done(&q);
+	}
 	rl_handle_close((uint64_t)l[0]);
-	return 0;
+	rl_handle_close(q.handle);
 }
 
-static int conversation_mem(void)
+static void conversation_mem(void)
 {
 	enum { K = 1024 };
 	static char cres[K][3 * 32 + 8], sres[K][2 * 32 + 8];
 	struct rl_chain c, s;
 	struct rl_queue cq, sq;
 	rl_handle_t l[2];
-	uint64_t f0, f1, t0, t1, s0, s1, req = 7;
+	uint64_t f0, f1, t0, t1, s0, s1, req = 7, got;
+	int64_t r;
 
-	if (rl_queue_init(&cq, 2048, 4096) < 0 || rl_queue_init(&sq, 2048, 4096) < 0 ||
-	    rl_stream(l) < 0)
-		return 1;
+	queue_init(&cq, 2048, 4096);
+	queue_init(&sq, 2048, 4096);
+	if ((r = rl_stream(l)) < 0)
+		die("stream_create: %ld", (long)r);
 	memset(cres, 0, sizeof(cres));
 	memset(sres, 0, sizeof(sres));
 	rl_chain_init(&c);
@@ -347,40 +540,81 @@ static int conversation_mem(void)
 	rl_chain_init(&s);
 	rl_chain_accept(&s, RL_IPC_WANT_LANE);
 	rl_chain_recv_inline(&s, 8);
-	f0 = free_pages();
+	f0 = counters().free_pages;
 	s0 = rl_bench_syscalls();
 	t0 = rl_clock_ns();
 	rl_bench_start();
 	for (unsigned i = 0; i < K; i++) {
-		rl_chain_prep(rl_get_sqe(&cq), l[0], &c, cres[i], i);
-		rl_chain_prep(rl_get_sqe(&sq), l[1], &s, sres[i], i);
+		prep(&cq, l[0], &c, cres[i], i);
+		prep(&sq, l[1], &s, sres[i], i);
 		if ((i & 511) == 511) {
-			rl_submit(&cq);
-			rl_submit(&sq);
+			enter(&cq, 0);
+			enter(&sq, 0);
 		}
 	}
 	rl_bench_stop();
 	t1 = rl_clock_ns();
 	s1 = rl_bench_syscalls();
-	f1 = free_pages();
+	f1 = counters().free_pages;
+	if (cq.to_submit || sq.to_submit)
+		die("ipc_conversation_mem: submissions not consumed");
 	rl_printf("BENCHREGION name=ipc_conversation_mem iters=%u ns=%lu syscalls=%lu "
 		  "kernel_bytes_per_conv=%lu\n", K, t1 - t0, s1 - s0 - 1,
 		  (unsigned long)((f0 - f1) * 4096 / K));
+	/* Every conversation was accepted with its request: close each lane
+	 * unanswered, then every client must see its reply's lane end. */
 	for (unsigned i = 0; i < K; i++) {
-		struct rl_cqe *e;
+		struct rl_cqe *e = next_cqe(&sq);
+		char *res = sres[e->user_data];
 
-		while (!(e = rl_peek_cqe(&sq)))
-			rl_submit_and_wait(&sq, 1, 0);
-		rl_handle_close((uint64_t)rl_ipc_result(sres[e->user_data], 0)->handle);
+		ok(res, 0, ANY, "accept");
+		ok(res, 1, 8, "request");
+		memcpy(&got, rl_ipc_inline(res, 1), 8);
+		if (got != req)
+			die("ipc_conversation_mem: request %lu, not %lu", (unsigned long)got,
+			    (unsigned long)req);
+		rl_handle_close((uint64_t)rl_ipc_result(res, 0)->handle);
 		rl_cqe_done(&sq);
+	}
+	for (unsigned i = 0; i < K; i++) {
+		struct rl_cqe *e = next_cqe(&cq);
+		char *res = cres[e->user_data];
+
+		ok(res, 0, ANY, "offer");
+		ok(res, 1, 8, "request");
+		if (!ended(res, 2))
+			die("ipc_conversation_mem: unanswered reply ended with %d",
+			    rl_ipc_result(res, 2)->status);
+		rl_cqe_done(&cq);
 	}
 	rl_handle_close((uint64_t)l[0]);
 	rl_handle_close((uint64_t)l[1]);
-	rl_submit_and_wait(&cq, K, 0);
-	return 0;
+	rl_handle_close(cq.handle);
+	rl_handle_close(sq.handle);
 }
 
-static int pingpong(size_t size, const char *name)
+/* The first bytes of a message carry its round's number, so each reply is
+ * checked in the region with a load and a compare (no call); the whole
+ * contents after the region. */
+static inline void stamp(char *msg, size_t size, uint64_t i)
+{
+	if (size >= 8)
+		__builtin_memcpy(msg, &i, 8);
+	else
+		msg[0] = (char)i;
+}
+
+static inline uint64_t stamp_differs(const char *back, size_t size, uint64_t i)
+{
+	uint64_t v;
+
+	if (size < 8)
+		return (uint8_t)(back[0] ^ (char)i);
+	__builtin_memcpy(&v, back, 8);
+	return v ^ i;
+}
+
+static void pingpong(size_t size, const char *name)
 {
 	static char msg[4096], back[4096];
 	struct rl_spawn_opts opts = { 0 };
@@ -389,47 +623,53 @@ static int pingpong(size_t size, const char *name)
 	struct rl_chain c;
 	struct rl_queue q;
 	rl_handle_t l[2];
-	uint64_t t0 = 0, t1, s0 = 0, s1;
+	uint64_t t0 = 0, t1, s0 = 0, s1, bad = 0;
 	int64_t p;
 
-	if (rl_queue_init(&q, 4, 8) < 0 || rl_stream(l) < 0)
-		return 1;
+	queue_init(&q, 4, 8);
+	if ((p = rl_stream(l)) < 0)
+		die("stream_create: %ld", (long)p);
 	opts.handles[0] = l[1];
 	opts.initrd = rl_startup_info->initrd;
 	p = rl_spawn_file(PROG, 2, argv, &opts, NULL);
 	rl_handle_close((uint64_t)l[1]);
 	if (p < 0)
-		return 1;
+		spawn_failed("pong", p);
 	memset(msg, 'm', size);
 	rl_chain_init(&c);
 	rl_chain_send(&c, msg, size);
 	rl_chain_recv(&c, back, sizeof(back));
 	for (unsigned i = 0; i < WARM + PINGS; i++) {
+		struct rl_cqe *e;
+
 		if (i == WARM) {
 			s0 = rl_bench_syscalls();
 			t0 = rl_clock_ns();
 			rl_bench_start();
 		}
-		rl_chain_prep(rl_get_sqe(&q), l[0], &c, res, i);
-		rl_submit_and_wait(&q, 1, 0);
+		stamp(msg, size, i);
+		prep(&q, l[0], &c, res, i);
+		e = next_cqe(&q);
+		/* Both actions done, the whole message back, this round's. */
+		bad |= e->aux[0] | (rl_ipc_result(res, 1)->length ^ size) |
+		       stamp_differs(back, size, i);
 		rl_cqe_done(&q);
 	}
 	rl_bench_stop();
 	t1 = rl_clock_ns();
 	s1 = rl_bench_syscalls();
-	if (rl_ipc_result(res, 1)->length != size || memcmp(msg, back, size)) {
-		rl_printf("ipc: %s: wrong reply\n", name);
-		return 1;
-	}
+	ok(res, 0, size, name);
+	ok(res, 1, size, name);
+	if (bad || memcmp(msg, back, size))
+		die("%s: a wrong reply", name);
 	rl_printf("BENCHREGION name=%s iters=%u ns=%lu syscalls=%lu\n", name, PINGS, t1 - t0,
 		  s1 - s0 - 1);
 	rl_handle_close((uint64_t)l[0]);
-	rl_process_wait((rl_handle_t)p);
-	rl_handle_close((uint64_t)p);
-	return 0;
+	reap(p, "pong");
+	rl_handle_close(q.handle);
 }
 
-static int inflight(unsigned n, bool lanes)
+static void inflight(unsigned n, bool lanes)
 {
 	static int64_t kids[512];
 	struct rl_spawn_opts opts = { 0 };
@@ -438,45 +678,42 @@ static int inflight(unsigned n, bool lanes)
 	const char *sargv[] = { PROG, lanes ? "lserver" : "server", ns, rs };
 	unsigned requests = n >= 64 ? 4096 : 2048;
 	rl_handle_t l[2];
+	uint64_t a0;
 	int64_t srv;
-	int bad = 0;
 
-	if (rl_stream(l) < 0)
-		return 1;
+	if ((srv = rl_stream(l)) < 0)
+		die("stream_create: %ld", (long)srv);
 	rill_snprintf(ns, sizeof(ns), "%u", n);
 	rill_snprintf(rs, sizeof(rs), "%u", requests);
-	/* Clients first: their conversations wait until the server starts. */
+	/* Clients first: their conversations wait until the server starts,
+	 * which is once they all do (OFFER, SEND, RECV_INLINE each; lane
+	 * clients their OFFER), so the server measures its memory alone. */
+	a0 = counters().ipc_actions;
 	opts.handles[0] = l[0];
 	for (unsigned i = 0; i < n; i++) {
 		kids[i] = rl_spawn_file(PROG, 2, cargv, &opts, NULL);
-		if (kids[i] < 0) {
-			rl_printf("ipc: cannot start client %u (%ld)\n", i, (long)kids[i]);
-			n = i;
-			bad = 1;
-			break;
-		}
+		if (kids[i] < 0)
+			spawn_failed(cargv[1], kids[i]);
 	}
 	rl_handle_close((uint64_t)l[0]);
+	for (uint64_t end = rl_clock_ns() + 30000000000ull;
+	     counters().ipc_actions != a0 + n * (lanes ? 1 : 3); rl_sleep_ns(1000000))
+		if (rl_clock_ns() > end)
+			die("%u %s: %lu IPC actions waiting, not %u", n, cargv[1],
+			    (unsigned long)(counters().ipc_actions - a0), n * (lanes ? 1 : 3));
 	opts.handles[0] = l[1];
 	srv = rl_spawn_file(PROG, 4, sargv, &opts, NULL);
 	rl_handle_close((uint64_t)l[1]);
 	if (srv < 0)
-		bad = 1;
-	else if (rl_process_wait((rl_handle_t)srv) != 0)
-		bad = 1;
-	for (unsigned i = 0; i < n; i++) {
-		rl_process_wait((rl_handle_t)kids[i]);
-		rl_handle_close((uint64_t)kids[i]);
-	}
-	if (srv >= 0)
-		rl_handle_close((uint64_t)srv);
-	return bad;
+		spawn_failed(sargv[1], srv);
+	reap(srv, sargv[1]);
+	for (unsigned i = 0; i < n; i++)
+		reap(kids[i], cargv[1]);
 }
 
 int main(int argc, char **argv)
 {
 	rl_handle_t lane = rl_startup_info->handles[0];
-	int bad = 0;
 
 	if (argc > 1 && !strcmp(argv[1], "pong"))
 		return pong(lane);
@@ -488,17 +725,19 @@ int main(int argc, char **argv)
 		return lclient(lane);
 	if (argc > 3 && !strcmp(argv[1], "lserver"))
 		return lserver(lane, num(argv[2]), num(argv[3]));
-	bad |= queue_action_cost();
-	bad |= conversation_mem();
-	bad |= pingpong(1, "ipc_pingpong_1B");
-	bad |= pingpong(4096, "ipc_pingpong_4KiB");
-	bad |= inflight(1, false);
-	bad |= inflight(8, false);
-	bad |= inflight(64, false);
-	bad |= inflight(512, false);
-	bad |= inflight(1, true);
-	bad |= inflight(8, true);
-	bad |= inflight(64, true);
-	bad |= inflight(512, true);
-	return bad;
+	if (argc > 1)
+		die("unknown role %s", argv[1]);
+	queue_action_cost();
+	conversation_mem();
+	pingpong(1, "ipc_pingpong_1B");
+	pingpong(4096, "ipc_pingpong_4KiB");
+	inflight(1, false);
+	inflight(8, false);
+	inflight(64, false);
+	inflight(512, false);
+	inflight(1, true);
+	inflight(8, true);
+	inflight(64, true);
+	inflight(512, true);
+	return 0;
 }

@@ -3,16 +3,20 @@
  * with one queue_enter, reap it from the completion ring without a system
  * call. Each region prints
  *   BENCHREGION name=nop_batch<B> iters=<ops> ns=<guest ns> syscalls=<n>
- * which tools/bench.py pairs with the plugin's instruction count.
+ * which tools/bench.py pairs with the plugin's instruction count. Every
+ * submission must be consumed whole and every completion must carry its
+ * own value back; anything else fails the program (rl_bench_fail).
  */
 #include <rill/bench.h>
 #include <rill/rl.h>
 
-#define OPS 131072
+#define PROG	"nop"
+#define OPS	131072
 
-static int run(struct rl_queue *q, unsigned batch)
+static void run(struct rl_queue *q, unsigned batch)
 {
-	uint64_t t0, t1, s0, s1, done = 0, sum = 0;
+	uint64_t t0, t1, s0, s1, done = 0, reaped = 0, bad = 0;
+	int64_t r;
 
 	s0 = rl_bench_syscalls();
 	t0 = rl_clock_ns();
@@ -27,13 +31,17 @@ static int run(struct rl_queue *q, unsigned batch)
 			e->flags = 0;
 			e->handle = 0;
 			e->user_data = done + i;
-			e->arg[0] = 1;
+			e->arg[0] = done + i;
 			e->reserved = 0;
 			q->sq_tail++;
 		}
-		rl_submit(q);
+		r = rl_submit(q);
+		if (r != (int64_t)batch)
+			rl_bench_fail(PROG, "batch %u: queue_enter consumed %ld", batch, (long)r);
 		while ((c = rl_peek_cqe(q))) {
-			sum += (uint64_t)c->result;
+			/* A NOP completes with its arg0: here its user_data. */
+			bad |= (uint64_t)c->result ^ c->user_data;
+			reaped++;
 			rl_cqe_done(q);
 		}
 		done += batch;
@@ -41,24 +49,22 @@ static int run(struct rl_queue *q, unsigned batch)
 	rl_bench_stop();
 	t1 = rl_clock_ns();
 	s1 = rl_bench_syscalls();
-	if (sum != OPS) {
-		rl_printf("nop: batch %u: %lu of %u completions\n", batch, sum, OPS);
-		return 1;
-	}
+	if (bad || reaped != OPS)
+		rl_bench_fail(PROG, "batch %u: %lu of %u completions, %s", batch,
+			      (unsigned long)reaped, OPS, bad ? "some with a wrong result" : "all right");
 	rl_printf("BENCHREGION name=nop_batch%u iters=%u ns=%lu syscalls=%lu\n", batch, OPS,
 		  t1 - t0, s1 - s0 - 1);
-	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	static const unsigned batches[] = { 1, 8, 64 };
 	struct rl_queue q;
-	int bad = 0;
+	int r = rl_queue_init(&q, 64, 128);
 
-	if (rl_queue_init(&q, 64, 128))
-		return 1;
+	if (r)
+		rl_bench_fail(PROG, "rl_queue_init: %d", r);
 	for (unsigned i = 0; i < 3; i++)
-		bad += run(&q, batches[i]);
-	return bad;
+		run(&q, batches[i]);
+	return 0;
 }

@@ -7,11 +7,15 @@
  * stop in one batch (RL_OP_RESUME + RL_OP_OBSERVE): one queue_enter per
  * forwarded call. The region covers both sides, kernel included.
  *   BENCHREGION name=forward_syscall iters=<calls> ns=<guest ns> syscalls=<n>
+ * Every completion is checked (each stop is a system call 39 until the
+ * thread exits, each RESUME succeeds), and the thread checks every result
+ * it gets back; any error fails the program (rl_bench_fail).
  */
 #include <rill/bench.h>
 #include <rill/rl.h>
 
-#define CALLS 20000
+#define PROG	"observe"
+#define CALLS	20000
 
 static void __attribute__((noreturn)) caller(void *arg)
 {
@@ -27,55 +31,71 @@ static void __attribute__((noreturn)) caller(void *arg)
 	__builtin_unreachable();
 }
 
+static struct rl_sqe *sqe(struct rl_queue *q)
+{
+	struct rl_sqe *e = rl_get_sqe(q);
+
+	if (!e)
+		rl_bench_fail(PROG, "submission ring full");
+	return e;
+}
+
 int main(int argc, char **argv)
 {
 	static struct rl_regs regs;
 	struct rl_queue q;
-	uint64_t t0, t1, s0, s1;
+	uint64_t t0, t1, s0, s1, calls = 0;
 	char *stack = rl_alloc_pages(65536);
-	int64_t h, status = -1;
+	int64_t h, r, exit_status = -1;
+	struct rl_sqe *e;
 
 	if (!stack || rl_queue_init(&q, 8, 16))
-		return 1;
+		rl_bench_fail(PROG, "no stack or queue");
 	h = rl_thread_create(RL_SELF_PROCESS, (uint64_t)caller,
 			     (((uint64_t)stack + 65536) & ~15ull) - 8, 0, RL_THREAD_SUPERVISED);
-	if (h < 0 || rl_thread_start((uint64_t)h) < 0)
-		return 1;
+	if (h < 0 || (r = rl_thread_start((uint64_t)h)) < 0)
+		rl_bench_fail(PROG, "cannot start the supervised thread (%ld)", (long)h);
 	s0 = rl_bench_syscalls();
 	t0 = rl_clock_ns();
 	rl_bench_start();
-	for (uint64_t i = 0, expect = 1;; i++, expect = 2) {
-		struct rl_sqe *e;
+	e = sqe(&q);
+	e->opcode = RL_OP_OBSERVE;
+	e->handle = (rl_handle_t)h;
+	e->user_data = 1;
+	e->arg[0] = (uint64_t)&regs;
+	for (uint32_t expect = 1;; expect = 2) {
 		struct rl_cqe *c;
 		int64_t kind = 0;
 
-		if (i == 0) {
-			e = rl_get_sqe(&q);
-			e->opcode = RL_OP_OBSERVE;
-			e->handle = (rl_handle_t)h;
-			e->user_data = 1;
-			e->arg[0] = (uint64_t)&regs;
-		}
 		while (expect) {
-			rl_submit_and_wait(&q, (uint32_t)expect, 0);
+			r = rl_submit_and_wait(&q, expect, 0);
+			if (r < 0)
+				rl_bench_fail(PROG, "queue_enter: %ld", (long)r);
 			while ((c = rl_peek_cqe(&q))) {
-				if (c->user_data == 1)
+				if (c->user_data == 1) {
 					kind = c->result;
+					if (kind == RL_OBS_EXIT)
+						exit_status = (int64_t)c->aux[0];
+				} else if (c->user_data != 2 || c->result != 0) {
+					rl_bench_fail(PROG, "RESUME completed with %ld",
+						      (long)c->result);
+				}
 				expect--;
 				rl_cqe_done(&q);
 			}
 		}
-		if (kind != RL_OBS_SYSCALL) {
-			status = kind == RL_OBS_EXIT ? 0 : kind;
+		if (kind == RL_OBS_EXIT)
 			break;
-		}
-		e = rl_get_sqe(&q);
+		if (kind != RL_OBS_SYSCALL || regs.rax != 39)
+			rl_bench_fail(PROG, "stop %lu: kind %ld, rax %lu", (unsigned long)calls,
+				      (long)kind, (unsigned long)regs.rax);
+		e = sqe(&q);
 		e->opcode = RL_OP_RESUME;
 		e->handle = (rl_handle_t)h;
 		e->user_data = 2;
 		e->arg[0] = RL_RESUME_SET_RAX;
-		e->arg[1] = i;
-		e = rl_get_sqe(&q);
+		e->arg[1] = calls++;
+		e = sqe(&q);
 		e->opcode = RL_OP_OBSERVE;
 		e->handle = (rl_handle_t)h;
 		e->user_data = 1;
@@ -84,10 +104,10 @@ int main(int argc, char **argv)
 	rl_bench_stop();
 	t1 = rl_clock_ns();
 	s1 = rl_bench_syscalls();
-	if (status != 0) {
-		rl_printf("observe: forwarding failed (%ld)\n", (long)status);
-		return 1;
-	}
+	/* The thread counted the results that were not the ones given. */
+	if (calls != CALLS || exit_status != 0)
+		rl_bench_fail(PROG, "%lu calls forwarded of %u; the thread ended with %ld",
+			      (unsigned long)calls, CALLS, (long)exit_status);
 	/* syscalls counts the supervisor's entries and the forwarded calls
 	 * themselves; report the supervisor's per forwarded call. */
 	rl_printf("BENCHREGION name=forward_syscall iters=%u ns=%lu syscalls=%lu\n", CALLS,

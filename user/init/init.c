@@ -3,11 +3,19 @@
  * authorities from the kernel.
  *
  * With "test" on the kernel command line it is the in-OS test runner: it
- * starts every program under tests/ in the initrd ("bench": bench/), one
- * after another,
- * waits for each, prints "utest: done passed=<n> failed=<n>" and ends the
- * machine through QEMU's isa-debug-exit port (0: all passed, 1: some
- * failed). Otherwise it reports that user space is up and waits.
+ * starts every program under tests/ in the initrd ("bench": bench/; with
+ * "selftest" too: tests-selftest/ or bench-selftest/, the deliberately
+ * failing fixtures of the runners' self-test), one after another, and
+ * prints for each (<tag> is utest, or bench)
+ *	<tag>: start <prog>
+ *	<tag>: FAIL <prog>/start: cannot start (<error>)	or
+ *	<tag>: FAIL <prog>/exit: status <n>		for any status but 0
+ * then "<tag>: done programs=<n> failed=<n>" (programs found; programs
+ * that could not start or ended with a non-zero status), and ends the
+ * machine through QEMU's isa-debug-exit port (0: none failed, 1: some
+ * failed). tools/runtests.py and tools/runbench.py check every count
+ * against the lines they saw and the initrd's listing. Otherwise init
+ * reports that user space is up and waits.
  */
 #include <rill/cpio.h>
 #include <rill/rl.h>
@@ -51,7 +59,7 @@ static void word_value(const char *line, const char *w, char *buf, size_t size)
 	}
 }
 
-static int run_dir(const char *initrd, size_t len, const char *dir)
+static int run_dir(const char *initrd, size_t len, const char *dir, const char *tag)
 {
 	char only[64];
 	const struct rl_startup *st = rl_startup_info;
@@ -61,46 +69,46 @@ static int run_dir(const char *initrd, size_t len, const char *dir)
 		.phys_authority = st->phys_authority,
 		.initrd = st->initrd,
 	};
+	size_t dl = strlen(dir);
 	struct cpio_entry e;
 	size_t off = 0;
 	int progs = 0, bad = 0;
 
+	/* "only=<program>" runs that one alone (for working on it). */
+	word_value((const char *)st->cmdline, "only", only, sizeof(only));
 	while (cpio_next(initrd, len, &off, &e) > 0) {
 		char name[128];
 		const char *argv[1];
 		int64_t p, status;
-
-		size_t dl = strlen(dir);
 
 		if (e.namelen <= dl || strncmp(e.name, dir, dl) || e.namelen >= sizeof(name) ||
 		    (e.mode & 0170000) != 0100000)
 			continue;
 		memcpy(name, e.name, e.namelen);
 		name[e.namelen] = 0;
-		/* "only=<program>" runs that one alone (for working on it). */
-		word_value((const char *)st->cmdline, "only", only, sizeof(only));
 		if (only[0] && strcmp(name + dl, only))
 			continue;
 		argv[0] = name;
+		progs++;
+		rl_printf("%s: start %s\n", tag, name + dl);
 		/* Test programs are trusted with the hardware authorities, so
 		 * driver-facing calls (IRQs, ports, device memory) get tested. */
 		p = rl_spawn_image(e.data, e.size, 1, argv, &opts, NULL);
 		if (p < 0) {
-			rl_printf("utest: FAIL %s/start: cannot start (%ld)\n", name + dl, (long)p);
+			rl_printf("%s: FAIL %s/start: cannot start (%ld)\n", tag, name + dl, (long)p);
 			bad++;
 			continue;
 		}
 		status = rl_process_wait((rl_handle_t)p);
 		rl_handle_close((uint64_t)p);
-		progs++;
+		/* Any status but 0 is a failure: a program that ended itself
+		 * with a positive status skipped the tests after that point. */
 		if (status != 0) {
-			rl_printf("init: %s ended with status %ld\n", name, (long)status);
-			if (status < 0)
-				rl_printf("utest: FAIL %s/exit: status %ld\n", name + dl, (long)status);
+			rl_printf("%s: FAIL %s/exit: status %ld\n", tag, name + dl, (long)status);
 			bad++;
 		}
 	}
-	rl_printf("utest: done programs=%d failed=%d\n", progs, bad);
+	rl_printf("%s: done programs=%d failed=%d\n", tag, progs, bad);
 	return bad;
 }
 
@@ -121,8 +129,10 @@ int main(int argc, char **argv)
 	}
 	initrd = (void *)a;
 	if (has_word(cmdline, "test") || has_word(cmdline, "bench")) {
-		int bad = run_dir(initrd, st->initrd_size,
-				  has_word(cmdline, "test") ? "tests/" : "bench/");
+		bool test = has_word(cmdline, "test"), self = has_word(cmdline, "selftest");
+		const char *dir = test ? (self ? "tests-selftest/" : "tests/")
+				       : (self ? "bench-selftest/" : "bench/");
+		int bad = run_dir(initrd, st->initrd_size, dir, test ? "utest" : "bench");
 
 		qemu_exit(bad ? 1 : 0);
 		return bad;

@@ -452,20 +452,14 @@ DEFINE_TEST(map_errors)
 	TEST_ASSERT((uint64_t)r != a);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)r, PAGE), 0);
 
-	/* Rights: a read-only handle cannot be mapped writable or executable.
-	 * docs/abi.md gives -EACCES (protection beyond the handle's rights),
-	 * but the kernel's RL_OP_MAP (queue.c, op_vm) asks handle_get for the
-	 * rights the protection needs, which fails first with -EPERM, so
-	 * vm_map's -EACCES is unreachable. Until that is settled either code
-	 * is accepted; anything else, success included, fails. */
+	/* Rights: a read-only handle cannot be mapped writable or executable:
+	 * -EPERM, the handle lacks the rights the protection needs
+	 * (docs/abi.md, MAP). */
 	ro = rl_handle_dup(mo, RL_RIGHT_READ | RL_RIGHT_DUP);
 	TEST_ASSERT(ro > 0);
-	r = rl_map(RL_SELF_PROCESS, ro, 0, 0, PAGE, RW);
-	TEST_ASSERT(r == -RILL_EACCES || r == -RILL_EPERM);
-	r = rl_map(RL_SELF_PROCESS, ro, 0, 0, PAGE, RL_PROT_READ | RL_PROT_EXEC);
-	TEST_ASSERT(r == -RILL_EACCES || r == -RILL_EPERM);
-	r = rl_map(RL_SELF_PROCESS, ro, 0, 0, PAGE, RL_PROT_WRITE);
-	TEST_ASSERT(r == -RILL_EACCES || r == -RILL_EPERM);
+	TEST_EQ(rl_map(RL_SELF_PROCESS, ro, 0, 0, PAGE, RW), -RILL_EPERM);
+	TEST_EQ(rl_map(RL_SELF_PROCESS, ro, 0, 0, PAGE, RL_PROT_READ | RL_PROT_EXEC), -RILL_EPERM);
+	TEST_EQ(rl_map(RL_SELF_PROCESS, ro, 0, 0, PAGE, RL_PROT_WRITE), -RILL_EPERM);
 	/* ... but it can be mapped readable, and not made writable later. */
 	r = rl_map(RL_SELF_PROCESS, ro, 0, 0, PAGE, RL_PROT_READ);
 	TEST_ASSERT(r > 0);

@@ -7,7 +7,12 @@
  * named in argv) and prints, per test, one line on the console:
  *	utest: PASS <program>/<name> (<ms> ms)
  *	utest: FAIL <program>/<name>: <file>:<line>: <message>
- * The program's exit status is the number of failed tests.
+ *	utest: SKIP <program>/<name>: <reason>
+ * and at the end
+ *	utest: end <program> passed=<n> failed=<n> skipped=<n>
+ * which tools/runtests.py compares with the lines it saw (a program that
+ * stops early has no end line, and fails). The program's exit status is
+ * the number of failed tests.
  */
 #ifndef RILL_TEST_H
 #define RILL_TEST_H
@@ -29,6 +34,11 @@ struct rl_test {
 /* Record a failure and leave the test. */
 void rl_test_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
+
+/* Leave the test reported as skipped, never as passed: for a test whose
+ * subject is absent here. Whatever ran before the skip had to pass. */
+void rl_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+#define TEST_SKIP(...) rl_test_skip(__VA_ARGS__)
 
 #define TEST_ASSERT(c) do {						\
 	if (!(c))							\
