@@ -16,6 +16,7 @@ PACKAGES=(
     check pkg-config
     clang
     cpio xz-utils tar
+    busybox-static      # a real static Linux ELF for the ELF parser tests (and, later, the shell)
 )
 
 missing=()
