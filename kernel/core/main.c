@@ -157,7 +157,6 @@ void kmain(uint32_t magic, uint32_t info)
 	pr_info("mem: %lu KiB free of %lu KiB managed, %lu KiB kernel and early use",
 		st.free_pages * 4, st.total_pages * 4, st.reserved_pages * 4);
 
-	process_start_reaper();
 	if (!thread_create("init", init_thread, NULL, SCHED_PRIO_DEFAULT, 0))
 		panic("cannot create the init thread");
 	sched_idle();

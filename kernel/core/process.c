@@ -52,36 +52,67 @@ static void process_teardown(struct process *p)
 }
 
 /*
- * Ending and freeing processes is the reaper's work, one process at a
- * time, in a kernel thread of its own: a teardown closes the handles the
- * process held, which can end or free other processes, and doing that
- * recursively would let a chain of processes (each holding the only
- * handle to the next) overflow the kernel stack.
+ * Ending and freeing a process closes the handles it held, which can end
+ * or free other processes, whose teardown can do the same: done
+ * recursively, a chain of processes each holding the only handle to the
+ * next would overflow the kernel stack. So the thread that lets the first
+ * one go reaps it, and what that lets go is queued on the thread (with
+ * interrupts off: an interrupt handler's put may queue one too) and
+ * reaped by the same loop, one after the other.
  */
-static spinlock_t reap_lock;
-static struct list_head reap_list;	/* struct process.reap_link */
-static struct waitq reap_wq;
-
-static void reap_queue(struct process *p, bool destroy)
+static void reap_one(struct process *p, bool destroy)
 {
-	irqflags_t f = spin_lock_irqsave(&reap_lock);
-	bool queue = !p->reap_queued;
+	irqflags_t f;
+	bool idle;
 
-	if (queue) {
-		p->reap_queued = true;
-		p->reap_destroy = destroy;
-		list_add_tail(&reap_list, &p->reap_link);
+	if (destroy) {
+		if (!p->torn_down)
+			process_teardown(p);
+		kmem_cache_free(proc_cache, p);
+		__atomic_fetch_sub(&nr_processes, 1, __ATOMIC_RELAXED);
+		return;
 	}
-	spin_unlock_irqrestore(&reap_lock, f);
-	if (queue)
-		waitq_wake_one(&reap_wq);
-	else if (!destroy)
-		kobj_put(&p->obj);	/* already queued to be looked at */
+	__atomic_store_n(&p->orphan_queued, 0, __ATOMIC_RELEASE);
+	f = spin_lock_irqsave(&p->lock);
+	idle = p->live_threads == 0;
+	spin_unlock_irqrestore(&p->lock, f);
+	if (idle && __atomic_load_n(&p->obj.watched_handles, __ATOMIC_ACQUIRE) == 0)
+		process_kill(p, -EINTR);
+	kobj_put(&p->obj);
+}
+
+static void reap(struct process *p, bool destroy)
+{
+	struct thread *t = thread_current();
+	irqflags_t f = arch_irq_save();
+
+	if (t->reaping) {
+		p->reap_destroy = destroy;
+		p->reap_next = t->reap_head;
+		t->reap_head = p;
+		arch_irq_restore(f);
+		return;
+	}
+	t->reaping = true;
+	arch_irq_restore(f);
+	for (;;) {
+		reap_one(p, destroy);
+		f = arch_irq_save();
+		p = t->reap_head;
+		if (!p) {
+			t->reaping = false;
+			arch_irq_restore(f);
+			return;
+		}
+		t->reap_head = p->reap_next;
+		destroy = p->reap_destroy;
+		arch_irq_restore(f);
+	}
 }
 
 static void process_destroy(struct kobj *o)
 {
-	reap_queue(container_of(o, struct process, obj), true);
+	reap(container_of(o, struct process, obj), true);
 }
 
 /* No handle outside the process itself names it any more. If no thread
@@ -92,47 +123,10 @@ static void process_orphaned(struct kobj *o)
 {
 	struct process *p = container_of(o, struct process, obj);
 
-	kobj_get(o);	/* the reaper drops it */
-	reap_queue(p, false);
-}
-
-static bool reap_pending(void)
-{
-	return !list_empty(&reap_list);	/* a racy look; the lock decides */
-}
-
-static void reaper(void *arg)
-{
-	for (;;) {
-		struct process *p = NULL;
-		irqflags_t f;
-		bool destroy = false, idle;
-
-		WAITQ_WAIT(&reap_wq, READ_ONCE(reap_list.next) != &reap_list, 0);
-		f = spin_lock_irqsave(&reap_lock);
-		if (reap_pending()) {
-			p = list_entry(reap_list.next, struct process, reap_link);
-			list_del(&p->reap_link);
-			p->reap_queued = false;
-			destroy = p->reap_destroy;
-		}
-		spin_unlock_irqrestore(&reap_lock, f);
-		if (!p)
-			continue;
-		if (destroy) {
-			if (!p->torn_down)
-				process_teardown(p);
-			kmem_cache_free(proc_cache, p);
-			__atomic_fetch_sub(&nr_processes, 1, __ATOMIC_RELAXED);
-			continue;
-		}
-		f = spin_lock_irqsave(&p->lock);
-		idle = p->live_threads == 0;
-		spin_unlock_irqrestore(&p->lock, f);
-		if (idle && READ_ONCE(p->obj.watched_handles) == 0)
-			process_kill(p, -EINTR);
-		kobj_put(&p->obj);
-	}
+	if (__atomic_exchange_n(&p->orphan_queued, 1, __ATOMIC_ACQ_REL))
+		return;		/* already on its way */
+	kobj_get(o);		/* reap_one drops it */
+	reap(p, false);
 }
 
 static void complete_all(struct list_head *list, int64_t result)
@@ -184,20 +178,11 @@ static void process_end(struct process *p, int64_t status)
 void process_init(void)
 {
 	proc_cache = kmem_cache_create("process", sizeof(struct process), 64);
-	spin_init(&reap_lock);
-	list_init(&reap_list);
-	waitq_init(&reap_wq);
 
 	uthread_cache = kmem_cache_create("uthread", sizeof(struct uthread), 64);
 	if (memobj_create_contig(PAGE_SIZE, &clock_mo))
 		panic("process: no clock page");
 	clock_page_init(memobj_kaddr(clock_mo, 0));
-}
-
-void process_start_reaper(void)
-{
-	if (!thread_create("reaper", reaper, NULL, SCHED_PRIO_DEFAULT, -1))
-		panic("process: no reaper thread");
 }
 
 struct process *process_create(const char *name)

@@ -82,8 +82,8 @@ void queue_post_locked(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, u
 			return;
 		}
 	}
-	/* outstanding <= cq_entries, so the overflow array has room. */
-	c = &q->ovf[(q->ovf_head + q->ovf_count) & (q->cq_entries - 1)];
+	/* outstanding <= ovf_cap, so the overflow array has room. */
+	c = &q->ovf[(q->ovf_head + q->ovf_count) % q->ovf_cap];
 	c->user_data = ud;
 	c->result = res;
 	c->aux[0] = a0;
@@ -98,8 +98,8 @@ static void flush_overflow_locked(struct queue *q)
 	uint32_t head = __atomic_load_n(&q->hdr->cq_head, __ATOMIC_ACQUIRE);
 
 	while (q->ovf_count && q->cq_tail - head < q->cq_entries) {
-		q->cq[q->cq_tail & (q->cq_entries - 1)] = q->ovf[q->ovf_head & (q->cq_entries - 1)];
-		q->ovf_head++;
+		q->cq[q->cq_tail & (q->cq_entries - 1)] = q->ovf[q->ovf_head];
+		q->ovf_head = (q->ovf_head + 1) % q->ovf_cap;
 		q->ovf_count--;
 		q->cq_tail++;
 		__atomic_fetch_sub(&q->outstanding, 1, __ATOMIC_RELAXED);
@@ -244,7 +244,10 @@ int64_t sys_queue_create(uint64_t uparams, uint64_t a1, uint64_t a2, uint64_t a3
 	sq_off = PAGE_SIZE;
 	cq_off = sq_off + ALIGN_UP((uint64_t)prm.sq_entries * sizeof(struct rl_sqe), PAGE_SIZE);
 	size = cq_off + ALIGN_UP((uint64_t)prm.cq_entries * sizeof(struct rl_cqe), PAGE_SIZE);
-	q->ovf = kmalloc(prm.cq_entries * sizeof(struct rl_cqe));
+	/* Room for every completion a full budget can leave waiting, plus a
+	 * batch of CANCELs accepted beyond it (see sys_queue_enter). */
+	q->ovf_cap = prm.cq_entries + prm.sq_entries;
+	q->ovf = kmalloc(q->ovf_cap * sizeof(struct rl_cqe));
 	r = q->ovf ? memobj_create_contig(size, &q->ring) : -ENOMEM;
 	if (r) {
 		if (q->ring)
@@ -323,11 +326,13 @@ static int op_timeout(struct qop *op, const struct rl_sqe *sqe)
 	return 0;
 }
 
+/* Every operation and IPC submission of q with user_data ud still in
+ * flight ends with -ECANCELED; the result is how many, or -ENOENT. */
 static int op_cancel(struct queue *q, uint64_t ud)
 {
 	struct list_head grabbed, *p, *tmp;
 	irqflags_t f;
-	int n = 0;
+	int n = ipc_cancel(q, ud);
 
 	list_init(&grabbed);
 	f = spin_lock_irqsave(&q->lock);
@@ -429,8 +434,8 @@ static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 		r = op_lane_shutdown(sqe);
 		goto now;
 	case RL_OP_IPC:
-		/* Not a qop, not cancellable: an IPC submission ends when its
-		 * actions do, and completes itself. */
+		/* Not a qop: an IPC submission ends when its actions do (or
+		 * a CANCEL withdraws them), and completes itself. */
 		r = op_ipc(q, sqe);
 		if (r)
 			goto now;
@@ -521,11 +526,16 @@ int64_t sys_queue_enter(uint64_t qh, uint64_t to_submit, uint64_t min_complete,
 		if (avail > q->sq_entries)
 			avail = 0;	/* a corrupt tail: consume nothing */
 		while (done < to_submit && done < avail) {
-			struct rl_sqe sqe;
+			struct rl_sqe sqe = q->sq[q->sq_head & (q->sq_entries - 1)]; /* read once */
+			uint32_t out = __atomic_load_n(&q->outstanding, __ATOMIC_RELAXED);
 
-			if (__atomic_load_n(&q->outstanding, __ATOMIC_RELAXED) >= q->cq_entries)
+			/* The budget: no more operations in flight than the
+			 * completion ring holds. A CANCEL is taken beyond it
+			 * (it frees the budget), up to one ring of them not
+			 * yet reaped; the overflow array has room for those. */
+			if (out >= q->cq_entries &&
+			    (sqe.opcode != RL_OP_CANCEL || out >= q->ovf_cap))
 				break;
-			sqe = q->sq[q->sq_head & (q->sq_entries - 1)];	/* read once */
 			q->sq_head++;
 			__atomic_fetch_add(&q->outstanding, 1, __ATOMIC_RELAXED);
 			submit_one(q, &sqe);

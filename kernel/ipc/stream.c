@@ -23,8 +23,9 @@
  *   struct ksub      one RL_OP_IPC submission: the queue to complete on
  *                    (referenced), the completion's user_data and the
  *                    actions, 64 bytes each (struct ipc_action), in one
- *                    allocation. It is not a struct qop: nothing cancels
- *                    it, and it posts its completion itself. A queue keeps
+ *                    allocation. It is not a struct qop: it posts its
+ *                    completion itself, and a CANCEL withdraws its
+ *                    waiting actions (ipc_cancel). A queue keeps
  *                    up to KSUB_CACHE finished small submissions (room for
  *                    KSUB_SMALL actions) for reuse, so a steady stream of
  *                    requests allocates nothing.
@@ -87,6 +88,7 @@ struct ksub {
 	uint32_t cap;			/* actions it has room for */
 	struct family *fam;		/* referenced */
 	struct ksub *next_done;		/* on a context's list, or q->ipc_cache */
+	bool cancelled;			/* a CANCEL took it (q->lock) */
 	uint64_t results;		/* user address of the result buffer */
 	struct kstream *held;		/* RL_IPC_CLOSE_LANE: the side it keeps open */
 	unsigned held_side;
@@ -376,6 +378,7 @@ static int errno_of(int e)
 		[IPC_E_FAULT] = -EFAULT,
 		[IPC_E_RIGHTS] = -EACCES,
 		[IPC_E_CHAIN] = -EINVAL,
+		[IPC_E_CANCELED] = -ECANCELED,
 	};
 
 	return e >= 0 && e <= IPC_E_MAX && (e == IPC_OK || map[e]) ? map[e] : -ENOMEM;
@@ -761,6 +764,7 @@ int op_ipc(struct queue *q, const struct rl_sqe *sqe)
 	}
 	ks->q = q;
 	ks->user_data = sqe->user_data;
+	ks->cancelled = false;
 	ks->results = results;
 	ks->held = NULL;
 	ks->sub.actions = ks->acts;
@@ -821,25 +825,64 @@ fail:
 	return (int)r;
 }
 
-/* Withdraw one submission (referenced by the caller). */
-static void ksub_withdraw(struct ksub *ks)
+/* Withdraw what waits of one submission (referenced by the caller), with
+ * err; true if anything did. */
+static bool ksub_withdraw(struct ksub *ks, int err)
 {
 	struct ipc_ctx local, *ctx;
 	irqflags_t f;
-	bool own = ctx_begin(&local, &f);
+	bool own = ctx_begin(&local, &f), any;
 
 	/* Nested (a process torn down while a context completes): the
 	 * running context, which holds no family lock in its drain loop,
 	 * takes the work. */
 	ctx = own ? &local : this_cpu()->ipc_ctx;
 	spin_lock(&ks->fam->lock);
-	if (ks->sub.pending) {
+	any = ks->sub.pending;
+	if (any) {
 		ctx->fam = ks->fam;
-		ipc_withdraw(&ks->sub, IPC_E_END, &kops, ctx);
+		ipc_withdraw(&ks->sub, err, &kops, ctx);
 	}
 	spin_unlock(&ks->fam->lock);
 	if (own)
 		ctx_end(&local, f);
+	return any;
+}
+
+/*
+ * RL_OP_CANCEL of ud: every IPC submission of q with that user_data that
+ * still has waiting actions gives them up (-ECANCELED each; what already
+ * matched keeps its result) and completes. The peers see nothing of an
+ * action that never matched; an ancillary stream the submission held
+ * ends when it completes, failing the peer's actions there with -EPIPE.
+ * Returns how many submissions were cancelled.
+ */
+int ipc_cancel(struct queue *q, uint64_t ud)
+{
+	int n = 0;
+
+	for (;;) {
+		struct ksub *ks = NULL;
+		struct list_head *l;
+		irqflags_t f = spin_lock_irqsave(&q->lock);
+
+		list_for_each(l, &q->ipc_subs) {
+			struct ksub *it = list_entry(l, struct ksub, qlink);
+
+			if (it->user_data == ud && !it->cancelled) {
+				ks = it;
+				ks->cancelled = true;
+				__atomic_fetch_add(&ks->refs, 1, __ATOMIC_RELAXED);
+				break;
+			}
+		}
+		spin_unlock_irqrestore(&q->lock, f);
+		if (!ks)
+			return n;
+		if (ksub_withdraw(ks, IPC_E_CANCELED))
+			n++;
+		ksub_put(ks);
+	}
 }
 
 void ipc_queue_dead(struct queue *q)
@@ -872,7 +915,7 @@ void ipc_queue_dead(struct queue *q)
 		spin_unlock_irqrestore(&q->lock, f);
 		if (!ks)
 			return;
-		ksub_withdraw(ks);
+		ksub_withdraw(ks, IPC_E_END);
 		ksub_put(ks);
 	}
 }

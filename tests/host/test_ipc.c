@@ -1433,16 +1433,18 @@ START_TEST(withdraw_error_codes)
 {
 	static const int errs[] = { IPC_OK, IPC_E_MISMATCH, IPC_E_END, IPC_E_TRANSFER,
 				    IPC_E_FAULT, IPC_E_RIGHTS, -IPC_E_FAULT, -IPC_E_RIGHTS,
-				    IPC_E_MAX + 1, 99, -99, -(IPC_E_MAX + 1),
+				    IPC_E_CANCELED, -IPC_E_CANCELED, IPC_E_MAX + 1, 99, -99, -(IPC_E_MAX + 1),
 				    -2147483647 - 1, 2147483647 };
 	static const int want[] = { IPC_E_END, IPC_E_MISMATCH, IPC_E_END, IPC_E_TRANSFER,
 				    IPC_E_FAULT, IPC_E_RIGHTS, IPC_E_FAULT, IPC_E_RIGHTS,
+				    IPC_E_CANCELED, IPC_E_CANCELED,
 				    IPC_E_TRANSFER, IPC_E_TRANSFER, IPC_E_TRANSFER,
 				    IPC_E_TRANSFER, IPC_E_TRANSFER, IPC_E_TRANSFER };
 
 	ck_assert_int_eq(IPC_E_FAULT, 7);
 	ck_assert_int_eq(IPC_E_RIGHTS, 8);
-	ck_assert_int_eq(IPC_E_MAX, 8);
+	ck_assert_int_eq(IPC_E_CANCELED, 9);
+	ck_assert_int_eq(IPC_E_MAX, 9);
 	for (unsigned i = 0; i < ARRAY_SIZE(errs); i++) {
 		struct tctx *t = tctx_new();
 		struct ipc_stream *s = stream_new(t);

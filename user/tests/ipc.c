@@ -1534,6 +1534,111 @@ static void example_run(void)
 	rl_handle_close((uint64_t)srv);
 }
 
+/* ---- cancellation ------------------------------------------------------------------- */
+
+static void cancel_op(uint64_t target, uint64_t ud)
+{
+	struct rl_sqe *e = rl_get_sqe(Q());
+
+	TEST_ASSERT(e != NULL);
+	e->opcode = RL_OP_CANCEL;
+	e->arg[0] = target;
+	e->user_data = ud;
+	TEST_EQ(rl_submit(&q), 1);
+}
+
+/* A waiting IPC submission can be cancelled: its waiting actions complete
+ * with -ECANCELED and the submission completes; the peer sees nothing of
+ * an action that never matched (its own send meets the next receive). */
+DEFINE_TEST(cancel_waiting_submission)
+{
+	char res[64], res2[64], sres[64], rres[64];
+	struct rl_cqe out[8];
+	struct rl_chain c;
+	rl_handle_t l[2];
+
+	begin();
+	stream(l);
+	rl_chain_init(&c);
+	rl_chain_recv_inline(&c, 16);
+	rl_chain_recv_inline(&c, 16);
+	post(l[0], &c, res, 1);
+	expect_quiet(10);
+	cancel_op(1, 2);
+	reap(2, out, 8);
+	TEST_EQ(out[2].result, 1);		/* one submission cancelled */
+	TEST_EQ(out[1].result, 0);
+	TEST_EQ(out[1].aux[0], 2);		/* both its actions failed ... */
+	TEST_EQ(status(res, 0), -RILL_ECANCELED);	/* ... cancelled */
+	TEST_EQ(status(res, 1), -RILL_ECANCELED);
+	cancel_op(1, 3);			/* nothing left to cancel */
+	reap(1, out, 8);
+	TEST_EQ(out[3].result, -RILL_ENOENT);
+	/* The peer's send waits for the next receive, not the cancelled one. */
+	rl_chain_init(&c);
+	rl_chain_send(&c, "hello", 5);
+	post(l[1], &c, sres, 4);
+	expect_quiet(10);
+	rl_chain_init(&c);
+	rl_chain_recv_inline(&c, 16);
+	post(l[0], &c, res2, 5);
+	reap(2, out, 8);
+	TEST_EQ(out[4].result, 0);
+	TEST_EQ(out[5].result, 0);
+	TEST_EQ(status(sres, 0), 0);
+	TEST_EQ(status(res2, 0), 0);
+	TEST_ASSERT(!memcmp(rl_ipc_inline(res2, 0), "hello", 5));
+	(void)rres;
+	close2(l);
+	kc_expect_back(&before);
+}
+
+/* Cancelling a conversation half-way: what matched keeps its result, the
+ * rest fails with -ECANCELED, and the ancillary stream the cancelled
+ * submission held ends, so the peer's action there fails with -EPIPE. */
+DEFINE_TEST(cancel_mid_conversation)
+{
+	char cres[128], sres[128], sres2[64];
+	struct rl_cqe out[8];
+	struct rl_chain c;
+	rl_handle_t l[2], child;
+
+	begin();
+	stream(l);
+	rl_chain_init(&c);			/* client: offer, send, wait for a reply */
+	rl_chain_offer(&c, 0);
+	rl_chain_send(&c, "req", 3);
+	rl_chain_recv_inline(&c, 16);
+	post(l[0], &c, cres, 1);
+	rl_chain_init(&c);			/* server: accept, take the request */
+	rl_chain_accept(&c, RL_IPC_WANT_LANE);
+	rl_chain_recv_inline(&c, 16);
+	post(l[1], &c, sres, 2);
+	reap(1, out, 8);
+	TEST_EQ(out[2].result, 0);
+	TEST_EQ(status(sres, 0), 0);
+	TEST_EQ(status(sres, 1), 0);
+	child = rl_ipc_result(sres, 0)->handle;
+	TEST_ASSERT(child > 0);
+	cancel_op(1, 3);			/* the client gives up on the reply */
+	reap(2, out, 8);
+	TEST_EQ(out[3].result, 1);
+	TEST_EQ(out[1].result, 0);
+	TEST_EQ(out[1].aux[0], 1);
+	TEST_EQ(status(cres, 0), 0);		/* offer and send had matched */
+	TEST_EQ(status(cres, 1), 0);
+	TEST_EQ(status(cres, 2), -RILL_ECANCELED);
+	rl_chain_init(&c);			/* the server's late reply */
+	rl_chain_send(&c, "rep", 3);
+	post(child, &c, sres2, 4);
+	reap(1, out, 8);
+	TEST_EQ(out[4].result, 0);
+	TEST_EQ(status(sres2, 0), -RILL_EPIPE);
+	TEST_EQ(rl_handle_close((uint64_t)child), 0);
+	close2(l);
+	kc_expect_back(&before);
+}
+
 /* Three clients of 200 requests (4 in flight each) and one server; run
  * twice, counting the second time (the first grows kernel caches). */
 DEFINE_TEST(example_server_and_clients)
@@ -1544,3 +1649,4 @@ DEFINE_TEST(example_server_and_clients)
 	example_run();
 	kc_expect_back_but_slabs(&before);
 }
+

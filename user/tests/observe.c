@@ -1035,9 +1035,12 @@ DEFINE_TEST(regs_race_resume_kill)
 		r.victim = (rl_handle_t)h;
 		/* Let the racers get going on this victim, then kill it. */
 		uint64_t t0 = __atomic_load_n(&r.tries, __ATOMIC_RELAXED);
+		uint64_t until = rl_clock_ns() + 20000000;	/* 20 ms at most */
 
-		for (int y = 0; y < 1000 && __atomic_load_n(&r.tries, __ATOMIC_RELAXED) <
-						    t0 + 1 + round % 8; y++)
+		/* (Bounded by time: under TCG a racer's vCPU may not run
+		 * for a while, however often this one yields.) */
+		while (__atomic_load_n(&r.tries, __ATOMIC_RELAXED) < t0 + 1 + round % 8 &&
+		       rl_clock_ns() < until)
 			rl_yield();
 		TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL, 0), 0);
 		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);

@@ -299,3 +299,70 @@ DEFINE_TEST(million_nops_from_threads)
 	}
 	TEST_EQ(total, NOPS_TOTAL);
 }
+
+/* A CANCEL is accepted when the completion budget is full (it is what
+ * frees it): four timeouts fill a queue of four whose ring is also full of
+ * unreaped completions; four CANCELs are still taken (their completions
+ * and the cancelled timeouts' wait in the kernel), a fifth unreaped one is
+ * not, and nothing is lost. */
+DEFINE_TEST(cancel_when_budget_full)
+{
+	struct rl_queue q;
+	struct rl_sqe *e;
+	unsigned nops = 0, timeouts = 0, cancels = 0;
+	uint64_t far = rl_clock_ns() + 3600ull * 1000000000ull;
+
+	TEST_EQ(rl_queue_init(&q, 4, 4), 0);
+	for (int i = 0; i < 4; i++) {
+		e = rl_get_sqe(&q);
+		e->opcode = RL_OP_NOP;
+		e->user_data = 100 + i;
+	}
+	TEST_EQ(rl_submit(&q), 4);		/* the ring now holds 4 completions */
+	for (int i = 0; i < 4; i++) {
+		e = rl_get_sqe(&q);
+		e->opcode = RL_OP_TIMEOUT;
+		e->arg[0] = far;
+		e->user_data = 200 + i;
+	}
+	TEST_EQ(rl_submit(&q), 4);		/* the budget is full */
+	for (int i = 0; i < 4; i++) {
+		e = rl_get_sqe(&q);
+		e->opcode = RL_OP_CANCEL;
+		e->arg[0] = 200 + i;
+		e->user_data = 300 + i;
+	}
+	TEST_EQ(rl_submit(&q), 4);		/* CANCELs are taken all the same */
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_CANCEL;
+	e->arg[0] = 12345;
+	e->user_data = 400;
+	TEST_EQ(rl_submit(&q), -RILL_EBUSY);	/* until a ring's worth waits unreaped */
+	/* Reap everything: 4 NOPs, then 4 cancelled timeouts and 4 CANCELs
+	 * (from the kernel's overflow), then the last CANCEL's -ENOENT. */
+	for (int n = 0; n < 13; n++) {
+		struct rl_cqe *c;
+
+		while (!(c = rl_peek_cqe(&q)))
+			TEST_ASSERT(rl_submit_and_wait(&q, 1, rl_clock_ns() + 5000000000ull) >= 0);
+		if (c->user_data >= 100 && c->user_data < 104) {
+			nops++;
+		} else if (c->user_data >= 200 && c->user_data < 204) {
+			TEST_EQ(c->result, -RILL_ECANCELED);
+			timeouts++;
+		} else if (c->user_data >= 300 && c->user_data < 304) {
+			TEST_EQ(c->result, 1);
+			cancels++;
+		} else {
+			TEST_EQ(c->user_data, 400);
+			TEST_EQ(c->result, -RILL_ENOENT);
+		}
+		rl_cqe_done(&q);
+	}
+	TEST_EQ(nops, 4);
+	TEST_EQ(timeouts, 4);
+	TEST_EQ(cancels, 4);
+	TEST_ASSERT(rl_peek_cqe(&q) == NULL);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)q.hdr, q.hdr->ring_size), 0);
+}

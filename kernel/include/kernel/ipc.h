@@ -17,6 +17,9 @@ int op_ipc(struct queue *q, const struct rl_sqe *sqe);
  * waiting actions leave their lanes; ancillary sides they held close) and
  * free the submissions it kept for reuse. */
 void ipc_queue_dead(struct queue *q);
+/* RL_OP_CANCEL's part in IPC: withdraw the waiting actions of q's
+ * submissions with user_data ud; how many submissions that touched. */
+int ipc_cancel(struct queue *q, uint64_t ud);
 /* RL_OP_LANE_SHUTDOWN: immediate. */
 int64_t op_lane_shutdown(const struct rl_sqe *sqe);
 

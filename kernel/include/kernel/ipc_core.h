@@ -72,7 +72,8 @@ enum ipc_error {
 	IPC_E_TRANSFER = 6,	/* the wrapper's callback failed (out of memory) */
 	IPC_E_FAULT = 7,	/* the wrapper could not read or write a buffer */
 	IPC_E_RIGHTS = 8,	/* a pulled handle lacks the rights required */
-	IPC_E_MAX = 8,
+	IPC_E_CANCELED = 9,	/* withdrawn by its submitter (ipc_withdraw) */
+	IPC_E_MAX = 9,
 };
 
 #define IPC_MAX_CHAIN	64	/* actions per submission */

@@ -36,10 +36,12 @@ struct process {
 	int64_t status;
 	struct list_head waiters;	/* RL_OP_PROCESS_WAIT ops */
 	uint64_t clock_va;		/* where the clock page is mapped */
-	/* The reaper's queue (reap_lock): a process whose last reference
-	 * went (reap_destroy), or that nobody can reach any more. */
-	struct list_head reap_link;
-	bool reap_queued, reap_destroy;
+	/* On a thread's reap list (struct thread.reap_head): a process whose
+	 * last reference went (reap_destroy), or that nobody can reach any
+	 * more (orphan_queued). */
+	struct process *reap_next;
+	bool reap_destroy;
+	uint32_t orphan_queued;
 	bool foreign;			/* RL_PROCESS_FOREIGN: no native calls */
 	uint32_t self_process_rights;	/* what RL_SELF_PROCESS carries here */
 	uint32_t self_thread_rights;	/* what RL_SELF_THREAD carries here */
@@ -87,7 +89,6 @@ struct uthread {
 };
 
 void process_init(void);
-void process_start_reaper(void);	/* once the scheduler runs */
 
 struct process *process_create(const char *name);
 /* Create a thread in p (state CREATED). */

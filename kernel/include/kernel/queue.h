@@ -50,7 +50,8 @@ struct queue {
 	uint32_t sq_head, cq_tail;	/* the kernel's own copies */
 	uint32_t outstanding;		/* consumed, completion not yet in the ring */
 	struct rl_cqe *ovf;		/* completions waiting for ring space */
-	uint32_t ovf_head, ovf_count;
+	uint32_t ovf_head, ovf_count;	/* ovf[ovf_head] is the oldest */
+	uint32_t ovf_cap;		/* cq_entries + sq_entries */
 	struct list_head pending;	/* cancellable ops */
 	struct list_head ipc_subs;	/* IPC submissions in flight (ipc/stream.c) */
 	void *ipc_cache;		/* finished small IPC submissions kept for

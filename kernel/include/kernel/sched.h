@@ -55,6 +55,11 @@ struct thread {
 	uint64_t last_start_ns;
 	char name[24];
 	struct uthread *u;		/* user context, NULL for kernel threads */
+	/* Processes this thread is ending or freeing (process.c): the first
+	 * one runs here, those its teardown lets go are queued and run by
+	 * the same loop, never by recursion. Touched with interrupts off. */
+	bool reaping;
+	struct process *reap_head;
 };
 
 void sched_init(void);			/* boot CPU, once */
