@@ -6,6 +6,7 @@
  * reuse its memory, then memory, then ACPI (which needs mappings), then the
  * interrupt controllers and clock, then threads, then the other CPUs.
  */
+#include <kernel/budget.h>
 #include <kernel/acpi.h>
 #include <kernel/arch.h>
 #include <kernel/boot.h>
@@ -86,6 +87,7 @@ static void init_thread(void *arg)
 		ktest_main(val);
 	pr_info("rill: boot complete (%u CPUs, %lu MiB free)", cpus_online(),
 		pmm_free_pages() >> 8);
+	budget_init(pmm_free_pages() * PAGE_SIZE);	/* init's, shared or carved by all */
 	userinit();
 }
 

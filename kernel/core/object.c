@@ -1,6 +1,7 @@
 /*
  * object.c - reference-counted kernel objects and per-process handle tables.
  */
+#include <kernel/budget.h>
 #include <kernel/errno.h>
 #include <kernel/kheap.h>
 #include <kernel/object.h>
@@ -41,8 +42,9 @@ static void handle_gone(struct kobj *o, bool watched)
 	kobj_put(o);
 }
 
-void handle_table_init(struct handle_table *t)
+void handle_table_init(struct handle_table *t, struct budget *budget)
 {
+	t->budget = budget;
 	spin_init(&t->lock);
 	t->e = NULL;
 	t->cap = t->used = t->hint = 0;
@@ -63,6 +65,7 @@ void handle_table_destroy(struct handle_table *t)
 		if (e[i].obj)
 			handle_gone(e[i].obj, e[i].watched);
 	kfree(e);
+	budget_uncharge(t->budget, cap * sizeof(*e));
 }
 
 static rl_handle_t handle_value(uint32_t index, uint32_t gen)
@@ -88,27 +91,37 @@ int handle_install(struct handle_table *t, struct kobj *o, uint32_t rights)
 			spin_unlock_irqrestore(&t->lock, f);
 			return -EMFILE;
 		}
-		/* Allocate outside the lock, then recheck. */
+		/* Allocate (and charge the new size) outside the lock, then
+		 * recheck; whichever array is left over is given back. */
 		spin_unlock_irqrestore(&t->lock, f);
-		ne = kzalloc(ncap * sizeof(*ne));
-		if (!ne)
+		if (budget_charge(t->budget, ncap * sizeof(*ne)))
 			return -ENOMEM;
+		ne = kzalloc(ncap * sizeof(*ne));
+		if (!ne) {
+			budget_uncharge(t->budget, ncap * sizeof(*ne));
+			return -ENOMEM;
+		}
 		f = spin_lock_irqsave(&t->lock);
 		if (t->dead) {
 			spin_unlock_irqrestore(&t->lock, f);
 			kfree(ne);
+			budget_uncharge(t->budget, ncap * sizeof(*ne));
 			return -ESRCH;
 		}
 		if (t->cap < ncap) {
-			if (t->e)
-				memcpy(ne, t->e, t->cap * sizeof(*ne));
-			kfree(t->e);	/* kfree takes only the heap's own lock */
+			struct handle_entry *old = t->e;
+			uint32_t ocap = t->cap;
+
+			if (old)
+				memcpy(ne, old, ocap * sizeof(*ne));
 			t->e = ne;
-			t->hint = t->cap;
+			t->hint = ocap;
 			t->cap = ncap;
-		} else {
-			kfree(ne);
+			ne = old;
+			ncap = ocap;
 		}
+		kfree(ne);	/* kfree takes only the heap's own lock */
+		budget_uncharge(t->budget, ncap * sizeof(*ne));
 		if (t->used == t->cap) {
 			spin_unlock_irqrestore(&t->lock, f);
 			return -EMFILE;

@@ -17,6 +17,7 @@
  * that faults ends its process with a log line; its foreign system calls
  * fail with -ENOSYS.
  */
+#include <kernel/budget.h>
 #include <kernel/errno.h>
 #include <kernel/kheap.h>
 #include <kernel/log.h>
@@ -29,11 +30,18 @@
 #include <kernel/cpu.h>
 #include <kernel/syscall.h>
 #include <kernel/vmm.h>
+#include <arch/cpu_arch.h>
 #include <arch/x86.h>
 #include <arch/clock.h>
 #include <rill/string.h>
 
 static struct kmem_cache *proc_cache, *uthread_cache;
+
+/* What a process costs its budget: itself and its top page table (the
+ * other tables are charged as they are made); a thread: itself, its
+ * kernel thread and kernel stack. */
+#define PROCESS_COST	(sizeof(struct process) + PAGE_SIZE)
+#define THREAD_COST	(sizeof(struct uthread) + sizeof(struct thread) + KSTACK_SIZE)
 uint64_t nr_processes, nr_uthreads;
 static struct memobj *clock_mo;
 
@@ -66,9 +74,13 @@ static void reap_one(struct process *p, bool destroy)
 	bool idle;
 
 	if (destroy) {
+		struct budget *b = p->budget;
+
 		if (!p->torn_down)
 			process_teardown(p);
 		kmem_cache_free(proc_cache, p);
+		budget_uncharge(b, PROCESS_COST);
+		budget_put(b);
 		__atomic_fetch_sub(&nr_processes, 1, __ATOMIC_RELAXED);
 		return;
 	}
@@ -185,17 +197,24 @@ void process_init(void)
 	clock_page_init(memobj_kaddr(clock_mo, 0));
 }
 
-struct process *process_create(const char *name)
+struct process *process_create(const char *name, struct budget *budget)
 {
-	struct process *p = kmem_cache_zalloc(proc_cache);
+	struct process *p;
 	int64_t va;
 
-	if (!p)
+	if (budget_charge(budget, PROCESS_COST))
 		return NULL;
+	p = kmem_cache_zalloc(proc_cache);
+	if (!p) {
+		budget_uncharge(budget, PROCESS_COST);
+		return NULL;
+	}
+	budget_get(budget);
+	p->budget = budget;
 	kobj_init(&p->obj, RL_OBJ_PROCESS, process_destroy);
 	__atomic_fetch_add(&nr_processes, 1, __ATOMIC_RELAXED);
 	spin_init(&p->lock);
-	handle_table_init(&p->handles);
+	handle_table_init(&p->handles, budget);
 	p->obj.watch_right = RL_RIGHTS_ALL;	/* any handle from outside */
 	p->obj.own_table = &p->handles;
 	p->obj.orphaned = process_orphaned;
@@ -208,6 +227,7 @@ struct process *process_create(const char *name)
 		kobj_put(&p->obj);
 		return NULL;
 	}
+	p->as.budget = budget;
 	va = vm_map(&p->as, clock_mo, 0, CLOCK_PAGE_ADDR, PAGE_SIZE, RL_PROT_READ,
 		    RL_PROT_READ, RL_MAP_FIXED);
 	if (va < 0) {
@@ -246,9 +266,12 @@ static void uthread_destroy(struct kobj *o)
 
 	list_del(&u->proc_link);
 	spin_unlock_irqrestore(&p->lock, f);
+	if (u->iobitmap)
+		budget_uncharge(p->budget, IOBITMAP_SIZE);	/* arch_ioport_enable's */
 	kfree(u->iobitmap);
 	kmem_cache_free(uthread_cache, u);
 	__atomic_fetch_sub(&nr_uthreads, 1, __ATOMIC_RELAXED);
+	budget_uncharge(p->budget, THREAD_COST);
 	kobj_put(&p->obj);
 }
 
@@ -275,9 +298,13 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 		return -EINVAL;
 	if (p->foreign && !supervised)	/* its every system call needs a supervisor */
 		return -EINVAL;
-	u = kmem_cache_zalloc(uthread_cache);
-	if (!u)
+	if (budget_charge(p->budget, THREAD_COST))
 		return -ENOMEM;
+	u = kmem_cache_zalloc(uthread_cache);
+	if (!u) {
+		budget_uncharge(p->budget, THREAD_COST);
+		return -ENOMEM;
+	}
 	kobj_init(&u->obj, RL_OBJ_THREAD, uthread_destroy);
 	if (supervised) {
 		u->obj.watch_right = RL_RIGHT_OBSERVE;
@@ -597,13 +624,22 @@ static int get_process(uint64_t h, uint32_t need, struct process **out)
 
 SYSCALL_DEFINE(process_create)
 {
+	struct budget *parent = process_current()->budget, *b = parent;
 	struct process *p;
 	int r;
 
 	if ((a0 & ~(uint64_t)RL_PROCESS_FOREIGN) || (a1 & ~(uint64_t)RL_RIGHTS_ALL) ||
 	    (a2 & ~(uint64_t)RL_RIGHTS_ALL))
 		return -EINVAL;
-	p = process_create(process_current()->name);
+	/* A budget of its own, carved out of ours, or ours shared. */
+	if (a3) {
+		b = budget_carve(parent, a3, &r);
+		if (!b)
+			return r;
+	}
+	p = process_create(process_current()->name, b);
+	if (b != parent)
+		budget_put(b);		/* the process holds it now, if made */
 	if (!p)
 		return -ENOMEM;
 	p->foreign = a0 & RL_PROCESS_FOREIGN;
@@ -982,4 +1018,21 @@ int op_thread_wait(struct qop *op, const struct rl_sqe *sqe)
 	if (ended && qop_claim(op))
 		qop_complete(op, status, 0, 0);
 	return 0;
+}
+
+SYSCALL_DEFINE(process_budget)
+{
+	struct process *p;
+	struct rl_budget b;
+	int r = get_process(a0, 0, &p);
+
+	if (r)
+		return r;
+	b = (struct rl_budget){
+		.limit = p->budget->limit,
+		.used = __atomic_load_n(&p->budget->used, __ATOMIC_RELAXED),
+		.id = p->budget->id,
+	};
+	kobj_put(&p->obj);
+	return copy_to_user(a1, &b, sizeof(b)) ? -EFAULT : 0;
 }

@@ -22,6 +22,7 @@
  * Closing the last handle of a queue cancels everything in flight; their
  * completions are discarded (nobody can read the ring any more).
  */
+#include <kernel/budget.h>
 #include <kernel/errno.h>
 #include <kernel/ipc.h>
 #include <kernel/kheap.h>
@@ -52,6 +53,7 @@ void queue_unref(struct queue *q)
 	if (__atomic_sub_fetch(&q->oprefs, 1, __ATOMIC_ACQ_REL))
 		return;
 	kobj_put(&q->ring->obj);
+	budget_uncharge(q->owner->budget, q->charged);
 	kobj_put(&q->owner->obj);
 	kfree(q->ovf);
 	kmem_cache_free(queue_cache, q);
@@ -144,6 +146,7 @@ static void qop_free(struct qop *op)
 	if (op->target)
 		kobj_put(op->target);
 	kmem_cache_free(qop_cache, op);
+	budget_uncharge(q->owner->budget, sizeof(*op));
 	__atomic_fetch_sub(&nr_qops, 1, __ATOMIC_RELAXED);
 	queue_unref(q);
 }
@@ -169,10 +172,15 @@ static void detach_nothing(struct qop *op)
 
 static struct qop *qop_new(struct queue *q, const struct rl_sqe *sqe)
 {
-	struct qop *op = kmem_cache_zalloc(qop_cache);
+	struct qop *op;
 
-	if (!op)
+	if (budget_charge(q->owner->budget, sizeof(*op)))
 		return NULL;
+	op = kmem_cache_zalloc(qop_cache);
+	if (!op) {
+		budget_uncharge(q->owner->budget, sizeof(*op));
+		return NULL;
+	}
 	op->q = q;
 	op->user_data = sqe->user_data;
 	op->opcode = sqe->opcode;
@@ -226,7 +234,7 @@ int64_t sys_queue_create(uint64_t uparams, uint64_t a1, uint64_t a2, uint64_t a3
 	struct process *p = process_current();
 	struct rl_queue_params prm;
 	struct queue *q;
-	uint64_t sq_off, cq_off, size;
+	uint64_t sq_off, cq_off, size, charged;
 	int64_t addr;
 	int r;
 
@@ -238,12 +246,20 @@ int64_t sys_queue_create(uint64_t uparams, uint64_t a1, uint64_t a2, uint64_t a3
 	    prm.sq_entries > RL_QUEUE_MAX_SQ || !pow2(prm.cq_entries) ||
 	    prm.cq_entries < prm.sq_entries || prm.cq_entries > RL_QUEUE_MAX_CQ)
 		return -EINVAL;
-	q = kmem_cache_zalloc(queue_cache);
-	if (!q)
-		return -ENOMEM;
 	sq_off = PAGE_SIZE;
 	cq_off = sq_off + ALIGN_UP((uint64_t)prm.sq_entries * sizeof(struct rl_sqe), PAGE_SIZE);
 	size = cq_off + ALIGN_UP((uint64_t)prm.cq_entries * sizeof(struct rl_cqe), PAGE_SIZE);
+	/* Its cost: the object, the ring pages, the overflow array. */
+	charged = sizeof(*q) + size + (uint64_t)(prm.cq_entries + prm.sq_entries) *
+				       sizeof(struct rl_cqe);
+	if (budget_charge(p->budget, charged))
+		return -ENOMEM;
+	q = kmem_cache_zalloc(queue_cache);
+	if (!q) {
+		budget_uncharge(p->budget, charged);
+		return -ENOMEM;
+	}
+	q->charged = charged;
 	/* Room for every completion a full budget can leave waiting, plus a
 	 * batch of CANCELs accepted beyond it (see sys_queue_enter). */
 	q->ovf_cap = prm.cq_entries + prm.sq_entries;
@@ -254,6 +270,7 @@ int64_t sys_queue_create(uint64_t uparams, uint64_t a1, uint64_t a2, uint64_t a3
 			kobj_put(&q->ring->obj);
 		kfree(q->ovf);
 		kmem_cache_free(queue_cache, q);
+		budget_uncharge(p->budget, charged);
 		return r;
 	}
 	kobj_init(&q->obj, RL_OBJ_QUEUE, queue_destroy);

@@ -7,6 +7,7 @@
  * Init's first thread starts with rdi pointing at a struct rl_startup near
  * the top of its stack; the kernel command line is copied above it.
  */
+#include <kernel/budget.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/errno.h>
@@ -102,7 +103,7 @@ static int start_init(const char *path)
 		pr_err("init: %s not found in the initrd (%d)", path, r);
 		return r;
 	}
-	p = process_create("init");
+	p = process_create("init", &budget_root);
 	if (!p)
 		return -ENOMEM;
 	r = load_elf(p, e.data, e.size, &entry);

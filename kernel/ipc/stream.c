@@ -46,6 +46,7 @@
  * and the kernel heap. Completions (queue lock) and handle tables are
  * touched only with no family lock held.
  */
+#include <kernel/budget.h>
 #include <kernel/cpu.h>
 #include <kernel/errno.h>
 #include <kernel/ipc.h>
@@ -77,6 +78,8 @@ struct kstream {
 struct family {
 	spinlock_t lock;
 	uint32_t refs;			/* streams + running contexts (atomic) */
+	struct budget *budget;		/* its streams are charged here (referenced):
+					   the budget of the process that made it */
 	struct kstream *free_streams;	/* ended streams kept for reuse (lock) */
 };
 
@@ -124,6 +127,18 @@ static struct process *owner_of(const struct ipc_action *a)
 #define KSUB_SMALL	4	/* actions in a reusable submission */
 #define KSUB_CACHE	64	/* reusable submissions a queue keeps */
 
+/* A submission object's size, charged to its queue owner's budget. */
+static size_t ksub_size(unsigned cap)
+{
+	return sizeof(struct ksub) + cap * sizeof(struct ipc_action);
+}
+
+static void ksub_free(struct queue *q, struct ksub *ks)
+{
+	budget_uncharge(q->owner->budget, ksub_size(ks->cap));
+	kfree(ks);
+}
+
 /* A submission object with room for count actions (count <= 64), on the
  * queue's list of submissions (where nothing looks at it before it is
  * submitted: only the queue's destruction walks the list, and the caller
@@ -146,9 +161,13 @@ static struct ksub *ksub_new(struct queue *q, unsigned count)
 		if (ks)
 			return ks;	/* its cap is KSUB_SMALL */
 	}
-	ks = kmalloc(sizeof(*ks) + count * sizeof(struct ipc_action));
-	if (!ks)
+	if (budget_charge(q->owner->budget, ksub_size(count)))
 		return NULL;
+	ks = kmalloc(ksub_size(count));
+	if (!ks) {
+		budget_uncharge(q->owner->budget, ksub_size(count));
+		return NULL;
+	}
 	ks->cap = count;
 	f = spin_lock_irqsave(&q->lock);
 	list_add_tail(&q->ipc_subs, &ks->qlink);
@@ -175,7 +194,7 @@ static void ksub_release(struct queue *q, struct ksub *ks)
 
 	spin_unlock_irqrestore(&q->lock, f);
 	if (!kept)
-		kfree(ks);
+		ksub_free(q, ks);
 }
 
 /* A submission object that was never submitted (ksub_new's list too). */
@@ -200,7 +219,10 @@ static void family_put(struct family *f)
 
 		f->free_streams = s->next_free;
 		kmem_cache_free(stream_cache, s);
+		budget_uncharge(f->budget, sizeof(*s));
 	}
+	budget_uncharge(f->budget, sizeof(*f));
+	budget_put(f->budget);
 	kmem_cache_free(family_cache, f);
 }
 
@@ -262,10 +284,17 @@ static struct ipc_stream *cb_new_stream(void *vctx)
 	struct ipc_ctx *ctx = vctx;
 	struct kstream *s = ctx->fam->free_streams;
 
-	if (s)
+	if (s) {
 		ctx->fam->free_streams = s->next_free;
-	else if (!(s = kmem_cache_alloc(stream_cache)))
-		return NULL;
+	} else {
+		if (budget_charge(ctx->fam->budget, sizeof(*s)))
+			return NULL;
+		s = kmem_cache_alloc(stream_cache);
+		if (!s) {
+			budget_uncharge(ctx->fam->budget, sizeof(*s));
+			return NULL;
+		}
+	}
 	s->users[0] = s->users[1] = 0;
 	s->fam = ctx->fam;
 	__atomic_fetch_add(&s->fam->refs, 1, __ATOMIC_RELAXED);
@@ -503,7 +532,7 @@ static void finish(struct ipc_ctx *ctx, struct ksub *ks)
 	queue_wake(q);
 	if (last) {
 		if (!kept)
-			kfree(ks);
+			ksub_free(q, ks);
 		family_put(fam);
 		queue_unref(q);
 	}
@@ -557,22 +586,29 @@ static void lane_obj_destroy(struct kobj *o)
 SYSCALL_DEFINE(stream_create)
 {
 	struct process *p = process_current();
-	struct family *fam = kmem_cache_zalloc(family_cache);
-	struct kstream *s = kmem_cache_zalloc(stream_cache);
+	struct family *fam;
+	struct kstream *s;
 	struct lane *l[2];
 	const uint32_t rights = RL_RIGHT_SUBMIT | RL_RIGHT_DUP | RL_RIGHT_TRANSFER;
 	rl_handle_t h[2] = { 0, 0 };
 	int r = 0;
 
+	if (budget_charge(p->budget, sizeof(*fam) + sizeof(*s)))
+		return -ENOMEM;
+	fam = kmem_cache_zalloc(family_cache);
+	s = kmem_cache_zalloc(stream_cache);
 	if (!fam || !s) {
 		if (fam)
 			kmem_cache_free(family_cache, fam);
 		if (s)
 			kmem_cache_free(stream_cache, s);
+		budget_uncharge(p->budget, sizeof(*fam) + sizeof(*s));
 		return -ENOMEM;
 	}
 	spin_init(&fam->lock);
 	fam->refs = 1;
+	fam->budget = p->budget;
+	budget_get(p->budget);
 	s->fam = fam;
 	s->users[0] = s->users[1] = 1;	/* one per lane object */
 	ipc_stream_init(&s->core, s);
@@ -899,7 +935,7 @@ void ipc_queue_dead(struct queue *q)
 	while (cache) {
 		struct ksub *next = cache->next_done;
 
-		kfree(cache);
+		ksub_free(q, cache);
 		cache = next;
 	}
 	for (;;) {

@@ -12,6 +12,7 @@
  *     more than one reference is entered read-only; a write fault copies it
  *     into the faulting object (copy-on-write).
  */
+#include <kernel/budget.h>
 #include <kernel/errno.h>
 #include <kernel/kheap.h>
 #include <kernel/log.h>
@@ -261,6 +262,7 @@ int aspace_init(struct aspace *as)
 	as->pt_closed = false;
 	as->has_phys = false;
 	as->hint = MAP_BASE;
+	as->budget = &budget_root;	/* a process sets its own */
 	as->last[0] = as->last[1] = NULL;
 	as->last_next = 0;
 	as->pml4 = uvm_create();
@@ -326,7 +328,7 @@ void aspace_destroy(struct aspace *as)
 	as->pml4 = 0;
 	spin_unlock_irqrestore(&as->pt_lock, f);
 	if (pml4)
-		uvm_destroy(pml4);
+		budget_uncharge(as->budget, uvm_destroy(pml4) * PAGE_SIZE);
 }
 
 void aspace_activate(struct aspace *as)
@@ -680,7 +682,7 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 		irqflags_t f = spin_lock_irqsave(&as->pt_lock);
 
 		r = uvm_map(as->pml4, ALIGN_DOWN(addr, PAGE_SIZE), pa, prot, mo->uncached,
-			    mo->kind != MO_PHYS);
+			    mo->kind != MO_PHYS, as->budget);
 		spin_unlock_irqrestore(&as->pt_lock, f);
 		/* A read-only entry may be cached elsewhere: replacing it
 		 * with a writable one needs no flush (a stale entry only

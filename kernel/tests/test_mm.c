@@ -2,6 +2,7 @@
  * test_mm.c - in-kernel tests of the physical allocator, the heap, kernel
  * stacks, kernel page mappings and user page-table lookups.
  */
+#include <kernel/budget.h>
 #include <kernel/buddy.h>
 #include <kernel/kheap.h>
 #include <kernel/kstack.h>
@@ -171,10 +172,12 @@ KTEST(uvm_lookup_entries)
 {
 	paddr_t pml4 = uvm_create(), pa = pmm_alloc_zeroed_page();
 	uintptr_t va = 0x10000000;
+	struct budget b = { .limit = 3 * PAGE_SIZE, .refs = 1 };
 
 	KT_ASSERT(pml4 && pa);
 	KT_ASSERT_EQ(uvm_lookup(pml4, va, false), 0);		/* nothing entered */
-	KT_ASSERT_EQ(uvm_map(pml4, va, pa, RL_PROT_READ, false, true), 0);
+	KT_ASSERT_EQ(uvm_map(pml4, va, pa, RL_PROT_READ, false, true, &b), 0);
+	KT_ASSERT_EQ(b.used, 3 * PAGE_SIZE);			/* PDPT, PD, PT */
 	KT_ASSERT_EQ(uvm_lookup(pml4, va + 5, false), pa);
 	KT_ASSERT_EQ(uvm_lookup(pml4, va, true), 0);		/* read-only */
 	KT_ASSERT_EQ(uvm_lookup(pml4, va + 4096, false), 0);	/* the next page */
@@ -182,12 +185,16 @@ KTEST(uvm_lookup_entries)
 	KT_ASSERT_EQ(uvm_lookup(pml4, va, true), pa);		/* still ordinary memory */
 	KT_ASSERT_EQ(uvm_unmap(pml4, va), pa);
 	KT_ASSERT_EQ(uvm_lookup(pml4, va, false), 0);
-	KT_ASSERT_EQ(uvm_map(pml4, va, pa, RL_PROT_READ | RL_PROT_WRITE, true, false), 0);
+	KT_ASSERT_EQ(uvm_map(pml4, va, pa, RL_PROT_READ | RL_PROT_WRITE, true, false, &b), 0);
+	/* A table more than the budget allows: refused. */
+	KT_ASSERT_EQ(uvm_map(pml4, va + (1ull << 21), pa, RL_PROT_READ, false, true, &b),
+		     -ENOMEM);
+	KT_ASSERT_EQ(b.used, 3 * PAGE_SIZE);
 	KT_ASSERT_EQ(uvm_lookup(pml4, va, false), 0);		/* device memory */
 	KT_ASSERT_EQ(uvm_unmap(pml4, va), pa);
 	KT_ASSERT_EQ(uvm_lookup(pml4, RL_USER_TOP, false), 0);
 	KT_ASSERT_EQ(uvm_lookup(pml4, (uintptr_t)-4096, false), 0);	/* kernel half */
-	uvm_destroy(pml4);
+	KT_ASSERT_EQ(uvm_destroy(pml4), 3);			/* as charged */
 	pmm_free(pa, 0);
 }
 

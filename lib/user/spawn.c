@@ -70,7 +70,8 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 		return r;
 	if (ei.type != ELF_ET_EXEC || ei.has_interp || argc < 0 || argc > 31)
 		return -RILL_ENOEXEC;
-	ph = rl_process_create(opts->foreign ? RL_PROCESS_FOREIGN : 0, prights, trights);
+	ph = rl_process_create(opts->foreign ? RL_PROCESS_FOREIGN : 0, prights, trights,
+			       opts->budget);
 	if (ph < 0)
 		return ph;
 	for (unsigned i = 0; i < ei.nseg; i++) {

@@ -18,8 +18,15 @@ void rl_exit(int64_t status)
 		rl_thread_exit((uint64_t)status);
 }
 
+/* Returning from main ends the program, every thread of it (as exit()
+ * does): a thread left blocked must not keep it alive. A process whose
+ * own handle lacks MANAGE can only end its main thread. */
 void rl_start(const struct rl_startup *st)
 {
+	int64_t status;
+
 	rl_startup_info = st;
-	rl_exit(main((int)st->argc, (char **)st->argv));
+	status = main((int)st->argc, (char **)st->argv);
+	rl_process_kill(RL_SELF_PROCESS, (uint64_t)status);
+	rl_exit(status);
 }

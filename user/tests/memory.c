@@ -631,7 +631,7 @@ static int64_t run_store_child(int64_t code, int64_t data, unsigned prot_after_m
 {
 	int64_t ph, th, st;
 
-	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL);
+	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(ph > 0);
 	TEST_EQ(rl_map(ph, code, 0, CHILD_CODE, PAGE,
 		       RL_PROT_READ | RL_PROT_EXEC | RL_MAP_FIXED), CHILD_CODE);

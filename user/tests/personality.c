@@ -111,7 +111,7 @@ static void child_make(struct child *c, uint64_t flags, uint32_t prights, uint32
 {
 	int64_t mo, a;
 
-	c->proc = rl_process_create(flags, prights, trights);
+	c->proc = rl_process_create(flags, prights, trights, 0);
 	TEST_ASSERT(c->proc > 0);
 	mo = rl_memobj_create(4096, 0);
 	TEST_ASSERT(mo > 0);

@@ -79,7 +79,7 @@ static void code_setup(void)
  * handles go to th[]. Errors are returned, not asserted (hot loop). */
 static int64_t child_new(uint64_t entry, uint64_t arg, int nthreads, bool start, int64_t *th)
 {
-	int64_t ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL), r;
+	int64_t ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0), r;
 
 	if (ph < 0)
 		return ph;
@@ -279,9 +279,9 @@ DEFINE_TEST(kill_child_never_started)
 	TEST_EQ(rl_handle_close(th), 0);
 	TEST_EQ(rl_handle_close(ph), 0);
 	/* A process never given a thread, only closed. */
-	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL);
+	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(ph > 0);
-	TEST_EQ(rl_process_create(2, RL_RIGHTS_ALL, RL_RIGHTS_ALL), -RILL_EINVAL);
+	TEST_EQ(rl_process_create(2, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0), -RILL_EINVAL);
 	TEST_EQ(rl_handle_close(ph), 0);
 	kc_expect_back(&c0);
 }
@@ -291,7 +291,7 @@ DEFINE_TEST(thread_create_errors)
 	int64_t ph, th;
 
 	code_setup();
-	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL);
+	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(ph > 0);
 	TEST_EQ(rl_thread_create(ph, KERNEL_PTR, 0, 0, 0), -RILL_EINVAL);
 	TEST_EQ(rl_thread_create(ph, CHILD_CODE, KERNEL_PTR, 0, 0), -RILL_EINVAL);
@@ -597,7 +597,7 @@ DEFINE_TEST(handle_errors_and_info)
 	TEST_ASSERT(hj.rights & RL_RIGHT_SUBMIT);
 
 	/* Giving handles to another process. */
-	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL);
+	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(ph > 0);
 	TEST_EQ(rl_handle_info(ph, (uint64_t)&hj), 0);
 	TEST_EQ(hj.type, RL_OBJ_PROCESS);
@@ -633,7 +633,7 @@ static void handle_churn(void)
 
 	mo = rl_memobj_create(PAGE, 0);
 	TEST_ASSERT(mo > 0);
-	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL);
+	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(ph > 0);
 	for (int i = 0; i < 100; i++)
 		TEST_ASSERT(rl_process_give(ph, mo, RL_RIGHT_READ) > 0);
@@ -707,7 +707,7 @@ DEFINE_TEST(unreachable_process_freed)
 	int64_t ph, th;
 
 	kc_settle(&c0);
-	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL);
+	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(ph > 0);
 	th = rl_thread_create((uint64_t)ph, CHILD_CODE, 0, 0, 0);
 	TEST_ASSERT(th > 0);
@@ -729,11 +729,11 @@ DEFINE_TEST(process_chain_freed)
 	int64_t head, next;
 
 	kc_settle(&c0);
-	head = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL);
+	head = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(head > 0);
 	next = head;
 	for (int i = 1; i < CHAIN; i++) {
-		int64_t p = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL);
+		int64_t p = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 
 		TEST_ASSERT(p > 0);
 		TEST_ASSERT(rl_process_give((uint64_t)next, (uint64_t)p, RL_RIGHTS_ALL) > 0);

@@ -94,7 +94,7 @@ static void fixtures_open(void)
 
 	TEST_EQ(rl_queue_init(&fixq, 8, 16), 0);
 	fix[K_QUEUE] = fixq.handle;
-	h = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL);
+	h = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(h > 0);
 	fix[K_PROCESS] = (rl_handle_t)h;
 	h = rl_thread_create(RL_SELF_PROCESS, (uint64_t)idle_entry, new_stack(), 0, 0);
@@ -559,7 +559,7 @@ DEFINE_TEST(bad_pointers)
 				      ~0ull - 100, RL_RW_READ), -RILL_EFAULT);
 	}
 	/* A process's memory read through another process handle. */
-	q = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL);
+	q = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(q > 0);
 	TEST_EQ(rl_process_rw((uint64_t)q, 0x400000, (uint64_t)scratch, 8, RL_RW_READ),
 		-RILL_EFAULT);
@@ -625,10 +625,10 @@ DEFINE_TEST(bad_flags)
 	TEST_EQ(rl_futex_wait((uint64_t)&futex_word + 1, 0, 0), -RILL_EINVAL);
 	TEST_EQ(rl_futex_wait((uint64_t)&futex_word + 2, 0, 0), -RILL_EINVAL);
 	TEST_EQ(rl_futex_wake((uint64_t)&futex_word + 3, 1), -RILL_EINVAL);
-	TEST_EQ(rl_process_create(2, RL_RIGHTS_ALL, RL_RIGHTS_ALL), -RILL_EINVAL);
-	TEST_EQ(rl_process_create(1ull << 63, RL_RIGHTS_ALL, RL_RIGHTS_ALL), -RILL_EINVAL);
-	TEST_EQ(rl_process_create(0, RL_RIGHTS_ALL + 1, RL_RIGHTS_ALL), -RILL_EINVAL);
-	TEST_EQ(rl_process_create(0, RL_RIGHTS_ALL, 1ull << 32), -RILL_EINVAL);
+	TEST_EQ(rl_process_create(2, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0), -RILL_EINVAL);
+	TEST_EQ(rl_process_create(1ull << 63, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0), -RILL_EINVAL);
+	TEST_EQ(rl_process_create(0, RL_RIGHTS_ALL + 1, RL_RIGHTS_ALL, 0), -RILL_EINVAL);
+	TEST_EQ(rl_process_create(0, RL_RIGHTS_ALL, 1ull << 32, 0), -RILL_EINVAL);
 	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, (uint64_t)scratch, (uint64_t)scratch, 8, 2),
 		-RILL_EINVAL);
 	TEST_EQ(rl_thread_create(RL_SELF_PROCESS, (uint64_t)idle_entry, stack, 0, 2),
@@ -1001,7 +1001,7 @@ DEFINE_TEST(processes_and_memory)
 	char *a, *b;
 
 	/* A child: map memory into it, reach it with process_rw. */
-	p = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL);
+	p = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(p > 0);
 	mo = rl_memobj_create(8192, 0);
 	TEST_ASSERT(mo > 0);

@@ -274,6 +274,17 @@ struct rl_startup {
 
 #define RL_STARTUP_MAGIC	0x52494c4cu	/* "RILL" */
 
+/* ---- kernel-memory budgets ---------------------------------------------------- */
+
+/* process_budget: the budget a process's kernel memory is charged to
+ * (docs/abi.md: budgets). */
+struct rl_budget {
+	uint64_t limit;		/* bytes */
+	uint64_t used;		/* bytes charged now */
+	uint64_t id;		/* same budget (shared), same id */
+	uint64_t reserved;
+};
+
 /* ---- kernel accounting ---------------------------------------------------- */
 
 struct rl_kcounters {

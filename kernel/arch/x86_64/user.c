@@ -9,6 +9,7 @@
  * in. FS and GS bases live in struct uthread (user space cannot change them:
  * CR4.FSGSBASE stays off) and are loaded on every switch to a user thread.
  */
+#include <kernel/budget.h>
 #include <kernel/cpu.h>
 #include <kernel/errno.h>
 #include <kernel/kheap.h>
@@ -137,17 +138,26 @@ int arch_ioport_enable(struct uthread *u, uint16_t base, uint32_t count)
 	irqflags_t f;
 
 	if (!u->iobitmap) {
-		uint8_t *b = kmalloc(IOBITMAP_SIZE);
+		uint8_t *b;
 
-		if (!b)
+		if (budget_charge(u->proc->budget, IOBITMAP_SIZE))
 			return -ENOMEM;
+		b = kmalloc(IOBITMAP_SIZE);
+		if (!b) {
+			budget_uncharge(u->proc->budget, IOBITMAP_SIZE);
+			return -ENOMEM;
+		}
 		memset(b, 0xff, IOBITMAP_SIZE);
 		f = arch_irq_save();
-		if (!u->iobitmap)
+		if (!u->iobitmap) {
 			u->iobitmap = b;
-		else
-			kfree(b);
+			b = NULL;
+		}
 		arch_irq_restore(f);
+		if (b) {
+			kfree(b);
+			budget_uncharge(u->proc->budget, IOBITMAP_SIZE);
+		}
 	}
 	for (uint32_t p = base; p < (uint32_t)base + count; p++)
 		u->iobitmap[p / 8] &= (uint8_t)~(1u << (p % 8));

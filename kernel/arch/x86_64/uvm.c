@@ -6,6 +6,7 @@
  * These functions do no locking and no TLB flushing: vm.c holds the
  * address space's page-table lock around them and flushes.
  */
+#include <kernel/budget.h>
 #include <kernel/errno.h>
 #include <kernel/memlayout.h>
 #include <kernel/pmm.h>
@@ -41,32 +42,34 @@ paddr_t uvm_create(void)
 	return pml4;
 }
 
-static void free_level(paddr_t t, int level)
+static uint64_t free_level(paddr_t t, int level)
 {
-	uint64_t *e = tab(t);
+	uint64_t *e = tab(t), n = 1;
 
 	if (level > 1) {
 		for (int i = 0; i < 512; i++)
 			if (e[i] & PTE_P)
-				free_level(e[i] & PTE_ADDR, level - 1);
+				n += free_level(e[i] & PTE_ADDR, level - 1);
 	}
 	pmm_free(t, 0);
 	__atomic_fetch_sub(&nr_page_tables, 1, __ATOMIC_RELAXED);
+	return n;
 }
 
-void uvm_destroy(paddr_t pml4)
+uint64_t uvm_destroy(paddr_t pml4)
 {
-	uint64_t *e = tab(pml4);
+	uint64_t *e = tab(pml4), n = 0;
 
 	for (int i = 0; i < 256; i++)
 		if (e[i] & PTE_P)
-			free_level(e[i] & PTE_ADDR, 3);
+			n += free_level(e[i] & PTE_ADDR, 3);
 	pmm_free(pml4, 0);
 	__atomic_fetch_sub(&nr_page_tables, 1, __ATOMIC_RELAXED);
+	return n;
 }
 
-/* Leaf entry for va, creating tables when create is set. */
-static uint64_t *walk(paddr_t pml4, uintptr_t va, bool create)
+/* Leaf entry for va, creating tables (charged to budget) when it is given. */
+static uint64_t *walk(paddr_t pml4, uintptr_t va, struct budget *budget)
 {
 	paddr_t t = pml4;
 
@@ -76,8 +79,12 @@ static uint64_t *walk(paddr_t pml4, uintptr_t va, bool create)
 		if (!(*e & PTE_P)) {
 			paddr_t n;
 
-			if (!create || !(n = pmm_alloc_zeroed_page()))
+			if (!budget || budget_charge(budget, PAGE_SIZE))
 				return NULL;
+			if (!(n = pmm_alloc_zeroed_page())) {
+				budget_uncharge(budget, PAGE_SIZE);
+				return NULL;
+			}
 			__atomic_fetch_add(&nr_page_tables, 1, __ATOMIC_RELAXED);
 			*e = n | PTE_P | PTE_W | PTE_U;
 		}
@@ -97,13 +104,14 @@ static uint64_t prot_bits(unsigned prot)
 	return f;
 }
 
-int uvm_map(paddr_t pml4, uintptr_t va, paddr_t pa, unsigned prot, bool uncached, bool ram)
+int uvm_map(paddr_t pml4, uintptr_t va, paddr_t pa, unsigned prot, bool uncached, bool ram,
+	    struct budget *budget)
 {
 	uint64_t *e;
 
 	if (va >= RL_USER_TOP)
 		return -EINVAL;
-	e = walk(pml4, va, true);
+	e = walk(pml4, va, budget);
 	if (!e)
 		return -ENOMEM;
 	*e = pa | prot_bits(prot) | (uncached ? PTE_PCD | PTE_PWT : 0) | (ram ? PTE_RAM : 0);
@@ -132,7 +140,7 @@ paddr_t uvm_lookup(paddr_t pml4, uintptr_t va, bool write)
 
 paddr_t uvm_unmap(paddr_t pml4, uintptr_t va)
 {
-	uint64_t *e = walk(pml4, va, false);
+	uint64_t *e = walk(pml4, va, NULL);
 	paddr_t pa;
 
 	if (!e || !(*e & PTE_P))
@@ -144,7 +152,7 @@ paddr_t uvm_unmap(paddr_t pml4, uintptr_t va)
 
 bool uvm_protect(paddr_t pml4, uintptr_t va, unsigned prot)
 {
-	uint64_t *e = walk(pml4, va, false);
+	uint64_t *e = walk(pml4, va, NULL);
 
 	if (!e || !(*e & PTE_P))
 		return false;

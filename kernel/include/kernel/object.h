@@ -65,9 +65,11 @@ struct handle_table {
 	uint32_t used;
 	uint32_t hint;		/* where to look for a free entry */
 	bool dead;		/* destroyed: nothing can be installed any more */
+	struct budget *budget;	/* the entries are charged here */
 };
 
-void handle_table_init(struct handle_table *t);
+struct budget;
+void handle_table_init(struct handle_table *t, struct budget *budget);
 /* Close every handle. */
 void handle_table_destroy(struct handle_table *t);
 

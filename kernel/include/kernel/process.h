@@ -40,6 +40,7 @@ struct process {
 	 * last reference went (reap_destroy), or that nobody can reach any
 	 * more (orphan_queued). */
 	struct process *reap_next;
+	struct budget *budget;		/* what it causes is charged here (referenced) */
 	bool reap_destroy;
 	uint32_t orphan_queued;
 	bool foreign;			/* RL_PROCESS_FOREIGN: no native calls */
@@ -86,11 +87,13 @@ struct uthread {
 	struct list_head waiters;	/* RL_OP_THREAD_WAIT ops */
 	uint8_t *iobitmap;		/* 8 KiB, or NULL: no ports */
 	uint8_t fpu[512] __aligned(16);	/* fxsave area */
+	uint64_t charged;		/* bytes charged to its process's budget */
 };
 
 void process_init(void);
 
-struct process *process_create(const char *name);
+/* A process charged to budget (and holding a reference to it). */
+struct process *process_create(const char *name, struct budget *budget);
 /* Create a thread in p (state CREATED). */
 int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t arg,
 		   bool supervised, struct uthread **out);

@@ -62,6 +62,7 @@ struct queue {
 	uint32_t wake_seq;
 	bool dead;
 	uint32_t oprefs;		/* 1 for the object + 1 per op */
+	uint64_t charged;		/* to the owner's budget (and per op, qop_cost) */
 };
 
 void queue_init(void);

@@ -23,6 +23,7 @@
 #ifndef KERNEL_VM_H
 #define KERNEL_VM_H
 
+struct budget;
 #include <kernel/list.h>
 #include <kernel/object.h>
 #include <kernel/spinlock.h>
@@ -54,6 +55,7 @@ struct aspace {
 	bool pt_closed;		/* (pt_lock) areas going: no page-table copies */
 	bool has_phys;		/* device memory was mapped: no MMU copies */
 	uintptr_t hint;		/* where to look for free space */
+	struct budget *budget;	/* its page tables' (its process's) */
 	struct vma *last[2];	/* areas find_vma found last (lock held;
 				   cleared when an area is removed) */
 	unsigned last_next;	/* which of them the next miss replaces */
@@ -117,9 +119,12 @@ extern uint64_t nr_memobjs, nr_areas, nr_user_pages;
 
 /* User page tables (arch/x86_64/uvm.c). */
 paddr_t uvm_create(void);
-void uvm_destroy(paddr_t pml4);
+/* Returns the page tables it freed besides the top one. */
+uint64_t uvm_destroy(paddr_t pml4);
 /* ram: ordinary memory the kernel may copy through (uvm_lookup finds it). */
-int uvm_map(paddr_t pml4, uintptr_t va, paddr_t pa, unsigned prot, bool uncached, bool ram);
+/* New page tables are charged to budget (-ENOMEM when it is spent). */
+int uvm_map(paddr_t pml4, uintptr_t va, paddr_t pa, unsigned prot, bool uncached, bool ram,
+	    struct budget *budget);
 /* The page va is entered at, when the entry is present, user, ordinary
  * memory and (for write) writable; else 0. Caller holds the pt_lock. */
 paddr_t uvm_lookup(paddr_t pml4, uintptr_t va, bool write);

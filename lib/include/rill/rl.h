@@ -95,6 +95,9 @@ struct rl_spawn_opts {
 	 * every right. */
 	bool restrict_self;
 	uint32_t self_process_rights, self_thread_rights;
+	/* Kernel-memory budget in bytes, carved out of the caller's (0: the
+	 * child shares the caller's). */
+	uint64_t budget;
 	/* Handles of the caller to give to the child (0: none); they appear
 	 * in the child's startup block. */
 	rl_handle_t irq_authority, ioport_authority, phys_authority;
