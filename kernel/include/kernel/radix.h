@@ -44,8 +44,8 @@ struct radix_tree {
 	const struct radix_alloc *alloc;
 };
 
-/* Called for each present value, with its slot (which it may change, but
- * not to 0 during a walk). 0 goes on; a negative value stops the walk. */
+/* Called for each present value, with its slot (which it may change).
+ * 0 goes on; a negative value stops the walk. */
 typedef int (*radix_fn)(uint64_t index, uint64_t *slot, void *arg);
 
 /* A tree for indexes [0, capacity), capacity in [1, 2^63). 0, or -1 when
