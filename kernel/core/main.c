@@ -87,7 +87,6 @@ static void init_thread(void *arg)
 		ktest_main(val);
 	pr_info("rill: boot complete (%u CPUs, %lu MiB free)", cpus_online(),
 		pmm_free_pages() >> 8);
-	budget_init(pmm_free_pages() * PAGE_SIZE);	/* init's, shared or carved by all */
 	userinit();
 }
 
@@ -156,6 +155,7 @@ void kmain(uint32_t magic, uint32_t info)
 	smp_boot_aps(&acpi);
 
 	pmm_get_stats(&st);
+	budget_init(st.free_pages * PAGE_SIZE);	/* init's, shared or carved by all */
 	pr_info("mem: %lu KiB free of %lu KiB managed, %lu KiB kernel and early use",
 		st.free_pages * 4, st.total_pages * 4, st.reserved_pages * 4);
 

@@ -114,6 +114,7 @@ SYSCALL_DEFINE(kcounters)
 	c.page_tables = READ_ONCE(nr_page_tables);
 	c.streams = READ_ONCE(nr_streams);
 	c.ipc_actions = READ_ONCE(nr_ipc_actions);
+	c.memobj_nodes = READ_ONCE(nr_memobj_nodes);
 	for (unsigned i = 0; i < ncpus; i++)
 		c.syscalls += READ_ONCE(cpus[i].syscalls);
 	return copy_to_user(a0, &c, sizeof(c)) ? -EFAULT : (int64_t)sizeof(c);

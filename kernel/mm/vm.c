@@ -11,6 +11,9 @@
  *     allocator's per-page word: one per object holding it. A page with
  *     more than one reference is entered read-only; a write fault copies it
  *     into the faulting object (copy-on-write).
+ *   - An anonymous object's pages are found through a radix tree
+ *     (radix.h) whose nodes are made as pages are added: a 64 GiB object
+ *     with a few pages costs a few pages of tree, not a 128 MiB array.
  */
 #include <kernel/budget.h>
 #include <kernel/errno.h>
@@ -19,6 +22,7 @@
 #include <kernel/memlayout.h>
 #include <kernel/pmm.h>
 #include <kernel/smp.h>
+#include <kernel/time.h>
 #include <kernel/vm.h>
 #include <arch/x86.h>
 #include <rill/abi.h>
@@ -27,7 +31,8 @@
 #define MAP_BASE	0x0000100000000000ull	/* where "anywhere" starts: 16 TiB */
 
 static struct kmem_cache *memobj_cache, *vma_cache;
-uint64_t nr_memobjs, nr_areas, nr_user_pages;
+uint64_t nr_memobjs, nr_areas, nr_user_pages, nr_memobj_nodes;
+struct memobj_snapshot_stats memobj_last_snapshot;
 
 static uint32_t page_ref_add(paddr_t pa, int d)
 {
@@ -53,21 +58,63 @@ static void page_put(paddr_t pa)
 	}
 }
 
+/* ---- page trees ----------------------------------------------------------- */
+
+/*
+ * Nodes of the page trees. A full node (4 KiB) is a page of its own: from
+ * a slab it would cost two (the slab header leaves no room for a second
+ * one). A root of up to 256 entries (objects up to 1 MiB, or roots of
+ * deeper trees: 64 entries for 64 GiB) comes from kmalloc, sized to the
+ * object as the flat array of old was. Allocated under the object's lock
+ * (irqsave allocators).
+ */
+static bool node_is_page(size_t bytes)
+{
+	return bytes > PAGE_SIZE / 2;
+}
+
+static void *node_alloc(size_t bytes, void *ctx)
+{
+	paddr_t pa;
+
+	if (!node_is_page(bytes))
+		return kzalloc(bytes);
+	pa = pmm_alloc_zeroed_page();
+	if (!pa)
+		return NULL;
+	__atomic_fetch_add(&nr_memobj_nodes, 1, __ATOMIC_RELAXED);
+	return phys_to_virt(pa);
+}
+
+static void node_free(void *p, size_t bytes, void *ctx)
+{
+	if (!node_is_page(bytes)) {
+		kfree(p);
+		return;
+	}
+	pmm_free(virt_to_phys(p), 0);
+	__atomic_fetch_sub(&nr_memobj_nodes, 1, __ATOMIC_RELAXED);
+}
+
+static const struct radix_alloc node_source = { node_alloc, node_free, NULL };
+
+static void put_entry(uint64_t index, uint64_t pa, void *arg)
+{
+	page_put(pa);
+}
+
 /* ---- memory objects ------------------------------------------------------ */
 
 static void memobj_destroy(struct kobj *o)
 {
 	struct memobj *mo = container_of(o, struct memobj, obj);
 
+	/* The tree's recursion is one frame per level (three at most). A
+	 * contiguous block's pages go back as one block. */
+	radix_destroy(&mo->pages, mo->contig ? NULL : put_entry, NULL);
 	if (mo->contig) {
 		pmm_free(mo->contig, mo->contig_order);
 		__atomic_fetch_sub(&nr_user_pages, mo->size / PAGE_SIZE, __ATOMIC_RELAXED);
-		kfree(mo->pages);
-	} else if (mo->kind == MO_ANON) {
-		for (uint64_t i = 0; i < mo->size / PAGE_SIZE; i++)
-			if (mo->pages[i])
-				page_put(mo->pages[i]);
-		kfree(mo->pages);
 	}
 	kmem_cache_free(memobj_cache, mo);
 	__atomic_fetch_sub(&nr_memobjs, 1, __ATOMIC_RELAXED);
@@ -88,24 +135,25 @@ static struct memobj *memobj_alloc(enum memobj_kind kind, uint64_t size)
 	return mo;
 }
 
+/* An anonymous object of size bytes (a page multiple) with no page yet:
+ * its tree is only a root. */
+static struct memobj *anon_alloc(uint64_t size)
+{
+	struct memobj *mo = memobj_alloc(MO_ANON, size);
+
+	if (mo && radix_init(&mo->pages, size / PAGE_SIZE, &node_source)) {
+		kobj_put(&mo->obj);
+		return NULL;
+	}
+	return mo;
+}
+
 int memobj_create_anon(uint64_t size, struct memobj **out)
 {
-	struct memobj *mo;
-
 	if (size == 0 || size > RL_MEMOBJ_MAX)
 		return -EINVAL;
-	size = ALIGN_UP(size, (uint64_t)PAGE_SIZE);
-	mo = memobj_alloc(MO_ANON, size);
-	if (!mo)
-		return -ENOMEM;
-	mo->pages = kzalloc(size / PAGE_SIZE * sizeof(paddr_t));
-	if (!mo->pages) {
-		mo->size = 0;
-		kobj_put(&mo->obj);
-		return -ENOMEM;
-	}
-	*out = mo;
-	return 0;
+	*out = anon_alloc(ALIGN_UP(size, (uint64_t)PAGE_SIZE));
+	return *out ? 0 : -ENOMEM;
 }
 
 int memobj_create_contig(uint64_t size, struct memobj **out)
@@ -132,11 +180,18 @@ int memobj_create_contig(uint64_t size, struct memobj **out)
 	mo->contig_order = order;
 	mo->kernel_owned = true;
 	memset(phys_to_virt(mo->contig), 0, PAGE_SIZE << order);
-	for (uint64_t i = 0; i < n; i++) {
-		mo->pages[i] = mo->contig + i * PAGE_SIZE;
-		__atomic_store_n(pmm_page_word(mo->pages[i]), 1, __ATOMIC_RELAXED);
-	}
 	__atomic_fetch_add(&nr_user_pages, n, __ATOMIC_RELAXED);
+	/* The tree gives the fault path the pages like any object's. */
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t *slot = radix_slot(&mo->pages, i);
+
+		if (!slot) {
+			kobj_put(&mo->obj);
+			return -ENOMEM;
+		}
+		*slot = mo->contig + i * PAGE_SIZE;
+		__atomic_store_n(pmm_page_word(*slot), 1, __ATOMIC_RELAXED);
+	}
 	*out = mo;
 	return 0;
 }
@@ -160,7 +215,9 @@ int memobj_create_phys(paddr_t pa, uint64_t size, bool uncached, struct memobj *
 int memobj_populate(struct memobj *mo)
 {
 	for (uint64_t i = 0; i < mo->size / PAGE_SIZE; i++) {
-		if (!mo->pages[i] && !(mo->pages[i] = page_new()))
+		uint64_t *slot = radix_slot(&mo->pages, i);
+
+		if (!slot || (!*slot && !(*slot = page_new())))
 			return -ENOMEM;
 	}
 	return 0;
@@ -168,7 +225,10 @@ int memobj_populate(struct memobj *mo)
 
 void *memobj_kaddr(struct memobj *mo, uint64_t off)
 {
-	return (char *)phys_to_virt(mo->pages[off / PAGE_SIZE]) + off % PAGE_SIZE;
+	if (mo->contig)
+		return (char *)phys_to_virt(mo->contig) + off;
+	return (char *)phys_to_virt(*radix_lookup(&mo->pages, off / PAGE_SIZE)) +
+	       off % PAGE_SIZE;
 }
 
 /* Remove the page-table entries of object page pgoff from every area that
@@ -207,39 +267,114 @@ static void zap_range(struct aspace *as, uintptr_t start, uintptr_t end)
 		tlb_shootdown(start, (end - start) / PAGE_SIZE);
 }
 
+/*
+ * Snapshots (copy-on-write). The walk over the source's tree takes the
+ * source's lock once per step, each step reading at most SNAPSHOT_STEP
+ * slots of the tree (one leaf node and the way down to it, in the
+ * deepest tree a memory object has), so interrupts are never off for
+ * long, whatever the object's size; empty subtrees are skipped whole.
+ * Under the lock a step shares the pages it finds (one reference more
+ * each, entered in the snapshot's tree) and removes the page-table
+ * entries of those pages from the source's writable areas, so that the
+ * next write to any of them faults and copies the page.
+ *
+ * Between steps the source lives on: faults, first touches and
+ * copy-on-write breaks go on as usual, under the same lock. The rule:
+ * each page of the snapshot is what the source held at that index when
+ * the walk took it. A page behind the walk is shared already (a write in
+ * the source copies it); a page first touched behind the walk is absent
+ * from the snapshot (zero, as it was when the walk passed); a page added
+ * or replaced ahead of the walk is taken as it is then. So every write
+ * completed before memobj_snapshot is called is in the snapshot, no write
+ * begun after it returns is, and a write racing with the call lands in
+ * the snapshot or not, page by page - never lost, never in both objects
+ * after the call. (As with fork: a consistent image of memory that other
+ * threads are writing needs those threads stopped.)
+ *
+ * The snapshot is nobody else's until this returns: its tree needs no
+ * lock.
+ */
+#define SNAPSHOT_STEP	(RADIX_FANOUT + 2)
+
+struct share_step {
+	struct memobj *dst;
+	uint64_t lo, hi;	/* pages shared in this step: [lo, hi] */
+	uint64_t n;
+};
+
+static int share_page(uint64_t index, uint64_t *slot, void *arg)
+{
+	struct share_step *st = arg;
+	uint64_t *d = radix_slot(&st->dst->pages, index);
+
+	if (!d)
+		return -ENOMEM;
+	page_ref_add(*slot, 1);
+	*d = *slot;
+	if (!st->n++)
+		st->lo = index;
+	st->hi = index;
+	return 0;
+}
+
+/* Remove the page-table entries of object pages [lo, hi] from every
+ * writable area of mo (less than 2 MiB of each: one step's span).
+ * mo->lock held. */
+static void zap_writable(struct memobj *mo, uint64_t lo, uint64_t hi)
+{
+	struct list_head *p;
+
+	list_for_each(p, &mo->areas) {
+		struct vma *v = list_entry(p, struct vma, mo_link);
+		uint64_t first = v->offset / PAGE_SIZE;
+		uint64_t last = first + (v->end - v->start) / PAGE_SIZE - 1;
+
+		if (!(v->prot & RL_PROT_WRITE) || hi < first || lo > last)
+			continue;
+		zap_range(v->as, v->start + (MAX(lo, first) - first) * PAGE_SIZE,
+			  v->start + (MIN(hi, last) - first + 1) * PAGE_SIZE);
+	}
+}
+
+/* One step of the walk under src's lock: 0 (more), 1 (done) or -ENOMEM. */
+static int snapshot_step(struct memobj *src, struct memobj *dst, uint64_t *pos)
+{
+	struct share_step st = { .dst = dst };
+	irqflags_t f = spin_lock_irqsave(&src->lock);
+	uint64_t t0 = clock_ns(), dt;
+	int r = radix_walk(&src->pages, pos, SNAPSHOT_STEP, share_page, &st);
+
+	/* Also after a failure: the pages shared so far stay shared until
+	 * the snapshot is dropped. */
+	if (st.n)
+		zap_writable(src, st.lo, st.hi);
+	dt = clock_ns() - t0;
+	spin_unlock_irqrestore(&src->lock, f);
+	memobj_last_snapshot.steps++;
+	memobj_last_snapshot.pages += st.n;
+	memobj_last_snapshot.max_step_ns = MAX(memobj_last_snapshot.max_step_ns, dt);
+	memobj_last_snapshot.total_ns += dt;
+	return r;
+}
+
 int memobj_snapshot(struct memobj *src, struct memobj **out)
 {
 	struct memobj *mo;
-	struct list_head *p;
-	uint64_t n = src->size / PAGE_SIZE;
-	irqflags_t f;
+	uint64_t pos = 0;
+	int r;
 
 	if (src->kind != MO_ANON || src->kernel_owned)
 		return -ENOTSUP;
-	mo = memobj_alloc(MO_ANON, src->size);
+	mo = anon_alloc(src->size);
 	if (!mo)
 		return -ENOMEM;
-	mo->pages = kzalloc(n * sizeof(paddr_t));
-	if (!mo->pages) {
-		mo->size = 0;
+	memobj_last_snapshot = (struct memobj_snapshot_stats){ 0 };
+	while ((r = snapshot_step(src, mo, &pos)) == 0)
+		;
+	if (r < 0) {
 		kobj_put(&mo->obj);
-		return -ENOMEM;
+		return r;
 	}
-	f = spin_lock_irqsave(&src->lock);
-	/* Writable entries of src must go before the pages are shared. */
-	list_for_each(p, &src->areas) {
-		struct vma *v = list_entry(p, struct vma, mo_link);
-
-		if (v->prot & RL_PROT_WRITE)
-			zap_range(v->as, v->start, v->end);
-	}
-	for (uint64_t i = 0; i < n; i++) {
-		if (src->pages[i]) {
-			page_ref_add(src->pages[i], 1);
-			mo->pages[i] = src->pages[i];
-		}
-	}
-	spin_unlock_irqrestore(&src->lock, f);
 	*out = mo;
 	return 0;
 }
@@ -640,14 +775,20 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 		}
 		pa = mo->phys + pgoff * PAGE_SIZE;
 	} else {
-		pa = mo->pages[pgoff];
+		paddr_t *slot = radix_lookup(&mo->pages, pgoff);
+
+		pa = slot ? *slot : 0;
 		if (!pa) {
+			if (!slot && !(slot = radix_slot(&mo->pages, pgoff))) {
+				r = -ENOMEM;
+				goto out;
+			}
 			pa = page_new();
 			if (!pa) {
 				r = -ENOMEM;
 				goto out;
 			}
-			mo->pages[pgoff] = pa;
+			*slot = pa;
 		} else if (page_ref_add(pa, 0) > 1) {
 			if (write) {
 				paddr_t n = pmm_alloc(0);
@@ -662,7 +803,7 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 				/* Other areas of this object must stop seeing
 				 * the shared page. */
 				zap_object_page(mo, pgoff);
-				mo->pages[pgoff] = n;
+				*slot = n;
 				page_put(pa);
 				pa = n;
 			} else {

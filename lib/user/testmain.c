@@ -84,7 +84,7 @@ struct cfield {
 static const struct cfield cfields[] = {
 	CF(free_pages), CF(heap_objects), CF(processes), CF(threads), CF(queues),
 	CF(memobjs), CF(mappings), CF(handles), CF(queue_ops), CF(user_pages),
-	CF(page_tables), CF(streams), CF(ipc_actions),
+	CF(page_tables), CF(streams), CF(ipc_actions), CF(memobj_nodes),
 };
 #define NCF (sizeof(cfields) / sizeof(cfields[0]))
 

@@ -302,7 +302,8 @@ struct rl_kcounters {
 	uint64_t syscalls;		/* system calls made (all CPUs) */
 	uint64_t streams;		/* IPC streams alive (ancillary ones too) */
 	uint64_t ipc_actions;		/* IPC actions submitted, not yet completed */
-	uint64_t reserved[2];
+	uint64_t memobj_nodes;		/* page-sized nodes of memory objects' page trees */
+	uint64_t reserved[1];
 };
 
 /* ---- IPC streams (docs/ipc.md) ---------------------------------------------- */

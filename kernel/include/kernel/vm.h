@@ -2,7 +2,10 @@
  * vm.h - memory objects and user address spaces.
  *
  * A memory object is a range of pages that can be mapped:
- *   MO_ANON  pages allocated (zeroed) on first touch;
+ *   MO_ANON  pages allocated (zeroed) on first touch, kept in a radix tree
+ *            indexed by page number (radix.h): the tree's nodes are made
+ *            as pages are added, so a large object that is mostly empty
+ *            costs little (docs/memory.md has the figures);
  *   MO_PHYS  a fixed physical range (device registers), never freed;
  * A copy-on-write snapshot (memobj_cow) is an anonymous object sharing its
  * source's pages; a shared page (reference count > 1, kept in the page
@@ -15,7 +18,7 @@
  *
  * Locks, always taken in this order:
  *   aspace.lock   the area list
- *   memobj.lock   the page array and the list of areas mapping it
+ *   memobj.lock   the page tree and the list of areas mapping it
  *   aspace.pt_lock  the page table (leaf; snapshot takes it under memobj.lock)
  * All are irqsave spinlocks; TLB shootdowns may be issued under them
  * (spinning CPUs serve shootdowns, see spinlock.h).
@@ -26,6 +29,7 @@
 struct budget;
 #include <kernel/list.h>
 #include <kernel/object.h>
+#include <kernel/radix.h>
 #include <kernel/spinlock.h>
 #include <kernel/types.h>
 
@@ -37,7 +41,7 @@ struct memobj {
 	enum memobj_kind kind;
 	bool kernel_owned;	/* queue rings, clock page: pages pinned, user cannot free */
 	uint64_t size;		/* bytes, page multiple */
-	paddr_t *pages;		/* MO_ANON: size / PAGE_SIZE entries, 0 = absent */
+	struct radix_tree pages;	/* MO_ANON: page number -> paddr, 0 = absent */
 	paddr_t phys;		/* MO_PHYS: base */
 	bool uncached;
 	paddr_t contig;		/* kernel_owned contiguous block, or 0 */
@@ -116,6 +120,18 @@ int vm_check_range(struct aspace *as, uintptr_t addr, uint64_t len, unsigned pro
 void aspace_activate(struct aspace *as);
 
 extern uint64_t nr_memobjs, nr_areas, nr_user_pages;
+/* Full-page nodes of the page trees of memory objects. */
+extern uint64_t nr_memobj_nodes;
+
+/* What the last memobj_snapshot did (for tests; snapshots racing each
+ * other mix their figures). */
+struct memobj_snapshot_stats {
+	uint64_t steps;		/* holds of the source's lock */
+	uint64_t pages;		/* pages shared */
+	uint64_t max_step_ns;	/* longest hold */
+	uint64_t total_ns;	/* all holds: what one hold for all would be */
+};
+extern struct memobj_snapshot_stats memobj_last_snapshot;
 
 /* User page tables (arch/x86_64/uvm.c). */
 paddr_t uvm_create(void);
