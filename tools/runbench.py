@@ -48,6 +48,8 @@ import qemu  # noqa: E402
 import runtests  # noqa: E402
 
 APPEND = "bench log=warn"
+# bench/latency moves 256 MiB between two 256 MiB buffers.
+MEM = "1G"
 TIMEOUT = 1800
 
 BENCH_START = re.compile(r"bench: start (?P<prog>\S+)\s*$", re.M)
@@ -140,7 +142,8 @@ def main(argv=None, say=None):
                             "(tools/plugin/selftest.sh)")
             return finish()
         try:
-            counted = bench.run_bench(kernel, initrd, append, smp=args.smp, timeout=TIMEOUT)
+            counted = bench.run_bench(kernel, initrd, append, smp=args.smp, mem=MEM,
+                                      timeout=TIMEOUT)
         except (qemu.BootError, bench.BenchError) as e:
             problems.append(f"counted boot: {e}")
             return finish()
@@ -154,7 +157,7 @@ def main(argv=None, say=None):
     plains = []
     for k in range(max(args.wall_runs, 1)):
         try:
-            status, text, timed_out = qemu.boot(kernel, initrd=initrd, smp=args.smp,
+            status, text, timed_out = qemu.boot(kernel, initrd=initrd, smp=args.smp, mem=MEM,
                                                 append=append, timeout=TIMEOUT)
         except qemu.BootError as e:
             problems.append(f"wall boot {k}: {e}")
@@ -199,9 +202,26 @@ def print_rill(say, counted, plains):
         if "syscalls" in extra:
             parts.append(f"syscalls_per_op={float(extra.pop('syscalls')) / r['iters']:.4f}")
         parts += [f"{k}={v}" for k, v in extra.items()]
+        parts += wall_latency(plains, r["name"])
         say(" ".join(parts))
         rill[r["name"]] = fields(parts)
     return rill
+
+
+# bench/latency's figures are per boot, not per operation: the counted
+# boot's (guest time under -icount) are the line's own; the wall boots'
+# worst is added as wall_<key>.
+LATENCY_KEYS = ("max_irqoff_ns", "max_timer_late_ns")
+
+
+def wall_latency(plains, name):
+    out = []
+    for key in LATENCY_KEYS:
+        vals = [float(kv[key]) for text in plains
+                for n, _, kv in bench.parse_benchregions(text) if n == name and key in kv]
+        if vals:
+            out.append(f"wall_{key}={num(max(vals))}")
+    return out
 
 
 def fields(parts):

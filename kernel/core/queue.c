@@ -275,7 +275,7 @@ int64_t sys_queue_create(uint64_t uparams, uint64_t a1, uint64_t a2, uint64_t a3
 	}
 	kobj_init(&q->obj, RL_OBJ_QUEUE, queue_destroy);
 	spin_init(&q->lock);
-	spin_init(&q->sq_lock);
+	sleeplock_init(&q->sq_lock);
 	list_init(&q->pending);
 	list_init(&q->ipc_subs);
 	waitq_init(&q->wq);
@@ -537,7 +537,11 @@ int64_t sys_queue_enter(uint64_t qh, uint64_t to_submit, uint64_t min_complete,
 	if (to_submit) {
 		uint32_t tail, avail;
 
-		f = spin_lock_irqsave(&q->sq_lock);
+		/* Interrupts stay on while the batch runs (a sleeplock, not a
+		 * spinlock): an entry may take long (an IPC SEND copies in
+		 * chunks), and the lock still keeps one queue's entries in ring
+		 * order. */
+		sleeplock_acquire(&q->sq_lock);
 		tail = __atomic_load_n(&q->hdr->sq_tail, __ATOMIC_ACQUIRE);
 		avail = tail - q->sq_head;
 		if (avail > q->sq_entries)
@@ -559,7 +563,7 @@ int64_t sys_queue_enter(uint64_t qh, uint64_t to_submit, uint64_t min_complete,
 			done++;
 		}
 		__atomic_store_n(&q->hdr->sq_head, q->sq_head, __ATOMIC_RELEASE);
-		spin_unlock_irqrestore(&q->sq_lock, f);
+		sleeplock_release(&q->sq_lock);
 		if (done == 0 && avail) {
 			r = -EBUSY;
 			goto out;

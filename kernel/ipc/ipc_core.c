@@ -89,7 +89,8 @@
  *   (found through queued_on, wherever it is in the FIFO) and fails with
  *   err, followed by its never-posted descendants; no other callback
  *   runs, so the peers see nothing. Actions already done keep their
- *   results. A submission with nothing pending is left alone.
+ *   results, and a busy pair (IPC_IN_PROGRESS) is left to
+ *   ipc_transfer_end. A submission with nothing pending is left alone.
  */
 #include <kernel/ipc_core.h>
 
@@ -215,7 +216,10 @@ static int do_transfer(struct ipc_action *send, struct ipc_action *recv,
 
 	if (send->len > recv->len)
 		return IPC_E_TOO_SMALL;
-	rc = ops->transfer ? norm_error(ops->transfer(ctx, send, recv)) : IPC_OK;
+	rc = ops->transfer ? ops->transfer(ctx, send, recv) : IPC_OK;
+	if (rc == IPC_IN_PROGRESS)
+		return rc;
+	rc = norm_error(rc);
 	if (rc == IPC_OK)
 		send->result_len = recv->result_len = send->len;
 	return rc;
@@ -230,9 +234,20 @@ static void reset_lanes(struct ipc_stream *s)
 	}
 }
 
-/* x waited on or was posted to lane 0, y lane 1; both are off any queue. */
-static void match(struct ipc_action *x, struct ipc_action *y, const struct ipc_ops *ops,
-		  void *ctx)
+/* A transfer goes on outside the matching: x and y stay pending, each
+ * knowing its lane (so the end keeps lane order) and its peer. */
+static void park_busy(struct ipc_stream *s, struct ipc_action *x, struct ipc_action *y)
+{
+	x->state = y->state = IPC_ST_BUSY;
+	x->queued_on = &s->lane[0];
+	y->queued_on = &s->lane[1];
+	x->next = y;
+	y->next = x;
+}
+
+/* x waited on or was posted to lane 0 of s, y lane 1; both are off any queue. */
+static void match(struct ipc_stream *s, struct ipc_action *x, struct ipc_action *y,
+		  const struct ipc_ops *ops, void *ctx)
 {
 	unsigned tx = x->type, ty = y->type;
 	struct ipc_stream *child = NULL;
@@ -266,6 +281,10 @@ static void match(struct ipc_action *x, struct ipc_action *y, const struct ipc_o
 		}
 	} else {
 		ex = ey = IPC_E_MISMATCH;
+	}
+	if (ex == IPC_IN_PROGRESS) {	/* a transfer: no subtree, no child */
+		park_busy(s, x, y);
+		return;
 	}
 
 	/* Everything needed from x and y after their done() is read now. */
@@ -310,9 +329,9 @@ static void post(struct ipc_stream *s, unsigned lane, struct ipc_action *a,
 		b->next = NULL;
 		b->queued_on = NULL;
 		if (lane == 0)
-			match(a, b, ops, ctx);
+			match(s, a, b, ops, ctx);
 		else
-			match(b, a, ops, ctx);
+			match(s, b, a, ops, ctx);
 		return;
 	}
 	a->next = NULL;
@@ -427,6 +446,23 @@ void ipc_lane_end(struct ipc_stream *s, unsigned lane, const struct ipc_ops *ops
 			a = next;
 		}
 	}
+}
+
+void ipc_transfer_end(struct ipc_action *a, int err, const struct ipc_ops *ops, void *ctx)
+{
+	struct ipc_action *peer = a->next;
+	bool a_first = a->queued_on == &a->queued_on->stream->lane[0];
+	struct ipc_action *x = a_first ? a : peer, *y = a_first ? peer : a;
+	struct ipc_action *send = is_send(x->type) ? x : y;
+
+	err = norm_error(err);
+	if (err == IPC_OK)
+		x->result_len = y->result_len = send->len;
+	x->queued_on = y->queued_on = NULL;
+	mark(x, err);
+	mark(y, err);
+	report(x, ops, ctx);
+	report(y, ops, ctx);
 }
 
 static void unlink_queued(struct ipc_action *a)

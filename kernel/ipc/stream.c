@@ -42,7 +42,10 @@
  *   stay off while a context runs, so "this CPU" is stable and nesting is
  *   a loop, never recursion an attacker could deepen.
  *
- * Lock order: queue sq_lock -> family lock -> address space locks (copies)
+ * Long transfers (over IPC_CHUNK) are copied after the context ends, with
+ * interrupts on and no lock held between chunks (xfer_run).
+ *
+ * Lock order: queue sq_lock (a sleeplock) -> family lock -> address space locks (copies)
  * and the kernel heap. Completions (queue lock) and handle tables are
  * touched only with no family lock held.
  */
@@ -71,6 +74,8 @@ struct kstream {
 	struct ipc_stream core;
 	struct family *fam;
 	uint32_t users[2];		/* under fam->lock */
+	uint32_t busy;			/* transfers in flight on it (fam->lock):
+					   it is not reused before they end */
 	struct lane lanes[2];		/* a side has at most one lane object */
 	struct kstream *next_free;	/* on fam->free_streams */
 };
@@ -99,10 +104,18 @@ struct ksub {
 	struct ipc_action acts[];
 };
 
+/* Bytes moved per hold of nothing but this thread: a transfer longer than
+ * this runs after the family lock is dropped, with interrupts on, in
+ * pieces of this size (see xfer_run). */
+#define IPC_CHUNK	(64u << 10)
+
 struct ipc_ctx {
 	struct family *fam;		/* of the streams the core is working on */
 	struct ksub *done_head, **done_tail;
 	struct lane *dead;
+	bool can_defer;			/* op_ipc's: long transfers go to xfer[] */
+	unsigned nxfer;
+	struct ipc_action *xfer[IPC_MAX_CHAIN];	/* the SENDs of busy pairs */
 };
 
 static struct kmem_cache *stream_cache, *family_cache;
@@ -236,10 +249,17 @@ static int copy_between(struct aspace *src, uint64_t from, struct aspace *dst, u
 
 static int cb_transfer(void *vctx, struct ipc_action *send, struct ipc_action *recv)
 {
+	struct ipc_ctx *ctx = vctx;
 	struct aspace *src = &owner_of(send)->as, *dst = &owner_of(recv)->as;
 	struct rl_iovec iov[RL_IPC_MAX_IOV];
 	uint64_t to = recv->buf, total = 0;
 
+	/* A long one moves later, in chunks, with no lock held and
+	 * interrupts on (op_ipc runs it once the context ends). */
+	if (send->len > IPC_CHUNK && ctx->can_defer && ctx->nxfer < IPC_MAX_CHAIN) {
+		ctx->xfer[ctx->nxfer++] = send;
+		return IPC_IN_PROGRESS;
+	}
 	if (send->type == IPC_SEND)
 		return copy_between(src, send->buf, dst, to, send->len);
 	/* Scatter-gather: the pieces are read again now; they must still add
@@ -296,6 +316,7 @@ static struct ipc_stream *cb_new_stream(void *vctx)
 		}
 	}
 	s->users[0] = s->users[1] = 0;
+	s->busy = 0;
 	s->fam = ctx->fam;
 	__atomic_fetch_add(&s->fam->refs, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&nr_streams, 1, __ATOMIC_RELAXED);
@@ -346,8 +367,24 @@ static bool ctx_begin(struct ipc_ctx *ctx, irqflags_t *f)
 	ctx->done_head = NULL;
 	ctx->done_tail = &ctx->done_head;
 	ctx->dead = NULL;
+	ctx->can_defer = false;
+	ctx->nxfer = 0;
 	this_cpu()->ipc_ctx = ctx;
 	return true;
+}
+
+/* When nothing uses s any more (no side open, no transfer in flight), the
+ * family keeps it for reuse. s->fam's lock held; s may be gone after. */
+static void stream_maybe_free(struct kstream *s)
+{
+	if (s->users[0] == 0 && s->users[1] == 0 && s->busy == 0) {
+		struct family *fam = s->fam;
+
+		s->next_free = fam->free_streams;
+		fam->free_streams = s;
+		family_put(fam);	/* never the last: the context holds one */
+		__atomic_fetch_sub(&nr_streams, 1, __ATOMIC_RELAXED);
+	}
 }
 
 /* One fewer user of side of s; ends the stream at 0, frees it when neither
@@ -358,14 +395,7 @@ static void side_release(struct ipc_ctx *ctx, struct kstream *s, unsigned side)
 		ctx->fam = s->fam;
 		ipc_lane_end(&s->core, side, &kops, ctx);
 	}
-	if (s->users[0] == 0 && s->users[1] == 0) {
-		struct family *fam = s->fam;
-
-		s->next_free = fam->free_streams;
-		fam->free_streams = s;
-		family_put(fam);	/* never the last: the context holds one */
-		__atomic_fetch_sub(&nr_streams, 1, __ATOMIC_RELAXED);
-	}
+	stream_maybe_free(s);
 }
 
 static void side_release_locked(struct ipc_ctx *ctx, struct kstream *s, unsigned side)
@@ -669,6 +699,107 @@ int64_t op_lane_shutdown(const struct rl_sqe *sqe)
 	return 0;
 }
 
+/* ---- long transfers ------------------------------------------------------------ */
+
+static struct kstream *stream_of_busy(const struct ipc_action *a)
+{
+	return a->queued_on->stream->priv;
+}
+
+/* Should a transfer in flight stop? Its stream was shut down or lost a
+ * side, a queue of either side is closing, or the thread moving the bytes
+ * is being killed. Plain reads: each flag only ever goes from false to
+ * true, and the next chunk looks again. */
+static bool xfer_aborted(struct kstream *s, struct ipc_action *send, struct ipc_action *recv)
+{
+	struct uthread *u = uthread_current();
+
+	return READ_ONCE(s->core.lane[0].ended) || READ_ONCE(ksub_of(send)->q->dead) ||
+	       READ_ONCE(ksub_of(recv)->q->dead) || (u && READ_ONCE(u->killed));
+}
+
+/* Bytes [off, off + n) of a send (plain or scatter-gather, iov read once)
+ * to recv->buf + off. */
+static int xfer_piece(struct ipc_action *send, struct ipc_action *recv,
+		      const struct rl_iovec *iov, uint64_t off, uint64_t n)
+{
+	struct aspace *src = &owner_of(send)->as, *dst = &owner_of(recv)->as;
+	uint64_t to = recv->buf + off, base = 0;
+
+	if (send->type == IPC_SEND)
+		return copy_between(src, send->buf + off, dst, to, n);
+	for (unsigned i = 0; i < send->arg && n; i++) {
+		uint64_t end = base + iov[i].len;
+
+		if (off < end) {
+			uint64_t k = MIN(n, end - off);
+
+			if (copy_between(src, iov[i].base + (off - base), dst, to, k))
+				return IPC_E_FAULT;
+			off += k;
+			to += k;
+			n -= k;
+		}
+		base = end;
+	}
+	return n ? IPC_E_FAULT : IPC_OK;
+}
+
+/* Move a busy pair's bytes, IPC_CHUNK at a time, holding no lock between
+ * chunks and with interrupts on (each copy takes the page-table locks it
+ * needs, per page). The pair is out of the matching, so nothing else ends
+ * it; its submissions, queues and processes are referenced by the pending
+ * actions. */
+static int xfer_copy(struct kstream *s, struct ipc_action *send, struct ipc_action *recv)
+{
+	struct rl_iovec iov[RL_IPC_MAX_IOV];
+	uint64_t total = 0;
+
+	if (send->type == IPC_SEND_SG) {
+		/* Read again now; the pieces must still add up to what was
+		 * checked at submission. */
+		if (vm_rw(&owner_of(send)->as, send->buf, iov, send->arg * sizeof(iov[0]), false))
+			return IPC_E_FAULT;
+		for (unsigned i = 0; i < send->arg; i++) {
+			if (iov[i].len > send->len - total)
+				return IPC_E_FAULT;
+			total += iov[i].len;
+		}
+		if (total != send->len)
+			return IPC_E_FAULT;
+	}
+	for (uint64_t off = 0; off < send->len; off += IPC_CHUNK) {
+		int rc;
+
+		if (xfer_aborted(s, send, recv))
+			return IPC_E_END;
+		rc = xfer_piece(send, recv, iov, off, MIN((uint64_t)IPC_CHUNK, send->len - off));
+		if (rc)
+			return rc;
+	}
+	return IPC_OK;
+}
+
+/* Run one deferred transfer to its end and complete both actions. */
+static void xfer_run(struct family *fam, struct ipc_action *send)
+{
+	struct ipc_action *recv = send->next;
+	struct kstream *s = stream_of_busy(send);
+	int rc = xfer_copy(s, send, recv);
+	struct ipc_ctx ctx;
+	irqflags_t f;
+
+	if (!ctx_begin(&ctx, &f))
+		panic("ipc: transfer end inside a running context");
+	ctx.fam = fam;
+	spin_lock(&fam->lock);
+	ipc_transfer_end(send, rc, &kops, &ctx);
+	s->busy--;
+	stream_maybe_free(s);
+	spin_unlock(&fam->lock);
+	ctx_end(&ctx, f);
+}
+
 /* Is [buf, buf + len) of p mapped for the access? (vm_check_range probes
  * a buffer of up to a page through the MMU, and checks anything else
  * against the areas.) */
@@ -841,6 +972,7 @@ int op_ipc(struct queue *q, const struct rl_sqe *sqe)
 		panic("ipc: submission inside a running context");
 	__atomic_fetch_add(&fam->refs, 1, __ATOMIC_RELAXED);
 	ctx.fam = fam;
+	ctx.can_defer = true;
 	spin_lock(&fam->lock);
 	if (sqe->arg[4] & RL_IPC_CLOSE_LANE) {
 		ks->held = l->s;
@@ -848,11 +980,16 @@ int op_ipc(struct queue *q, const struct rl_sqe *sqe)
 		l->s->users[l->side]++;
 	}
 	ipc_submit_checked(&l->s->core, l->side, &ks->sub, &kops, &ctx);
+	for (unsigned i = 0; i < ctx.nxfer; i++)
+		stream_of_busy(ctx.xfer[i])->busy++;
 	spin_unlock(&fam->lock);
 	if (sqe->arg[4] & RL_IPC_CLOSE_LANE)
 		handle_close(&p->handles, sqe->handle);
 	kobj_put(&l->obj);	/* inside the context: a last put is deferred */
 	ctx_end(&ctx, f);
+	/* Interrupts are on again: the long transfers matched above. */
+	for (unsigned i = 0; i < ctx.nxfer; i++)
+		xfer_run(fam, ctx.xfer[i]);
 	family_put(fam);
 	return 0;
 fail:

@@ -1147,6 +1147,12 @@ END_TEST
 /* --- withdrawal ---------------------------------------------------------------- */
 
 /* Withdraw a submission and check that it left its lane cleanly. */
+/* Withdraw what can be (busy pairs stay pending). */
+static void withdraw_keep(struct tctx *t, struct ipc_submission *sub)
+{
+	ipc_withdraw(sub, IPC_E_END, &ops, t);
+}
+
 static void withdraw(struct tctx *t, struct ipc_submission *sub, int err)
 {
 	ipc_withdraw(sub, err, &ops, t);
@@ -1463,6 +1469,51 @@ START_TEST(withdraw_error_codes)
 		ck_assert_uint_eq(t->ndone, 3);
 		free(t);
 	}
+}
+END_TEST
+
+/* A transfer answered IPC_IN_PROGRESS leaves the matching: its pair stays
+ * pending through end of lane and withdrawal, later pairs still match in
+ * order, and ipc_transfer_end completes both once, lane 0 first. */
+START_TEST(transfer_in_progress_ends_once)
+{
+	struct tctx *t = tctx_new();
+	struct ipc_stream *s = stream_new(t);
+	struct ipc_action x[2] = { act(IPC_RECV, 0, 8), act(IPC_SEND, 0, 3) };
+	struct ipc_action y[2] = { act(IPC_SEND, 0, 5), act(IPC_RECV, 0, 4) };
+	struct ipc_submission xs, ys;
+
+	sub_init(&xs, x, 2);
+	sub_init(&ys, y, 2);
+	ipc_submit(s, 0, &xs, &ops, t);
+	t->transfer_rc = IPC_IN_PROGRESS;
+	ipc_submit(s, 1, &ys, &ops, t);
+	ck_assert_uint_eq(t->transfers, 2);
+	ck_assert_uint_eq(t->ndone, 0);
+	ck_assert_uint_eq(xs.pending + ys.pending, 4);
+	ck_assert_int_eq(x[0].state, IPC_ST_BUSY);
+	ck_assert_int_eq(y[1].state, IPC_ST_BUSY);
+	ck_assert_ptr_eq(x[0].queued_on->stream, s);
+	/* Neither an end of lane nor a withdrawal reaches a busy pair. */
+	ipc_lane_end(s, 1, &ops, t);
+	withdraw_keep(t, &xs);
+	ck_assert_uint_eq(t->ndone, 0);
+	/* The second pair ends first, with an error; then the first. */
+	ipc_transfer_end(&y[1], -IPC_E_FAULT, &ops, t);
+	ck_assert_uint_eq(t->ndone, 2);
+	ck_assert_ptr_eq(t->log[0], &x[1]);	/* lane 0 first */
+	ck_assert_ptr_eq(t->log[1], &y[1]);
+	ck_assert_int_eq(x[1].error, IPC_E_FAULT);
+	ck_assert_uint_eq(y[1].result_len, 0);
+	ipc_transfer_end(&x[0], IPC_OK, &ops, t);
+	ck_assert_uint_eq(t->ndone, 4);
+	ck_assert_ptr_eq(t->log[2], &x[0]);
+	ck_assert_ptr_eq(t->log[3], &y[0]);
+	ck_assert_int_eq(y[0].error, IPC_OK);
+	ck_assert_uint_eq(x[0].result_len, 5);
+	ck_assert_uint_eq(y[0].result_len, 5);
+	ck_assert_uint_eq(xs.pending + ys.pending, 0);
+	free(t);
 }
 END_TEST
 
@@ -2010,6 +2061,7 @@ int main(void)
 	tcase_add_test(tc, withdraw_parent_and_child_lanes);
 	tcase_add_test(tc, withdraw_error_codes);
 	tcase_add_test(tc, withdraw_finished_does_nothing);
+	tcase_add_test(tc, transfer_in_progress_ends_once);
 	tcase_add_test(tc, queued_on_and_child_lifecycle);
 	tcase_add_test(tc, chain_check_rules);
 	tcase_add_test(tc, submit_rejects_malformed);

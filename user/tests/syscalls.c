@@ -1084,6 +1084,33 @@ DEFINE_TEST(kcounters_call)
 	TEST_EQ(b.reserved[0], 0);
 }
 
+/* The latency probe: every error path, and figures that make sense. */
+DEFINE_TEST(latency_probe_call)
+{
+	struct rl_latency lat;
+
+	TEST_EQ(rl_latency_probe(0, 0, 0), -RILL_EINVAL);
+	TEST_EQ(rl_latency_probe(4, 0, 0), -RILL_EINVAL);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, RL_LATPROBE_MIN_NS - 1, 0), -RILL_EINVAL);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, RL_LATPROBE_MAX_NS + 1, 0), -RILL_EINVAL);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 1, 0), -RILL_EINVAL);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, 0), -RILL_ENOENT);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0), 0);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0), -RILL_EBUSY);
+	rl_sleep_ns(2000000);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, 0x10), -RILL_EFAULT);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, (uint64_t)&lat), 0);
+	TEST_EQ(lat.running, 1);
+	TEST_EQ(lat.period_ns, 100000);
+	TEST_ASSERT(lat.fires >= 1);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, (uint64_t)&lat), 0);
+	TEST_EQ(lat.running, 0);
+	TEST_ASSERT(lat.max_late_ns < 1000000000ull);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, 0), -RILL_ENOENT);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, (uint64_t)&lat), 0);
+	TEST_EQ(lat.running, 0);
+}
+
 /* The hardware calls are for holders of the authorities (init, and test
  * programs when init gives them its own). Without them only the handle
  * errors are reachable. */

@@ -306,6 +306,28 @@ struct rl_kcounters {
 	uint64_t reserved[1];
 };
 
+/* ---- latency probe (latency_probe, docs/kernel.md) ---------------------------- */
+
+/* latency_probe commands */
+#define RL_LATPROBE_START	1	/* period_ns in RL_LATPROBE_MIN..MAX: maxima reset,
+					   a timer fires every period on every CPU */
+#define RL_LATPROBE_READ	2	/* the figures so far */
+#define RL_LATPROBE_STOP	3	/* stop, then the figures */
+#define RL_LATPROBE_MIN_NS	10000ull	/* 10 us */
+#define RL_LATPROBE_MAX_NS	10000000ull	/* 10 ms */
+
+struct rl_latency {
+	uint64_t period_ns;		/* the running (or last) probe's period */
+	uint64_t fires;			/* probe interrupts taken, all CPUs */
+	uint64_t max_late_ns;		/* longest delay from a probe's deadline to its
+					   handler: a lower bound of the longest
+					   stretch with interrupts off (within a
+					   period) */
+	uint32_t max_late_cpu;		/* where it was seen */
+	uint32_t running;		/* 1 while started */
+	uint64_t reserved[4];
+};
+
 /* ---- IPC streams (docs/ipc.md) ---------------------------------------------- */
 
 /* Action types (struct rl_ipc_action.type). */

@@ -76,6 +76,12 @@ enum ipc_error {
 	IPC_E_MAX = 9,
 };
 
+/* Not an error: a transfer callback's answer "the bytes will move later,
+ * outside the caller's lock". The pair leaves the matching (both actions
+ * IPC_ST_BUSY, nothing can end or withdraw them) until the wrapper calls
+ * ipc_transfer_end. */
+#define IPC_IN_PROGRESS	0x100
+
 #define IPC_MAX_CHAIN	64	/* actions per submission */
 #define IPC_MAX_DEPTH	8
 
@@ -100,11 +106,12 @@ struct ipc_action {
 	uint64_t result_len;		/* bytes moved (transfers) */
 	union {
 		struct ipc_stream *child;	/* done OFFER/ACCEPT: the new stream */
-		struct ipc_lane *queued_on;	/* QUEUED: its lane (else NULL) */
+		struct ipc_lane *queued_on;	/* QUEUED: its lane; BUSY: the lane
+						   it was matched from (else NULL) */
 	};
 };
 
-enum { IPC_ST_NEW, IPC_ST_QUEUED, IPC_ST_DONE };
+enum { IPC_ST_NEW, IPC_ST_QUEUED, IPC_ST_DONE, IPC_ST_BUSY };
 
 struct ipc_lane {
 	struct ipc_stream *stream;
@@ -130,7 +137,8 @@ struct ipc_submission {
 struct ipc_ops {
 	/* Move the bytes of a matched SEND/SEND_SG into a RECV/RECV_INLINE
 	 * (send->len <= recv->len guaranteed); return IPC_OK or an error
-	 * that fails both sides. */
+	 * that fails both sides, or IPC_IN_PROGRESS to move them later (see
+	 * ipc_transfer_end). */
 	int (*transfer)(void *ctx, struct ipc_action *send, struct ipc_action *recv);
 	/* PUSH_HANDLE into PULL_HANDLE: check rights, move the handle. */
 	int (*move_handle)(void *ctx, struct ipc_action *push, struct ipc_action *pull);
@@ -173,6 +181,14 @@ void ipc_lane_end(struct ipc_stream *s, unsigned lane, const struct ipc_ops *ops
  * followed by its never-posted descendants (err normalized as a callback
  * result; IPC_OK becomes IPC_E_END). Afterwards sub->pending is 0.
  * The peers see nothing: a withdrawn action was never matched. */
+/* Finish a transfer whose callback answered IPC_IN_PROGRESS: a is either
+ * action of the pair (still IPC_ST_BUSY). Both complete with err (an enum
+ * ipc_error, normalized as a callback result), the lane-0 one first; on
+ * IPC_OK both get result_len = the send's len. Call it under the lock that
+ * protects the stream, exactly once per pair. The stream of a busy pair is
+ * a->queued_on->stream (read it before this call). */
+void ipc_transfer_end(struct ipc_action *a, int err, const struct ipc_ops *ops, void *ctx);
+
 void ipc_withdraw(struct ipc_submission *sub, int err, const struct ipc_ops *ops, void *ctx);
 
 #endif

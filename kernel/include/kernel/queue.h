@@ -14,6 +14,7 @@
 
 #include <kernel/list.h>
 #include <kernel/object.h>
+#include <kernel/sleeplock.h>
 #include <kernel/spinlock.h>
 #include <kernel/timer.h>
 #include <kernel/waitq.h>
@@ -38,7 +39,8 @@ struct qop {
 struct queue {
 	struct kobj obj;
 	spinlock_t lock;		/* completion side, pending list */
-	spinlock_t sq_lock;		/* submission side */
+	struct sleeplock sq_lock;	/* submission side: entries run in ring order,
+					   with interrupts on (sleeplock.h) */
 	struct process *owner;		/* referenced (its space holds the ring; the
 					   handle table's reference on the queue is
 					   dropped when the process ends) */

@@ -1,0 +1,29 @@
+/*
+ * sleeplock.h - a lock whose holder runs with interrupts on.
+ *
+ * The one interrupt rule (spinlock.h) keeps spinlock sections short; a
+ * section that may run long (a queue_enter consuming a batch, each entry
+ * possibly copying many bytes) takes a sleeplock instead: a held flag under
+ * a spinlock, and a wait queue for the threads that find it held. The
+ * holder keeps interrupts on and may be preempted; a waiter sleeps. Never
+ * take one with interrupts off or under a spinlock. Not recursive, not
+ * fair (a woken waiter may lose to a newcomer and wait again), which is
+ * enough for one queue's submitters.
+ */
+#ifndef KERNEL_SLEEPLOCK_H
+#define KERNEL_SLEEPLOCK_H
+
+#include <kernel/spinlock.h>
+#include <kernel/waitq.h>
+
+struct sleeplock {
+	spinlock_t lock;
+	bool held;		/* under lock */
+	struct waitq wq;	/* threads waiting for held to clear */
+};
+
+void sleeplock_init(struct sleeplock *l);
+void sleeplock_acquire(struct sleeplock *l);
+void sleeplock_release(struct sleeplock *l);
+
+#endif
