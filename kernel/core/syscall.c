@@ -190,7 +190,7 @@ SYSCALL_DEFINE(memobj_create)
 
 	if (a1)
 		return -EINVAL;
-	r = memobj_create_anon(a0, &mo);
+	r = memobj_create_anon(a0, process_current()->budget, &mo);
 	return r ? r : install_new(&mo->obj, MEM_RIGHTS);
 }
 
@@ -205,7 +205,7 @@ SYSCALL_DEFINE(memobj_cow)
 	r = handle_get(a0, RL_OBJ_MEMORY, RL_RIGHT_READ | RL_RIGHT_DERIVE, &o, NULL);
 	if (r)
 		return r;
-	r = memobj_snapshot(container_of(o, struct memobj, obj), &mo);
+	r = memobj_snapshot(container_of(o, struct memobj, obj), process_current()->budget, &mo);
 	kobj_put(o);
 	return r ? r : install_new(&mo->obj, MEM_RIGHTS);
 }

@@ -60,7 +60,7 @@ int load_elf(struct process *p, const void *img, size_t len, uint64_t *entry)
 
 		if (start < RL_USER_BOTTOM)
 			return -ENOEXEC;
-		r = memobj_create_anon(end - start, &mo);
+		r = memobj_create_anon(end - start, NULL, &mo);
 		if (r)
 			return r;
 		r = memobj_populate(mo);
@@ -113,7 +113,7 @@ static int start_init(const char *path)
 	}
 
 	/* The initrd, copied into a memory object init may read and share. */
-	r = memobj_create_anon(initrd_len ? initrd_len : 1, &rd);
+	r = memobj_create_anon(initrd_len ? initrd_len : 1, NULL, &rd);
 	if (r)
 		goto fail;
 	r = memobj_populate(rd);
@@ -131,7 +131,7 @@ static int start_init(const char *path)
 	st.ioport_authority = give(p, &ioport_authority, RL_RIGHTS_ALL);
 	st.phys_authority = give(p, &phys_authority, RL_RIGHTS_ALL);
 
-	r = memobj_create_anon(STACK_SIZE, &stack);
+	r = memobj_create_anon(STACK_SIZE, NULL, &stack);
 	if (r)
 		goto fail;
 	{

@@ -73,15 +73,45 @@ static bool node_is_page(size_t bytes)
 	return bytes > PAGE_SIZE / 2;
 }
 
+/* Charge mo's budget (none for the kernel's objects): 0 or -ENOMEM. */
+static int mo_charge(struct memobj *mo, uint64_t bytes)
+{
+	if (!mo->budget)
+		return 0;
+	if (budget_charge(mo->budget, bytes))
+		return -ENOMEM;
+	__atomic_fetch_add(&mo->charged, bytes, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void mo_uncharge(struct memobj *mo, uint64_t bytes)
+{
+	if (!mo->budget)
+		return;
+	budget_uncharge(mo->budget, bytes);
+	__atomic_fetch_sub(&mo->charged, bytes, __ATOMIC_RELAXED);
+}
+
 static void *node_alloc(size_t bytes, void *ctx)
 {
+	struct memobj *mo = ctx;
+	uint64_t cost = node_is_page(bytes) ? PAGE_SIZE : bytes;
+	void *p;
 	paddr_t pa;
 
-	if (!node_is_page(bytes))
-		return kzalloc(bytes);
-	pa = pmm_alloc_zeroed_page();
-	if (!pa)
+	if (mo_charge(mo, cost))
 		return NULL;
+	if (!node_is_page(bytes)) {
+		p = kzalloc(bytes);
+		if (!p)
+			mo_uncharge(mo, cost);
+		return p;
+	}
+	pa = pmm_alloc_zeroed_page();
+	if (!pa) {
+		mo_uncharge(mo, cost);
+		return NULL;
+	}
 	__atomic_fetch_add(&nr_memobj_nodes, 1, __ATOMIC_RELAXED);
 	return phys_to_virt(pa);
 }
@@ -96,7 +126,6 @@ static void node_free(void *p, size_t bytes, void *ctx)
 	__atomic_fetch_sub(&nr_memobj_nodes, 1, __ATOMIC_RELAXED);
 }
 
-static const struct radix_alloc node_source = { node_alloc, node_free, NULL };
 
 static void put_entry(uint64_t index, uint64_t pa, void *arg)
 {
@@ -116,16 +145,32 @@ static void memobj_destroy(struct kobj *o)
 		pmm_free(mo->contig, mo->contig_order);
 		__atomic_fetch_sub(&nr_user_pages, mo->size / PAGE_SIZE, __ATOMIC_RELAXED);
 	}
+	if (mo->budget) {
+		budget_uncharge(mo->budget, mo->charged + sizeof(*mo));
+		budget_put(mo->budget);
+	}
 	kmem_cache_free(memobj_cache, mo);
 	__atomic_fetch_sub(&nr_memobjs, 1, __ATOMIC_RELAXED);
 }
 
-static struct memobj *memobj_alloc(enum memobj_kind kind, uint64_t size)
+static struct memobj *memobj_alloc(enum memobj_kind kind, uint64_t size,
+				    struct budget *budget)
 {
-	struct memobj *mo = kmem_cache_zalloc(memobj_cache);
+	struct memobj *mo;
 
-	if (!mo)
+	if (budget && budget_charge(budget, sizeof(*mo)))
 		return NULL;
+	mo = kmem_cache_zalloc(memobj_cache);
+	if (!mo) {
+		if (budget)
+			budget_uncharge(budget, sizeof(*mo));
+		return NULL;
+	}
+	if (budget) {
+		budget_get(budget);
+		mo->budget = budget;
+	}
+	mo->alloc = (struct radix_alloc){ node_alloc, node_free, mo };
 	kobj_init(&mo->obj, RL_OBJ_MEMORY, memobj_destroy);
 	spin_init(&mo->lock);
 	mo->kind = kind;
@@ -137,22 +182,22 @@ static struct memobj *memobj_alloc(enum memobj_kind kind, uint64_t size)
 
 /* An anonymous object of size bytes (a page multiple) with no page yet:
  * its tree is only a root. */
-static struct memobj *anon_alloc(uint64_t size)
+static struct memobj *anon_alloc(uint64_t size, struct budget *budget)
 {
-	struct memobj *mo = memobj_alloc(MO_ANON, size);
+	struct memobj *mo = memobj_alloc(MO_ANON, size, budget);
 
-	if (mo && radix_init(&mo->pages, size / PAGE_SIZE, &node_source)) {
+	if (mo && radix_init(&mo->pages, size / PAGE_SIZE, &mo->alloc)) {
 		kobj_put(&mo->obj);
 		return NULL;
 	}
 	return mo;
 }
 
-int memobj_create_anon(uint64_t size, struct memobj **out)
+int memobj_create_anon(uint64_t size, struct budget *budget, struct memobj **out)
 {
 	if (size == 0 || size > RL_MEMOBJ_MAX)
 		return -EINVAL;
-	*out = anon_alloc(ALIGN_UP(size, (uint64_t)PAGE_SIZE));
+	*out = anon_alloc(ALIGN_UP(size, (uint64_t)PAGE_SIZE), budget);
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -169,7 +214,7 @@ int memobj_create_contig(uint64_t size, struct memobj **out)
 	n = size / PAGE_SIZE;
 	while ((1ull << order) < n)
 		order++;
-	r = memobj_create_anon(size, &mo);
+	r = memobj_create_anon(size, NULL, &mo);
 	if (r)
 		return r;
 	mo->contig = pmm_alloc(order);
@@ -203,7 +248,7 @@ int memobj_create_phys(paddr_t pa, uint64_t size, bool uncached, struct memobj *
 	if (size == 0 || !IS_ALIGNED(pa, PAGE_SIZE) || !IS_ALIGNED(size, PAGE_SIZE) ||
 	    pa + size < pa || pa + size > (1ull << 52))
 		return -EINVAL;
-	mo = memobj_alloc(MO_PHYS, size);
+	mo = memobj_alloc(MO_PHYS, size, NULL);
 	if (!mo)
 		return -ENOMEM;
 	mo->phys = pa;
@@ -217,8 +262,16 @@ int memobj_populate(struct memobj *mo)
 	for (uint64_t i = 0; i < mo->size / PAGE_SIZE; i++) {
 		uint64_t *slot = radix_slot(&mo->pages, i);
 
-		if (!slot || (!*slot && !(*slot = page_new())))
+		if (!slot)
 			return -ENOMEM;
+		if (!*slot) {
+			if (mo_charge(mo, PAGE_SIZE))
+				return -ENOMEM;
+			if (!(*slot = page_new())) {
+				mo_uncharge(mo, PAGE_SIZE);
+				return -ENOMEM;
+			}
+		}
 	}
 	return 0;
 }
@@ -307,7 +360,7 @@ static int share_page(uint64_t index, uint64_t *slot, void *arg)
 	struct share_step *st = arg;
 	uint64_t *d = radix_slot(&st->dst->pages, index);
 
-	if (!d)
+	if (!d || mo_charge(st->dst, PAGE_SIZE))
 		return -ENOMEM;
 	page_ref_add(*slot, 1);
 	*d = *slot;
@@ -357,7 +410,7 @@ static int snapshot_step(struct memobj *src, struct memobj *dst, uint64_t *pos)
 	return r;
 }
 
-int memobj_snapshot(struct memobj *src, struct memobj **out)
+int memobj_snapshot(struct memobj *src, struct budget *budget, struct memobj **out)
 {
 	struct memobj *mo;
 	uint64_t pos = 0;
@@ -365,7 +418,7 @@ int memobj_snapshot(struct memobj *src, struct memobj **out)
 
 	if (src->kind != MO_ANON || src->kernel_owned)
 		return -ENOTSUP;
-	mo = anon_alloc(src->size);
+	mo = anon_alloc(src->size, budget);
 	if (!mo)
 		return -ENOMEM;
 	memobj_last_snapshot = (struct memobj_snapshot_stats){ 0 };
@@ -404,10 +457,29 @@ int aspace_init(struct aspace *as)
 	return as->pml4 ? 0 : -ENOMEM;
 }
 
+/* Areas are charged to their address space's budget. */
+static struct vma *vma_alloc(struct aspace *as)
+{
+	struct vma *v;
+
+	if (budget_charge(as->budget, sizeof(*v)))
+		return NULL;
+	v = kmem_cache_zalloc(vma_cache);
+	if (!v)
+		budget_uncharge(as->budget, sizeof(*v));
+	return v;
+}
+
+static void vma_release(struct aspace *as, struct vma *v)
+{
+	kmem_cache_free(vma_cache, v);
+	budget_uncharge(as->budget, sizeof(*v));
+}
+
 static void vma_free(struct vma *v)
 {
 	kobj_put(&v->mo->obj);
-	kmem_cache_free(vma_cache, v);
+	vma_release(v->as, v);
 	__atomic_fetch_sub(&nr_areas, 1, __ATOMIC_RELAXED);
 }
 
@@ -563,13 +635,13 @@ int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t 
 		return -EINVAL;
 	if ((flags & RL_MAP_FIXED) && !addr)
 		return -EINVAL;
-	v = kmem_cache_zalloc(vma_cache);
+	v = vma_alloc(as);
 	if (!v)
 		return -ENOMEM;
 	f = spin_lock_irqsave(&as->lock);
 	if (as->dead) {
 		spin_unlock_irqrestore(&as->lock, f);
-		kmem_cache_free(vma_cache, v);
+		vma_release(as, v);
 		return -ESRCH;
 	}
 	if (mo->kind == MO_PHYS)
@@ -578,12 +650,12 @@ int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t 
 		/* the requested address is free */
 	} else if (flags & RL_MAP_FIXED) {
 		spin_unlock_irqrestore(&as->lock, f);
-		kmem_cache_free(vma_cache, v);
+		vma_release(as, v);
 		return -EEXIST;
 	} else if (!(addr = find_gap(as, addr ? addr : as->hint, len, &after)) &&
 		   !(addr = find_gap(as, RL_USER_BOTTOM, len, &after))) {
 		spin_unlock_irqrestore(&as->lock, f);
-		kmem_cache_free(vma_cache, v);
+		vma_release(as, v);
 		return -ENOMEM;
 	}
 	v->as = as;
@@ -660,8 +732,8 @@ static int change_range(struct aspace *as, uintptr_t addr, uint64_t len, int pro
 		return r;
 	if (prot > 7)
 		return -EINVAL;
-	spare[0] = kmem_cache_zalloc(vma_cache);
-	spare[1] = kmem_cache_zalloc(vma_cache);
+	spare[0] = vma_alloc(as);
+	spare[1] = vma_alloc(as);
 	if (!spare[0] || !spare[1]) {
 		r = -ENOMEM;
 		goto out;
@@ -707,9 +779,9 @@ static int change_range(struct aspace *as, uintptr_t addr, uint64_t len, int pro
 		vma_free(list_entry(p, struct vma, as_link));
 out:
 	if (spare[0])
-		kmem_cache_free(vma_cache, spare[0]);
+		vma_release(as, spare[0]);
 	if (spare[1])
-		kmem_cache_free(vma_cache, spare[1]);
+		vma_release(as, spare[1]);
 	return r;
 }
 
@@ -783,8 +855,13 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 				r = -ENOMEM;
 				goto out;
 			}
+			if (mo_charge(mo, PAGE_SIZE)) {
+				r = -ENOMEM;
+				goto out;
+			}
 			pa = page_new();
 			if (!pa) {
+				mo_uncharge(mo, PAGE_SIZE);
 				r = -ENOMEM;
 				goto out;
 			}

@@ -60,7 +60,7 @@ KTEST(memobj_snapshot_in_steps)
 	int64_t a;
 
 	KT_ASSERT_EQ(aspace_init(&as), 0);
-	KT_ASSERT_EQ(memobj_create_anon(SNAP_SIZE, &mo), 0);
+	KT_ASSERT_EQ(memobj_create_anon(SNAP_SIZE, NULL, &mo), 0);
 	a = vm_map(&as, mo, 0, 0, SNAP_SIZE, rw, rw, 0);
 	KT_ASSERT(a > 0);
 	for (uint64_t k = 0; k < n; k++) {
@@ -72,11 +72,11 @@ KTEST(memobj_snapshot_in_steps)
 
 	/* A first snapshot, dropped: under QEMU's TCG the first run of the
 	 * code includes its translation (a step of several ms). */
-	KT_ASSERT_EQ(memobj_snapshot(mo, &snap), 0);
+	KT_ASSERT_EQ(memobj_snapshot(mo, NULL, &snap), 0);
 	kobj_put(&snap->obj);
 	KT_ASSERT_EQ(nr_user_pages, user0 + n);
 
-	KT_ASSERT_EQ(memobj_snapshot(mo, &snap), 0);
+	KT_ASSERT_EQ(memobj_snapshot(mo, NULL, &snap), 0);
 	st = memobj_last_snapshot;
 	pr_info("ktest: snapshot of a 16 GiB object with %lu pages: %lu steps, longest %lu us, "
 		"all steps %lu us", n, st.steps, st.max_step_ns / 1000, st.total_ns / 1000);

@@ -8,10 +8,12 @@
  *                          it made and the error that stopped it, then
  *                          exits with that error as its status.
  *
- * KIND: processes, threads, queues, streams, handles, memobjs, ipc,
- * pagetables (maps one page every 1 GiB and touches it: each needs new
- * page tables; the refusal is a fault, which ends the hog with -EFAULT
- * after the report of how far it got).
+ * KIND: processes, threads, queues, streams, handles, memobjs, mappings
+ * (one page mapped again and again), ipc, pagetables (maps one page every
+ * 1 GiB and touches it: each needs new page tables), pages (touches a
+ * 64 MiB object of its own page by page). For the last two the refusal is
+ * a fault, which ends the hog with -EFAULT after the report of how far
+ * it got.
  */
 #include <rill/ipc.h>
 #include <rill/rl.h>
@@ -46,6 +48,26 @@ static int64_t one(const char *kind, struct rl_queue *q, rl_handle_t lane, int64
 		return rl_handle_dup(RL_SELF_PROCESS, RL_RIGHT_WAIT);
 	if (!strcmp(kind, "memobjs"))
 		return rl_memobj_create(4096, 0);
+	if (!strcmp(kind, "mappings"))
+		return rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 4096, RL_PROT_READ);
+	if (!strcmp(kind, "pages")) {
+		static char *base;
+		static uint64_t next;
+
+		if (!base) {
+			int64_t a = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 64ull << 20,
+					   RL_PROT_READ | RL_PROT_WRITE);
+
+			if (a < 0)
+				return a;
+			base = (char *)a;
+		}
+		rep->made++;		/* counted before the touch that may fault */
+		base[next] = 1;
+		next += 4096;
+		rep->made--;
+		return 1;
+	}
 	if (!strcmp(kind, "ipc")) {
 		/* 64 receives that nobody will ever answer: a submission of
 		 * 64 queued actions waits in the kernel. */
@@ -104,7 +126,10 @@ int main(int argc, char **argv)
 	rep = (struct hog_report *)r;
 	if (!strcmp(argv[1], "ipc") && (rl_queue_init(&q, 8, 4096) < 0 || rl_stream(l) < 0))
 		return 4;
-	if (!strcmp(argv[1], "pagetables") && (mo = rl_memobj_create(4096, 0)) < 0)
+	if ((!strcmp(argv[1], "pagetables") || !strcmp(argv[1], "mappings")) &&
+	    (mo = rl_memobj_create(4096, 0)) < 0)
+		return 5;
+	if (!strcmp(argv[1], "pages") && (mo = rl_memobj_create(64ull << 20, 0)) < 0)
 		return 5;
 	for (;;) {
 		r = one(argv[1], &q, l[0], mo);

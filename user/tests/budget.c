@@ -188,6 +188,9 @@ DEFINE_TEST(budget_queues)     { hog_test("queues", -RILL_ENOMEM, 10); }
 DEFINE_TEST(budget_streams)    { hog_test("streams", -RILL_ENOMEM, 100); }
 DEFINE_TEST(budget_handles)    { hog_test("handles", -RILL_ENOMEM, 1000); }
 DEFINE_TEST(budget_ipc)        { hog_test("ipc", -RILL_ENOMEM, 10); }
+DEFINE_TEST(budget_memobjs)    { hog_test("memobjs", -RILL_ENOMEM, 100); }
+DEFINE_TEST(budget_mappings)   { hog_test("mappings", -RILL_ENOMEM, 100); }
+DEFINE_TEST(budget_pages)      { hog_test("pages", -RILL_EFAULT, 100); }
 /* Page tables: the touch that needs a table the budget cannot pay for
  * faults, and an unsupervised fault ends the process. */
 DEFINE_TEST(budget_page_tables) { hog_test("pagetables", -RILL_EFAULT, 10); }

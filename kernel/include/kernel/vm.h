@@ -47,6 +47,13 @@ struct memobj {
 	paddr_t contig;		/* kernel_owned contiguous block, or 0 */
 	unsigned contig_order;
 	struct list_head areas;	/* struct vma.mo_link */
+	/* The budget of whoever made it (NULL: the kernel's own), charged
+	 * for the object, its tree and one page per page it holds (shared
+	 * copy-on-write pages too: a snapshot pays for what it could come
+	 * to own); all of it is given back when it is freed. */
+	struct budget *budget;
+	uint64_t charged;		/* bytes beyond sizeof(struct memobj) */
+	struct radix_alloc alloc;	/* node_source with this object */
 };
 
 struct aspace {
@@ -85,11 +92,12 @@ long uaccess_copy(void *dst, const void *src, size_t n);
 long uaccess_probe_read(uintptr_t addr);
 long uaccess_probe_write(uintptr_t addr);
 
-int memobj_create_anon(uint64_t size, struct memobj **out);
+/* budget: whose it is (NULL: the kernel's own, charged nothing). */
+int memobj_create_anon(uint64_t size, struct budget *budget, struct memobj **out);
 int memobj_create_phys(paddr_t pa, uint64_t size, bool uncached, struct memobj **out);
 /* Physically contiguous, zeroed, kernel-owned (rings, clock page). */
 int memobj_create_contig(uint64_t size, struct memobj **out);
-int memobj_snapshot(struct memobj *src, struct memobj **out);
+int memobj_snapshot(struct memobj *src, struct budget *budget, struct memobj **out);
 /* Allocate every page now (kernel-owned objects); returns 0 or -ENOMEM. */
 int memobj_populate(struct memobj *mo);
 /* Kernel address of page i of a populated anonymous object. */
