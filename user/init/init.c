@@ -61,7 +61,7 @@ static void word_value(const char *line, const char *w, char *buf, size_t size)
 
 static int run_dir(const char *initrd, size_t len, const char *dir, const char *tag)
 {
-	char only[64];
+	char only[64], except[64];
 	const struct rl_startup *st = rl_startup_info;
 	const struct rl_spawn_opts opts = {
 		.irq_authority = st->irq_authority,
@@ -74,8 +74,10 @@ static int run_dir(const char *initrd, size_t len, const char *dir, const char *
 	size_t off = 0;
 	int progs = 0, bad = 0;
 
-	/* "only=<program>" runs that one alone (for working on it). */
+	/* "only=<program>" runs that one alone (for working on it);
+	 * "except=<program>" all but that one. */
 	word_value((const char *)st->cmdline, "only", only, sizeof(only));
+	word_value((const char *)st->cmdline, "except", except, sizeof(except));
 	while (cpio_next(initrd, len, &off, &e) > 0) {
 		char name[128];
 		const char *argv[1];
@@ -86,7 +88,7 @@ static int run_dir(const char *initrd, size_t len, const char *dir, const char *
 			continue;
 		memcpy(name, e.name, e.namelen);
 		name[e.namelen] = 0;
-		if (only[0] && strcmp(name + dl, only))
+		if ((only[0] && strcmp(name + dl, only)) || (except[0] && !strcmp(name + dl, except)))
 			continue;
 		argv[0] = name;
 		progs++;
