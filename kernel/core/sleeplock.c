@@ -1,42 +1,44 @@
 /*
- * sleeplock.c - see sleeplock.h. A waiter queues itself (WAITQ_WAIT) before
- * it looks at held, and release clears held before it wakes one waiter, so
- * a release never passes a waiter by: the waiter either sees held clear or
- * is on the queue when the wake comes.
+ * sleeplock.c - see sleeplock.h. A waiter counts itself in waiters before
+ * it tries the flag again, and release clears the flag before it looks at
+ * waiters (both sequentially consistent): either the release sees the
+ * waiter and wakes the queue, or the waiter's next try sees the flag clear.
+ * WAITQ_WAIT queues the waiter before each try, so a wake between a failed
+ * try and the block is not lost.
  */
 #include <kernel/panic.h>
 #include <kernel/sleeplock.h>
 
 void sleeplock_init(struct sleeplock *l)
 {
-	spin_init(&l->lock);
-	l->held = false;
+	l->held = 0;
+	l->waiters = 0;
 	waitq_init(&l->wq);
 }
 
 static bool try_take(struct sleeplock *l)
 {
-	irqflags_t f = spin_lock_irqsave(&l->lock);
-	bool ok = !l->held;
+	uint32_t free = 0;
 
-	l->held = true;
-	spin_unlock_irqrestore(&l->lock, f);
-	return ok;
+	return __atomic_compare_exchange_n(&l->held, &free, 1, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_RELAXED);
 }
 
 void sleeplock_acquire(struct sleeplock *l)
 {
+	if (try_take(l))
+		return;
+	/* Only a waiter can tell: the fast path never sleeps. */
 	if (!arch_irq_enabled())
 		panic("sleeplock %p taken with interrupts off", l);
-	while (!try_take(l))
-		WAITQ_WAIT(&l->wq, !READ_ONCE(l->held), 0);
+	__atomic_fetch_add(&l->waiters, 1, __ATOMIC_SEQ_CST);
+	WAITQ_WAIT(&l->wq, try_take(l), 0);
+	__atomic_fetch_sub(&l->waiters, 1, __ATOMIC_RELAXED);
 }
 
 void sleeplock_release(struct sleeplock *l)
 {
-	irqflags_t f = spin_lock_irqsave(&l->lock);
-
-	l->held = false;
-	spin_unlock_irqrestore(&l->lock, f);
-	waitq_wake_one(&l->wq);
+	__atomic_store_n(&l->held, 0, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&l->waiters, __ATOMIC_SEQ_CST))
+		waitq_wake_all(&l->wq);
 }

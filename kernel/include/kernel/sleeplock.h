@@ -3,8 +3,10 @@
  *
  * The one interrupt rule (spinlock.h) keeps spinlock sections short; a
  * section that may run long (a queue_enter consuming a batch, each entry
- * possibly copying many bytes) takes a sleeplock instead: a held flag under
- * a spinlock, and a wait queue for the threads that find it held. The
+ * possibly copying many bytes) takes a sleeplock instead: a held flag
+ * taken by compare-and-swap (nothing more when nobody waits: the fast path
+ * of every queue_enter), a count of waiters, and a wait queue for the
+ * threads that find it held. The
  * holder keeps interrupts on and may be preempted; a waiter sleeps. Never
  * take one with interrupts off or under a spinlock. Not recursive, not
  * fair (a woken waiter may lose to a newcomer and wait again), which is
@@ -17,9 +19,9 @@
 #include <kernel/waitq.h>
 
 struct sleeplock {
-	spinlock_t lock;
-	bool held;		/* under lock */
-	struct waitq wq;	/* threads waiting for held to clear */
+	uint32_t held;		/* 1 while held (atomic) */
+	uint32_t waiters;	/* threads in sleeplock_acquire's slow path */
+	struct waitq wq;	/* where they wait for held to clear */
 };
 
 void sleeplock_init(struct sleeplock *l);
