@@ -15,6 +15,7 @@
  * CPU (a timer fires on the CPU that armed it); the handler re-arms its
  * own timer, so the probe keeps running on that CPU until stopped.
  */
+#include <kernel/object.h>
 #include <kernel/cpu.h>
 #include <kernel/errno.h>
 #include <kernel/sched.h>
@@ -140,8 +141,15 @@ static void probe_stop(void)
 SYSCALL_DEFINE(latency_probe)
 {
 	struct rl_latency out;
-	int r = 0;
+	struct kobj *auth;
+	int r;
 
+	/* A timer on every CPU is the machine's business: it takes the IRQ
+	 * authority (init's, and what it hands on), like opening an IRQ. */
+	r = a3 > INT32_MAX ? -EBADF : handle_get(a3, RL_OBJ_IRQ_AUTHORITY, 0, &auth, NULL);
+	if (r)
+		return r;
+	kobj_put(auth);
 	if (a0 < RL_LATPROBE_START || a0 > RL_LATPROBE_STOP)
 		return -EINVAL;
 	if (a0 == RL_LATPROBE_START && (a1 < RL_LATPROBE_MIN_NS || a1 > RL_LATPROBE_MAX_NS))

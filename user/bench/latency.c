@@ -82,7 +82,8 @@ static int64_t begin(uint64_t *t0)
 
 	sleeper_stop = false;
 	sleeper_late = sleeper_wakes = 0;
-	r = rl_latency_probe(RL_LATPROBE_START, PROBE_NS, 0);
+	r = rl_latency_probe(RL_LATPROBE_START, PROBE_NS, 0,
+			     (uint64_t)rl_startup_info->irq_authority);
 	if (r)
 		rl_bench_fail(PROG, "latency_probe start: %ld", (long)r);
 	th = rl_thread_spawn(sleeper, NULL);
@@ -109,7 +110,8 @@ static void end(const char *name, uint64_t t0, int64_t th, uint64_t bytes)
 	if (r)
 		rl_bench_fail(PROG, "%s: sleeper ended with %ld", name, (long)r);
 	rl_handle_close((rl_handle_t)th);
-	r = rl_latency_probe(RL_LATPROBE_STOP, 0, (uint64_t)&lat);
+	r = rl_latency_probe(RL_LATPROBE_STOP, 0, (uint64_t)&lat,
+			     (uint64_t)rl_startup_info->irq_authority);
 	if (r)
 		rl_bench_fail(PROG, "%s: latency_probe stop: %ld", name, (long)r);
 	if (!lat.fires || !sleeper_wakes)

@@ -1087,27 +1087,38 @@ DEFINE_TEST(kcounters_call)
 /* The latency probe: every error path, and figures that make sense. */
 DEFINE_TEST(latency_probe_call)
 {
+	uint64_t irq = (uint64_t)rl_startup_info->irq_authority;
 	struct rl_latency lat;
+	int64_t q;
 
-	TEST_EQ(rl_latency_probe(0, 0, 0), -RILL_EINVAL);
-	TEST_EQ(rl_latency_probe(4, 0, 0), -RILL_EINVAL);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, RL_LATPROBE_MIN_NS - 1, 0), -RILL_EINVAL);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, RL_LATPROBE_MAX_NS + 1, 0), -RILL_EINVAL);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 1, 0), -RILL_EINVAL);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, 0), -RILL_ENOENT);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0), 0);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0), -RILL_EBUSY);
+	TEST_ASSERT(irq > 0);	/* init gives the tests the authorities */
+	/* Without the IRQ authority: refused, whatever the command. */
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0, 0), -RILL_EBADF);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, 0, 1ull << 40), -RILL_EBADF);
+	q = rl_memobj_create(4096, 0);
+	TEST_ASSERT(q > 0);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0, (uint64_t)q), -RILL_EBADFD);
+	TEST_EQ(rl_handle_close((uint64_t)q), 0);
+
+	TEST_EQ(rl_latency_probe(0, 0, 0, irq), -RILL_EINVAL);
+	TEST_EQ(rl_latency_probe(4, 0, 0, irq), -RILL_EINVAL);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, RL_LATPROBE_MIN_NS - 1, 0, irq), -RILL_EINVAL);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, RL_LATPROBE_MAX_NS + 1, 0, irq), -RILL_EINVAL);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 1, 0, irq), -RILL_EINVAL);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, 0, irq), -RILL_ENOENT);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0, irq), 0);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0, irq), -RILL_EBUSY);
 	rl_sleep_ns(2000000);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, 0x10), -RILL_EFAULT);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, (uint64_t)&lat), 0);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, 0x10, irq), -RILL_EFAULT);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, (uint64_t)&lat, irq), 0);
 	TEST_EQ(lat.running, 1);
 	TEST_EQ(lat.period_ns, 100000);
 	TEST_ASSERT(lat.fires >= 1);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, (uint64_t)&lat), 0);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, (uint64_t)&lat, irq), 0);
 	TEST_EQ(lat.running, 0);
 	TEST_ASSERT(lat.max_late_ns < 1000000000ull);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, 0), -RILL_ENOENT);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, (uint64_t)&lat), 0);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, 0, irq), -RILL_ENOENT);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, (uint64_t)&lat, irq), 0);
 	TEST_EQ(lat.running, 0);
 }
 
