@@ -428,8 +428,7 @@ void uthread_return_check(void)
 
 /* A stopped thread's registers: out of its own frame when it stops, back
  * in when it goes on (both by the thread itself, under u->lock). */
-static void frame_to_regs(const struct trap_frame *tf, const struct uthread *u,
-			  struct rl_regs *r)
+static void frame_to_regs(const struct trap_frame *tf, struct rl_regs *r)
 {
 	*r = (struct rl_regs){
 		.rax = tf->rax, .rbx = tf->rbx, .rcx = tf->rcx, .rdx = tf->rdx,
@@ -437,8 +436,16 @@ static void frame_to_regs(const struct trap_frame *tf, const struct uthread *u,
 		.r8 = tf->r8, .r9 = tf->r9, .r10 = tf->r10, .r11 = tf->r11,
 		.r12 = tf->r12, .r13 = tf->r13, .r14 = tf->r14, .r15 = tf->r15,
 		.rip = tf->rip, .rflags = tf->rflags,
-		.fs_base = u->fs_base, .gs_base = u->gs_base,
 	};
+}
+
+/* What a stopped thread's registers read as (u->lock held): the bases are
+ * the thread's own fields, which thread_set_base may have changed. */
+static void stopped_regs(const struct uthread *u, struct rl_regs *r)
+{
+	*r = u->regs;
+	r->fs_base = u->fs_base;
+	r->gs_base = u->gs_base;
 }
 
 static void regs_to_frame(const struct rl_regs *r, struct trap_frame *tf)
@@ -464,7 +471,7 @@ static void deliver(struct uthread *u, struct qop *op, uint32_t kind, uint64_t i
 		struct rl_regs r;
 		irqflags_t f = spin_lock_irqsave(&u->lock);
 
-		r = u->regs;
+		stopped_regs(u, &r);
 		spin_unlock_irqrestore(&u->lock, f);
 		if (vm_rw(&op->q->owner->as, op->arg[0], &r, sizeof(r), true)) {
 			f = spin_lock_irqsave(&u->lock);
@@ -491,7 +498,7 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	 * -ESRCH look at it); only a live one is stopped, its registers
 	 * moved where others may reach them. */
 	if (kind != RL_OBS_EXIT) {
-		frame_to_regs(u->tf, u, &u->regs);
+		frame_to_regs(u->tf, &u->regs);
 		u->state = UT_STOPPED;
 	}
 	op = u->observer;
@@ -837,7 +844,7 @@ SYSCALL_DEFINE(thread_regs)
 	if (u->state != UT_STOPPED || u->obs_kind == RL_OBS_EXIT || u->resumed) {
 		e = -EBUSY;
 	} else if (a1 == RL_REGS_GET) {
-		r = u->regs;
+		stopped_regs(u, &r);
 	} else {
 		u->regs = r;
 		u->fs_base = r.fs_base;

@@ -74,7 +74,8 @@ struct uthread {
 	 * copied out of its frame when it stops and back in when it goes
 	 * on: thread_regs, resume and OBSERVE reach them under u->lock and
 	 * never the frame, which lives on a kernel stack that is freed once
-	 * the thread exits. */
+	 * the thread exits. Its fs_base/gs_base are unused: the bases are
+	 * fs_base/gs_base above. */
 	struct rl_regs regs;
 	/* observation: the stop being reported and the op awaiting it */
 	uint32_t obs_kind;		/* RL_OBS_*, 0 = none pending */

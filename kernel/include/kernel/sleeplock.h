@@ -1,14 +1,15 @@
 /*
- * sleeplock.h - a lock whose holder runs with interrupts on.
+ * sleeplock.h - a lock whose holder may sleep or be preempted.
  *
  * The one interrupt rule (spinlock.h) keeps spinlock sections short; a
  * section that may run long (a queue_enter consuming a batch, each entry
  * possibly copying many bytes) takes a sleeplock instead: a held flag
  * taken by compare-and-swap (nothing more when nobody waits: the fast path
  * of every queue_enter), a count of waiters, and a wait queue for the
- * threads that find it held. The
- * holder keeps interrupts on and may be preempted; a waiter sleeps. Never
- * take one with interrupts off or under a spinlock. Not recursive, not
+ * threads that find it held. The holder may run with interrupts on and be
+ * preempted (queue_enter runs its batch with them off but for long IPC
+ * transfers: docs/kernel.md says why); a waiter sleeps. Never take one
+ * under a spinlock. Not recursive, not
  * fair (a woken waiter may lose to a newcomer and wait again), which is
  * enough for one queue's submitters.
  */
