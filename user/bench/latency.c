@@ -12,9 +12,11 @@
  *   irqoff_snapshot  memobj_cow of the largest object that can be made,
  *                    SNAP_BYTES first, halved until one succeeds, with
  *                    SNAP_TOUCH bytes of it touched (one write a page)
+ *   irqoff_batch     one queue_enter consuming BATCH NOPs (every
+ *                    completion checked)
  * Each prints
  *   BENCHREGION name=<id> iters=1 ns=<guest ns> max_irqoff_ns=<probe>
- *       max_timer_late_ns=<sleeper> bytes=<size>
+ *       max_timer_late_ns=<sleeper> bytes=<size> (entries=<n> for the batch)
  * Any error fails the program (rl_bench_fail).
  */
 #include <rill/bench.h>
@@ -28,6 +30,7 @@
 #define SNAP_TOUCH	(128ull << 20)
 #define PROBE_NS	20000ull
 #define SLEEP_NS	200000ull
+#define BATCH		4096u	/* RL_QUEUE_MAX_SQ */
 
 static volatile bool sleeper_stop;
 static volatile uint64_t sleeper_late, sleeper_wakes;
@@ -96,7 +99,7 @@ static int64_t begin(uint64_t *t0)
 }
 
 /* The region closes; stop both and print the line. */
-static void end(const char *name, uint64_t t0, int64_t th, uint64_t bytes)
+static void end(const char *name, uint64_t t0, int64_t th, const char *unit, uint64_t amount)
 {
 	struct rl_latency lat;
 	uint64_t t1;
@@ -118,8 +121,8 @@ static void end(const char *name, uint64_t t0, int64_t th, uint64_t bytes)
 		rl_bench_fail(PROG, "%s: %lu probe interrupts, %lu sleeper wakes", name,
 			      (unsigned long)lat.fires, (unsigned long)sleeper_wakes);
 	rl_printf("BENCHREGION name=%s iters=1 ns=%lu max_irqoff_ns=%lu max_timer_late_ns=%lu "
-		  "bytes=%lu probe_period_ns=%lu\n", name, t1 - t0, lat.max_late_ns,
-		  sleeper_late, bytes, lat.period_ns);
+		  "%s=%lu probe_period_ns=%lu\n", name, t1 - t0, lat.max_late_ns,
+		  sleeper_late, unit, amount, lat.period_ns);
 }
 
 static void run_ipc(void)
@@ -161,7 +164,7 @@ static void run_ipc(void)
 	rl_cqe_done(&q);
 	if (rl_thread_join((rl_handle_t)snd))
 		rl_bench_fail(PROG, "ipc: sender thread failed");
-	end("irqoff_ipc", t0, th, IPC_BYTES);
+	end("irqoff_ipc", t0, th, "bytes", IPC_BYTES);
 	rl_handle_close((rl_handle_t)snd);
 	if (out.user_data != 7 || out.result || rl_ipc_result(res, 0)->status ||
 	    rl_ipc_result(res, 0)->length != IPC_BYTES)
@@ -209,7 +212,7 @@ static void run_snapshot(void)
 		rl_bench_reset();
 		rl_bench_fail(PROG, "snapshot of %lu bytes: %ld", (unsigned long)size, (long)snap);
 	}
-	end("irqoff_snapshot", t0, th, size);
+	end("irqoff_snapshot", t0, th, "bytes", size);
 	if (p[0] != 1)
 		rl_bench_fail(PROG, "snapshot: the source changed");
 	rl_handle_close((rl_handle_t)snap);
@@ -217,9 +220,45 @@ static void run_snapshot(void)
 	rl_handle_close((rl_handle_t)mo);
 }
 
+static void run_batch(void)
+{
+	struct rl_queue q;
+	uint64_t t0, bad = 0;
+	int64_t th, r;
+
+	if (rl_queue_init(&q, BATCH, BATCH))
+		rl_bench_fail(PROG, "batch: queue of %u", BATCH);
+	for (unsigned i = 0; i < BATCH; i++) {
+		struct rl_sqe *e = rl_get_sqe(&q);
+
+		if (!e)
+			rl_bench_fail(PROG, "batch: ring full at %u", i);
+		e->opcode = RL_OP_NOP;
+		e->arg[0] = i;
+		e->user_data = i;
+	}
+	th = begin(&t0);
+	r = rl_submit(&q);
+	end("irqoff_batch", t0, th, "entries", BATCH);
+	if (r != BATCH)
+		rl_bench_fail(PROG, "batch: %ld of %u consumed", (long)r, BATCH);
+	for (unsigned i = 0; i < BATCH; i++) {
+		struct rl_cqe *c = rl_peek_cqe(&q);
+
+		if (!c)
+			rl_bench_fail(PROG, "batch: %u completions, not %u", i, BATCH);
+		bad += c->user_data != i || c->result != (int64_t)i;
+		rl_cqe_done(&q);
+	}
+	if (bad)
+		rl_bench_fail(PROG, "batch: %lu wrong completions", (unsigned long)bad);
+	rl_handle_close(q.handle);
+}
+
 int main(int argc, char **argv)
 {
 	run_ipc();
 	run_snapshot();
+	run_batch();
 	return 0;
 }

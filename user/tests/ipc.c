@@ -164,6 +164,50 @@ DEFINE_TEST(stream_gives_two_lanes)
 	kc_expect_back(&before);
 }
 
+/* The action array is read when queue_enter consumes the entry (docs/abi.md):
+ * two entries prepared from one chain variable, changed between them and
+ * submitted by one queue_enter, both carry its last contents; an entry
+ * consumed already keeps what it had when its queue_enter ran. */
+DEFINE_TEST(chain_read_at_enter)
+{
+	static const char first[] = "first", second[] = "second", third[] = "third";
+	char res[3][64], rres[512];
+	struct rl_cqe out[4];
+	struct rl_chain c;
+	rl_handle_t l[2];
+
+	begin();
+	stream(l);
+	rl_chain_init(&c);
+	rl_chain_send(&c, first, sizeof(first));
+	TEST_EQ(rl_chain_prep(rl_get_sqe(Q()), l[0], &c, res[0], 0), 0);
+	rl_chain_init(&c);
+	rl_chain_send(&c, second, sizeof(second));
+	TEST_EQ(rl_chain_prep(rl_get_sqe(Q()), l[0], &c, res[1], 1), 0);
+	TEST_EQ(rl_submit(&q), 2);
+	/* Consumed (the sends wait on lane 0): changing the chain now
+	 * changes nothing queued. */
+	rl_chain_init(&c);
+	rl_chain_send(&c, third, sizeof(third));
+	post(l[0], &c, res[2], 2);
+	rl_chain_init(&c);
+	for (unsigned i = 0; i < 3; i++)
+		rl_chain_recv_inline(&c, 16);
+	post(l[1], &c, rres, 3);
+	reap(4, out, 4);
+	for (unsigned i = 0; i < 4; i++)
+		TEST_EQ(out[i].result, 0);
+	for (unsigned i = 0; i < 3; i++) {
+		const char *want = i < 2 ? second : third;
+
+		TEST_EQ(status(rres, i), 0);
+		TEST_EQ(rl_ipc_result(rres, i)->length, strlen(want) + 1);
+		TEST_ASSERT(!memcmp(rl_ipc_inline(rres, i), want, strlen(want) + 1));
+	}
+	close2(l);
+	kc_expect_back(&before);
+}
+
 DEFINE_TEST(fifo_matching)
 {
 	static const char *msg[4] = { "a", "bb", "ccc", "dddd" };

@@ -5,7 +5,8 @@
  * the CPU does not (all vectors but 8, 10-14, 17, 21, 29, 30), then the vector,
  * and jump to isr_common. isr_common saves the general registers in the
  * order of struct trap_frame, calls trap_dispatch(frame), and returns with
- * iretq. Entry from user mode (CS RPL 3) swaps GS so that gs:0 is the
+ * iretq, interrupts off from trap_return on (iretq restores the frame's
+ * IF). Entry from user mode (CS RPL 3) swaps GS so that gs:0 is the
  * per-CPU block in the kernel.
  */
 #include <kernel/memlayout.h>
@@ -41,6 +42,10 @@ isr_common:
 	call	trap_dispatch
 	.global trap_return
 trap_return:
+	/* Interrupts off from here to iretq, whatever the handler left
+	 * (a user page fault runs with them on): an interrupt between the
+	 * swapgs below and iretq would find the user's GS in kernel mode. */
+	cli
 	POP_GPRS
 	addq	$16, %rsp		/* vector, error */
 	testb	$3, 8(%rsp)

@@ -7,9 +7,8 @@
  * taken by compare-and-swap (nothing more when nobody waits: the fast path
  * of every queue_enter), a count of waiters, and a wait queue for the
  * threads that find it held. The holder may run with interrupts on and be
- * preempted (queue_enter runs its batch with them off but for long IPC
- * transfers: docs/kernel.md says why); a waiter sleeps. Never take one
- * under a spinlock. Not recursive, not
+ * preempted (queue_enter runs its whole batch with them on); a waiter
+ * sleeps. Never take one under a spinlock. Not recursive, not
  * fair (a woken waiter may lose to a newcomer and wait again), which is
  * enough for one queue's submitters.
  */
