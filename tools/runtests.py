@@ -44,7 +44,10 @@ lines it saw.
             started, or without its end line (it stopped early), fails.
             user/smp<N>/boot needs "utest: done programs=N failed=M" with
             N and M equal to what the runner counted, and QEMU status 1
-            (3 when a program failed).
+            (3 when a program failed). Then each program of ICOUNT_PROGRAMS
+            alone ("test log=info only=<prog>", checked the same way for
+            that one program) in a -smp 1 boot under -icount shift=0:
+            user-icount-<prog>/smp1/...
   fault     for each case in FAULT_CASES (page fault, kernel stack
             overflow, explicit panic): boot with "ktest.fault=<kind>";
             passes on a panic (status 5) whose message matches and whose
@@ -96,6 +99,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 KERNEL_TIMEOUT = 300
 USER_TIMEOUT = 600
+# In-OS test programs run a second time, alone (init's only=), in a boot
+# under -icount: tests/trapreturn (interrupts at trap_return's iretq).
+ICOUNT_PROGRAMS = ["trapreturn"]
+ICOUNT_ARGS = ["-icount", "shift=0,sleep=off"]
 SELFTEST_TIMEOUT = 120
 FAULT_TIMEOUT = 120
 ISO_TIMEOUT = 300
@@ -305,12 +312,13 @@ def kernel_images(build):
     return (os.path.join(build, "rill.bin"), os.path.join(build, "initrd.cpio"))
 
 
-def boot(build, res, prefix, logname, smp, append, timeout):
+def boot(build, res, prefix, logname, smp, append, timeout, extra_args=()):
     """(status, text, timed_out), or None after a FAIL <prefix>/boot."""
     kernel, initrd = kernel_images(build)
     try:
         status, text, timed_out = qemu.boot(kernel, initrd=initrd, smp=smp,
-                                            append=append, timeout=timeout)
+                                            append=append, timeout=timeout,
+                                            extra_args=extra_args)
     except qemu.BootError as e:
         res.fail(f"{prefix}/boot", f"{e} (build it with `make`)")
         return None
@@ -487,20 +495,28 @@ class Prog:
 
 
 def run_user(build, smp, res, label="user", append="test log=info", d="tests",
-             extra=(), timeout=USER_TIMEOUT):
-    """Boot with "test": init runs every <d>/* program of the initrd; each
-    must start once, report its results and an end line that agrees with
-    them, and init's counts must agree with the runner's."""
+             extra=(), timeout=USER_TIMEOUT, only=None, qemu_args=()):
+    """Boot with "test": init runs every <d>/* program of the initrd (with
+    only=<prog>, that one: it must be in the initrd); each must start once,
+    report its results and an end line that agrees with them, and init's
+    counts must agree with the runner's."""
     prefix = f"{label}/smp{smp}"
     try:
         expected = initrd_programs(build, d) + list(extra)
+        if only is not None:
+            if only not in expected:
+                res.fail(f"{prefix}/boot", f"{only} is not a {d}/ program of the initrd")
+                return
+            expected = [only]
+            append = f"{append} only={only}"
     except (OSError, ValueError) as e:
         res.fail(f"{prefix}/boot", f"cannot list the initrd: {e}")
         return
     if not expected:
         res.fail(f"{prefix}/boot", f"no {d}/ program in the initrd")
         return
-    b = boot(build, res, prefix, f"{label}-smp{smp}.log", smp, append, timeout)
+    b = boot(build, res, prefix, f"{label}-smp{smp}.log", smp, append, timeout,
+             extra_args=qemu_args)
     if b is None:
         return
     status, text, timed_out = b
@@ -845,6 +861,14 @@ def main(argv=None):
         for n in smps:
             steps.append((f"user/smp{n}",
                           lambda n=n: run_user(args.build, n, res)))
+        # Programs whose bugs only an interrupt at an exact instruction
+        # shows: again under -icount, where QEMU ends translation blocks
+        # (and takes interrupts) wherever the instruction budget runs out.
+        for prog in ICOUNT_PROGRAMS:
+            steps.append((f"user-icount/{prog}",
+                          lambda prog=prog: run_user(args.build, 1, res,
+                                                     label=f"user-icount-{prog}",
+                                                     only=prog, qemu_args=ICOUNT_ARGS)))
     if "fault" in parts:
         steps.append(("fault", lambda: run_fault(args.build, res)))
     if "iso" in parts:
