@@ -216,13 +216,28 @@ static void authority_destroy(struct kobj *o)
 	panic("authority object freed");
 }
 
-struct kobj irq_authority, ioport_authority, phys_authority;
+struct kobj irq_authority, ioport_authority, phys_authority, clock_authority;
 
 void authorities_init(void)
 {
 	kobj_init(&irq_authority, RL_OBJ_IRQ_AUTHORITY, authority_destroy);
 	kobj_init(&ioport_authority, RL_OBJ_IOPORT_AUTHORITY, authority_destroy);
 	kobj_init(&phys_authority, RL_OBJ_PHYS_AUTHORITY, authority_destroy);
+	kobj_init(&clock_authority, RL_OBJ_CLOCK_AUTHORITY, authority_destroy);
+}
+
+/* Realtime for every process (the clock page's offset): the machine's
+ * business, so it takes the clock authority (init's, and what it hands
+ * on: the POSIX server's settimeofday). */
+SYSCALL_DEFINE(clock_set_realtime)
+{
+	struct kobj *o;
+	int r = a0 > INT32_MAX ? -EBADF : handle_get(a0, RL_OBJ_CLOCK_AUTHORITY, 0, &o, NULL);
+
+	if (r)
+		return r;
+	kobj_put(o);
+	return clock_set_realtime(a1);
 }
 
 SYSCALL_DEFINE(memobj_physical)

@@ -22,7 +22,7 @@
 #define STACK_TOP	0x00007fffffe00000ull
 #define STACK_SIZE	(256 * 1024ull)
 
-extern struct kobj irq_authority, ioport_authority, phys_authority;
+extern struct kobj irq_authority, ioport_authority, phys_authority, clock_authority;
 
 /* Copy len bytes into a populated anonymous object at off. */
 static void memobj_write(struct memobj *mo, uint64_t off, const void *src, size_t len)
@@ -130,6 +130,7 @@ static int start_init(const char *path)
 	st.irq_authority = give(p, &irq_authority, RL_RIGHTS_ALL);
 	st.ioport_authority = give(p, &ioport_authority, RL_RIGHTS_ALL);
 	st.phys_authority = give(p, &phys_authority, RL_RIGHTS_ALL);
+	st.clock_authority = give(p, &clock_authority, RL_RIGHTS_ALL);
 
 	r = memobj_create_anon(STACK_SIZE, NULL, &stack);
 	if (r)

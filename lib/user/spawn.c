@@ -138,6 +138,7 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	st.irq_authority = give(ph, opts->irq_authority);
 	st.ioport_authority = give(ph, opts->ioport_authority);
 	st.phys_authority = give(ph, opts->phys_authority);
+	st.clock_authority = give(ph, opts->clock_authority);
 	for (unsigned i = 0; i < 4; i++)
 		st.handles[i] = give(ph, opts->handles[i]);
 	if (opts->initrd) {

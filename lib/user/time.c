@@ -19,6 +19,25 @@ uint64_t rl_clock_ns(void)
 	return ns;
 }
 
+uint64_t rl_clock_realtime_ns(void)
+{
+	const volatile struct rl_clock_page *cp =
+		(const volatile struct rl_clock_page *)rl_startup_info->clock_page;
+	uint32_t seq;
+	uint64_t ns, lo, hi;
+
+	do {
+		seq = cp->seq;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+		ns = cp->base_ns +
+		     (uint64_t)(((unsigned __int128)(((hi << 32) | lo) - cp->tsc_base) * cp->mult) >> 32) +
+		     (uint64_t)cp->realtime_offset;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	} while ((seq & 1) || seq != cp->seq);
+	return ns;
+}
+
 void rl_sleep_ns(uint64_t ns)
 {
 	uint32_t word = 0;

@@ -21,16 +21,27 @@
 #define STACK_LEN	0x4000ull
 #define WAIT_NS		(20ull * 1000000000ull)
 
-/* Native system calls there are (rill/syscalls.def). */
-enum {
-	NATIVE_CALLS = 0
-#define SYSCALL(nr, name, nargs, kind) + 1
+/* Native system call numbers there are (rill/syscalls.def): 0 up to the
+ * highest, gaps included (a number in a gap is no call either). */
+static const unsigned native_nrs[] = {
+#define SYSCALL(nr, name, nargs, kind) nr,
 #include <rill/syscalls.def>
 #undef SYSCALL
 };
 
+static uint64_t native_calls(void)
+{
+	unsigned max = 0;
+
+	for (unsigned i = 0; i < sizeof(native_nrs) / sizeof(native_nrs[0]); i++)
+		if (native_nrs[i] > max)
+			max = native_nrs[i];
+	return max + 1;
+}
+#define NATIVE_CALLS	native_calls()
+
 /*
- * all_calls: rdi = number of native calls. Makes native call n (with
+ * all_calls: rdi = the highest native call number + 1. Makes call n (with
  * rdi = 0, rsi = rdx = RL_RIGHTS_ALL, r10 = n: process_create would make
  * a process with them) for every n in turn, then Linux's getpid (39), then
  * ud2.

@@ -1122,6 +1122,54 @@ DEFINE_TEST(latency_probe_call)
 	TEST_EQ(lat.running, 0);
 }
 
+/* CLOCK_REALTIME from the clock page: the RTC's time at boot (QEMU's is
+ * the host's), moving with the monotonic clock; clock_set_realtime takes
+ * the clock authority and moves only realtime. */
+DEFINE_TEST(realtime_clock)
+{
+	const struct rl_startup *st = rl_startup_info;
+	uint64_t auth = (uint64_t)st->clock_authority, set = 1ull << 60, t0, m0, t1, m1;
+	int64_t off0, d;
+
+	t0 = rl_clock_realtime_ns();
+	m0 = rl_clock_ns();
+	off0 = (int64_t)(t0 - m0);
+	/* Between 2020-01-01 and 2100-01-01. */
+	TEST_ASSERT(t0 > 1577836800ull * 1000000000ull);
+	TEST_ASSERT(t0 < 4102444800ull * 1000000000ull);
+	rl_sleep_ns(2000000);
+	t1 = rl_clock_realtime_ns();
+	m1 = rl_clock_ns();
+	TEST_ASSERT(t1 - t0 >= 2000000);
+	/* Realtime - monotonic stays put (two reads: within 1 ms). */
+	d = (int64_t)(t1 - m1) - off0;
+	TEST_ASSERT(d < 1000000 && d > -1000000);
+
+	TEST_EQ(rl_clock_set_realtime(0, set), -RILL_EBADF);
+	TEST_EQ(rl_clock_set_realtime(1ull << 40, set), -RILL_EBADF);
+	TEST_EQ(rl_clock_set_realtime(RL_SELF_PROCESS, set), -RILL_EBADFD);
+	if (auth == 0 || st->irq_authority <= 0)
+		TEST_SKIP("no clock authority (init gives it to its tests)");
+	TEST_EQ(rl_clock_set_realtime((uint64_t)st->irq_authority, set), -RILL_EBADFD);
+	TEST_EQ(rl_clock_set_realtime(auth, 1ull << 63), -RILL_EINVAL);
+	d = (int64_t)(rl_clock_realtime_ns() - rl_clock_ns()) - off0;
+	TEST_ASSERT(d < 1000000 && d > -1000000);	/* refused: unchanged */
+
+	m0 = rl_clock_ns();
+	TEST_EQ(rl_clock_set_realtime(auth, set), 0);
+	t1 = rl_clock_realtime_ns();
+	m1 = rl_clock_ns();
+	TEST_ASSERT(t1 >= set && t1 < set + 1000000000ull);
+	TEST_ASSERT(m1 >= m0 && m1 - m0 < 1000000000ull);	/* monotonic unmoved */
+	/* Earlier than boot is allowed too (a negative offset). */
+	TEST_EQ(rl_clock_set_realtime(auth, 5), 0);
+	TEST_ASSERT(rl_clock_realtime_ns() < 1000000000ull);
+	/* Back to the time it is: the offset it had. */
+	TEST_EQ(rl_clock_set_realtime(auth, rl_clock_ns() + (uint64_t)off0), 0);
+	d = (int64_t)(rl_clock_realtime_ns() - rl_clock_ns()) - off0;
+	TEST_ASSERT(d < 1000000 && d > -1000000);
+}
+
 /* The hardware calls are for holders of the authorities (init, and test
  * programs when init gives them its own). Without them only the handle
  * errors are reachable. */

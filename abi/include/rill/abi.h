@@ -51,6 +51,7 @@ enum rl_object_type {
 	RL_OBJ_IOPORT_AUTHORITY = 8,
 	RL_OBJ_PHYS_AUTHORITY = 9,
 	RL_OBJ_LANE = 10,		/* one side of an IPC stream */
+	RL_OBJ_CLOCK_AUTHORITY = 11,	/* clock_set_realtime */
 };
 
 #define RL_RIGHT_READ		0x0001u	/* memory: map readable, read */
@@ -248,6 +249,7 @@ struct rl_clock_page {
 	uint64_t base_ns;
 	uint64_t mult;		/* ns per tick, 32.32 fixed point */
 	uint64_t tsc_hz;
+	int64_t realtime_offset; /* realtime ns since 1970 (UTC) = monotonic ns + this */
 };
 
 /* ---- starting a process --------------------------------------------------- */
@@ -269,7 +271,9 @@ struct rl_startup {
 	uint64_t argv;			/* char *argv[argc + 1] */
 	uint64_t cmdline;		/* kernel command line (init only) */
 	rl_handle_t handles[4];		/* handles the parent chose to give (0: none) */
-	uint64_t reserved[2];
+	rl_handle_t clock_authority;	/* (init only) */
+	uint32_t reserved0;
+	uint64_t reserved1;
 };
 
 #define RL_STARTUP_MAGIC	0x52494c4cu	/* "RILL" */

@@ -20,6 +20,10 @@ uint64_t clock_ns(void);
 /* TSC ticks per second once calibrated, 0 before. */
 uint64_t clock_tsc_hz(void);
 
+/* Realtime (ns since 1970, UTC) := ns from now on, for every process
+ * (the clock page's offset); -EINVAL above INT64_MAX. */
+int clock_set_realtime(uint64_t ns);
+
 /* Busy-wait; for early boot and drivers' short delays. */
 void clock_delay_ns(uint64_t ns);
 

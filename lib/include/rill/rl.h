@@ -56,6 +56,9 @@ int64_t rl_sync_op(const struct rl_sqe *op, struct rl_cqe *out);
 
 /* ---- time ---- */
 uint64_t rl_clock_ns(void);
+/* Nanoseconds since 1970-01-01 UTC (CLOCK_REALTIME), no system call:
+ * the clock page's monotonic time plus its realtime offset. */
+uint64_t rl_clock_realtime_ns(void);
 void rl_sleep_ns(uint64_t ns);
 
 /* ---- memory ---- */
@@ -100,7 +103,7 @@ struct rl_spawn_opts {
 	uint64_t budget;
 	/* Handles of the caller to give to the child (0: none); they appear
 	 * in the child's startup block. */
-	rl_handle_t irq_authority, ioport_authority, phys_authority;
+	rl_handle_t irq_authority, ioport_authority, phys_authority, clock_authority;
 	/* Further handles to give, with all their rights (0: none); they
 	 * appear in the child's rl_startup_info->handles[]. */
 	rl_handle_t handles[4];
