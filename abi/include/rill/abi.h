@@ -402,4 +402,19 @@ struct rl_ipc_result {
 _Static_assert(sizeof(struct rl_ipc_action) == 32, "ipc action size");
 _Static_assert(sizeof(struct rl_ipc_result) == 32, "ipc result size");
 
+/* Every structure kernel and user space share has its size (and the
+ * offset of fields added later) fixed here: a change that moves one fails
+ * to compile on both sides, not at run time. */
+_Static_assert(sizeof(struct rl_handle_info) == 32, "handle_info size");
+_Static_assert(sizeof(struct rl_queue_params) == 32, "queue_params size");
+_Static_assert(sizeof(struct rl_clock_page) == 48, "clock page size");
+_Static_assert(__builtin_offsetof(struct rl_clock_page, realtime_offset) == 40, "realtime_offset");
+_Static_assert(sizeof(struct rl_startup) == 104, "startup size");
+_Static_assert(__builtin_offsetof(struct rl_startup, handles) == 72, "startup handles");
+_Static_assert(__builtin_offsetof(struct rl_startup, clock_authority) == 88, "clock_authority");
+_Static_assert(sizeof(struct rl_budget) == 32, "budget size");
+_Static_assert(sizeof(struct rl_kcounters) == 128, "kcounters size (grows only at the end)");
+_Static_assert(sizeof(struct rl_latency) == 64, "latency size");
+_Static_assert(sizeof(struct rl_iovec) == 16, "iovec size");
+
 #endif

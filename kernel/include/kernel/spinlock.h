@@ -1,5 +1,5 @@
 /*
- * spinlock.h - ticket spinlocks.
+ * spinlock.h - test-and-test-and-set spinlocks.
  *
  * Interrupt discipline (one rule, no exceptions): a spinlock is only ever
  * held with interrupts disabled on the holding CPU. Take it with
