@@ -43,20 +43,23 @@
 #define KERNEL_IPC_CORE_H
 
 #include <kernel/types.h>
+#include <rill/abi.h>
 
+/* The ABI's action types, one source (rill/abi.h): the core's names. */
 enum ipc_type {
-	IPC_SEND = 1,		/* buf, len */
-	IPC_SEND_SG = 2,	/* buf = iovec array, len = total bytes (wrapper sums) */
-	IPC_RECV = 3,		/* buf, len = capacity */
-	IPC_RECV_INLINE = 4,	/* len = capacity (<= the inline bound) */
-	IPC_PUSH_HANDLE = 5,	/* arg = handle, rights = mask passed on */
-	IPC_PULL_HANDLE = 6,	/* rights = rights required */
-	IPC_IMBUE_CREDS = 7,
-	IPC_EXTRACT_CREDS = 8,
-	IPC_OFFER = 9,
-	IPC_ACCEPT = 10,
-	IPC_DISMISS = 11,
-	IPC_TYPE_MAX = 11,
+	IPC_SEND = RL_IPC_SEND,			/* buf, len */
+	IPC_SEND_SG = RL_IPC_SEND_SG,		/* buf = iovec array, len = total bytes
+						   (wrapper sums) */
+	IPC_RECV = RL_IPC_RECV,			/* buf, len = capacity */
+	IPC_RECV_INLINE = RL_IPC_RECV_INLINE,	/* len = capacity (<= the inline bound) */
+	IPC_PUSH_HANDLE = RL_IPC_PUSH_HANDLE,	/* arg = handle, rights = mask passed on */
+	IPC_PULL_HANDLE = RL_IPC_PULL_HANDLE,	/* rights = rights required */
+	IPC_IMBUE_CREDS = RL_IPC_IMBUE_CREDS,
+	IPC_EXTRACT_CREDS = RL_IPC_EXTRACT_CREDS,
+	IPC_OFFER = RL_IPC_OFFER,
+	IPC_ACCEPT = RL_IPC_ACCEPT,
+	IPC_DISMISS = RL_IPC_DISMISS,
+	IPC_TYPE_MAX = RL_IPC_DISMISS,
 };
 
 /* Results (negated where stored in status). */
