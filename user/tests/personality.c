@@ -307,3 +307,131 @@ DEFINE_TEST(spawn_foreign_is_supervised)
 	TEST_EQ(rl_handle_close((uint64_t)ph), 0);
 	queue_free(&q);
 }
+
+/*
+ * process_dispatch: the in-process path for a foreign system call.
+ *
+ * dispatch_child (rdi = the data page): getpid (39), whose answer the stub
+ * takes from the data page's word 1, stored at word 0; then call 1000 with
+ * rdi = 5, rsi = 7, answered rdi + rsi by the stub, stored at word 2; then
+ * exit (60), which the stub sends on with a syscall of its own from inside
+ * its range: the supervisor sees it. dispatch_stub .. dispatch_stub_end is
+ * the range, dispatch_stub the entry.
+ */
+extern const char dispatch_child[], dispatch_stub[], dispatch_stub_end[];
+__asm__(".text\n"
+	"dispatch_child:\n"
+	"	movq %rdi, %r12\n"
+	"	movl $39, %eax\n"
+	"	syscall\n"
+	"	movq %rax, 0(%r12)\n"
+	"	movl $1000, %eax\n"
+	"	movl $5, %edi\n"
+	"	movl $7, %esi\n"
+	"	syscall\n"
+	"	movq %rax, 16(%r12)\n"
+	"	movl $60, %eax\n"
+	"	xorl %edi, %edi\n"
+	"	syscall\n"
+	"	ud2\n"
+	"dispatch_stub:\n"
+	"	cmpq $39, %rax\n"
+	"	jne 1f\n"
+	"	movabsq $0x10001008, %rax\n"	/* DATA_VA + 8 */
+	"	movq (%rax), %rax\n"
+	"	jmpq *%rcx\n"
+	"1:	cmpq $1000, %rax\n"
+	"	jne 2f\n"
+	"	leaq (%rdi,%rsi), %rax\n"
+	"	jmpq *%rcx\n"
+	"2:	leaq -128(%rsp), %rsp\n"
+	"	pushq %rcx\n"
+	"	pushq %r11\n"
+	"	syscall\n"
+	"	popq %r11\n"
+	"	popq %rcx\n"
+	"	leaq 128(%rsp), %rsp\n"
+	"	jmpq *%rcx\n"
+	"dispatch_stub_end:\n");
+
+DEFINE_TEST(dispatch_in_process)
+{
+	uint64_t stub = CODE_VA + (uint64_t)(dispatch_stub - dispatch_child);
+	uint64_t len = (uint64_t)(dispatch_stub_end - dispatch_stub);
+	struct rl_queue q;
+	struct rl_regs regs;
+	struct rl_cqe c;
+	struct child ch;
+	int64_t th, weak;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	child_make(&ch, RL_PROCESS_FOREIGN, RL_RIGHTS_ALL, RL_RIGHTS_ALL, dispatch_child,
+		   dispatch_stub_end);
+	/* Bad calls: handles, rights, ranges. */
+	TEST_EQ(rl_process_dispatch(0x5555, stub, stub, len), -RILL_EBADF);
+	TEST_EQ(rl_process_dispatch(1ull << 40, stub, stub, len), -RILL_EBADF);
+	TEST_EQ(rl_process_dispatch(RL_SELF_THREAD, stub, stub, len), -RILL_EBADFD);
+	weak = rl_handle_dup((uint64_t)ch.proc, RL_RIGHT_DUP);
+	TEST_ASSERT(weak > 0);
+	TEST_EQ(rl_process_dispatch((uint64_t)weak, stub, stub, len), -RILL_EPERM);
+	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub + len, stub, len), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub - 1, stub, len), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub, stub, 0), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub, stub, 2ull << 30), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, 0xffff800000000000ull,
+				    0xffff800000000000ull, 4096), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, 0x7ffffffff000ull, 0x7ffffffff000ull,
+				    0x2000), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, 0, stub, 0), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, 0, 0, 0), 0);	/* off: fine */
+
+	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub, stub, len), 0);
+	ch.data[1] = 777;
+	th = rl_thread_create((uint64_t)ch.proc, CODE_VA, STACK_VA + STACK_LEN, DATA_VA,
+			      RL_THREAD_SUPERVISED);
+	TEST_ASSERT(th > 0);
+	TEST_EQ(rl_thread_start((uint64_t)th), 0);
+	/* getpid and call 1000 never stop the thread; exit does, from the
+	 * stub's own syscall, with the stub's registers. */
+	TEST_EQ(op(&q, RL_OP_OBSERVE, (rl_handle_t)th, (uint64_t)&regs, 0, &c), RL_OBS_SYSCALL);
+	TEST_EQ(c.aux[0], 60);
+	TEST_EQ(regs.rax, 60);
+	TEST_ASSERT(regs.rip > stub && regs.rip <= stub + len);
+	TEST_EQ(ch.data[0], 777);
+	TEST_EQ(ch.data[2], 12);
+	TEST_EQ(rl_process_kill((uint64_t)ch.proc, 9), 0);
+	TEST_EQ(op(&q, RL_OP_PROCESS_WAIT, (rl_handle_t)ch.proc, 0, 0, NULL), 9);
+	TEST_EQ(rl_handle_close((uint64_t)th), 0);
+	child_free(&ch);
+	queue_free(&q);
+}
+
+/* Without dispatch a foreign process's getpid stops it as before; turned
+ * off again, the same. */
+DEFINE_TEST(dispatch_off_stops_as_before)
+{
+	uint64_t stub = CODE_VA + (uint64_t)(dispatch_stub - dispatch_child);
+	uint64_t len = (uint64_t)(dispatch_stub_end - dispatch_stub);
+	struct rl_queue q;
+	struct rl_cqe c;
+	struct child ch;
+	int64_t th;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	child_make(&ch, RL_PROCESS_FOREIGN, RL_RIGHTS_ALL, RL_RIGHTS_ALL, dispatch_child,
+		   dispatch_stub_end);
+	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub, stub, len), 0);
+	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, 0, 0, 0), 0);
+	th = rl_thread_create((uint64_t)ch.proc, CODE_VA, STACK_VA + STACK_LEN, DATA_VA,
+			      RL_THREAD_SUPERVISED);
+	TEST_ASSERT(th > 0);
+	TEST_EQ(rl_thread_start((uint64_t)th), 0);
+	TEST_EQ(op(&q, RL_OP_OBSERVE, (rl_handle_t)th, 0, 0, &c), RL_OBS_SYSCALL);
+	TEST_EQ(c.aux[0], 39);
+	TEST_EQ(rl_process_kill((uint64_t)ch.proc, 9), 0);
+	TEST_EQ(op(&q, RL_OP_PROCESS_WAIT, (rl_handle_t)ch.proc, 0, 0, NULL), 9);
+	TEST_EQ(rl_handle_close((uint64_t)th), 0);
+	child_free(&ch);
+	queue_free(&q);
+}

@@ -44,6 +44,10 @@ struct process {
 	bool reap_destroy;
 	uint32_t orphan_queued;
 	bool foreign;			/* RL_PROCESS_FOREIGN: no native calls */
+	/* process_dispatch: a foreign system call from outside
+	 * [dispatch_start, dispatch_end) goes to dispatch_entry in the
+	 * process itself (0: off); from inside, the usual way. */
+	uint64_t dispatch_entry, dispatch_start, dispatch_end;
 	uint32_t self_process_rights;	/* what RL_SELF_PROCESS carries here */
 	uint32_t self_thread_rights;	/* what RL_SELF_THREAD carries here */
 	char name[24];
