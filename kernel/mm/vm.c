@@ -453,6 +453,7 @@ int aspace_init(struct aspace *as)
 	as->budget = &budget_root;	/* a process sets its own */
 	as->last[0] = as->last[1] = NULL;
 	as->last_next = 0;
+	as->futex_waiters = 0;
 	as->pml4 = uvm_create();
 	return as->pml4 ? 0 : -ENOMEM;
 }
@@ -775,8 +776,16 @@ static int change_range(struct aspace *as, uintptr_t addr, uint64_t len, int pro
 		}
 	}
 	spin_unlock_irqrestore(&as->lock, f);
-	list_for_each_safe(p, tmp, &gone)
-		vma_free(list_entry(p, struct vma, as_link));
+	/* Waiters on words of the areas gone wake with -EFAULT: nothing of
+	 * theirs names those words any more, so no wake would come. (They
+	 * queued under as->lock, so each is either found here or found no
+	 * area.) */
+	list_for_each_safe(p, tmp, &gone) {
+		struct vma *v = list_entry(p, struct vma, as_link);
+
+		futex_unmapped(as, v->start, v->end);
+		vma_free(v);
+	}
 out:
 	if (spare[0])
 		vma_release(as, spare[0]);
@@ -910,6 +919,41 @@ out:
 	spin_unlock(&mo->lock);
 	*pa_out = pa;
 	return r;
+}
+
+/*
+ * Futex keys (syscall.c). A futex is named by the memory object mapped at
+ * its address and the word's offset in that object, so processes sharing
+ * an object meet on the same futex wherever each maps it. A copy-on-write
+ * snapshot is another object: its words are other futexes.
+ */
+int vm_futex_key(struct aspace *as, uintptr_t addr, struct memobj **mo, uint64_t *off)
+{
+	struct vma *v = as->dead ? NULL : find_vma(as, addr);
+
+	/* Readable as resolve() sees it; device memory is never read by
+	 * the kernel (as in vm_rw). */
+	if (!v || !(v->prot & (RL_PROT_READ | RL_PROT_WRITE | RL_PROT_EXEC)) ||
+	    v->mo->kind == MO_PHYS)
+		return -EFAULT;
+	kobj_get(&v->mo->obj);
+	*mo = v->mo;
+	*off = v->offset + (addr - v->start);
+	return 0;
+}
+
+uint32_t memobj_read32(struct memobj *mo, uint64_t off)
+{
+	irqflags_t f = spin_lock_irqsave(&mo->lock);
+	paddr_t *slot = radix_lookup(&mo->pages, off / PAGE_SIZE);
+	uint32_t val = 0;
+
+	/* A page never touched reads as zero, and is not made for a read. */
+	if (slot && *slot)
+		val = __atomic_load_n((uint32_t *)((char *)phys_to_virt(*slot) + off % PAGE_SIZE),
+				      __ATOMIC_RELAXED);
+	spin_unlock_irqrestore(&mo->lock, f);
+	return val;
 }
 
 int vm_fault(struct aspace *as, uintptr_t addr, unsigned error)

@@ -774,3 +774,358 @@ DEFINE_TEST(stale_handle_value_not_reused)
 	rl_printf("process: %u reuses of a slot (%lu handles made) without its old value\n",
 		  reuses, (unsigned long)n);
 }
+
+/* ---- futexes keyed by memory object (bin/futex-peer) ------------------------------- */
+
+/* The second page of the object shared with bin/futex-peer (its layout). */
+struct futex_shared {
+	uint32_t word, back, state, pad;
+	uint64_t peer_addr, w1_addr, w2_addr;
+};
+
+/* Spawn bin/futex-peer mode with the two-page object mo mapped at *a
+ * here; waits until it has reported. Returns its process handle. */
+static int64_t peer_start(const char *mode, int64_t *mo, uint64_t *a, struct futex_shared **s)
+{
+	struct rl_spawn_opts opts = { 0 };
+	const char *argv[] = { "futex-peer", mode };
+	uint64_t until = rl_clock_ns() + 10000 * MS;
+	int64_t p;
+
+	*mo = rl_memobj_create(2 * PAGE, 0);
+	TEST_ASSERT(*mo > 0);
+	*a = (uint64_t)rl_map(RL_SELF_PROCESS, (rl_handle_t)*mo, 0, 0, 2 * PAGE,
+			      RL_PROT_READ | RL_PROT_WRITE);
+	TEST_ASSERT((int64_t)*a > 0);
+	*s = (struct futex_shared *)(*a + PAGE);
+	opts.handles[0] = (rl_handle_t)*mo;
+	p = rl_spawn_file("bin/futex-peer", 2, argv, &opts, NULL);
+	TEST_ASSERT(p > 0);
+	while (!__atomic_load_n(&(*s)->state, __ATOMIC_SEQ_CST)) {
+		TEST_ASSERT(rl_clock_ns() < until);
+		rl_futex_wait((uint64_t)&(*s)->state, 0, rl_clock_ns() + 100 * MS);
+	}
+	return p;
+}
+
+static void peer_end(int64_t p, int64_t mo, uint64_t a)
+{
+	TEST_EQ(rl_process_wait((rl_handle_t)p), 0);
+	TEST_EQ(rl_handle_close((uint64_t)p), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 2 * PAGE), 0);
+	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+}
+
+/* Call wake (returning how many it woke) until it wakes one: proof that
+ * the waiter was queued on that key. Returns how many calls it took. */
+#define WAKE_UNTIL_ONE(call) ({						\
+	uint64_t _until = rl_clock_ns() + 10000 * MS, _n = 1;		\
+	int64_t _r;							\
+	while ((_r = (call)) == 0) {					\
+		TEST_ASSERT(rl_clock_ns() < _until);			\
+		sleep_ms(1);						\
+		_n++;							\
+	}								\
+	TEST_EQ(_r, 1);							\
+	_n;								\
+})
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+static void futex_warm_up(void)
+{
+	size_t len;
+	int64_t t;
+
+	/* The initrd is mapped here on first use, and the first thread
+	 * leaves the runtime's queue and stack behind: before the counters. */
+	TEST_ASSERT(rl_initrd_file("bin/futex-peer", &len) != NULL);
+	warm_up();
+	t = rl_thread_spawn(nothing, NULL);
+	TEST_ASSERT(t > 0);
+	TEST_EQ(rl_thread_join((rl_handle_t)t), 0);
+	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+}
+
+DEFINE_TEST(futex_shared_object_across_processes)
+{
+	struct rl_kcounters c0;
+	struct futex_shared *s;
+	int64_t mo, p, m2;
+	uint64_t a, n, peer;
+
+	futex_warm_up();
+	kc_settle(&c0);
+	p = peer_start("shared", &mo, &a, &s);
+	/* The same word, at another address and another offset into each
+	 * process's mapping. */
+	peer = s->peer_addr;
+	TEST_ASSERT(peer != 0 && peer != (uint64_t)s);
+	/* Another mapping of the object going, here, while the peer waits:
+	 * its wait goes on (it would exit 3 if woken). */
+	m2 = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 2 * PAGE, RL_PROT_READ);
+	TEST_ASSERT(m2 > 0);
+	sleep_ms(100);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)m2, 2 * PAGE), 0);
+	/* Woken from here, through our mapping: the peer waits on its own. */
+	n = WAKE_UNTIL_ONE(rl_futex_wake((uint64_t)&s->word, 10));
+	/* And the other way: the peer wakes us through its mapping. */
+	TEST_EQ(rl_futex_wait((uint64_t)&s->back, 0, rl_clock_ns() + 30000 * MS), 0);
+	peer_end(p, mo, a);
+	kc_expect_back(&c0);
+	rl_printf("futex: peer at %#lx, us at %#lx; woken after %lu wake calls\n",
+		  (unsigned long)peer, (unsigned long)(a + PAGE), (unsigned long)n);
+}
+
+DEFINE_TEST(futex_wake_in_other_process)
+{
+	struct rl_kcounters c0;
+	struct futex_shared *s;
+	int64_t mo, p, weak, r;
+	uint64_t a;
+
+	futex_warm_up();
+	kc_settle(&c0);
+	p = peer_start("private", &mo, &a, &s);
+	/* Words of the peer's own memory, nothing shared: only a holder of
+	 * its handle with MANAGE can wake them. */
+	weak = rl_handle_dup((uint64_t)p, RL_RIGHT_WAIT);
+	TEST_ASSERT(weak > 0);
+	TEST_EQ(rl_futex_wake_in((uint64_t)weak, s->w1_addr, 1), -RILL_EPERM);
+	TEST_EQ(rl_futex_store_wake((uint64_t)weak, s->w2_addr, 7, 1), -RILL_EPERM);
+	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+	TEST_EQ(rl_futex_wake_in((uint64_t)p, s->w1_addr, 0), 0);
+	/* Our word at that address is another futex (if mapped at all). */
+	TEST_EQ(rl_futex_wake((uint64_t)&s->word, 10), 0);
+	WAKE_UNTIL_ONE(rl_futex_wake_in((uint64_t)p, s->w1_addr, 10));
+	/* The store of an unchanged value, and a wake: the peer was queued. */
+	WAKE_UNTIL_ONE(rl_futex_store_wake((uint64_t)p, s->w2_addr, 0, 10));
+	/* Then the value it waits for: stored whether or not it waits yet. */
+	r = rl_futex_store_wake((uint64_t)p, s->w2_addr, 7, 10);
+	TEST_ASSERT(r == 0 || r == 1);
+	peer_end(p, mo, a);
+	kc_expect_back(&c0);
+}
+
+DEFINE_TEST(futex_wake_in_errors)
+{
+	struct rl_kcounters c0;
+	static uint32_t word = 3;
+	int64_t mo, p, th;
+	uint64_t a;
+
+	futex_warm_up();
+	kc_settle(&c0);
+	/* Handles: none, out of range, not a process, no MANAGE. */
+	TEST_EQ(rl_futex_wake_in(12345, (uint64_t)&word, 1), -RILL_EBADF);
+	TEST_EQ(rl_futex_wake_in(1ull << 32, (uint64_t)&word, 1), -RILL_EBADF);
+	TEST_EQ(rl_futex_store_wake(12345, (uint64_t)&word, 3, 1), -RILL_EBADF);
+	mo = rl_memobj_create(PAGE, 0);
+	TEST_ASSERT(mo > 0);
+	TEST_EQ(rl_futex_wake_in((uint64_t)mo, (uint64_t)&word, 1), -RILL_EBADFD);
+	TEST_EQ(rl_futex_store_wake((uint64_t)mo, (uint64_t)&word, 3, 1), -RILL_EBADFD);
+	TEST_EQ(rl_futex_wake_in(RL_SELF_THREAD, (uint64_t)&word, 1), -RILL_EBADFD);
+	/* Addresses, in our own process: misaligned, kernel, unmapped. */
+	TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, (uint64_t)&word, 1), 0);
+	TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, (uint64_t)&word + 2, 1), -RILL_EINVAL);
+	TEST_EQ(rl_futex_store_wake(RL_SELF_PROCESS, (uint64_t)&word + 1, 3, 1), -RILL_EINVAL);
+	TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, KERNEL_PTR, 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_store_wake(RL_SELF_PROCESS, KERNEL_PTR, 3, 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, 0, 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_store_wake(RL_SELF_PROCESS, 0, 3, 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, RL_USER_TOP, 1), -RILL_EFAULT);
+	/* A value wider than the word. */
+	TEST_EQ(rl_futex_store_wake(RL_SELF_PROCESS, (uint64_t)&word, 1ull << 32, 1), -RILL_EINVAL);
+	TEST_EQ(rl_futex_store_wake(RL_SELF_PROCESS, (uint64_t)&word, 9, 1), 0);
+	TEST_EQ(word, 9);
+	/* Read-only memory: wakes, but no store. */
+	a = (uint64_t)rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, PAGE, RL_PROT_READ);
+	TEST_ASSERT((int64_t)a > 0);
+	TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, a, 1), 0);
+	TEST_EQ(rl_futex_store_wake(RL_SELF_PROCESS, a, 3, 1), -RILL_EFAULT);
+	TEST_EQ(*(volatile uint32_t *)a, 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, PAGE), 0);
+	TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, a, 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_wake(a, 1), -RILL_EFAULT);
+	/* A process with no mapping there, then one that has ended. */
+	code_setup();
+	p = child_new(ENTRY(blob_exit), 0, 1, true, &th);
+	TEST_ASSERT(p > 0);
+	TEST_EQ(rl_futex_wake_in((uint64_t)p, (uint64_t)&word, 1), -RILL_EFAULT);
+	TEST_EQ(rl_process_wait((rl_handle_t)p), 0);
+	TEST_EQ(rl_futex_wake_in((uint64_t)p, CHILD_CODE, 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_store_wake((uint64_t)p, CHILD_CODE, 3, 1), -RILL_EFAULT);
+	TEST_EQ(rl_handle_close(th), 0);
+	TEST_EQ(rl_handle_close((uint64_t)p), 0);
+	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	kc_expect_back(&c0);
+}
+
+static volatile uint32_t *obj_word;
+static volatile int64_t obj_result;
+static volatile uint32_t obj_arrived;
+
+static void obj_waiter(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&obj_arrived, 1, __ATOMIC_SEQ_CST);
+	obj_result = rl_futex_wait((uint64_t)obj_word, 0, rl_clock_ns() + 30000 * MS);
+}
+
+/* Start obj_waiter on w and let it block. */
+static int64_t obj_wait_start(volatile uint32_t *w)
+{
+	uint64_t until = rl_clock_ns() + 5000 * MS;
+	int64_t t;
+
+	obj_word = w;
+	obj_result = 1;
+	obj_arrived = 0;
+	t = rl_thread_spawn(obj_waiter, NULL);
+	TEST_ASSERT(t > 0);
+	while (!obj_arrived) {
+		TEST_ASSERT(rl_clock_ns() < until);
+		sleep_ms(1);
+	}
+	sleep_ms(100);		/* let it block */
+	return t;
+}
+
+static void obj_wait_end(int64_t t, int64_t want)
+{
+	TEST_EQ(rl_thread_join((rl_handle_t)t), 0);
+	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+	TEST_EQ(obj_result, want);
+}
+
+DEFINE_TEST(futex_snapshot_is_another_futex)
+{
+	struct rl_kcounters c0;
+	volatile uint32_t *a, *b;
+	int64_t A, B, t;
+
+	futex_warm_up();
+	kc_settle(&c0);
+	A = rl_memobj_create(PAGE, 0);
+	TEST_ASSERT(A > 0);
+	a = (volatile uint32_t *)rl_map(RL_SELF_PROCESS, (rl_handle_t)A, 0, 0, PAGE,
+					RL_PROT_READ | RL_PROT_WRITE);
+	TEST_ASSERT((int64_t)a > 0);
+	a[1] = 1;
+	/* A waiter in the source; the snapshot is made while it waits. */
+	t = obj_wait_start(&a[0]);
+	B = rl_memobj_cow(A);
+	TEST_ASSERT(B > 0);
+	b = (volatile uint32_t *)rl_map(RL_SELF_PROCESS, (rl_handle_t)B, 0, 0, PAGE,
+					RL_PROT_READ | RL_PROT_WRITE);
+	TEST_ASSERT((int64_t)b > 0);
+	/* The source's page is replaced by its copy (copy-on-write break):
+	 * the key is the object, not the page. */
+	a[1] = 2;
+	b[0] = 1;			/* a write in the snapshot */
+	TEST_EQ(rl_futex_wake((uint64_t)&b[0], 10), 0);
+	TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, (uint64_t)&b[0], 10), 0);
+	TEST_EQ(rl_futex_store_wake(RL_SELF_PROCESS, (uint64_t)&b[0], 2, 10), 0);
+	TEST_EQ(obj_result, 1);		/* still waiting */
+	TEST_EQ(rl_futex_wake((uint64_t)&a[0], 10), 1);
+	obj_wait_end(t, 0);
+	TEST_EQ(a[0], 0);
+	/* The other way: a waiter in the snapshot, woken only through it. */
+	b[0] = 0;
+	t = obj_wait_start(&b[0]);
+	TEST_EQ(rl_futex_wake((uint64_t)&a[0], 10), 0);
+	TEST_EQ(obj_result, 1);
+	TEST_EQ(rl_futex_wake((uint64_t)&b[0], 10), 1);
+	obj_wait_end(t, 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, PAGE), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, PAGE), 0);
+	TEST_EQ(rl_handle_close((uint64_t)A), 0);
+	TEST_EQ(rl_handle_close((uint64_t)B), 0);
+	kc_expect_back(&c0);
+}
+
+DEFINE_TEST(futex_two_mappings_one_word)
+{
+	struct rl_kcounters c0;
+	volatile uint32_t *a, *b;
+	int64_t A, t;
+
+	futex_warm_up();
+	kc_settle(&c0);
+	A = rl_memobj_create(4 * PAGE, 0);
+	TEST_ASSERT(A > 0);
+	a = (volatile uint32_t *)rl_map(RL_SELF_PROCESS, (rl_handle_t)A, 0, 0, 4 * PAGE,
+					RL_PROT_READ | RL_PROT_WRITE);
+	b = (volatile uint32_t *)rl_map(RL_SELF_PROCESS, (rl_handle_t)A, 2 * PAGE, 0, PAGE,
+					RL_PROT_READ);
+	TEST_ASSERT((int64_t)a > 0 && (int64_t)b > 0);
+	/* Waiting on a page never touched: it reads as 0 and is not made. */
+	t = obj_wait_start(&b[5]);
+	/* Our handle closed while it waits: the mappings and the waiter
+	 * keep the object. */
+	TEST_EQ(rl_handle_close((uint64_t)A), 0);
+	TEST_EQ(rl_futex_wake((uint64_t)&a[2 * PAGE / 4 + 6], 10), 0);	/* next word */
+	TEST_EQ(rl_futex_wake((uint64_t)&a[2 * PAGE / 4 + 5], 10), 1);
+	obj_wait_end(t, 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, 4 * PAGE), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, PAGE), 0);
+	kc_expect_back(&c0);
+}
+
+DEFINE_TEST(futex_waiter_woken_by_unmap)
+{
+	struct rl_kcounters c0;
+	volatile uint32_t *a, *b;
+	int64_t A, t;
+
+	futex_warm_up();
+	kc_settle(&c0);
+	A = rl_memobj_create(2 * PAGE, 0);
+	TEST_ASSERT(A > 0);
+	a = (volatile uint32_t *)rl_map(RL_SELF_PROCESS, (rl_handle_t)A, 0, 0, 2 * PAGE,
+					RL_PROT_READ | RL_PROT_WRITE);
+	b = (volatile uint32_t *)rl_map(RL_SELF_PROCESS, (rl_handle_t)A, 0, 0, 2 * PAGE,
+					RL_PROT_READ | RL_PROT_WRITE);
+	TEST_ASSERT((int64_t)a > 0 && (int64_t)b > 0);
+	TEST_EQ(rl_handle_close((uint64_t)A), 0);
+	/* Unmapping the other mapping of the object, or another page of
+	 * this one, leaves the waiter be. */
+	t = obj_wait_start(&a[PAGE / 4]);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, 2 * PAGE), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, PAGE), 0);
+	sleep_ms(20);
+	TEST_EQ(obj_result, 1);
+	/* Its own page: it wakes with -EFAULT, the object's last reference
+	 * goes with it. */
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a + PAGE, PAGE), 0);
+	obj_wait_end(t, -RILL_EFAULT);
+	TEST_EQ(rl_futex_wake((uint64_t)&a[PAGE / 4], 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_wait((uint64_t)&a[PAGE / 4], 0, 0), -RILL_EFAULT);
+	kc_expect_back(&c0);
+}
+
+/* What the calls cost (no waiter): the key is looked up in the areas on
+ * every call. Printed, not checked: TCG wall time. */
+DEFINE_TEST(futex_call_costs)
+{
+	static uint32_t word = 1;
+	const int n = 20000;
+	uint64_t t0, t1, t2, t3;
+
+	t0 = rl_clock_ns();
+	for (int i = 0; i < n; i++)
+		TEST_EQ(rl_futex_wake((uint64_t)&word, 1), 0);
+	t1 = rl_clock_ns();
+	for (int i = 0; i < n; i++)
+		TEST_EQ(rl_futex_wait((uint64_t)&word, 0, 0), -RILL_EAGAIN);
+	t2 = rl_clock_ns();
+	for (int i = 0; i < n; i++)
+		TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, (uint64_t)&word, 1), 0);
+	t3 = rl_clock_ns();
+	rl_printf("futex: ns per call (TCG): wake %lu, wait (EAGAIN) %lu, wake_in %lu\n",
+		  (unsigned long)((t1 - t0) / n), (unsigned long)((t2 - t1) / n),
+		  (unsigned long)((t3 - t2) / n));
+}

@@ -18,6 +18,7 @@
  *
  * Locks, always taken in this order:
  *   aspace.lock   the area list
+ *   (a futex bucket's lock, syscall.c: futex_wait reads the word under it)
  *   memobj.lock   the page tree and the list of areas mapping it
  *   aspace.pt_lock  the page table (leaf; snapshot takes it under memobj.lock)
  * All are irqsave spinlocks; TLB shootdowns may be issued under them
@@ -70,6 +71,10 @@ struct aspace {
 	struct vma *last[2];	/* areas find_vma found last (lock held;
 				   cleared when an area is removed) */
 	unsigned last_next;	/* which of them the next miss replaces */
+	/* Futex waiters on words of its areas (syscall.c): raised under
+	 * lock, so an unmap, which looks after removing areas under it,
+	 * scans the futex buckets only when this space has waiters. */
+	uint64_t futex_waiters;
 };
 
 struct vma {
@@ -126,6 +131,17 @@ int vm_copy(struct aspace *src, uintptr_t from, struct aspace *dst, uintptr_t to
  * check, not a guarantee: the caller still copies with vm_rw. */
 int vm_check_range(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot);
 void aspace_activate(struct aspace *as);
+
+/* Futexes (syscall.c). The key of the word at addr: the object mapped
+ * there (a reference is taken) and the offset in it; -EFAULT when no
+ * readable area of ordinary memory maps it. as->lock held. */
+int vm_futex_key(struct aspace *as, uintptr_t addr, struct memobj **mo, uint64_t *off);
+/* The 32-bit word at off of an anonymous object (0 for a page never
+ * touched; nothing is allocated). Takes mo->lock. */
+uint32_t memobj_read32(struct memobj *mo, uint64_t off);
+/* Wake, with -EFAULT, the futex waiters of as on addresses [start, end):
+ * the area there is gone. Called after the area left the list. */
+void futex_unmapped(struct aspace *as, uintptr_t start, uintptr_t end);
 
 extern uint64_t nr_memobjs, nr_areas, nr_user_pages;
 /* Full-page nodes of the page trees of memory objects. */
