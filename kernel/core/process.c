@@ -312,7 +312,6 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 	}
 	__atomic_fetch_add(&nr_uthreads, 1, __ATOMIC_RELAXED);
 	spin_init(&u->lock);
-	waitq_init(&u->resume_wq);
 	list_init(&u->waiters);
 	u->entry = entry;
 	u->stack = stack;
@@ -415,7 +414,6 @@ void uthread_kill(struct uthread *u)
 	complete_all(&done, -EINTR);
 	if (obs)
 		qop_complete(obs, RL_OBS_EXIT, (uint64_t)-EINTR, 0);
-	waitq_wake_all(&u->resume_wq);
 }
 
 void uthread_return_check(void)
@@ -426,24 +424,25 @@ void uthread_return_check(void)
 		uthread_exit(-EINTR);
 }
 
-/* A stopped thread's registers: out of its own frame when it stops, back
- * in when it goes on (both by the thread itself, under u->lock). */
+/* A stopped thread's registers stay in its own trap frame, on its kernel
+ * stack: the thread sits in uthread_stop until a resume is accepted, and
+ * from then on nobody else may touch them (thread_regs and resume check
+ * under u->lock that the stop has not ended). */
 static void frame_to_regs(const struct trap_frame *tf, struct rl_regs *r)
 {
-	*r = (struct rl_regs){
-		.rax = tf->rax, .rbx = tf->rbx, .rcx = tf->rcx, .rdx = tf->rdx,
-		.rsi = tf->rsi, .rdi = tf->rdi, .rbp = tf->rbp, .rsp = tf->rsp,
-		.r8 = tf->r8, .r9 = tf->r9, .r10 = tf->r10, .r11 = tf->r11,
-		.r12 = tf->r12, .r13 = tf->r13, .r14 = tf->r14, .r15 = tf->r15,
-		.rip = tf->rip, .rflags = tf->rflags,
-	};
+	r->rax = tf->rax; r->rbx = tf->rbx; r->rcx = tf->rcx; r->rdx = tf->rdx;
+	r->rsi = tf->rsi; r->rdi = tf->rdi; r->rbp = tf->rbp; r->rsp = tf->rsp;
+	r->r8 = tf->r8; r->r9 = tf->r9; r->r10 = tf->r10; r->r11 = tf->r11;
+	r->r12 = tf->r12; r->r13 = tf->r13; r->r14 = tf->r14; r->r15 = tf->r15;
+	r->rip = tf->rip;
+	r->rflags = tf->rflags;
 }
 
 /* What a stopped thread's registers read as (u->lock held): the bases are
  * the thread's own fields, which thread_set_base may have changed. */
 static void stopped_regs(const struct uthread *u, struct rl_regs *r)
 {
-	*r = u->regs;
+	frame_to_regs(u->tf, r);
 	r->fs_base = u->fs_base;
 	r->gs_base = u->gs_base;
 }
@@ -460,20 +459,18 @@ static void regs_to_frame(const struct rl_regs *r, struct trap_frame *tf)
 
 /*
  * Hand a stop to an OBSERVE op that has been claimed: copy the registers
- * into the supervisor's buffer if it gave one (through its address space,
- * from whatever context we are in), then complete. A buffer that cannot be
- * written fails the op with -EFAULT and leaves the stop undelivered, for
- * the next OBSERVE.
+ * (r, read at the stop under u->lock) into the supervisor's buffer if it
+ * gave one (through its address space, from whatever context we are in),
+ * then complete. A buffer that cannot be written fails the op with -EFAULT
+ * and leaves the stop undelivered, for the next OBSERVE.
  */
-static void deliver(struct uthread *u, struct qop *op, uint32_t kind, uint64_t i0, uint64_t i1)
+static void deliver(struct uthread *u, struct qop *op, uint32_t kind, uint64_t i0, uint64_t i1,
+		    const struct rl_regs *r, bool sync)
 {
 	if (op->arg[0] && kind != RL_OBS_EXIT) {
-		struct rl_regs r;
-		irqflags_t f = spin_lock_irqsave(&u->lock);
+		irqflags_t f;
 
-		stopped_regs(u, &r);
-		spin_unlock_irqrestore(&u->lock, f);
-		if (vm_rw(&op->q->owner->as, op->arg[0], &r, sizeof(r), true)) {
+		if (vm_rw(&op->q->owner->as, op->arg[0], (void *)r, sizeof(*r), true)) {
 			f = spin_lock_irqsave(&u->lock);
 			u->obs_delivered = false;
 			spin_unlock_irqrestore(&u->lock, f);
@@ -481,12 +478,16 @@ static void deliver(struct uthread *u, struct qop *op, uint32_t kind, uint64_t i
 			return;
 		}
 	}
-	qop_complete(op, kind, i0, i1);
+	if (sync)
+		qop_complete_sync(op, kind, i0, i1);
+	else
+		qop_complete(op, kind, i0, i1);
 }
 
 /* Stop the current thread for its supervisor; returns when resumed. */
 static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t i1)
 {
+	struct rl_regs r;
 	struct qop *op;
 	irqflags_t f = spin_lock_irqsave(&u->lock);
 
@@ -496,11 +497,9 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	u->resumed = false;
 	/* An exited thread stays UT_EXITED (THREAD_WAIT and op_observe's
 	 * -ESRCH look at it); only a live one is stopped, its registers
-	 * moved where others may reach them. */
-	if (kind != RL_OBS_EXIT) {
-		frame_to_regs(u->tf, &u->regs);
+	 * where others may reach them until a resume is accepted. */
+	if (kind != RL_OBS_EXIT)
 		u->state = UT_STOPPED;
-	}
 	op = u->observer;
 	u->observer = NULL;
 	/* Claim under u->lock: a cancel that claimed op first must still run
@@ -509,9 +508,13 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	if (op && !qop_claim(op))
 		op = NULL;
 	u->obs_delivered = op != NULL;
+	if (op && op->arg[0] && kind != RL_OBS_EXIT)
+		stopped_regs(u, &r);
 	spin_unlock_irqrestore(&u->lock, f);
+	/* We block (or exit) next: the supervisor, if waiting here, runs
+	 * straight after (a direct switch). */
 	if (op)
-		deliver(u, op, kind, i0, i1);
+		deliver(u, op, kind, i0, i1, &r, true);
 	if (kind == RL_OBS_EXIT)
 		return;
 	/* Nobody left to resume it (see uthread_orphaned): end it. The
@@ -520,11 +523,19 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* state store before this load */
 	if (__atomic_load_n(&u->obj.watched_handles, __ATOMIC_ACQUIRE) == 0)
 		uthread_kill(u);
-	WAITQ_WAIT(&u->resume_wq, READ_ONCE(u->resumed) || READ_ONCE(u->killed), 0);
+	/* Blocked before the check: resume_wake and uthread_kill wake u->kt
+	 * after setting what it checks. */
+	while (!READ_ONCE(u->resumed) && !READ_ONCE(u->killed)) {
+		sched_prepare_block();
+		if (READ_ONCE(u->resumed) || READ_ONCE(u->killed)) {
+			sched_cancel_block();
+			break;
+		}
+		sched_block(0);
+	}
 	f = spin_lock_irqsave(&u->lock);
 	u->state = UT_RUNNING;
 	u->obs_kind = 0;
-	regs_to_frame(&u->regs, u->tf);
 	spin_unlock_irqrestore(&u->lock, f);
 	/* thread_regs may have changed the FS/GS bases. They are loaded on a
 	 * switch to this thread, but a resume that came before the wait
@@ -882,7 +893,7 @@ SYSCALL_DEFINE(thread_regs)
 	} else if (a1 == RL_REGS_GET) {
 		stopped_regs(u, &r);
 	} else {
-		u->regs = r;
+		regs_to_frame(&r, u->tf);
 		u->fs_base = r.fs_base;
 		u->gs_base = r.gs_base;
 	}
@@ -893,26 +904,49 @@ SYSCALL_DEFINE(thread_regs)
 	return e;
 }
 
+/* Accept a resume of a stopped thread (u->lock held): 0, or -EBUSY when
+ * it is not stopped or a resume was accepted already. The caller wakes
+ * the thread (resume_wake) once the lock is dropped. */
+static int resume_locked(struct uthread *u, uint64_t flags, uint64_t rax)
+{
+	if (u->state != UT_STOPPED || u->obs_kind == RL_OBS_EXIT || u->resumed)
+		return -EBUSY;
+	if (flags & RL_RESUME_SET_RAX)
+		u->tf->rax = rax;
+	u->resumed = true;
+	u->obs_delivered = true;	/* a stop that ended is never reported */
+	if (flags & RL_RESUME_KILL)
+		u->killed = true;
+	return 0;
+}
+
+/* Wake a thread whose resume was accepted (u->lock held: u->kt stays
+ * valid while it is set). It waits in uthread_stop, BLOCKED before it
+ * checks u->resumed, so a wake that finds it not yet blocked is not
+ * needed, and one that finds it blocked is not lost. sync: the caller
+ * is about to wait (RL_OBSERVE_RESUME), so the thread runs next here. */
+static void resume_wake(struct uthread *u, bool sync)
+{
+	if (u->kt) {
+		if (sync)
+			thread_wake_sync(u->kt);
+		else
+			thread_wake(u->kt);
+	}
+}
+
 int uthread_resume(struct uthread *u, uint64_t flags, uint64_t rax)
 {
 	irqflags_t f;
-	int r = 0;
+	int r;
 
 	if (flags & ~(uint64_t)(RL_RESUME_KILL | RL_RESUME_SET_RAX))
 		return -EINVAL;
 	f = spin_lock_irqsave(&u->lock);
-	if (u->state != UT_STOPPED || u->obs_kind == RL_OBS_EXIT || u->resumed) {
-		r = -EBUSY;
-	} else {
-		if (flags & RL_RESUME_SET_RAX)
-			u->regs.rax = rax;
-		u->resumed = true;
-		if (flags & RL_RESUME_KILL)
-			u->killed = true;
-	}
-	spin_unlock_irqrestore(&u->lock, f);
+	r = resume_locked(u, flags, rax);
 	if (!r)
-		waitq_wake_all(&u->resume_wq);
+		resume_wake(u, false);
+	spin_unlock_irqrestore(&u->lock, f);
 	return r;
 }
 
@@ -957,12 +991,20 @@ static void observe_detach(struct qop *op)
 
 int op_observe(struct qop *op, const struct rl_sqe *sqe)
 {
+	struct rl_regs regs;
 	struct uthread *u;
 	uint32_t kind = 0;
 	uint64_t i0 = 0, i1 = 0;
 	irqflags_t f;
-	int r = get_thread((uint64_t)sqe->handle, RL_RIGHT_OBSERVE, &u);
+	int r;
 
+	/* arg[1] = RL_OBSERVE_RESUME or 0; with it, arg[2] = RL_RESUME_*
+	 * flags and arg[3] = rax, as RESUME's arg[0] and arg[1]. */
+	if ((sqe->arg[1] & ~(uint64_t)RL_OBSERVE_RESUME) ||
+	    (sqe->arg[1] ? sqe->arg[2] & ~(uint64_t)(RL_RESUME_KILL | RL_RESUME_SET_RAX)
+			 : sqe->arg[2] || sqe->arg[3]))
+		return -EINVAL;
+	r = get_thread((uint64_t)sqe->handle, RL_RIGHT_OBSERVE, &u);
 	if (r)
 		return r;
 	op->target = &u->obj;
@@ -973,6 +1015,10 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe)
 	f = spin_lock_irqsave(&u->lock);
 	if (!u->supervised) {
 		r = -EINVAL;
+	} else if (u->observer) {
+		r = -EBUSY;
+	} else if (sqe->arg[1] && (r = resume_locked(u, sqe->arg[2], sqe->arg[3])) != 0) {
+		/* Not stopped, or resumed already: nothing changes. */
 	} else if (u->obs_kind && !u->obs_delivered) {
 		/* Claim under u->lock: if a cancel got the op first, the stop
 		 * stays undelivered for the next OBSERVE. */
@@ -981,23 +1027,28 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe)
 			kind = u->obs_kind;
 			i0 = u->obs_info[0];
 			i1 = u->obs_info[1];
+			if (op->arg[0] && kind != RL_OBS_EXIT)
+				stopped_regs(u, &regs);
 		}
-	} else if (u->observer || (u->obs_kind == RL_OBS_EXIT && u->obs_delivered)) {
+	} else if (u->obs_kind == RL_OBS_EXIT && u->obs_delivered) {
 		/* (The exit report itself, not UT_EXITED: between uthread_exit
 		 * marking the thread exited and reporting it, an OBSERVE must
 		 * wait for the report.) */
-		r = u->observer ? -EBUSY : -ESRCH;
+		r = -ESRCH;
 	} else {
 		u->observer = op;
 	}
+	if (sqe->arg[1] && !r)
+		resume_wake(u, true);
 	spin_unlock_irqrestore(&u->lock, f);
+	/* Resumed, the thread goes on and, when it next stops, takes the op
+	 * from u->observer (a resume ends the stop, so the op is never
+	 * handed the one it ended). Every failure above leaves the thread
+	 * as it was. */
 	if (r)
 		return r;
-	/* Otherwise the thread, when it stops, takes the op from
-	 * u->observer and completes it (it is already on the pending list,
-	 * so cancellation races are settled by qop_claim). */
 	if (kind)
-		deliver(u, op, kind, i0, i1);
+		deliver(u, op, kind, i0, i1, &regs, false);
 	return 0;
 }
 

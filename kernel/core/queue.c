@@ -52,6 +52,8 @@ void queue_unref(struct queue *q)
 {
 	if (__atomic_sub_fetch(&q->oprefs, 1, __ATOMIC_ACQ_REL))
 		return;
+	if (q->spare)
+		kmem_cache_free(qop_cache, q->spare);
 	kobj_put(&q->ring->obj);
 	budget_uncharge(q->owner->budget, q->charged);
 	kobj_put(&q->owner->obj);
@@ -143,15 +145,21 @@ static void qop_free(struct qop *op)
 {
 	struct queue *q = op->q;
 
+	struct qop *none = NULL;
+
 	if (op->target)
 		kobj_put(op->target);
-	kmem_cache_free(qop_cache, op);
+	/* Keep one for the queue's next op (a server's OBSERVE or wait is
+	 * usually followed by another): no trip through the slab. */
+	if (!__atomic_compare_exchange_n(&q->spare, &none, op, false, __ATOMIC_RELEASE,
+					 __ATOMIC_RELAXED))
+		kmem_cache_free(qop_cache, op);
 	budget_uncharge(q->owner->budget, sizeof(*op));
 	__atomic_fetch_sub(&nr_qops, 1, __ATOMIC_RELAXED);
 	queue_unref(q);
 }
 
-void qop_complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1)
+static void complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1, bool sync)
 {
 	struct queue *q = op->q;
 	irqflags_t f = spin_lock_irqsave(&q->lock);
@@ -162,8 +170,23 @@ void qop_complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1)
 	}
 	queue_post_locked(q, op->user_data, result, aux0, aux1);
 	spin_unlock_irqrestore(&q->lock, f);
-	queue_wake(q);
+	if (__atomic_load_n(&q->waiters, __ATOMIC_ACQUIRE)) {
+		if (sync)
+			waitq_wake_all_sync(&q->wq);
+		else
+			waitq_wake_all(&q->wq);
+	}
 	qop_free(op);
+}
+
+void qop_complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1)
+{
+	complete(op, result, aux0, aux1, false);
+}
+
+void qop_complete_sync(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1)
+{
+	complete(op, result, aux0, aux1, true);
 }
 
 static void detach_nothing(struct qop *op)
@@ -176,11 +199,17 @@ static struct qop *qop_new(struct queue *q, const struct rl_sqe *sqe)
 
 	if (budget_charge(q->owner->budget, sizeof(*op)))
 		return NULL;
-	op = kmem_cache_zalloc(qop_cache);
-	if (!op) {
+	op = __atomic_exchange_n(&q->spare, NULL, __ATOMIC_ACQUIRE);
+	if (!op && !(op = kmem_cache_alloc(qop_cache))) {
 		budget_uncharge(q->owner->budget, sizeof(*op));
 		return NULL;
 	}
+	/* Every field but the timer, which op_timeout initialises. */
+	op->qlink.next = op->qlink.prev = NULL;
+	op->wlink.next = op->wlink.prev = NULL;
+	op->claimed = 0;
+	op->target = NULL;
+	op->arg[0] = op->arg[1] = 0;
 	op->q = q;
 	op->user_data = sqe->user_data;
 	op->opcode = sqe->opcode;

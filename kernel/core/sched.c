@@ -35,6 +35,8 @@ struct runqueue {
 	struct thread *idle;
 	struct thread *last;		/* thread switched away from */
 	struct list_head dead;		/* exited threads awaiting the reaper */
+	struct thread *handoff;		/* woken by thread_wake_sync: READY but on
+					   no list, runs next (see there) */
 	struct timer slice_timer;
 	uint64_t slice_end;		/* when the running thread's slice ends */
 };
@@ -144,11 +146,23 @@ static void schedule(bool preempt)
 	c->need_resched = 0;
 	if (preempt && prev->state == THREAD_BLOCKED)
 		prev->state = THREAD_RUNNING;
+	next = rq->handoff;
+	if (next) {
+		/* It runs now, unless prev goes on running or a thread of
+		 * higher priority is ready: then it queues (before prev). */
+		rq->handoff = NULL;
+		if ((prev->state == THREAD_RUNNING && prev != rq->idle) ||
+		    (rq->bitmap && 31 - __builtin_clz(rq->bitmap) > next->prio)) {
+			enqueue(rq, next);
+			next = NULL;
+		}
+	}
 	if (prev->state == THREAD_RUNNING && prev != rq->idle) {
 		prev->state = THREAD_READY;
 		enqueue(rq, prev);
 	}
-	next = pick(rq);
+	if (!next)
+		next = pick(rq);
 	if (!next)
 		next = rq->idle;
 	next->state = THREAD_RUNNING;
@@ -363,27 +377,25 @@ static struct runqueue *lock_thread_rq(struct thread *t)
 	}
 }
 
+/*
+ * The current thread changes its own state between RUNNING and BLOCKED
+ * without its run queue lock: no other CPU can take it off this one
+ * while it runs, and a waker, which changes BLOCKED to RUNNING under the
+ * lock, either reads BLOCKED (and wakes it) or came first, in which case
+ * the locked exchange here orders the waiter's later check of its
+ * condition after the waker's store of it, and the check sees it.
+ */
 void sched_prepare_block(void)
 {
-	irqflags_t f = arch_irq_save();
-	struct thread *t = thread_current();
-	struct runqueue *rq = lock_thread_rq(t);
-
-	t->state = THREAD_BLOCKED;
-	spin_unlock(&rq->lock);
-	arch_irq_restore(f);
+	__atomic_exchange_n(&thread_current()->state, THREAD_BLOCKED, __ATOMIC_SEQ_CST);
 }
 
 void sched_cancel_block(void)
 {
-	irqflags_t f = arch_irq_save();
-	struct thread *t = thread_current();
-	struct runqueue *rq = lock_thread_rq(t);
+	enum thread_state blocked = THREAD_BLOCKED;
 
-	if (t->state == THREAD_BLOCKED)
-		t->state = THREAD_RUNNING;
-	spin_unlock(&rq->lock);
-	arch_irq_restore(f);
+	__atomic_compare_exchange_n(&thread_current()->state, &blocked, THREAD_RUNNING, false,
+				    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
 bool sched_block(uint64_t deadline)
@@ -425,6 +437,36 @@ bool thread_wake(struct thread *t)
 	spin_unlock(&rq->lock);
 	arch_irq_restore(f);
 	return woke;
+}
+
+/*
+ * A wake-up by a thread that is about to block: t, if it sleeps on this
+ * CPU, becomes READY without joining the run queue and is remembered as
+ * the run queue's handoff, so that the waker's next switch goes straight
+ * to it (no enqueue, no pick). need_resched makes sure that switch comes
+ * even if the waker does not block after all (system-call and interrupt
+ * return check it). While remembered, t is READY and on no list, so no
+ * other CPU can run or steal it, and it cannot exit: the pointer stays
+ * good until schedule() takes it.
+ */
+bool thread_wake_sync(struct thread *t)
+{
+	irqflags_t f = arch_irq_save();
+	struct cpu *c = this_cpu();
+	struct runqueue *rq = &rqs[c->id];
+	bool woke = false;
+
+	spin_lock(&rq->lock);
+	if (READ_ONCE(t->cpu) == c->id && !rq->handoff && t != c->current &&
+	    t->state == THREAD_BLOCKED) {
+		t->state = THREAD_READY;
+		rq->handoff = t;
+		c->need_resched = 1;
+		woke = true;
+	}
+	spin_unlock(&rq->lock);
+	arch_irq_restore(f);
+	return woke || thread_wake(t);
 }
 
 void sched_sleep_until(uint64_t deadline)

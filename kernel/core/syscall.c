@@ -48,6 +48,14 @@ void syscall_dispatch(struct trap_frame *tf)
 		tf->rax = (uint64_t)table[nr](tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
 	else
 		uthread_foreign_syscall(tf);
+	/* A thread woken here for this CPU (thread_wake_sync, or one of
+	 * higher priority) runs before we return. */
+	if (READ_ONCE(this_cpu()->need_resched)) {
+		irqflags_t f = arch_irq_save();
+
+		sched_preempt();
+		arch_irq_restore(f);
+	}
 	uthread_return_check();
 }
 

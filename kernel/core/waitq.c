@@ -45,7 +45,7 @@ void waitq_finish(struct waitq *wq, struct waiter *w)
 	spin_unlock_irqrestore(&wq->lock, f);
 }
 
-static unsigned wake(struct waitq *wq, unsigned max)
+static unsigned wake(struct waitq *wq, unsigned max, bool sync)
 {
 	irqflags_t f = spin_lock_irqsave(&wq->lock);
 	unsigned n = 0;
@@ -57,7 +57,10 @@ static unsigned wake(struct waitq *wq, unsigned max)
 		 * may leave waitq_finish without the lock, and w and even its
 		 * thread may be gone. */
 		list_del(&w->link);
-		thread_wake(w->thread);
+		if (sync && n == 0)
+			thread_wake_sync(w->thread);
+		else
+			thread_wake(w->thread);
 		__atomic_store_n(&w->queued, false, __ATOMIC_RELEASE);
 		n++;
 	}
@@ -67,10 +70,15 @@ static unsigned wake(struct waitq *wq, unsigned max)
 
 unsigned waitq_wake_one(struct waitq *wq)
 {
-	return wake(wq, 1);
+	return wake(wq, 1, false);
 }
 
 unsigned waitq_wake_all(struct waitq *wq)
 {
-	return wake(wq, ~0u);
+	return wake(wq, ~0u, false);
+}
+
+unsigned waitq_wake_all_sync(struct waitq *wq)
+{
+	return wake(wq, ~0u, true);
 }

@@ -4,11 +4,11 @@
  * supervised thread executes `syscall` with rax = 39 (getpid); the
  * supervisor gets the stop with the registers (RL_OP_OBSERVE with a
  * register buffer), then resumes it with the result and observes the next
- * stop in one batch (RL_OP_RESUME + RL_OP_OBSERVE): one queue_enter per
- * forwarded call. The region covers both sides, kernel included.
+ * stop in one operation (RL_OP_OBSERVE with RL_OBSERVE_RESUME): one
+ * queue_enter and one completion per forwarded call. The region covers both sides, kernel included.
  *   BENCHREGION name=forward_syscall iters=<calls> ns=<guest ns> syscalls=<n>
  * Every completion is checked (each stop is a system call 39 until the
- * thread exits, each RESUME succeeds), and the thread checks every result
+ * thread exits), and the thread checks every result
  * it gets back; any error fails the program (rl_bench_fail).
  *
  * The cheap path (process_dispatch, docs/design.md): the process's foreign
@@ -130,43 +130,34 @@ int main(int argc, char **argv)
 	e->handle = (rl_handle_t)h;
 	e->user_data = 1;
 	e->arg[0] = (uint64_t)&regs;
-	for (uint32_t expect = 1;; expect = 2) {
+	for (;;) {
 		struct rl_cqe *c;
-		int64_t kind = 0;
+		int64_t kind;
 
-		while (expect) {
-			r = rl_submit_and_wait(&q, expect, 0);
-			if (r < 0)
-				rl_bench_fail(PROG, "queue_enter: %ld", (long)r);
-			while ((c = rl_peek_cqe(&q))) {
-				if (c->user_data == 1) {
-					kind = c->result;
-					if (kind == RL_OBS_EXIT)
-						exit_status = (int64_t)c->aux[0];
-				} else if (c->user_data != 2 || c->result != 0) {
-					rl_bench_fail(PROG, "RESUME completed with %ld",
-						      (long)c->result);
-				}
-				expect--;
-				rl_cqe_done(&q);
-			}
-		}
+		r = rl_submit_and_wait(&q, 1, 0);
+		if (r < 0)
+			rl_bench_fail(PROG, "queue_enter: %ld", (long)r);
+		c = rl_peek_cqe(&q);
+		if (!c || c->user_data != 1)
+			rl_bench_fail(PROG, "no observation after queue_enter");
+		kind = c->result;
+		if (kind == RL_OBS_EXIT)
+			exit_status = (int64_t)c->aux[0];
+		rl_cqe_done(&q);
 		if (kind == RL_OBS_EXIT)
 			break;
 		if (kind != RL_OBS_SYSCALL || regs.rax != 39)
 			rl_bench_fail(PROG, "stop %lu: kind %ld, rax %lu", (unsigned long)calls,
 				      (long)kind, (unsigned long)regs.rax);
-		e = sqe(&q);
-		e->opcode = RL_OP_RESUME;
-		e->handle = (rl_handle_t)h;
-		e->user_data = 2;
-		e->arg[0] = RL_RESUME_SET_RAX;
-		e->arg[1] = calls++;
+		/* The answer and the next observation in one operation. */
 		e = sqe(&q);
 		e->opcode = RL_OP_OBSERVE;
 		e->handle = (rl_handle_t)h;
 		e->user_data = 1;
 		e->arg[0] = (uint64_t)&regs;
+		e->arg[1] = RL_OBSERVE_RESUME;
+		e->arg[2] = RL_RESUME_SET_RAX;
+		e->arg[3] = calls++;
 	}
 	rl_bench_stop();
 	t1 = rl_clock_ns();

@@ -11,6 +11,7 @@
  * for the main thread's end and then kills the process with its status.
  */
 #include <rill/rl.h>
+#include <rill/string.h>
 #include <rill/test.h>
 
 #define STACK_SIZE	(64 * 1024)
@@ -861,6 +862,161 @@ DEFINE_TEST(resume_op_errors)
 		TEST_EQ(c.result, -RILL_EFAULT);
 	}
 	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* OBSERVE with RL_OBSERVE_RESUME: arg[0] regs buffer, arg[2] resume
+ * flags, arg[3] rax; returns the op's result. */
+static int64_t observe_resume(struct rl_queue *q, rl_handle_t h, struct rl_regs *regs,
+			      uint64_t mode, uint64_t flags, uint64_t rax, struct rl_cqe *out)
+{
+	static uint64_t ud = 5000;
+	struct rl_sqe *e = rl_get_sqe(q);
+
+	if (!e)
+		rl_test_fail(__FILE__, __LINE__, "submission ring full");
+	e->opcode = RL_OP_OBSERVE;
+	e->handle = h;
+	e->user_data = ++ud;
+	e->arg[0] = (uint64_t)regs;
+	e->arg[1] = mode;
+	e->arg[2] = flags;
+	e->arg[3] = rax;
+	if (rl_submit(q) != 1 || wait_cqe(q, out))
+		return NO_CQE;
+	if (out->user_data != ud)
+		rl_test_fail(__FILE__, __LINE__, "completion for %lu, expected %lu",
+			     (unsigned long)out->user_data, (unsigned long)ud);
+	return out->result;
+}
+
+/* The answer and the next observation in one operation: every call gets
+ * its result, the registers come with each stop, RL_RESUME_KILL through
+ * it ends the thread; a failed op changes nothing. */
+DEFINE_TEST(observe_resume_op)
+{
+	static struct loop_arg a = { .rounds = 50 };
+	struct rl_regs regs;
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	/* Never started: not stopped, so nothing happens, and the op
+	 * leaves no observer behind. */
+	TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, RL_OBSERVE_RESUME, 0, 0, &c),
+		-RILL_EBUSY);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	memset(&regs, 0, sizeof(regs));
+	TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, 0, 0, 0, &c), RL_OBS_SYSCALL);
+	for (uint64_t i = 0; i < a.rounds; i++) {
+		TEST_EQ(regs.rax, 39);
+		TEST_EQ(regs.rdi, 11 + i);
+		TEST_EQ(regs.r9, 66);
+		if (i == 3) {
+			/* Refused, each leaving the stop as it was: unknown
+			 * mode bit, unknown resume flag, resume arguments
+			 * without RL_OBSERVE_RESUME. */
+			TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, 0x2, 0, 0, &c),
+				-RILL_EINVAL);
+			TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, RL_OBSERVE_RESUME,
+					       0x80, 0, &c), -RILL_EINVAL);
+			TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, 0, RL_RESUME_SET_RAX,
+					       1, &c), -RILL_EINVAL);
+			TEST_EQ(observe_resume(&q, 0x7777, &regs, RL_OBSERVE_RESUME, 0, 0, &c),
+				-RILL_EBADF);
+			TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+			TEST_EQ(regs.rdi, 11 + i);
+		}
+		if (i == 5) {
+			/* Another observer waiting: EBUSY, and the thread is
+			 * not resumed (its registers still readable). */
+			queue_op(&q, RL_OP_OBSERVE, (rl_handle_t)h, 77);
+			TEST_EQ(rl_submit(&q), 1);
+			TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, RL_OBSERVE_RESUME,
+					       RL_RESUME_SET_RAX, 1234 + i, &c), -RILL_EBUSY);
+			TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+			TEST_EQ(regs.rdi, 11 + i);
+			{
+				struct rl_sqe *e = rl_get_sqe(&q);
+
+				TEST_ASSERT(e != NULL);
+				e->opcode = RL_OP_CANCEL;
+				e->user_data = 78;
+				e->arg[0] = 77;
+			}
+			TEST_EQ(rl_submit(&q), 1);
+			for (int k = 0; k < 2; k++) {
+				TEST_EQ(wait_cqe(&q, &c), 0);
+				TEST_EQ(c.result, c.user_data == 77 ? -RILL_ECANCELED : 1);
+			}
+		}
+		memset(&regs, 0, sizeof(regs));
+		TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, RL_OBSERVE_RESUME,
+				       RL_RESUME_SET_RAX, 1234 + i, &c),
+			i + 1 < a.rounds ? RL_OBS_SYSCALL : RL_OBS_EXIT);
+	}
+	TEST_EQ(c.aux[0], 0);		/* the exit status: no wrong result */
+	TEST_EQ(a.done, a.rounds);
+	TEST_EQ(a.bad, 0);
+	/* Gone: nothing left to resume. */
+	TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, RL_OBSERVE_RESUME, 0, 0, &c),
+		-RILL_EBUSY);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 0);
+	forget_thread((rl_handle_t)h);
+
+	/* RL_RESUME_KILL through it: the next stop is the exit. */
+	a.rounds = 5;
+	a.done = 0;
+	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, 0, 0, 0, &c), RL_OBS_SYSCALL);
+	TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, RL_OBSERVE_RESUME, RL_RESUME_KILL, 0,
+			       &c), RL_OBS_EXIT);
+	TEST_EQ(c.aux[0], (uint64_t)-RILL_EINTR);
+	TEST_EQ(a.done, 0);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), -RILL_EINTR);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* A stop that a resume ended before any OBSERVE took it is never
+ * reported: the next OBSERVE gets the thread's next stop. */
+DEFINE_TEST(ended_stop_not_reported)
+{
+	static struct loop_arg a = { .rounds = 2 };
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	/* Wait until it has stopped, without observing: resume fails with
+	 * EBUSY until then. */
+	for (uint64_t until = rl_clock_ns() + WAIT_NS;
+	     rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 1234) != 0;) {
+		TEST_ASSERT(rl_clock_ns() < until);
+		rl_yield();
+	}
+	/* Its second call (rdi 12) is what OBSERVE reports, not the first. */
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	{
+		struct rl_regs regs;
+
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+		TEST_EQ(regs.rdi, 12);
+	}
+	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 1235), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(c.aux[0], 0);
+	TEST_EQ(a.bad, 0);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 0);
 	forget_thread((rl_handle_t)h);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }

@@ -112,7 +112,9 @@ enum rl_opcode {
 	RL_OP_IRQ_WAIT = 6,	/* handle = irq, arg[0] = last sequence seen;
 				   result = sequence of a later interrupt */
 	RL_OP_OBSERVE = 7,	/* handle = thread, arg[0] = struct rl_regs * to fill
-				   (0: none); result = RL_OBS_*, aux per kind */
+				   (0: none), arg[1] = RL_OBSERVE_RESUME or 0,
+				   arg[2], arg[3] = RESUME's arg[0], arg[1] with it;
+				   result = RL_OBS_*, aux per kind */
 	RL_OP_PROCESS_WAIT = 8,	/* handle = process; result = exit status */
 	RL_OP_THREAD_WAIT = 9,	/* handle = thread; result = exit status */
 	RL_OP_RESUME = 10,	/* handle = thread, arg[0] = RL_RESUME_* flags,
@@ -236,6 +238,11 @@ enum rl_observation {
 /* thread_resume / RL_OP_RESUME flags */
 #define RL_RESUME_KILL		0x1u	/* end the thread instead */
 #define RL_RESUME_SET_RAX	0x2u	/* set rax (a system call's result) first */
+
+/* RL_OP_OBSERVE arg[1] */
+#define RL_OBSERVE_RESUME	0x1u	/* resume the stopped thread first (arg[2] =
+					   RL_RESUME_* flags, arg[3] = rax), then
+					   observe its next stop */
 
 /* ---- time --------------------------------------------------------------- */
 

@@ -72,22 +72,17 @@ struct uthread {
 	bool killed;			/* end at the next chance */
 	uint64_t fs_base, gs_base;
 	uint64_t entry, stack, arg;	/* first user context */
-	struct trap_frame *tf;		/* user frame while in the kernel; only the
-					   thread itself touches it */
-	/* The registers of a stopped thread (state UT_STOPPED, not an exit),
-	 * copied out of its frame when it stops and back in when it goes
-	 * on: thread_regs, resume and OBSERVE reach them under u->lock and
-	 * never the frame, which lives on a kernel stack that is freed once
-	 * the thread exits. Its fs_base/gs_base are unused: the bases are
-	 * fs_base/gs_base above. */
-	struct rl_regs regs;
+	struct trap_frame *tf;		/* user frame while in the kernel */
+	/* A stopped thread's registers stay in *tf (process.c): thread_regs
+	 * and resume reach them under u->lock while the stop lasts (state
+	 * UT_STOPPED, not an exit, no resume accepted yet), the thread
+	 * itself only after. */
 	/* observation: the stop being reported and the op awaiting it */
 	uint32_t obs_kind;		/* RL_OBS_*, 0 = none pending */
 	uint64_t obs_info[2];
 	bool obs_delivered;
 	struct qop *observer;
-	bool resumed;
-	struct waitq resume_wq;
+	bool resumed;			/* set under lock; then u->kt is woken */
 	int64_t status;
 	struct list_head waiters;	/* RL_OP_THREAD_WAIT ops */
 	uint8_t *iobitmap;		/* 8 KiB, or NULL: no ports */

@@ -59,6 +59,8 @@ struct queue {
 	void *ipc_cache;		/* finished small IPC submissions kept for
 					   reuse (lock; freed when the queue dies) */
 	uint32_t ipc_cached;
+	struct qop *spare;		/* a freed op kept for the next (atomic
+					   exchange; freed with the queue) */
 	struct waitq wq;
 	uint32_t waiters;
 	uint32_t wake_seq;
@@ -70,6 +72,8 @@ struct queue {
 void queue_init(void);
 bool qop_claim(struct qop *op);
 void qop_complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1);
+/* qop_complete by a thread about to block: a waiter on this CPU runs next. */
+void qop_complete_sync(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1);
 /* Register op as cancellable (call after it is queued on its object). */
 void qop_pending(struct qop *op);
 

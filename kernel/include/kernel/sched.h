@@ -14,7 +14,8 @@
  *   BLOCKED  waiting (wait queue, sleep); thread_wake makes it READY
  *   DEAD     exited; its stack is freed by the reaper
  * Lock: the run queue lock of thread->cpu guards state, cpu and the queue
- * links.
+ * links; only the running thread itself moves its own state between
+ * RUNNING and BLOCKED without it, atomically (sched_prepare_block).
  */
 #ifndef KERNEL_SCHED_H
 #define KERNEL_SCHED_H
@@ -82,8 +83,8 @@ bool sched_running(void);
 /* Give the CPU to another ready thread of the same or higher priority. */
 void sched_yield(void);
 
-/* Block the current thread (state must already be BLOCKED, set under the
- * lock that its waker takes) until thread_wake, or until deadline (ns,
+/* Block the current thread (state must already be BLOCKED, set by
+ * sched_prepare_block before its wake condition was checked) until thread_wake, or until deadline (ns,
  * 0 = none). Returns false when the deadline passed first. */
 bool sched_block(uint64_t deadline);
 
@@ -94,12 +95,17 @@ void sched_cancel_block(void);
 
 /* Make a BLOCKED thread READY. Returns true if it was blocked. Any context. */
 bool thread_wake(struct thread *t);
+/* thread_wake by a thread that is about to block (thread context): a
+ * thread sleeping on this CPU runs next, without a trip through the run
+ * queue (the direct switch of a forwarded system call, docs/kernel.md). */
+bool thread_wake_sync(struct thread *t);
 
 /* Sleep until the monotonic time deadline / for ns. */
 void sched_sleep_until(uint64_t deadline);
 void sched_sleep_ns(uint64_t ns);
 
-/* Called on interrupt return when need_resched is set. */
+/* Called on interrupt and system-call return when need_resched is set
+ * (interrupts off). */
 void sched_preempt(void);
 
 /* Log every thread and run queue (debugging aid). */

@@ -44,6 +44,9 @@ void waitq_finish(struct waitq *wq, struct waiter *w);
 /* Wake the first / every waiter; returns how many were woken. */
 unsigned waitq_wake_one(struct waitq *wq);
 unsigned waitq_wake_all(struct waitq *wq);
+/* waitq_wake_all by a thread about to block: the first waiter, if it
+ * sleeps on this CPU, runs next (thread_wake_sync). */
+unsigned waitq_wake_all_sync(struct waitq *wq);
 
 /* Wait until cond holds or deadline (ns, 0 = none) passes; evaluates to
  * true when cond held. deadline is evaluated once, so "clock_ns() + t" is a
