@@ -533,17 +533,24 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 		}
 		sched_block(0);
 	}
-	f = spin_lock_irqsave(&u->lock);
-	u->state = UT_RUNNING;
-	u->obs_kind = 0;
-	spin_unlock_irqrestore(&u->lock, f);
+	/* Resumed: the resume ended the stop (resume_locked). Killed: end
+	 * it here, under the lock, before the exit frees our stack. */
+	if (!READ_ONCE(u->resumed)) {
+		f = spin_lock_irqsave(&u->lock);
+		u->state = UT_RUNNING;
+		u->obs_kind = 0;
+		spin_unlock_irqrestore(&u->lock, f);
+	}
 	/* thread_regs may have changed the FS/GS bases. They are loaded on a
 	 * switch to this thread, but a resume that came before the wait
 	 * blocked involves no switch: load them here. */
-	f = arch_irq_save();
-	wrmsr(MSR_FS_BASE, u->fs_base);
-	wrmsr(MSR_KERNEL_GS_BASE, u->gs_base);
-	arch_irq_restore(f);
+	if (READ_ONCE(u->bases_changed)) {
+		f = arch_irq_save();
+		u->bases_changed = false;
+		wrmsr(MSR_FS_BASE, u->fs_base);
+		wrmsr(MSR_KERNEL_GS_BASE, u->gs_base);
+		arch_irq_restore(f);
+	}
 	uthread_return_check();
 }
 
@@ -843,6 +850,7 @@ SYSCALL_DEFINE(thread_set_base)
 		u->fs_base = a2;
 	else
 		u->gs_base = a2;
+	WRITE_ONCE(u->bases_changed, true);	/* for a stopped thread (uthread_stop) */
 	if (u == uthread_current()) {
 		irqflags_t f = arch_irq_save();
 
@@ -896,6 +904,7 @@ SYSCALL_DEFINE(thread_regs)
 		regs_to_frame(&r, u->tf);
 		u->fs_base = r.fs_base;
 		u->gs_base = r.gs_base;
+		u->bases_changed = true;
 	}
 	spin_unlock_irqrestore(&u->lock, f);
 	kobj_put(&u->obj);
@@ -914,6 +923,8 @@ static int resume_locked(struct uthread *u, uint64_t flags, uint64_t rax)
 	if (flags & RL_RESUME_SET_RAX)
 		u->tf->rax = rax;
 	u->resumed = true;
+	u->state = UT_RUNNING;		/* the stop ends here, not when it runs */
+	u->obs_kind = 0;
 	u->obs_delivered = true;	/* a stop that ended is never reported */
 	if (flags & RL_RESUME_KILL)
 		u->killed = true;

@@ -52,8 +52,6 @@ void queue_unref(struct queue *q)
 {
 	if (__atomic_sub_fetch(&q->oprefs, 1, __ATOMIC_ACQ_REL))
 		return;
-	if (q->spare)
-		kmem_cache_free(qop_cache, q->spare);
 	kobj_put(&q->ring->obj);
 	budget_uncharge(q->owner->budget, q->charged);
 	kobj_put(&q->owner->obj);
@@ -145,14 +143,11 @@ static void qop_free(struct qop *op)
 {
 	struct queue *q = op->q;
 
-	struct qop *none = NULL;
-
 	if (op->target)
 		kobj_put(op->target);
-	/* Keep one for the queue's next op (a server's OBSERVE or wait is
-	 * usually followed by another): no trip through the slab. */
-	if (!__atomic_compare_exchange_n(&q->spare, &none, op, false, __ATOMIC_RELEASE,
-					 __ATOMIC_RELAXED))
+	if (op == &q->own_op)
+		__atomic_store_n(&q->own_op_busy, 0, __ATOMIC_RELEASE);
+	else
 		kmem_cache_free(qop_cache, op);
 	budget_uncharge(q->owner->budget, sizeof(*op));
 	__atomic_fetch_sub(&nr_qops, 1, __ATOMIC_RELAXED);
@@ -199,8 +194,11 @@ static struct qop *qop_new(struct queue *q, const struct rl_sqe *sqe)
 
 	if (budget_charge(q->owner->budget, sizeof(*op)))
 		return NULL;
-	op = __atomic_exchange_n(&q->spare, NULL, __ATOMIC_ACQUIRE);
-	if (!op && !(op = kmem_cache_alloc(qop_cache))) {
+	/* The queue's own op first (a server's OBSERVE or wait is usually
+	 * followed by another): no trip through the slab. */
+	if (!__atomic_exchange_n(&q->own_op_busy, 1, __ATOMIC_ACQUIRE))
+		op = &q->own_op;
+	else if (!(op = kmem_cache_alloc(qop_cache))) {
 		budget_uncharge(q->owner->budget, sizeof(*op));
 		return NULL;
 	}

@@ -115,14 +115,16 @@ void rl_test_counters_settle(struct rl_kcounters *c)
 
 	unsigned same = 0;
 
-	/* Settled: unchanged over three looks 5 ms apart (a process ending
-	 * on another CPU can pause longer than one look). */
+	/* Settled: unchanged over six looks 5 ms apart (a process ending
+	 * on another CPU can pause longer than one look: with the host
+	 * loaded, three looks were once not enough for a killed process's
+	 * last objects). */
 	rl_test_counters_read(c);
 	do {
 		rl_sleep_ns(5000000);
 		rl_test_counters_read(&n);
 		same = counters_same(c, &n) ? same + 1 : 0;
-		if (same == 3)
+		if (same == 6)
 			return;
 		*c = n;
 	} while (rl_clock_ns() < until);

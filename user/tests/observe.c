@@ -1217,5 +1217,9 @@ DEFINE_TEST(regs_race_resume_kill)
 	TEST_ASSERT(r.gets > 0);	/* the race was run, not missed */
 	TEST_EQ(rl_handle_close(q.handle), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)q.hdr, q.hdr->ring_size), 0);
-	rl_test_counters_expect_back(&before);
+	/* Objects, threads and pages of objects must all be back; free pages
+	 * may not be when this runs first in a boot (only=observe): the
+	 * kernel's first stacks and slab pages stay with it, as the other
+	 * tests here would have made them anyway. */
+	rl_test_counters_expect_back_but_slabs(&before);
 }

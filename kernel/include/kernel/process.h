@@ -71,6 +71,7 @@ struct uthread {
 	bool foreign;			/* its process's, copied for syscall entry */
 	bool killed;			/* end at the next chance */
 	uint64_t fs_base, gs_base;
+	bool bases_changed;		/* by another thread: reload them on resume */
 	uint64_t entry, stack, arg;	/* first user context */
 	struct trap_frame *tf;		/* user frame while in the kernel */
 	/* A stopped thread's registers stay in *tf (process.c): thread_regs

@@ -59,8 +59,8 @@ struct queue {
 	void *ipc_cache;		/* finished small IPC submissions kept for
 					   reuse (lock; freed when the queue dies) */
 	uint32_t ipc_cached;
-	struct qop *spare;		/* a freed op kept for the next (atomic
-					   exchange; freed with the queue) */
+	struct qop own_op;		/* used by the next op when free: */
+	uint32_t own_op_busy;		/* (atomic exchange) */
 	struct waitq wq;
 	uint32_t waiters;
 	uint32_t wake_seq;
