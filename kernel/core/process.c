@@ -320,6 +320,7 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 	u->foreign = p->foreign;
 	u->state = UT_CREATED;
 	arch_fpu_init_state(u->fpu);
+	u->fpu_cpu = -1;
 	kobj_get(&p->obj);
 	u->proc = p;
 	f = spin_lock_irqsave(&p->lock);
@@ -489,8 +490,11 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 {
 	struct rl_regs r;
 	struct qop *op;
-	irqflags_t f = spin_lock_irqsave(&u->lock);
+	irqflags_t f;
 
+	if (kind != RL_OBS_EXIT)
+		arch_fpu_stop(u);	/* its FPU state in u->fpu, for thread_fpu */
+	f = spin_lock_irqsave(&u->lock);
 	u->obs_kind = kind;
 	u->obs_info[0] = i0;
 	u->obs_info[1] = i1;
@@ -551,6 +555,7 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 		wrmsr(MSR_KERNEL_GS_BASE, u->gs_base);
 		arch_irq_restore(f);
 	}
+	arch_fpu_resume(u);
 	uthread_return_check();
 }
 
@@ -644,6 +649,11 @@ static int get_thread(uint64_t h, uint32_t need, struct uthread **out)
 	if (!r)
 		*out = container_of(o, struct uthread, obj);
 	return r;
+}
+
+int uthread_get(uint64_t h, uint32_t need, struct uthread **out)
+{
+	return get_thread(h, need, out);
 }
 
 static int get_process(uint64_t h, uint32_t need, struct process **out)

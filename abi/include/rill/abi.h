@@ -227,6 +227,47 @@ struct rl_regs {
 
 _Static_assert(sizeof(struct rl_regs) == 20 * 8, "regs size");
 
+/* thread_fpu operations */
+#define RL_FPU_GET		0
+#define RL_FPU_SET		1
+
+/* A stopped thread's x87/SSE/AVX state (thread_fpu): the XSAVE standard
+ * (uncompacted) format, as Intel's SDM vol. 1 ch. 13 defines it. Its
+ * size is what thread_fpu returns for len 0: 576 (x87 and SSE) or 832
+ * (and AVX: ymm_hi present), the same for every thread of a boot.
+ * GET writes every component out and sets its xstate_bv bit; SET
+ * accepts a clear bit as "initial state" (FCW 0x37f, MXCSR from the
+ * area, the rest zero), and refuses (-EINVAL) a bit of a component the
+ * kernel has not enabled, any nonzero byte from xcomp_bv on, and MXCSR
+ * bits outside mxcsr_mask (as GET reports it). */
+struct rl_fpu_area {
+	uint16_t fcw, fsw;
+	uint8_t ftw;		/* abridged: one bit per register, 1 = valid */
+	uint8_t reserved0;
+	uint16_t fop;
+	uint64_t fip, fdp;
+	uint32_t mxcsr, mxcsr_mask;
+	uint8_t st[8][16];	/* st0-st7, 80 bits each in 16 bytes */
+	uint8_t xmm[16][16];
+	uint8_t reserved1[96];	/* ignored by SET, zero from GET */
+	uint64_t xstate_bv;	/* bit 0 x87, 1 SSE, 2 AVX */
+	uint64_t xcomp_bv;	/* must be 0 */
+	uint64_t reserved2[6];	/* must be 0 */
+	uint8_t ymm_hi[16][16];	/* upper halves of ymm0-15 (size 832 only) */
+};
+
+#define RL_FPU_XSTATE_X87	0x1ull
+#define RL_FPU_XSTATE_SSE	0x2ull
+#define RL_FPU_XSTATE_AVX	0x4ull
+#define RL_FPU_SIZE_SSE		576u
+#define RL_FPU_SIZE_AVX		832u
+
+_Static_assert(sizeof(struct rl_fpu_area) == RL_FPU_SIZE_AVX, "fpu area size");
+_Static_assert(__builtin_offsetof(struct rl_fpu_area, mxcsr) == 24, "fpu mxcsr");
+_Static_assert(__builtin_offsetof(struct rl_fpu_area, xmm) == 160, "fpu xmm");
+_Static_assert(__builtin_offsetof(struct rl_fpu_area, xstate_bv) == 512, "fpu header");
+_Static_assert(__builtin_offsetof(struct rl_fpu_area, ymm_hi) == RL_FPU_SIZE_SSE, "fpu ymm_hi");
+
 /* Observation kinds (RL_OP_OBSERVE result). */
 enum rl_observation {
 	RL_OBS_SYSCALL = 1,	/* foreign system call; aux[0] = number (rax);

@@ -3,11 +3,32 @@
  * what a context switch changes for user threads, I/O port permission,
  * and user-mode exceptions.
  *
- * The kernel itself never touches FPU or SSE registers (-mgeneral-regs-
- * only), so a user thread's FPU state stays in the registers while it is
- * in the kernel and is saved (fxsave) only when another thread is switched
- * in. FS and GS bases live in struct uthread (user space cannot change them:
+ * FS and GS bases live in struct uthread (user space cannot change them:
  * CR4.FSGSBASE stays off) and are loaded on every switch to a user thread.
+ *
+ * FPU state. The kernel itself never touches x87, SSE or AVX registers
+ * (-mgeneral-regs-only), so a user thread's FPU state stays in the
+ * registers while it is in the kernel. With XSAVE (CR4.OSXSAVE, XCR0 =
+ * x87 | SSE | AVX as CPUID offers) the state is saved with XSAVEOPT (or
+ * XSAVE) and loaded with XRSTOR, in the standard (uncompacted) format, so
+ * thread_fpu hands user space the area as it is; without XSAVE, FXSAVE
+ * and FXRSTOR move its first 512 bytes.
+ *
+ *   - Switching away from a user thread whose registers are live saves
+ *     them (eagerly: the thread may run next on another CPU, which must
+ *     find its state in memory; XSAVEOPT skips what did not change).
+ *   - Switching to a user thread loads its area unless this CPU's
+ *     registers still hold it: the CPU's fpu_owner is that thread and the
+ *     thread's fpu_cpu is this CPU (no other user thread's state was
+ *     loaded here since, and it did not run elsewhere). A user thread that
+ *     blocks while only kernel threads run (idle, say) comes back with no
+ *     XRSTOR. Kernel threads neither save nor load anything.
+ *   - A thread that stops for its supervisor saves its registers and
+ *     marks them not live (arch_fpu_stop): until it is resumed the area
+ *     is its state, which thread_fpu reads and writes, and no switch
+ *     saves over it. A new thread's registers are not live either until
+ *     it first enters user mode, so a switch before that cannot store
+ *     another thread's registers into its area.
  */
 #include <kernel/budget.h>
 #include <kernel/cpu.h>
@@ -23,7 +44,26 @@ extern void syscall_entry(void);
 extern void enter_user_first(uint64_t rip, uint64_t rsp, uint64_t arg, uint64_t kstack_top)
 	__noreturn;
 
-static uint8_t fpu_template[512] __aligned(16);
+static uint8_t fpu_template[FPU_AREA_MAX] __aligned(64);
+static uint64_t xcr0;		/* XSAVE features on; 0: no XSAVE (FXSAVE) */
+static bool have_xsaveopt;
+static uint32_t fpu_user_size;	/* bytes of the area thread_fpu moves */
+static uint32_t mxcsr_mask = 0xffbf;
+
+#define XFEATURE_X87	(1ull << 0)
+#define XFEATURE_SSE	(1ull << 1)
+#define XFEATURE_AVX	(1ull << 2)
+/* Offsets in the standard-format area. */
+#define FPU_FCW		0
+#define FPU_MXCSR	24
+#define FPU_MXCSR_MASK	28
+#define FPU_ST		32	/* 8 x 16 bytes */
+#define FPU_XMM		160	/* 16 x 16 bytes */
+#define FPU_LEGACY_END	512
+#define FPU_HEADER	512	/* XSTATE_BV, XCOMP_BV, 48 reserved bytes */
+#define FPU_YMM_HI	576	/* 16 x 16 bytes: the upper halves of ymm0-15 */
+#define FPU_MXCSR_INIT	0x1f80
+#define FPU_FCW_INIT	0x37f
 
 #define CR0_MP		(1ull << 1)
 #define CR0_EM		(1ull << 2)
@@ -31,6 +71,7 @@ static uint8_t fpu_template[512] __aligned(16);
 #define CR0_NE		(1ull << 5)
 #define CR4_OSFXSR	(1ull << 9)
 #define CR4_OSXMMEXCPT	(1ull << 10)
+#define CR4_OSXSAVE	(1ull << 18)
 #define CR4_SMEP	(1ull << 20)
 #define CR4_SMAP	(1ull << 21)
 
@@ -44,11 +85,66 @@ static inline void write_cr0(uint64_t v)
 	__asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
 }
 
+static inline void xsetbv(uint32_t reg, uint64_t v)
+{
+	__asm__ volatile("xsetbv" : : "c"(reg), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/* Interrupts off (the area and the registers must not change under us). */
+static inline void fpu_save(uint8_t *area)
+{
+	if (!xcr0)
+		__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t (*)[512])area));
+	else if (have_xsaveopt)
+		__asm__ volatile("xsaveopt64 %0" : "+m"(*(uint8_t (*)[FPU_AREA_MAX])area)
+				 : "a"(~0u), "d"(~0u));
+	else
+		__asm__ volatile("xsave64 %0" : "+m"(*(uint8_t (*)[FPU_AREA_MAX])area)
+				 : "a"(~0u), "d"(~0u));
+}
+
+static inline void fpu_restore(const uint8_t *area)
+{
+	if (xcr0)
+		__asm__ volatile("xrstor64 %0" : : "m"(*(const uint8_t (*)[FPU_AREA_MAX])area),
+				 "a"(~0u), "d"(~0u));
+	else
+		__asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t (*)[512])area));
+}
+
+/* What the CPU offers, on every CPU alike (read once, on the boot CPU). */
+static void fpu_probe(void)
+{
+	uint32_t a, b, c, d;
+
+	cpuid(1, 0, &a, &b, &c, &d);
+	fpu_user_size = FPU_YMM_HI;	/* legacy area + header, even without XSAVE */
+	if (!(c & (1u << 26)))
+		return;			/* no XSAVE: FXSAVE */
+	cpuid(0xd, 0, &a, &b, &c, &d);
+	xcr0 = XFEATURE_X87 | XFEATURE_SSE;
+	if ((a & XFEATURE_AVX)) {
+		uint32_t sz, off, x;
+
+		cpuid(0xd, 2, &sz, &off, &x, &x);
+		if (off == FPU_YMM_HI && sz == 256) {
+			xcr0 |= XFEATURE_AVX;
+			fpu_user_size = FPU_YMM_HI + 256;
+		}
+	}
+	cpuid(0xd, 1, &a, &b, &c, &d);
+	have_xsaveopt = a & 1;
+}
+
 void arch_user_init_cpu(void)
 {
 	uint32_t a, b, c, d;
 	uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
 
+	if (!fpu_user_size)
+		fpu_probe();
+	if (xcr0)
+		cr4 |= CR4_OSXSAVE;
 	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
 	cpuid(7, 0, &a, &b, &c, &d);
 	if (b & (1u << 7))
@@ -58,6 +154,8 @@ void arch_user_init_cpu(void)
 		smap_enabled = 1;
 	}
 	write_cr4(cr4);
+	if (xcr0)
+		xsetbv(0, xcr0);
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 	/* SYSRET loads CS = base + 16, SS = base + 8 with base = 0x13. */
 	wrmsr(MSR_STAR, ((uint64_t)(GDT_UDATA - 8) << 48) | ((uint64_t)GDT_KCODE << 32));
@@ -70,16 +168,122 @@ void arch_user_init(void)
 	arch_user_init_cpu();
 	pr_info("user: SMEP %s, SMAP %s", (read_cr4() & CR4_SMEP) ? "on" : "off",
 		smap_enabled ? "on" : "off");
+	/* The state every new thread starts with, the one FNINIT and a
+	 * reset give: FCW 0x37f, all registers empty and zero, MXCSR 0x1f80
+	 * (exceptions masked, round to nearest), upper halves zero; each
+	 * component marked present. MXCSR_MASK from the CPU's own FXSAVE. */
 	__asm__ volatile("fninit");
-	__asm__ volatile("fxsave64 %0" : "=m"(fpu_template));
-	/* MXCSR: all exceptions masked, round to nearest. */
-	*(uint32_t *)(fpu_template + 24) = 0x1f80;
-	__asm__ volatile("fxrstor64 %0" : : "m"(fpu_template));
+	__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t (*)[512])fpu_template));
+	if (*(uint32_t *)(fpu_template + FPU_MXCSR_MASK))
+		mxcsr_mask = *(uint32_t *)(fpu_template + FPU_MXCSR_MASK);
+	memset(fpu_template, 0, sizeof(fpu_template));
+	*(uint16_t *)(fpu_template + FPU_FCW) = FPU_FCW_INIT;
+	*(uint32_t *)(fpu_template + FPU_MXCSR) = FPU_MXCSR_INIT;
+	*(uint32_t *)(fpu_template + FPU_MXCSR_MASK) = mxcsr_mask;
+	*(uint64_t *)(fpu_template + FPU_HEADER) = xcr0;
+	fpu_restore(fpu_template);
+	pr_info("user: FPU state %s, XCR0 %lx, %u bytes%s", xcr0 ? "XSAVE" : "FXSAVE", xcr0,
+		fpu_user_size, have_xsaveopt ? ", XSAVEOPT" : "");
 }
 
 void arch_fpu_init_state(uint8_t *fpu)
 {
 	memcpy(fpu, fpu_template, sizeof(fpu_template));
+}
+
+uint32_t arch_fpu_size(void)
+{
+	return fpu_user_size;
+}
+
+/* Registers of CPU c hold u's state. */
+static inline bool fpu_held(const struct cpu *c, const struct uthread *u)
+{
+	return c->arch.fpu_owner == u && u->fpu_cpu == (int32_t)c->id;
+}
+
+static inline void fpu_load(struct cpu *c, struct uthread *u)
+{
+	if (!fpu_held(c, u)) {
+		fpu_restore(u->fpu);
+		c->arch.fpu_owner = u;
+		u->fpu_cpu = (int32_t)c->id;
+	}
+	u->fpu_loaded = true;
+}
+
+void arch_fpu_stop(struct uthread *u)
+{
+	irqflags_t f = arch_irq_save();
+
+	if (u->fpu_loaded) {
+		fpu_save(u->fpu);
+		u->fpu_loaded = false;
+	}
+	arch_irq_restore(f);
+}
+
+void arch_fpu_resume(struct uthread *u)
+{
+	irqflags_t f = arch_irq_save();
+
+	fpu_load(this_cpu(), u);
+	arch_irq_restore(f);
+}
+
+/*
+ * A component whose XSTATE_BV bit is clear is in its initial state, and
+ * XSAVE may have left stale bytes in its part of the area: user space
+ * always sees every component written out, with every bit set.
+ */
+static void fpu_fill_init(uint8_t *a)
+{
+	uint64_t bv = *(uint64_t *)(a + FPU_HEADER);
+
+	if (!(bv & XFEATURE_X87)) {
+		memset(a, 0, FPU_MXCSR);		/* FCW .. FDP */
+		*(uint16_t *)(a + FPU_FCW) = FPU_FCW_INIT;
+		memset(a + FPU_ST, 0, FPU_XMM - FPU_ST);
+	}
+	if (!(bv & XFEATURE_SSE))
+		memset(a + FPU_XMM, 0, 256);
+	if ((xcr0 & XFEATURE_AVX) && !(bv & XFEATURE_AVX))
+		memset(a + FPU_YMM_HI, 0, 256);
+	memset(a + FPU_XMM + 256, 0, FPU_LEGACY_END - FPU_XMM - 256);	/* reserved */
+	*(uint32_t *)(a + FPU_MXCSR_MASK) = mxcsr_mask;
+	memset(a + FPU_HEADER, 0, 64);
+	*(uint64_t *)(a + FPU_HEADER) = xcr0 ? xcr0 : XFEATURE_X87 | XFEATURE_SSE;
+}
+
+void arch_fpu_export(const uint8_t *area, uint8_t *out)
+{
+	memcpy(out, area, fpu_user_size);
+	if (!xcr0)	/* FXSAVE wrote no header */
+		*(uint64_t *)(out + FPU_HEADER) = XFEATURE_X87 | XFEATURE_SSE;
+	fpu_fill_init(out);
+}
+
+/*
+ * XRSTOR of the standard format raises #GP when XSTATE_BV has a bit XCR0
+ * lacks, when any header byte after it is not zero (XCOMP_BV included),
+ * or when MXCSR sets a reserved bit (FXRSTOR: the last one only); the
+ * area's alignment is the kernel's own. Those are refused, so loading
+ * what a supervisor gave cannot fault in the kernel.
+ */
+int arch_fpu_import(uint8_t *buf)
+{
+	uint64_t bv = *(uint64_t *)(buf + FPU_HEADER);
+	uint64_t allowed = xcr0 ? xcr0 : XFEATURE_X87 | XFEATURE_SSE;
+
+	if (bv & ~allowed)
+		return -EINVAL;
+	for (unsigned i = FPU_HEADER + 8; i < FPU_HEADER + 64; i++)
+		if (buf[i])
+			return -EINVAL;
+	if (*(uint32_t *)(buf + FPU_MXCSR) & ~mxcsr_mask)
+		return -EINVAL;
+	fpu_fill_init(buf);
+	return 0;
 }
 
 static void load_user(struct cpu *c, struct thread *t)
@@ -92,7 +296,8 @@ static void load_user(struct cpu *c, struct thread *t)
 	aspace_activate(&u->proc->as);
 	wrmsr(MSR_FS_BASE, u->fs_base);
 	wrmsr(MSR_KERNEL_GS_BASE, u->gs_base);
-	__asm__ volatile("fxrstor64 %0" : : "m"(*(uint8_t (*)[512])u->fpu));
+	if (u->fpu_loaded)
+		fpu_load(c, u);
 	if (u->iobitmap) {
 		memcpy(a->iobitmap, u->iobitmap, IOBITMAP_SIZE);
 		a->io_open = true;
@@ -107,8 +312,8 @@ void arch_switch(struct thread *prev, struct thread *next)
 {
 	struct cpu *c = this_cpu();
 
-	if (prev->u)
-		__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t (*)[512])prev->u->fpu));
+	if (prev->u && prev->u->fpu_loaded)
+		fpu_save(prev->u->fpu);
 	if (next->u) {
 		load_user(c, next);
 	} else {
@@ -130,6 +335,7 @@ void arch_enter_user(struct trap_frame *unused)
 
 	arch_irq_disable();
 	load_user(this_cpu(), t);
+	fpu_load(this_cpu(), u);
 	enter_user_first(u->entry, u->stack, u->arg, t->kstack_top);
 }
 

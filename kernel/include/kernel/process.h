@@ -24,6 +24,10 @@
 
 struct qop;
 
+/* Bytes of the largest FPU state kept per thread: the XSAVE standard
+ * format of x87, SSE (512 + 64 header) and AVX (256 at offset 576). */
+#define FPU_AREA_MAX	832
+
 struct process {
 	struct kobj obj;
 	spinlock_t lock;		/* threads, state, waiters */
@@ -87,7 +91,18 @@ struct uthread {
 	int64_t status;
 	struct list_head waiters;	/* RL_OP_THREAD_WAIT ops */
 	uint8_t *iobitmap;		/* 8 KiB, or NULL: no ports */
-	uint8_t fpu[512] __aligned(16);	/* fxsave area */
+	/* x87/SSE/AVX state, XSAVE standard format (arch/x86_64/user.c):
+	 * fpu_loaded is set while the CPU's registers are the thread's
+	 * state (it runs, or was switched out after its registers were
+	 * saved here); clear while it is stopped or not yet in user mode,
+	 * when this area is the state. fpu_cpu: the CPU whose registers
+	 * still equal this area, -1 when none may. Both belong to the
+	 * thread itself and the switch code, with interrupts off; a
+	 * supervisor's thread_fpu writes the area (and fpu_cpu = -1) only
+	 * while the thread is stopped. */
+	uint8_t fpu[FPU_AREA_MAX] __aligned(64);
+	int32_t fpu_cpu;
+	bool fpu_loaded;
 	uint64_t charged;		/* bytes charged to its process's budget */
 };
 
@@ -128,6 +143,17 @@ void uthread_return_check(void);
 void uthread_fault(struct trap_frame *tf, uint64_t addr);
 void uthread_foreign_syscall(struct trap_frame *tf);
 
+/* Stopped for its supervisor and not yet resumed, so its registers and
+ * FPU area may be read and written (u->lock held). */
+static inline bool uthread_stopped_locked(const struct uthread *u)
+{
+	return u->state == UT_STOPPED && u->obs_kind != RL_OBS_EXIT && !u->resumed;
+}
+
+/* A thread handle of the caller's with the rights need: a reference, or
+ * -EBADF/-EPERM (handle_get). */
+int uthread_get(uint64_t h, uint32_t need, struct uthread **out);
+
 /* Counters for accounting. */
 extern uint64_t nr_processes, nr_uthreads;
 
@@ -137,6 +163,17 @@ void arch_user_init_cpu(void);			/* every CPU */
 void arch_switch(struct thread *prev, struct thread *next);
 void arch_enter_user(struct trap_frame *tf) __noreturn;
 void arch_fpu_init_state(uint8_t *fpu);
+/* The current thread stops for its supervisor: its registers go to u->fpu,
+ * which is its state until arch_fpu_resume loads it back (if this CPU's
+ * registers do not hold it already). Interrupts any. */
+void arch_fpu_stop(struct uthread *u);
+void arch_fpu_resume(struct uthread *u);
+/* thread_fpu: the size of the user-visible area (rill/abi.h RL_FPU_*);
+ * a thread's area as user space reads it; a user-given area checked (so
+ * XRSTOR of it cannot fault) and made whole: 0 or -EINVAL. */
+uint32_t arch_fpu_size(void);
+void arch_fpu_export(const uint8_t *area, uint8_t *out);
+int arch_fpu_import(uint8_t *buf);
 void arch_user_exception(struct trap_frame *tf);
 int arch_ioport_enable(struct uthread *u, uint16_t base, uint32_t count);
 

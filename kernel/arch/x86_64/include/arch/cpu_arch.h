@@ -38,6 +38,10 @@ struct arch_cpu {
 	struct tss tss __aligned(16);
 	uint8_t iobitmap[IOBITMAP_SIZE + 1];	/* right after the TSS; last byte 0xff */
 	bool io_open;			/* iobitmap holds a thread's ports */
+	/* The user thread whose FPU state this CPU's registers held last
+	 * (compared, never dereferenced: it may be freed). They still hold
+	 * it exactly when that thread's fpu_cpu is this CPU (user.c). */
+	const void *fpu_owner;
 	uint8_t ist_stacks[3][IST_STACK_SIZE] __aligned(16);
 };
 
