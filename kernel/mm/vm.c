@@ -371,9 +371,9 @@ static int share_page(uint64_t index, uint64_t *slot, void *arg)
 }
 
 /* Remove the page-table entries of object pages [lo, hi] from every
- * writable area of mo (less than 2 MiB of each: one step's span).
- * mo->lock held. */
-static void zap_writable(struct memobj *mo, uint64_t lo, uint64_t hi)
+ * area of mo (only the writable ones with writable_only; less than 2 MiB
+ * of each: one step's span). mo->lock held. */
+static void zap_pages(struct memobj *mo, uint64_t lo, uint64_t hi, bool writable_only)
 {
 	struct list_head *p;
 
@@ -382,7 +382,7 @@ static void zap_writable(struct memobj *mo, uint64_t lo, uint64_t hi)
 		uint64_t first = v->offset / PAGE_SIZE;
 		uint64_t last = first + (v->end - v->start) / PAGE_SIZE - 1;
 
-		if (!(v->prot & RL_PROT_WRITE) || hi < first || lo > last)
+		if ((writable_only && !(v->prot & RL_PROT_WRITE)) || hi < first || lo > last)
 			continue;
 		zap_range(v->as, v->start + (MAX(lo, first) - first) * PAGE_SIZE,
 			  v->start + (MIN(hi, last) - first + 1) * PAGE_SIZE);
@@ -400,7 +400,7 @@ static int snapshot_step(struct memobj *src, struct memobj *dst, uint64_t *pos)
 	/* Also after a failure: the pages shared so far stay shared until
 	 * the snapshot is dropped. */
 	if (st.n)
-		zap_writable(src, st.lo, st.hi);
+		zap_pages(src, st.lo, st.hi, true);
 	dt = clock_ns() - t0;
 	spin_unlock_irqrestore(&src->lock, f);
 	memobj_last_snapshot.steps++;
@@ -479,7 +479,8 @@ static void vma_release(struct aspace *as, struct vma *v)
 
 static void vma_free(struct vma *v)
 {
-	kobj_put(&v->mo->obj);
+	if (v->mo)
+		kobj_put(&v->mo->obj);
 	vma_release(v->as, v);
 	__atomic_fetch_sub(&nr_areas, 1, __ATOMIC_RELAXED);
 }
@@ -487,8 +488,11 @@ static void vma_free(struct vma *v)
 /* Unlink v from its object (takes mo->lock). */
 static void vma_unlink_mo(struct vma *v)
 {
-	irqflags_t f = spin_lock_irqsave(&v->mo->lock);
+	irqflags_t f;
 
+	if (!v->mo)
+		return;		/* a reservation */
+	f = spin_lock_irqsave(&v->mo->lock);
 	list_del(&v->mo_link);
 	spin_unlock_irqrestore(&v->mo->lock, f);
 }
@@ -618,65 +622,6 @@ static uintptr_t find_gap(struct aspace *as, uintptr_t from, uint64_t len,
 	return cand;
 }
 
-int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t addr,
-	       uint64_t len, unsigned prot, unsigned maxprot, unsigned flags)
-{
-	struct list_head *after;
-	struct vma *v;
-	irqflags_t f;
-
-	if (len == 0 || !IS_ALIGNED(len, PAGE_SIZE) || !IS_ALIGNED(offset, PAGE_SIZE) ||
-	    !IS_ALIGNED(addr, PAGE_SIZE) || (prot & ~7u) || (flags & ~RL_MAP_FIXED))
-		return -EINVAL;
-	if (prot & ~maxprot)
-		return -EACCES;
-	if (offset > mo->size || len > mo->size - offset)
-		return -EINVAL;
-	if (addr && (addr < RL_USER_BOTTOM || addr >= RL_USER_TOP || len > RL_USER_TOP - addr))
-		return -EINVAL;
-	if ((flags & RL_MAP_FIXED) && !addr)
-		return -EINVAL;
-	v = vma_alloc(as);
-	if (!v)
-		return -ENOMEM;
-	f = spin_lock_irqsave(&as->lock);
-	if (as->dead) {
-		spin_unlock_irqrestore(&as->lock, f);
-		vma_release(as, v);
-		return -ESRCH;
-	}
-	if (mo->kind == MO_PHYS)
-		WRITE_ONCE(as->has_phys, true);	/* before any of it can be entered */
-	if (addr && range_free(as, addr, addr + len, &after)) {
-		/* the requested address is free */
-	} else if (flags & RL_MAP_FIXED) {
-		spin_unlock_irqrestore(&as->lock, f);
-		vma_release(as, v);
-		return -EEXIST;
-	} else if (!(addr = find_gap(as, addr ? addr : as->hint, len, &after)) &&
-		   !(addr = find_gap(as, RL_USER_BOTTOM, len, &after))) {
-		spin_unlock_irqrestore(&as->lock, f);
-		vma_release(as, v);
-		return -ENOMEM;
-	}
-	v->as = as;
-	v->start = addr;
-	v->end = addr + len;
-	v->mo = mo;
-	v->offset = offset;
-	v->prot = prot;
-	v->maxprot = maxprot;
-	kobj_get(&mo->obj);
-	list__insert(&v->as_link, after, after->next);
-	as->nareas++;
-	spin_lock(&mo->lock);
-	list_add_tail(&mo->areas, &v->mo_link);
-	spin_unlock(&mo->lock);
-	spin_unlock_irqrestore(&as->lock, f);
-	__atomic_fetch_add(&nr_areas, 1, __ATOMIC_RELAXED);
-	return (int64_t)addr;
-}
-
 /* Split v at addr (start < addr < end) using the spare area n, which
  * becomes the upper part. as->lock held. */
 static void vma_split(struct vma *v, uintptr_t addr, struct vma *n)
@@ -685,11 +630,13 @@ static void vma_split(struct vma *v, uintptr_t addr, struct vma *n)
 	n->start = addr;
 	n->offset = v->offset + (addr - v->start);
 	v->end = addr;
-	kobj_get(&v->mo->obj);
 	list__insert(&n->as_link, &v->as_link, v->as_link.next);
-	spin_lock(&v->mo->lock);
-	list_add_tail(&v->mo->areas, &n->mo_link);
-	spin_unlock(&v->mo->lock);
+	if (v->mo) {
+		kobj_get(&v->mo->obj);
+		spin_lock(&v->mo->lock);
+		list_add_tail(&v->mo->areas, &n->mo_link);
+		spin_unlock(&v->mo->lock);
+	}
 	v->as->nareas++;
 	__atomic_fetch_add(&nr_areas, 1, __ATOMIC_RELAXED);
 }
@@ -710,6 +657,23 @@ static void split_at_bounds(struct aspace *as, uintptr_t start, uintptr_t end,
 		vma_split(v, end, spare[1]);
 		spare[1] = NULL;
 	}
+}
+
+/* Take v out of as (its page-table entries are gone already) onto the
+ * list gone, through its as_link. as->lock held. */
+static void detach_area(struct aspace *as, struct vma *v, struct list_head *gone)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (as->last[i] == v)
+			as->last[i] = NULL;
+	list_del(&v->as_link);
+	as->nareas--;
+	if (v->mo) {
+		spin_lock(&v->mo->lock);
+		list_del(&v->mo_link);
+		spin_unlock(&v->mo->lock);
+	}
+	list_add_tail(gone, &v->as_link);
 }
 
 static int range_args(uintptr_t addr, uint64_t len)
@@ -762,15 +726,7 @@ static int change_range(struct aspace *as, uintptr_t addr, uint64_t len, int pro
 			break;
 		zap_range(as, v->start, v->end);
 		if (prot < 0) {
-			for (unsigned i = 0; i < 2; i++)
-				if (as->last[i] == v)
-					as->last[i] = NULL;
-			list_del(&v->as_link);
-			as->nareas--;
-			spin_lock(&v->mo->lock);
-			list_del(&v->mo_link);
-			spin_unlock(&v->mo->lock);
-			list_add_tail(&gone, &v->as_link);
+			detach_area(as, v, &gone);
 		} else {
 			v->prot = (unsigned)prot;
 		}
@@ -792,6 +748,166 @@ out:
 	if (spare[1])
 		vma_release(as, spare[1]);
 	return r;
+}
+
+/*
+ * Map [offset, offset + len) of mo (NULL with RL_MAP_RESERVE: a
+ * reservation, an area without an object that faults on any access).
+ * With RL_MAP_FIXED the range must hold nothing but reservations, which
+ * the new area replaces; with RL_MAP_REPLACE too, whatever areas overlap
+ * it are replaced (split where they overlap in part). Everything that can
+ * fail (the new area, the two spares a split may need) is allocated before
+ * the lock; under it the old areas go and the new one comes in one hold,
+ * so no other thread of the space ever finds the range unmapped (a fault
+ * waits for the lock, then finds the new area), and a failure leaves the
+ * old areas as they were.
+ */
+int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t addr,
+	       uint64_t len, unsigned prot, unsigned maxprot, unsigned flags)
+{
+	const unsigned known = RL_MAP_FIXED | RL_MAP_RESERVE | RL_MAP_REPLACE | RL_MAP_SHARED;
+	struct vma *v, *spare[2] = { NULL, NULL };
+	struct list_head *after = NULL, *p, *tmp, gone;
+	uintptr_t end = addr + len;
+	int64_t r = 0;
+	irqflags_t f;
+
+	if (len == 0 || !IS_ALIGNED(len, PAGE_SIZE) || !IS_ALIGNED(offset, PAGE_SIZE) ||
+	    !IS_ALIGNED(addr, PAGE_SIZE) || (prot & ~7u) || (flags & ~known))
+		return -EINVAL;
+	if ((flags & RL_MAP_REPLACE) && !(flags & RL_MAP_FIXED))
+		return -EINVAL;
+	if (flags & RL_MAP_RESERVE) {
+		if (mo || offset || prot || (flags & RL_MAP_SHARED))
+			return -EINVAL;
+		maxprot = 0;
+	} else if (!mo) {
+		return -EINVAL;
+	}
+	if (prot & ~maxprot)
+		return -EACCES;
+	if (mo && (offset > mo->size || len > mo->size - offset))
+		return -EINVAL;
+	if (addr && (addr < RL_USER_BOTTOM || addr >= RL_USER_TOP || len > RL_USER_TOP - addr))
+		return -EINVAL;
+	if ((flags & RL_MAP_FIXED) && !addr)
+		return -EINVAL;
+	v = vma_alloc(as);
+	if (!v)
+		return -ENOMEM;
+	if (flags & RL_MAP_FIXED) {
+		spare[0] = vma_alloc(as);
+		spare[1] = vma_alloc(as);
+		if (!spare[0] || !spare[1]) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	list_init(&gone);
+	f = spin_lock_irqsave(&as->lock);
+	if (as->dead) {
+		r = -ESRCH;
+		goto unlock;
+	}
+	if (flags & RL_MAP_FIXED) {
+		/* What is there may go: reservations always, anything with
+		 * REPLACE. */
+		list_for_each(p, &as->areas) {
+			struct vma *o = list_entry(p, struct vma, as_link);
+
+			if (o->start >= end)
+				break;
+			if (o->end > addr && o->mo && !(flags & RL_MAP_REPLACE)) {
+				r = -EEXIST;
+				goto unlock;
+			}
+		}
+		split_at_bounds(as, addr, end, spare);
+		list_for_each_safe(p, tmp, &as->areas) {
+			struct vma *o = list_entry(p, struct vma, as_link);
+
+			if (o->end <= addr)
+				continue;
+			if (o->start >= end)
+				break;
+			zap_range(as, o->start, o->end);
+			detach_area(as, o, &gone);
+		}
+		range_free(as, addr, end, &after);
+	} else if (!(addr && range_free(as, addr, end, &after)) &&
+		   !(addr = find_gap(as, addr ? addr : as->hint, len, &after)) &&
+		   !(addr = find_gap(as, RL_USER_BOTTOM, len, &after))) {
+		r = -ENOMEM;
+		goto unlock;
+	}
+	if (mo && mo->kind == MO_PHYS)
+		WRITE_ONCE(as->has_phys, true);	/* before any of it can be entered */
+	v->as = as;
+	v->start = addr;
+	v->end = addr + len;
+	v->mo = mo;
+	v->offset = offset;
+	v->prot = prot;
+	v->maxprot = maxprot;
+	v->flags = flags & ~RL_MAP_FIXED & ~RL_MAP_REPLACE;
+	list__insert(&v->as_link, after, after->next);
+	as->nareas++;
+	if (mo) {
+		kobj_get(&mo->obj);
+		spin_lock(&mo->lock);
+		list_add_tail(&mo->areas, &v->mo_link);
+		spin_unlock(&mo->lock);
+	}
+	__atomic_fetch_add(&nr_areas, 1, __ATOMIC_RELAXED);
+	r = (int64_t)addr;
+	v = NULL;
+	/* Futex waiters on the words replaced wake with -EFAULT, as on an
+	 * unmap; found under the lock, so a waiter on the new area (it
+	 * queues under the lock too) is never taken for an old one. */
+	list_for_each(p, &gone) {
+		struct vma *o = list_entry(p, struct vma, as_link);
+
+		futex_unmapped(as, o->start, o->end);
+	}
+unlock:
+	spin_unlock_irqrestore(&as->lock, f);
+	list_for_each_safe(p, tmp, &gone)
+		vma_free(list_entry(p, struct vma, as_link));
+out:
+	for (unsigned i = 0; i < 2; i++)
+		if (spare[i])
+			vma_release(as, spare[i]);
+	if (v)
+		vma_release(as, v);
+	return r;
+}
+
+unsigned vm_regions(struct aspace *as, uintptr_t *from, struct rl_region *out, unsigned n)
+{
+	irqflags_t f = spin_lock_irqsave(&as->lock);
+	struct list_head *p;
+	unsigned i = 0;
+
+	list_for_each(p, &as->areas) {
+		struct vma *v = list_entry(p, struct vma, as_link);
+
+		if (i == n || as->dead)
+			break;
+		if (v->end <= *from)
+			continue;
+		out[i++] = (struct rl_region){
+			.start = v->start,
+			.length = v->end - v->start,
+			.offset = v->offset,
+			.object = v->mo ? v->mo->obj.id : 0,
+			.prot = v->prot,
+			.maxprot = v->maxprot,
+			.flags = v->flags,
+		};
+		*from = v->end;
+	}
+	spin_unlock_irqrestore(&as->lock, f);
+	return i;
 }
 
 int vm_unmap(struct aspace *as, uintptr_t addr, uint64_t len)
@@ -840,8 +956,8 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 	paddr_t pa = 0;
 	int r = 0;
 
-	if (!v)
-		return -EFAULT;
+	if (!v || !v->mo)
+		return -EFAULT;		/* nothing, or a reservation */
 	if ((write && !(v->prot & RL_PROT_WRITE)) || (exec && !(v->prot & RL_PROT_EXEC)) ||
 	    !(v->prot & (RL_PROT_READ | RL_PROT_WRITE | RL_PROT_EXEC)))
 		return -EFAULT;
@@ -933,7 +1049,7 @@ int vm_futex_key(struct aspace *as, uintptr_t addr, struct memobj **mo, uint64_t
 
 	/* Readable as resolve() sees it; device memory is never read by
 	 * the kernel (as in vm_rw). */
-	if (!v || !(v->prot & (RL_PROT_READ | RL_PROT_WRITE | RL_PROT_EXEC)) ||
+	if (!v || !v->mo || !(v->prot & (RL_PROT_READ | RL_PROT_WRITE | RL_PROT_EXEC)) ||
 	    v->mo->kind == MO_PHYS)
 		return -EFAULT;
 	kobj_get(&v->mo->obj);
@@ -1055,7 +1171,7 @@ int vm_check_range(struct aspace *as, uintptr_t addr, uint64_t len, unsigned pro
 	while (!as->dead && a < end) {
 		struct vma *v = find_vma(as, a);
 
-		if (!v || (v->prot & prot) != prot || v->mo->kind == MO_PHYS)
+		if (!v || !v->mo || (v->prot & prot) != prot || v->mo->kind == MO_PHYS)
 			break;
 		a = v->end;
 	}
