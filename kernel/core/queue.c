@@ -415,6 +415,9 @@ static int64_t op_vm(const struct rl_sqe *sqe)
 			   (rights & RL_RIGHT_WRITE ? RL_PROT_WRITE : 0) |
 			   (rights & RL_RIGHT_EXEC ? RL_PROT_EXEC : 0), flags);
 		kobj_put(mo);
+	} else if (sqe->opcode == RL_OP_DISCARD) {
+		r = sqe->arg[2] || sqe->arg[3] || sqe->arg[4] ? -EINVAL
+			: vm_discard(&p->as, sqe->arg[0], sqe->arg[1]);
 	} else if (sqe->opcode == RL_OP_UNMAP) {
 		r = vm_unmap(&p->as, sqe->arg[0], sqe->arg[1]);
 	} else {
@@ -448,6 +451,7 @@ static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 	case RL_OP_MAP:
 	case RL_OP_UNMAP:
 	case RL_OP_PROTECT:
+	case RL_OP_DISCARD:
 		r = op_vm(sqe);
 		goto now;
 	case RL_OP_RESUME:

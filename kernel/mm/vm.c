@@ -353,13 +353,17 @@ struct share_step {
 	struct memobj *dst;
 	uint64_t lo, hi;	/* pages shared in this step: [lo, hi] */
 	uint64_t n;
+	uint64_t last;		/* the last page to take */
 };
 
 static int share_page(uint64_t index, uint64_t *slot, void *arg)
 {
 	struct share_step *st = arg;
-	uint64_t *d = radix_slot(&st->dst->pages, index);
+	uint64_t *d;
 
+	if (index > st->last)
+		return -ERANGE;		/* past the range: stop */
+	d = radix_slot(&st->dst->pages, index);
 	if (!d || mo_charge(st->dst, PAGE_SIZE))
 		return -ENOMEM;
 	page_ref_add(*slot, 1);
@@ -389,10 +393,11 @@ static void zap_pages(struct memobj *mo, uint64_t lo, uint64_t hi, bool writable
 	}
 }
 
-/* One step of the walk under src's lock: 0 (more), 1 (done) or -ENOMEM. */
-static int snapshot_step(struct memobj *src, struct memobj *dst, uint64_t *pos)
+/* One step of the walk under src's lock: 0 (more), 1 (done), -ERANGE
+ * (past last: done) or -ENOMEM. */
+static int snapshot_step(struct memobj *src, struct memobj *dst, uint64_t *pos, uint64_t last)
 {
-	struct share_step st = { .dst = dst };
+	struct share_step st = { .dst = dst, .last = last };
 	irqflags_t f = spin_lock_irqsave(&src->lock);
 	uint64_t t0 = clock_ns(), dt;
 	int r = radix_walk(&src->pages, pos, SNAPSHOT_STEP, share_page, &st);
@@ -410,10 +415,13 @@ static int snapshot_step(struct memobj *src, struct memobj *dst, uint64_t *pos)
 	return r;
 }
 
-int memobj_snapshot(struct memobj *src, struct budget *budget, struct memobj **out)
+/* A snapshot of pages [first, last] of src (the rest absent), of src's
+ * size (so offsets stay). */
+static int snapshot_range(struct memobj *src, struct budget *budget, uint64_t first,
+			  uint64_t last, struct memobj **out)
 {
 	struct memobj *mo;
-	uint64_t pos = 0;
+	uint64_t pos = first;
 	int r;
 
 	if (src->kind != MO_ANON || src->kernel_owned)
@@ -422,14 +430,19 @@ int memobj_snapshot(struct memobj *src, struct budget *budget, struct memobj **o
 	if (!mo)
 		return -ENOMEM;
 	memobj_last_snapshot = (struct memobj_snapshot_stats){ 0 };
-	while ((r = snapshot_step(src, mo, &pos)) == 0)
+	while ((r = snapshot_step(src, mo, &pos, last)) == 0 && pos <= last)
 		;
-	if (r < 0) {
+	if (r < 0 && r != -ERANGE) {
 		kobj_put(&mo->obj);
 		return r;
 	}
 	*out = mo;
 	return 0;
+}
+
+int memobj_snapshot(struct memobj *src, struct budget *budget, struct memobj **out)
+{
+	return snapshot_range(src, budget, 0, UINT64_MAX, out);
 }
 
 /* ---- address spaces ----------------------------------------------------- */
@@ -920,6 +933,110 @@ int vm_protect(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot)
 	if (prot & ~7u)
 		return -EINVAL;
 	return change_range(as, addr, len, (int)prot);
+}
+
+/*
+ * Discarding (RL_OP_DISCARD, Linux MADV_DONTNEED). An area that owns its
+ * object's pages (mapped without RL_MAP_SHARED, an anonymous object of
+ * user memory) gives up the pages behind the range: they leave the
+ * object's tree, its budget gets them back, and the next touch finds a
+ * fresh zero page - through every area that maps the object, since the
+ * pages are the object's. A page shared with a copy-on-write snapshot
+ * loses one reference: the other object keeps it. A shared area
+ * (RL_MAP_SHARED), device memory and the kernel's own objects (queue
+ * rings, the clock page) keep their contents: only their page-table
+ * entries go (they come back on the next touch). Reservations have
+ * nothing to give.
+ *
+ * The tree is walked in steps as a snapshot walks it (one leaf and the
+ * way down to it, empty subtrees skipped), each under the object's lock:
+ * the step's pages leave every area's page table (and the TLBs) before
+ * their references are dropped, and a fault, which takes the same lock,
+ * finds them gone.
+ */
+struct discard_step {
+	uint64_t hi;		/* the range's last page */
+	uint64_t first, last;	/* pages present in this step */
+	uint64_t n;
+};
+
+static int find_present(uint64_t index, uint64_t *slot, void *arg)
+{
+	struct discard_step *st = arg;
+
+	if (index > st->hi)
+		return -ERANGE;		/* past the range: stop */
+	if (!st->n++)
+		st->first = index;
+	st->last = index;
+	return 0;
+}
+
+/* Free pages [lo, hi] of mo (anonymous, not the kernel's). as->lock of an
+ * area mapping them held (so the area and its object stay). */
+static void discard_pages(struct memobj *mo, uint64_t lo, uint64_t hi)
+{
+	uint64_t pos = lo;
+	int r;
+
+	do {
+		struct discard_step st = { .hi = hi };
+
+		spin_lock(&mo->lock);
+		r = radix_walk(&mo->pages, &pos, SNAPSHOT_STEP, find_present, &st);
+		if (st.n) {
+			zap_pages(mo, st.first, st.last, false);
+			for (uint64_t i = st.first; i <= st.last; i++) {
+				uint64_t *slot = radix_lookup(&mo->pages, i);
+
+				if (slot && *slot) {
+					page_put(*slot);
+					*slot = 0;
+					mo_uncharge(mo, PAGE_SIZE);
+				}
+			}
+		}
+		spin_unlock(&mo->lock);
+	} while (r == 0 && pos <= hi);
+}
+
+int vm_discard(struct aspace *as, uintptr_t addr, uint64_t len)
+{
+	uintptr_t end = addr + len, a = addr;
+	struct list_head *p;
+	irqflags_t f;
+	int r = range_args(addr, len);
+
+	if (r < 0)
+		return r;
+	f = spin_lock_irqsave(&as->lock);
+	if (as->dead)
+		r = -ESRCH;
+	/* All of it mapped (reservations count), or nothing is done. */
+	while (!r && a < end) {
+		struct vma *v = find_vma(as, a);
+
+		if (!v)
+			r = -ENOMEM;
+		else
+			a = v->end;
+	}
+	list_for_each(p, &as->areas) {
+		struct vma *v = list_entry(p, struct vma, as_link);
+		uintptr_t lo = MAX(v->start, addr), hi = MIN(v->end, end);
+
+		if (r || v->start >= end)
+			break;
+		if (v->end <= addr || !v->mo)
+			continue;
+		if ((v->flags & RL_MAP_SHARED) || v->mo->kind != MO_ANON || v->mo->kernel_owned)
+			zap_range(as, lo, hi);
+		else
+			discard_pages(v->mo, (v->offset + (lo - v->start)) / PAGE_SIZE,
+				      (v->offset + (hi - v->start)) / PAGE_SIZE - 1);
+	}
+	spin_unlock_irqrestore(&as->lock, f);
+	return r;
 }
 
 /* A copy between a kernel buffer and one page of user memory, done by

@@ -243,7 +243,8 @@ DEFINE_TEST(regions_errors)
  * thread's argument:
  *   blob_load   read the quadword at rdi, then thread_exit(0): a fault
  *               there ends the process with -EFAULT instead
- *   blob_store  store rsi... no: store 0x5a5a5a5a at rdi, thread_exit(0)
+ *   blob_store  store 0x5a5a5a5a at rdi, thread_exit(0)
+ *   blob_store_spin  the same store, then loop forever
  */
 _Static_assert(RL_SYS_thread_exit == 0x20000010, "blob syscall number");
 __asm__(".pushsection .rodata\n"
@@ -261,9 +262,14 @@ __asm__(".pushsection .rodata\n"
 	"	movl $0x20000010, %eax\n"
 	"	syscall\n"
 	"	ud2\n"
+	"as_blob_store_spin:\n"
+	"	movl $0x5a5a5a5a, (%rdi)\n"
+	"1:	pause\n"
+	"	jmp 1b\n"
 	"as_blob_end:\n"
 	".popsection\n");
-extern const char as_blob_start[], as_blob_load[], as_blob_store[], as_blob_end[];
+extern const char as_blob_start[], as_blob_load[], as_blob_store[], as_blob_store_spin[],
+	as_blob_end[];
 
 #define CHILD_CODE	0x400000ull
 #define BLOB(b)		(CHILD_CODE + (uint64_t)((b) - as_blob_start))
@@ -660,5 +666,208 @@ DEFINE_TEST(replace_failure_keeps_the_old_mapping)
 	TEST_EQ(rl_handle_close(ro), 0);
 	TEST_EQ(rl_handle_close(mo), 0);
 	TEST_EQ(rl_handle_close(other), 0);
+}
+
+/* ---- discarding ---------------------------------------------------------------------- */
+
+static int64_t discard(rl_handle_t proc, uint64_t addr, uint64_t len)
+{
+	struct rl_sqe e = { .opcode = RL_OP_DISCARD, .handle = proc, .arg = { addr, len } };
+
+	return rl_sync_op(&e, NULL);
+}
+
+static uint64_t budget_used(void)
+{
+	struct rl_budget b;
+
+	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, (uint64_t)&b), 0);
+	return b.used;
+}
+
+DEFINE_TEST(discard_frees_private_pages)
+{
+	struct rl_kcounters c0, c1;
+	uint64_t a = BASE + 0x8000000, b = a + 64 * PAGE, u0, u1;
+	int64_t mo = new_mo(16 * PAGE);
+	volatile uint64_t *p = (volatile uint64_t *)a, *q = (volatile uint64_t *)b;
+
+	warm_up();
+	map_at(RL_SELF_PROCESS, mo, 0, a, 16 * PAGE, RW);
+	map_at(RL_SELF_PROCESS, mo, 0, b, 16 * PAGE, RL_PROT_READ);	/* a second view */
+	for (unsigned i = 0; i < 16; i++)
+		p[i * PAGE / 8 + 3] = 100 + i;
+	for (unsigned i = 0; i < 16; i++)
+		TEST_EQ(q[i * PAGE / 8 + 3], 100 + i);
+	kc_settle(&c0);
+	u0 = budget_used();
+	TEST_EQ(discard(RL_SELF_PROCESS, a + 4 * PAGE, 8 * PAGE), 0);
+	kc_read(&c1);
+	u1 = budget_used();
+	TEST_EQ(c1.user_pages, c0.user_pages - 8);
+	TEST_EQ(u0 - u1, 8 * PAGE);	/* the object's budget (ours) gets them back */
+	for (unsigned i = 0; i < 16; i++) {
+		uint64_t want = i >= 4 && i < 12 ? 0 : 100 + i;
+
+		TEST_EQ(p[i * PAGE / 8 + 3], want);
+		TEST_EQ(q[i * PAGE / 8 + 3], want);	/* the object's pages: both views */
+	}
+	kc_read(&c1);
+	TEST_EQ(c1.user_pages, c0.user_pages - 8 + 8);	/* read back: fresh zero pages */
+	p[5 * PAGE / 8] = 7;
+	TEST_EQ(q[5 * PAGE / 8], 7);
+	/* Through the read-only view too (it is the same object), and twice. */
+	TEST_EQ(discard(RL_SELF_PROCESS, b, 16 * PAGE), 0);
+	TEST_EQ(discard(RL_SELF_PROCESS, b, 16 * PAGE), 0);
+	kc_read(&c1);
+	TEST_EQ(c1.user_pages, c0.user_pages - 16);
+	TEST_EQ(p[5 * PAGE / 8], 0);
+	TEST_EQ(p[0], 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 16 * PAGE), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, b, 16 * PAGE), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
+}
+
+DEFINE_TEST(discard_shared_and_kernel_areas_keep_data)
+{
+	struct rl_kcounters c0, c1;
+	uint64_t a = BASE + 0x9000000, t0;
+	int64_t mo = new_mo(4 * PAGE);
+	volatile uint64_t *p = (volatile uint64_t *)a;
+
+	warm_up();
+	map_at(RL_SELF_PROCESS, mo, 0, a, 4 * PAGE, RW | RL_MAP_SHARED);
+	for (unsigned i = 0; i < 4; i++)
+		p[i * PAGE / 8] = 55 + i;
+	kc_settle(&c0);
+	TEST_EQ(discard(RL_SELF_PROCESS, a, 4 * PAGE), 0);
+	kc_read(&c1);
+	TEST_EQ(c1.user_pages, c0.user_pages);
+	for (unsigned i = 0; i < 4; i++)
+		TEST_EQ(p[i * PAGE / 8], 55 + i);
+	/* The clock page (the kernel's): still the clock. */
+	t0 = rl_clock_ns();
+	TEST_EQ(discard(RL_SELF_PROCESS, rl_startup_info->clock_page, PAGE), 0);
+	TEST_ASSERT(rl_clock_ns() >= t0 && t0 > 0);
+	/* A reservation has nothing to discard. */
+	TEST_EQ(rl_map(RL_SELF_PROCESS, 0, 0, a + 8 * PAGE, 4 * PAGE,
+		       RL_MAP_RESERVE | RL_MAP_FIXED), (int64_t)(a + 8 * PAGE));
+	TEST_EQ(discard(RL_SELF_PROCESS, a + 8 * PAGE, 4 * PAGE), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 12 * PAGE), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
+}
+
+/* In a copy-on-write pair each object gives up only its own reference. */
+DEFINE_TEST(discard_snapshot_keeps_the_other_side)
+{
+	struct rl_kcounters c0, c1;
+	uint64_t a = BASE + 0xa000000, b = a + 16 * PAGE;
+	int64_t mo = new_mo(4 * PAGE), snap;
+	volatile uint64_t *p = (volatile uint64_t *)a, *q = (volatile uint64_t *)b;
+
+	warm_up();
+	map_at(RL_SELF_PROCESS, mo, 0, a, 4 * PAGE, RW);
+	for (unsigned i = 0; i < 4; i++)
+		p[i * PAGE / 8] = 10 + i;
+	snap = rl_memobj_cow(mo);
+	TEST_ASSERT(snap > 0);
+	map_at(RL_SELF_PROCESS, snap, 0, b, 4 * PAGE, RW);
+	kc_settle(&c0);
+	/* The snapshot gives up pages 0-1: the source keeps them. */
+	TEST_EQ(discard(RL_SELF_PROCESS, b, 2 * PAGE), 0);
+	kc_read(&c1);
+	TEST_EQ(c1.user_pages, c0.user_pages);	/* still the source's */
+	TEST_EQ(q[0], 0);
+	TEST_EQ(q[PAGE / 8], 0);
+	TEST_EQ(q[2 * PAGE / 8], 12);
+	TEST_EQ(p[0], 10);
+	TEST_EQ(p[PAGE / 8], 11);
+	/* The source gives up pages 2-3: the snapshot keeps them. */
+	TEST_EQ(discard(RL_SELF_PROCESS, a + 2 * PAGE, 2 * PAGE), 0);
+	TEST_EQ(p[2 * PAGE / 8], 0);
+	TEST_EQ(p[3 * PAGE / 8], 0);
+	TEST_EQ(q[2 * PAGE / 8], 12);
+	TEST_EQ(q[3 * PAGE / 8], 13);
+	/* And a page now the snapshot's alone is written in place. */
+	q[3 * PAGE / 8] = 99;
+	TEST_EQ(q[3 * PAGE / 8], 99);
+	TEST_EQ(p[3 * PAGE / 8], 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 4 * PAGE), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, b, 4 * PAGE), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
+	TEST_EQ(rl_handle_close(snap), 0);
+}
+
+DEFINE_TEST(discard_large_sparse_and_other_process)
+{
+	struct rl_kcounters c0, c1;
+	uint64_t a = BASE + 0x10000000, len = 64ull << 20, x;
+	int64_t mo, ph, e;
+
+	warm_up();
+	kc_settle(&c0);
+	mo = new_mo(len);
+	ph = child_new(0);
+	map_at((rl_handle_t)ph, mo, 0, a, len, RW);
+	for (uint64_t o = 0; o < len; o += 8ull << 20) {
+		x = o + 1;
+		TEST_EQ(rl_process_rw(ph, a + o, (uint64_t)&x, 8, RL_RW_WRITE), 8);
+	}
+	kc_read(&c1);
+	TEST_EQ(c1.user_pages, c0.user_pages + 8 + 1);	/* and the code page */
+	TEST_EQ(discard((rl_handle_t)ph, a, len), 0);
+	kc_read(&c1);
+	TEST_EQ(c1.user_pages, c0.user_pages + 1);
+	x = rw_read64(ph, a + (8ull << 20), &e);
+	TEST_EQ(e, 8);
+	TEST_EQ(x, 0);
+	child_end(ph);
+	TEST_EQ(rl_handle_close(mo), 0);
+	/* (a slab page for the object's root may stay cached) */
+	rl_test_counters_expect_back_but_slabs(&c0);
+}
+
+DEFINE_TEST(discard_errors)
+{
+	uint64_t a = BASE + 0xb000000;
+	int64_t mo = new_mo(4 * PAGE), ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
+	int64_t weak = rl_handle_dup(ph, RL_RIGHT_WAIT | RL_RIGHT_DUP);
+	volatile uint64_t *p = (volatile uint64_t *)a;
+
+	TEST_ASSERT(weak > 0);
+	map_at(RL_SELF_PROCESS, mo, 0, a, 4 * PAGE, RW);
+	p[0] = 1;
+	/* Handles. */
+	TEST_EQ(discard(12345, a, PAGE), -RILL_EBADF);
+	TEST_EQ(discard(RL_SELF_THREAD, a, PAGE), -RILL_EBADFD);
+	TEST_EQ(discard((rl_handle_t)mo, a, PAGE), -RILL_EBADFD);
+	TEST_EQ(discard((rl_handle_t)weak, a, PAGE), -RILL_EPERM);
+	/* Ranges. */
+	TEST_EQ(discard(RL_SELF_PROCESS, a + 8, PAGE), -RILL_EINVAL);
+	TEST_EQ(discard(RL_SELF_PROCESS, a, PAGE - 1), -RILL_EINVAL);
+	TEST_EQ(discard(RL_SELF_PROCESS, a, 0), -RILL_EINVAL);
+	TEST_EQ(discard(RL_SELF_PROCESS, a, ~0ull & ~(PAGE - 1)), -RILL_EINVAL);
+	TEST_EQ(discard(RL_SELF_PROCESS, KERNEL_PTR, PAGE), -RILL_EINVAL);
+	TEST_EQ(discard(RL_SELF_PROCESS, RL_USER_TOP - PAGE, 2 * PAGE), -RILL_EINVAL);
+	/* Not all mapped: nothing done. */
+	TEST_EQ(discard(RL_SELF_PROCESS, a, 8 * PAGE), -RILL_ENOMEM);
+	TEST_EQ(discard(RL_SELF_PROCESS, a - PAGE, 2 * PAGE), -RILL_ENOMEM);
+	TEST_EQ(discard(ph, a, PAGE), -RILL_ENOMEM);
+	TEST_EQ(p[0], 1);
+	/* Reserved arguments. */
+	{
+		struct rl_sqe e = { .opcode = RL_OP_DISCARD, .handle = RL_SELF_PROCESS,
+				    .arg = { a, PAGE, 0, 0, 1 } };
+
+		TEST_EQ(rl_sync_op(&e, NULL), -RILL_EINVAL);
+		e.arg[4] = 0;
+		e.arg[2] = 1;
+		TEST_EQ(rl_sync_op(&e, NULL), -RILL_EINVAL);
+	}
+	TEST_EQ(p[0], 1);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 4 * PAGE), 0);
+	TEST_EQ(rl_handle_close(weak), 0);
+	child_end(ph);
+	TEST_EQ(rl_handle_close(mo), 0);
 }
 

@@ -124,6 +124,9 @@ enum rl_opcode {
 				   -errno for the submission; aux[0] = actions that failed */
 	RL_OP_LANE_SHUTDOWN = 12, /* handle = lane; result 0. Ends the stream: waiting
 				   and later actions on both lanes fail with -EPIPE */
+	RL_OP_DISCARD = 13,	/* handle = process, arg[0] = address, arg[1] = length;
+				   result 0. The pages behind it are freed (reads give
+				   zeros) where the area owns them (docs/abi.md) */
 	RL_OP_COUNT
 };
 
@@ -196,8 +199,8 @@ struct rl_queue_params {
 #define RL_MAP_REPLACE		0x400u	/* with FIXED: replace whatever overlaps,
 					   atomically */
 #define RL_MAP_SHARED		0x800u	/* the area shares its object (Linux
-					   MAP_SHARED): recorded, vm_regions
-					   reports it */
+					   MAP_SHARED): RL_OP_DISCARD keeps its
+					   pages */
 
 #define RL_USER_TOP		0x0000800000000000ull	/* first address above user space */
 #define RL_USER_BOTTOM		0x0000000000010000ull	/* lowest mappable address */

@@ -123,6 +123,10 @@ struct rl_region;
  * *from moves to the end of the last one. Returns how many. */
 unsigned vm_regions(struct aspace *as, uintptr_t *from, struct rl_region *out, unsigned n);
 int vm_protect(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot);
+/* RL_OP_DISCARD: free the pages behind [addr, addr + len) of the areas
+ * that own them (vm.c says which). 0, -EINVAL, or -ENOMEM when part of
+ * the range is not mapped (then nothing is done). */
+int vm_discard(struct aspace *as, uintptr_t addr, uint64_t len);
 /* Resolve a fault at addr (error: x86 page-fault code bits P=1 W=2 U=4
  * I=16). 0 when resolved, -EFAULT when the access is not allowed. */
 int vm_fault(struct aspace *as, uintptr_t addr, unsigned error);
