@@ -705,6 +705,26 @@ SYSCALL_DEFINE(vm_regions)
 	return (int64_t)done;
 }
 
+/* The whole of src's address space, copy-on-write, into a fresh dst
+ * (vm.c: vm_fork). Both need MANAGE: dst is changed, src's memory read. */
+SYSCALL_DEFINE(vm_fork)
+{
+	struct process *dst, *src;
+	int r = get_process(a0, RL_RIGHT_MANAGE, &dst);
+
+	if (r)
+		return r;
+	r = get_process(a1, RL_RIGHT_MANAGE, &src);
+	if (r) {
+		kobj_put(&dst->obj);
+		return r;
+	}
+	r = dst == src ? -EINVAL : vm_fork(&dst->as, dst->budget, &src->as);
+	kobj_put(&src->obj);
+	kobj_put(&dst->obj);
+	return r;
+}
+
 SYSCALL_DEFINE(process_create)
 {
 	struct budget *parent = process_current()->budget, *b = parent;

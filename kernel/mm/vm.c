@@ -895,6 +895,154 @@ out:
 	return r;
 }
 
+/*
+ * vm_fork: src's address space, copied into dst, which holds nothing but
+ * the kernel's objects (its clock page). Three phases, never two
+ * address-space locks at once:
+ *
+ *  1. Under src's lock, one new area (charged to dst's budget) per area
+ *     of src, each holding a reference on the same object; areas of the
+ *     kernel's own objects (queue rings, the clock page) are left out:
+ *     they belong to src (dst has its own clock page). The list is thus
+ *     a consistent picture of src at one moment.
+ *  2. Without locks, every object mapped privately (not RL_MAP_SHARED,
+ *     anonymous) becomes one copy-on-write snapshot covering the pages
+ *     all its private areas map, charged to dst's budget; those areas of
+ *     dst all map that snapshot, so they keep sharing with each other.
+ *     The snapshot write-protects src's entries of the pages it shares
+ *     (memobj_snapshot's rule: a write racing with the call lands on
+ *     one side, page by page). Shared areas and device memory keep the
+ *     object itself; reservations stay reservations.
+ *  3. Under dst's lock, if dst still holds only kernel objects and none
+ *     of them overlaps a new area, the areas go in.
+ *
+ * A failure (the budget's -ENOMEM in 1 or 2, -EBUSY/-EEXIST/-ESRCH in 3)
+ * drops everything made: dst is as it was, and src only lost page-table
+ * entries (its pages get back to one reference as the snapshots go).
+ */
+#define VMA_FORKED	0x80000000u	/* (phase 2) its snapshot is made */
+
+static bool fork_private(const struct vma *v)
+{
+	return v->mo && !(v->flags & (RL_MAP_SHARED | VMA_FORKED)) && v->mo->kind == MO_ANON;
+}
+
+int vm_fork(struct aspace *dst, struct budget *budget, struct aspace *src)
+{
+	struct list_head made, *p, *q, *tmp, *after = NULL;
+	irqflags_t f;
+	int r = 0;
+
+	list_init(&made);
+	f = spin_lock_irqsave(&src->lock);
+	if (src->dead)
+		r = -ESRCH;
+	list_for_each(p, &src->areas) {
+		struct vma *v = list_entry(p, struct vma, as_link), *n;
+
+		if (r)
+			break;
+		if (v->mo && v->mo->kernel_owned)
+			continue;
+		n = vma_alloc(dst);
+		if (!n) {
+			r = -ENOMEM;
+			break;
+		}
+		*n = *v;
+		n->as = dst;
+		if (n->mo)
+			kobj_get(&n->mo->obj);
+		list_add_tail(&made, &n->as_link);
+	}
+	spin_unlock_irqrestore(&src->lock, f);
+
+	list_for_each(p, &made) {
+		struct vma *n = list_entry(p, struct vma, as_link);
+		struct memobj *from = n->mo, *snap;
+		uint64_t first, last;
+
+		if (r)
+			break;
+		if (!fork_private(n))
+			continue;
+		/* The pages of from that any private area maps. */
+		first = n->offset / PAGE_SIZE;
+		last = (n->offset + (n->end - n->start)) / PAGE_SIZE - 1;
+		for (q = p->next; q != &made; q = q->next) {
+			struct vma *m = list_entry(q, struct vma, as_link);
+
+			if (m->mo == from && fork_private(m)) {
+				first = MIN(first, m->offset / PAGE_SIZE);
+				last = MAX(last, (m->offset + (m->end - m->start)) / PAGE_SIZE - 1);
+			}
+		}
+		r = snapshot_range(from, budget, first, last, &snap);
+		if (r)
+			break;
+		kobj_get(&from->obj);	/* (the pointer is compared below) */
+		for (q = p; q != &made; q = q->next) {
+			struct vma *m = list_entry(q, struct vma, as_link);
+
+			if (m->mo == from && fork_private(m)) {
+				kobj_put(&from->obj);
+				kobj_get(&snap->obj);
+				m->mo = snap;
+				m->flags |= VMA_FORKED;
+			}
+		}
+		kobj_put(&from->obj);
+		kobj_put(&snap->obj);
+	}
+
+	if (!r) {
+		f = spin_lock_irqsave(&dst->lock);
+		if (dst->dead)
+			r = -ESRCH;
+		list_for_each(p, &dst->areas) {
+			struct vma *v = list_entry(p, struct vma, as_link);
+
+			if (!r && (!v->mo || !v->mo->kernel_owned))
+				r = -EBUSY;
+		}
+		list_for_each(p, &made) {
+			struct vma *n = list_entry(p, struct vma, as_link);
+
+			if (!r && !range_free(dst, n->start, n->end, &after))
+				r = -EEXIST;
+		}
+		list_for_each_safe(p, tmp, &made) {
+			struct vma *n = list_entry(p, struct vma, as_link);
+
+			if (r)
+				break;
+			list_del(&n->as_link);
+			n->flags &= ~VMA_FORKED;
+			range_free(dst, n->start, n->end, &after);
+			list__insert(&n->as_link, after, after->next);
+			dst->nareas++;
+			if (n->mo) {
+				if (n->mo->kind == MO_PHYS)
+					WRITE_ONCE(dst->has_phys, true);
+				spin_lock(&n->mo->lock);
+				list_add_tail(&n->mo->areas, &n->mo_link);
+				spin_unlock(&n->mo->lock);
+			}
+			__atomic_fetch_add(&nr_areas, 1, __ATOMIC_RELAXED);
+		}
+		spin_unlock_irqrestore(&dst->lock, f);
+	}
+	list_for_each_safe(p, tmp, &made) {
+		struct vma *n = list_entry(p, struct vma, as_link);
+
+		list_del(&n->as_link);
+		if (n->mo)
+			kobj_put(&n->mo->obj);
+		vma_release(dst, n);
+	}
+	return r;
+}
+
 unsigned vm_regions(struct aspace *as, uintptr_t *from, struct rl_region *out, unsigned n)
 {
 	irqflags_t f = spin_lock_irqsave(&as->lock);

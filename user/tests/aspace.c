@@ -871,3 +871,304 @@ DEFINE_TEST(discard_errors)
 	TEST_EQ(rl_handle_close(mo), 0);
 }
 
+/* ---- vm_fork ----------------------------------------------------------------------------- */
+
+static uint64_t rd(int64_t ph, uint64_t addr)
+{
+	int64_t e;
+	uint64_t v = rw_read64(ph, addr, &e);
+
+	TEST_EQ(e, 8);
+	return v;
+}
+
+static void wr(int64_t ph, uint64_t addr, uint64_t v)
+{
+	TEST_EQ(rl_process_rw(ph, addr, (uint64_t)&v, 8, RL_RW_WRITE), 8);
+}
+
+/* The area of proc at addr (must exist). */
+static struct rl_region area_at(int64_t ph, uint64_t addr)
+{
+	struct rl_region r;
+
+	TEST_EQ(rl_vm_regions(ph, addr, (uint64_t)&r, 1), 1);
+	TEST_ASSERT(r.start <= addr && addr < r.start + r.length);
+	return r;
+}
+
+DEFINE_TEST(fork_copies_and_isolates)
+{
+	struct rl_kcounters c0;
+	struct rl_region rs, rd_;
+	uint64_t P = BASE + 0x20000000, S = P + 64 * PAGE, R = P + 128 * PAGE,
+		 X = P + 192 * PAGE, Y = P + 256 * PAGE;
+	volatile uint64_t *p = (volatile uint64_t *)P, *sh = (volatile uint64_t *)S,
+			  *x = (volatile uint64_t *)X, *y = (volatile uint64_t *)Y;
+	int64_t mp, ms, mm, dst, code;
+
+	warm_up();
+	/* Our page tables for the range, made before the count (they stay
+	 * until the program ends). */
+	mp = new_mo(320 * PAGE);
+	map_at(RL_SELF_PROCESS, mp, 0, P, 320 * PAGE, RW);
+	for (unsigned i = 0; i < 320; i += 64)
+		p[i * PAGE / 8] = 1;
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, P, 320 * PAGE), 0);
+	TEST_EQ(rl_handle_close(mp), 0);
+	kc_settle(&c0);
+	mp = new_mo(4 * PAGE);
+	ms = new_mo(2 * PAGE);
+	mm = new_mo(8 * PAGE);
+	map_at(RL_SELF_PROCESS, mp, 0, P, 4 * PAGE, RW);
+	map_at(RL_SELF_PROCESS, ms, 0, S, 2 * PAGE, RW | RL_MAP_SHARED);
+	TEST_EQ(rl_map(RL_SELF_PROCESS, 0, 0, R, 8 * PAGE, RL_MAP_RESERVE | RL_MAP_FIXED),
+		(int64_t)R);
+	map_at(RL_SELF_PROCESS, mm, 0, X, 8 * PAGE, RW);		/* one object ... */
+	map_at(RL_SELF_PROCESS, mm, 2 * PAGE, Y, 2 * PAGE, RL_PROT_READ);	/* ... twice */
+	for (unsigned i = 0; i < 4; i++)
+		p[i * PAGE / 8] = 1000 + i;
+	sh[0] = 2000;
+	x[2 * PAGE / 8] = 3000;
+	TEST_EQ(y[0], 3000);
+
+	dst = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
+	TEST_ASSERT(dst > 0);
+	TEST_EQ(rl_vm_fork(dst, RL_SELF_PROCESS), 0);
+
+	/* Every area at its place, with its protection and flags. */
+	rs = area_at(RL_SELF_PROCESS, P);
+	rd_ = area_at(dst, P);
+	TEST_EQ(rd_.start, rs.start);
+	TEST_EQ(rd_.length, rs.length);
+	TEST_EQ(rd_.prot, RW);
+	TEST_EQ(rd_.flags, 0);
+	TEST_ASSERT(rd_.object != rs.object);	/* private: a snapshot */
+	rd_ = area_at(dst, S);
+	TEST_EQ(rd_.flags, RL_MAP_SHARED);
+	TEST_EQ(rd_.object, obj_id(ms));	/* shared: the object itself */
+	rd_ = area_at(dst, R);
+	TEST_EQ(rd_.start, R);
+	TEST_EQ(rd_.length, 8 * PAGE);
+	TEST_EQ(rd_.flags, RL_MAP_RESERVE);
+	TEST_EQ(rd_.object, 0);
+	rd_ = area_at(dst, X);
+	rs = area_at(dst, Y);
+	TEST_EQ(rs.prot, RL_PROT_READ);
+	TEST_EQ(rs.offset, 2 * PAGE);
+	TEST_EQ(rs.object, rd_.object);		/* one snapshot for both */
+	TEST_ASSERT(rd_.object != obj_id(mm));
+	/* The clock page is the child's own (the same object), once. */
+	rd_ = area_at(dst, rl_startup_info->clock_page);
+	TEST_EQ(rd_.object, area_at(RL_SELF_PROCESS, rl_startup_info->clock_page).object);
+	/* A copy of the program itself: its code, at the same address. */
+	TEST_EQ(rd(dst, (uint64_t)&as_blob_start), *(const uint64_t *)as_blob_start);
+
+	/* Values written before are there; writes after stay on their side. */
+	for (unsigned i = 0; i < 4; i++)
+		TEST_EQ(rd(dst, P + i * PAGE), 1000 + i);
+	p[0] = 1111;				/* ours, through the MMU */
+	wr(dst, P + PAGE, 2222);		/* the child's */
+	TEST_EQ(rd(dst, P), 1000);
+	TEST_EQ(p[PAGE / 8], 1001);
+	TEST_EQ(rd(dst, P + PAGE), 2222);
+	/* The child's MMU: a thread of it stores 0x5a5a5a5a at P + 2 pages. */
+	code = new_mo(PAGE);
+	{
+		int64_t a = rl_map(RL_SELF_PROCESS, (rl_handle_t)code, 0, 0, PAGE, RW);
+
+		TEST_ASSERT(a > 0);
+		memcpy((void *)a, as_blob_start, (size_t)(as_blob_end - as_blob_start));
+		TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, PAGE), 0);
+	}
+	/* (over whatever the copy holds there) */
+	map_at((rl_handle_t)dst, code, 0, CHILD_CODE, PAGE,
+	       RL_PROT_READ | RL_PROT_EXEC | RL_MAP_REPLACE);
+	{
+		int64_t th = rl_thread_create(dst, BLOB(as_blob_store_spin), 0, P + 2 * PAGE, 0);
+		uint64_t until = rl_clock_ns() + 5000 * MS;
+
+		TEST_ASSERT(th > 0);
+		TEST_EQ(rl_thread_start(th), 0);
+		while ((rd(dst, P + 2 * PAGE) & 0xffffffff) != 0x5a5a5a5a)
+			TEST_ASSERT(rl_clock_ns() < until);
+		TEST_EQ(rd(dst, P + 2 * PAGE) >> 32, 0);
+		TEST_EQ(p[2 * PAGE / 8], 1002);
+		TEST_EQ(rl_handle_close(th), 0);
+	}
+	/* Shared: both ways. */
+	TEST_EQ(rd(dst, S), 2000);
+	sh[0] = 2001;
+	TEST_EQ(rd(dst, S), 2001);
+	wr(dst, S + 8, 2002);
+	TEST_EQ(sh[1], 2002);
+	/* The two areas of one object share in the child, not with us. */
+	wr(dst, X + 2 * PAGE, 3001);
+	TEST_EQ(rd(dst, Y), 3001);
+	TEST_EQ(x[2 * PAGE / 8], 3000);
+	TEST_EQ(y[0], 3000);
+	x[2 * PAGE / 8] = 3002;
+	TEST_EQ(y[0], 3002);
+	TEST_EQ(rd(dst, Y), 3001);
+
+	TEST_EQ(rl_process_kill(dst, 9), 0);
+	TEST_EQ(rl_process_wait((rl_handle_t)dst), 9);
+	TEST_EQ(rl_handle_close(dst), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, P, 320 * PAGE), 0);
+	TEST_EQ(rl_handle_close(mp), 0);
+	TEST_EQ(rl_handle_close(ms), 0);
+	TEST_EQ(rl_handle_close(mm), 0);
+	TEST_EQ(rl_handle_close(code), 0);
+	rl_test_counters_expect_back_but_slabs(&c0);
+}
+
+/* A 64 MiB area with 4 pages touched: the child costs a few tree nodes,
+ * no page. */
+DEFINE_TEST(fork_sparse_64m_is_cheap)
+{
+	struct rl_kcounters c0, c1;
+	struct rl_budget b0, b1;
+	uint64_t a = BASE + 0x40000000, len = 64ull << 20, t0, dt;
+	int64_t src, dst, mo;
+
+	warm_up();
+	src = child_new(0);
+	mo = new_mo(len);
+	map_at((rl_handle_t)src, mo, 0, a, len, RW);
+	for (unsigned i = 0; i < 4; i++)
+		wr(src, a + i * (16ull << 20) + 8, 500 + i);
+	dst = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
+	TEST_ASSERT(dst > 0);
+	kc_settle(&c0);
+	TEST_EQ(rl_process_budget(dst, (uint64_t)&b0), 0);
+	t0 = rl_clock_ns();
+	TEST_EQ(rl_vm_fork(dst, src), 0);
+	dt = rl_clock_ns() - t0;
+	kc_read(&c1);
+	TEST_EQ(rl_process_budget(dst, (uint64_t)&b1), 0);
+	rl_printf("aspace: fork of a 64 MiB area with 4 pages touched (and a code page): "
+		  "%lu us, %lu tree nodes, %lu objects, %lu budget bytes, %lu new pages\n",
+		  (unsigned long)(dt / 1000), (unsigned long)(c1.memobj_nodes - c0.memobj_nodes),
+		  (unsigned long)(c1.memobjs - c0.memobjs), (unsigned long)(b1.used - b0.used),
+		  (unsigned long)(c1.user_pages - c0.user_pages));
+	TEST_EQ(c1.user_pages, c0.user_pages);		/* shared, not copied */
+	TEST_EQ(c1.memobjs, c0.memobjs + 2);		/* the area's and the code's */
+	TEST_EQ(c1.memobj_nodes, c0.memobj_nodes + 4);	/* a leaf per page touched */
+	TEST_ASSERT(b1.used - b0.used < 64 * 1024);
+	for (unsigned i = 0; i < 4; i++)
+		TEST_EQ(rd(dst, a + i * (16ull << 20) + 8), 500 + i);
+	TEST_EQ(rd(dst, a + len - 8), 0);
+	child_end(dst);
+	child_end(src);
+	TEST_EQ(rl_handle_close(mo), 0);
+}
+
+/* Out of budget: the child stays empty, the parent as it was. */
+DEFINE_TEST(fork_enomem_changes_nothing)
+{
+	struct rl_kcounters c0, c1;
+	struct rl_region before[4], after[4];
+	struct rl_budget b0, b1;
+	uint64_t a = BASE + 0x50000000;
+	int64_t src, dst, mo, n;
+
+	warm_up();
+	src = child_new(0);
+	mo = new_mo(1 << 20);
+	map_at((rl_handle_t)src, mo, 0, a, 1 << 20, RW);
+	for (unsigned i = 0; i < 256; i++)
+		wr(src, a + i * PAGE, 700 + i);
+	dst = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 256 * 1024);
+	TEST_ASSERT(dst > 0);
+	n = regions((rl_handle_t)src, 0, before, 4);
+	TEST_EQ(n, 3);	/* code, the area, the clock page */
+	kc_settle(&c0);
+	TEST_EQ(rl_process_budget(dst, (uint64_t)&b0), 0);
+	TEST_EQ(rl_vm_fork(dst, src), -RILL_ENOMEM);	/* 1 MiB of shared pages to pay */
+	kc_read(&c1);
+	TEST_EQ(rl_process_budget(dst, (uint64_t)&b1), 0);
+	TEST_EQ(b1.used, b0.used);
+	TEST_EQ(c1.memobjs, c0.memobjs);
+	TEST_EQ(c1.memobj_nodes, c0.memobj_nodes);
+	TEST_EQ(c1.user_pages, c0.user_pages);
+	TEST_EQ(c1.mappings, c0.mappings);
+	TEST_EQ(regions((rl_handle_t)dst, 0, after, 4), 1);	/* its clock page */
+	TEST_EQ(after[0].start, rl_startup_info->clock_page);
+	TEST_EQ(regions((rl_handle_t)src, 0, after, 4), n);
+	TEST_EQ(memcmp(before, after, sizeof(before[0]) * (size_t)n), 0);
+	for (unsigned i = 0; i < 256; i += 17)
+		TEST_EQ(rd(src, a + i * PAGE), 700 + i);
+	wr(src, a, 1);
+	TEST_EQ(rd(src, a), 1);
+	kc_read(&c1);
+	TEST_EQ(c1.user_pages, c0.user_pages);	/* written in place: no copy */
+	/* With the budget to pay, the same fork works. */
+	{
+		int64_t big = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 4 << 20);
+
+		TEST_ASSERT(big > 0);
+		TEST_EQ(rl_vm_fork(big, src), 0);
+		TEST_EQ(rd(big, a + 5 * PAGE), 705);
+		TEST_EQ(rd(big, a), 1);
+		child_end(big);
+	}
+	child_end(dst);
+	child_end(src);
+	TEST_EQ(rl_handle_close(mo), 0);
+}
+
+DEFINE_TEST(fork_errors)
+{
+	int64_t src = child_new(0), dst, weak, mo, ended;
+
+	dst = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
+	TEST_ASSERT(dst > 0);
+	/* Handles and rights, on either side. */
+	TEST_EQ(rl_vm_fork(12345, src), -RILL_EBADF);
+	TEST_EQ(rl_vm_fork(dst, 12345), -RILL_EBADF);
+	TEST_EQ(rl_vm_fork(0x100000000ull | (uint64_t)dst, src), -RILL_EBADF);
+	TEST_EQ(rl_vm_fork(RL_SELF_THREAD, src), -RILL_EBADFD);
+	mo = new_mo(PAGE);
+	TEST_EQ(rl_vm_fork(dst, mo), -RILL_EBADFD);
+	weak = rl_handle_dup(dst, RL_RIGHTS_ALL & ~RL_RIGHT_MANAGE);
+	TEST_EQ(rl_vm_fork(weak, src), -RILL_EPERM);
+	TEST_EQ(rl_handle_close(weak), 0);
+	weak = rl_handle_dup(src, RL_RIGHTS_ALL & ~RL_RIGHT_MANAGE);
+	TEST_EQ(rl_vm_fork(dst, weak), -RILL_EPERM);
+	/* One process on both sides. */
+	TEST_EQ(rl_vm_fork(src, src), -RILL_EINVAL);
+	TEST_EQ(rl_vm_fork(RL_SELF_PROCESS, RL_SELF_PROCESS), -RILL_EINVAL);
+	/* Into ourselves (not empty), or a child with anything mapped
+	 * (a reservation too). */
+	TEST_EQ(rl_vm_fork(RL_SELF_PROCESS, src), -RILL_EBUSY);
+	TEST_EQ(rl_vm_fork(src, dst), -RILL_EBUSY);
+	TEST_EQ(rl_map(dst, 0, 0, BASE, PAGE, RL_MAP_RESERVE | RL_MAP_FIXED), (int64_t)BASE);
+	TEST_EQ(rl_vm_fork(dst, src), -RILL_EBUSY);
+	TEST_EQ(rl_unmap(dst, BASE, PAGE), 0);
+	TEST_EQ(regions((rl_handle_t)dst, 0, (struct rl_region[1]){ 0 }, 1), 1);
+	/* Twice into the same child: the second finds it full. */
+	TEST_EQ(rl_vm_fork(dst, src), 0);
+	TEST_EQ(rl_vm_fork(dst, src), -RILL_EBUSY);
+	/* Something of src where the child has its clock page. */
+	{
+		uint64_t clk = rl_startup_info->clock_page;
+		int64_t d2 = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
+
+		TEST_EQ(rl_unmap(src, clk, PAGE), 0);
+		map_at((rl_handle_t)src, mo, 0, clk, PAGE, RL_PROT_READ);
+		TEST_EQ(rl_vm_fork(d2, src), -RILL_EEXIST);
+		TEST_EQ(regions((rl_handle_t)d2, 0, (struct rl_region[2]){ 0 }, 2), 1);
+		child_end(d2);
+	}
+	/* Ended processes. */
+	ended = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
+	TEST_EQ(rl_process_kill(ended, 0), 0);
+	TEST_EQ(rl_process_wait((rl_handle_t)ended), 0);
+	TEST_EQ(rl_vm_fork(ended, src), -RILL_ESRCH);
+	TEST_EQ(rl_vm_fork(dst, ended), -RILL_ESRCH);
+	TEST_EQ(rl_handle_close(ended), 0);
+	TEST_EQ(rl_handle_close(weak), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
+	child_end(dst);
+	child_end(src);
+}

@@ -118,6 +118,11 @@ void aspace_destroy(struct aspace *as);
 int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t addr,
 	       uint64_t len, unsigned prot, unsigned maxprot, unsigned flags);
 int vm_unmap(struct aspace *as, uintptr_t addr, uint64_t len);
+/* vm_fork (syscall): a copy-on-write copy of src's areas into dst, which
+ * must hold nothing but kernel objects; snapshots and areas charged to
+ * budget (dst's). 0, -ENOMEM, -EBUSY (dst not empty), -EEXIST (an area of
+ * src over dst's clock page), -ESRCH (either ended). */
+int vm_fork(struct aspace *dst, struct budget *budget, struct aspace *src);
 struct rl_region;
 /* Up to n areas of as that end above *from, in address order, into out;
  * *from moves to the end of the last one. Returns how many. */
