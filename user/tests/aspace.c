@@ -623,6 +623,50 @@ DEFINE_TEST(replace_is_atomic)
 	(void)c0;
 }
 
+/* A futex waiter on a word that a replace takes away wakes with -EFAULT,
+ * as on an unmap; one on a word the replace leaves keeps waiting. */
+static volatile int64_t fw_result[2];
+
+static void futex_waiter(void *arg)
+{
+	uint64_t i = (uint64_t)arg;
+
+	fw_result[i] = rl_futex_wait(BASE + 0xc000000 + i * 4 * PAGE, 0, 0);
+}
+
+DEFINE_TEST(replace_wakes_futex_waiters_with_efault)
+{
+	uint64_t a = BASE + 0xc000000;
+	int64_t m1 = new_mo(8 * PAGE), m2 = new_mo(2 * PAGE), th[2];
+
+	map_at(RL_SELF_PROCESS, m1, 0, a, 8 * PAGE, RW);
+	for (uint64_t i = 0; i < 2; i++) {
+		fw_result[i] = 1;
+		th[i] = rl_thread_spawn(futex_waiter, (void *)i);
+		TEST_ASSERT(th[i] > 0);
+	}
+	rl_sleep_ns(30 * MS);
+	TEST_EQ(fw_result[0], 1);
+	TEST_EQ(fw_result[1], 1);
+	/* Replace the first waiter's page only. */
+	TEST_EQ(rl_map(RL_SELF_PROCESS, (rl_handle_t)m2, 0, a, 2 * PAGE,
+		       RW | RL_MAP_FIXED | RL_MAP_REPLACE), (int64_t)a);
+	TEST_EQ(rl_thread_join((rl_handle_t)th[0]), 0);
+	TEST_EQ(fw_result[0], -RILL_EFAULT);
+	rl_sleep_ns(20 * MS);
+	TEST_EQ(fw_result[1], 1);
+	/* A wait on the new mapping is a wait on the new object's word. */
+	TEST_EQ(rl_futex_wait(a, 5, 0), -RILL_EAGAIN);
+	TEST_EQ(rl_futex_wake(a + 4 * PAGE, 1), 1);
+	TEST_EQ(rl_thread_join((rl_handle_t)th[1]), 0);
+	TEST_EQ(fw_result[1], 0);
+	TEST_EQ(rl_handle_close(th[0]), 0);
+	TEST_EQ(rl_handle_close(th[1]), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 8 * PAGE), 0);
+	TEST_EQ(rl_handle_close(m1), 0);
+	TEST_EQ(rl_handle_close(m2), 0);
+}
+
 /* A replace that fails leaves what was there. */
 DEFINE_TEST(replace_failure_keeps_the_old_mapping)
 {
