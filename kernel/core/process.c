@@ -693,6 +693,66 @@ SYSCALL_DEFINE(process_dispatch)
 	return 0;
 }
 
+/*
+ * The areas of a process's address space (for a POSIX server's
+ * /proc/<pid>/maps): MANAGE, as reading its memory (process_rw) wants. The
+ * areas are read in chunks under the address-space lock and copied out
+ * between chunks, so a list changing meanwhile is seen chunk by chunk, each
+ * consistent and in order.
+ */
+#define REGIONS_CHUNK	16
+
+SYSCALL_DEFINE(vm_regions)
+{
+	struct rl_region chunk[REGIONS_CHUNK];
+	struct process *p;
+	uintptr_t from = a1;
+	uint64_t done = 0;
+	int r;
+
+	if (a1 >= RL_USER_TOP)
+		return -EINVAL;
+	if (a3 > RL_USER_TOP / sizeof(chunk[0]) || !user_range_ok(a2, a3 * sizeof(chunk[0])))
+		return -EFAULT;
+	r = get_process(a0, RL_RIGHT_MANAGE, &p);
+	if (r)
+		return r;
+	while (done < a3) {
+		unsigned want = (unsigned)MIN(a3 - done, (uint64_t)REGIONS_CHUNK);
+		unsigned n = vm_regions(&p->as, &from, chunk, want);
+
+		if (n && copy_to_user(a2 + done * sizeof(chunk[0]), chunk, n * sizeof(chunk[0]))) {
+			kobj_put(&p->obj);
+			return -EFAULT;
+		}
+		done += n;
+		if (n < want)
+			break;
+	}
+	kobj_put(&p->obj);
+	return (int64_t)done;
+}
+
+/* The whole of src's address space, copy-on-write, into a fresh dst
+ * (vm.c: vm_fork). Both need MANAGE: dst is changed, src's memory read. */
+SYSCALL_DEFINE(vm_fork)
+{
+	struct process *dst, *src;
+	int r = get_process(a0, RL_RIGHT_MANAGE, &dst);
+
+	if (r)
+		return r;
+	r = get_process(a1, RL_RIGHT_MANAGE, &src);
+	if (r) {
+		kobj_put(&dst->obj);
+		return r;
+	}
+	r = dst == src ? -EINVAL : vm_fork(&dst->as, dst->budget, &src->as);
+	kobj_put(&src->obj);
+	kobj_put(&dst->obj);
+	return r;
+}
+
 SYSCALL_DEFINE(process_create)
 {
 	struct budget *parent = process_current()->budget, *b = parent;

@@ -414,10 +414,17 @@ static int64_t op_vm(const struct rl_sqe *sqe)
 	if (sqe->opcode == RL_OP_MAP) {
 		struct kobj *mo;
 		uint32_t rights, need = 0;
-		unsigned prot = sqe->arg[4] & 7;
+		unsigned prot = sqe->arg[4] & 7, flags = sqe->arg[4] & ~7u;
 
-		if (sqe->arg[4] & ~(uint64_t)(7 | RL_MAP_FIXED)) {
+		if (sqe->arg[4] & ~(uint64_t)(7 | RL_MAP_FIXED | RL_MAP_RESERVE | RL_MAP_REPLACE |
+					       RL_MAP_SHARED)) {
 			r = -EINVAL;
+			goto out;
+		}
+		if (flags & RL_MAP_RESERVE) {
+			/* No object: arg[0] must be 0 (vm_map checks the rest). */
+			r = sqe->arg[0] ? -EINVAL : vm_map(&p->as, NULL, sqe->arg[1], sqe->arg[2],
+							   sqe->arg[3], prot, 0, flags);
 			goto out;
 		}
 		if (prot & RL_PROT_READ)
@@ -433,9 +440,11 @@ static int64_t op_vm(const struct rl_sqe *sqe)
 			   sqe->arg[2], sqe->arg[3], prot,
 			   (rights & RL_RIGHT_READ ? RL_PROT_READ : 0) |
 			   (rights & RL_RIGHT_WRITE ? RL_PROT_WRITE : 0) |
-			   (rights & RL_RIGHT_EXEC ? RL_PROT_EXEC : 0),
-			   sqe->arg[4] & RL_MAP_FIXED);
+			   (rights & RL_RIGHT_EXEC ? RL_PROT_EXEC : 0), flags);
 		kobj_put(mo);
+	} else if (sqe->opcode == RL_OP_DISCARD) {
+		r = sqe->arg[2] || sqe->arg[3] || sqe->arg[4] ? -EINVAL
+			: vm_discard(&p->as, sqe->arg[0], sqe->arg[1]);
 	} else if (sqe->opcode == RL_OP_UNMAP) {
 		r = vm_unmap(&p->as, sqe->arg[0], sqe->arg[1]);
 	} else {
@@ -469,6 +478,7 @@ static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 	case RL_OP_MAP:
 	case RL_OP_UNMAP:
 	case RL_OP_PROTECT:
+	case RL_OP_DISCARD:
 		r = op_vm(sqe);
 		goto now;
 	case RL_OP_RESUME:

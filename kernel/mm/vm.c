@@ -353,13 +353,17 @@ struct share_step {
 	struct memobj *dst;
 	uint64_t lo, hi;	/* pages shared in this step: [lo, hi] */
 	uint64_t n;
+	uint64_t last;		/* the last page to take */
 };
 
 static int share_page(uint64_t index, uint64_t *slot, void *arg)
 {
 	struct share_step *st = arg;
-	uint64_t *d = radix_slot(&st->dst->pages, index);
+	uint64_t *d;
 
+	if (index > st->last)
+		return -ERANGE;		/* past the range: stop */
+	d = radix_slot(&st->dst->pages, index);
 	if (!d || mo_charge(st->dst, PAGE_SIZE))
 		return -ENOMEM;
 	page_ref_add(*slot, 1);
@@ -371,9 +375,9 @@ static int share_page(uint64_t index, uint64_t *slot, void *arg)
 }
 
 /* Remove the page-table entries of object pages [lo, hi] from every
- * writable area of mo (less than 2 MiB of each: one step's span).
- * mo->lock held. */
-static void zap_writable(struct memobj *mo, uint64_t lo, uint64_t hi)
+ * area of mo (only the writable ones with writable_only; less than 2 MiB
+ * of each: one step's span). mo->lock held. */
+static void zap_pages(struct memobj *mo, uint64_t lo, uint64_t hi, bool writable_only)
 {
 	struct list_head *p;
 
@@ -382,17 +386,18 @@ static void zap_writable(struct memobj *mo, uint64_t lo, uint64_t hi)
 		uint64_t first = v->offset / PAGE_SIZE;
 		uint64_t last = first + (v->end - v->start) / PAGE_SIZE - 1;
 
-		if (!(v->prot & RL_PROT_WRITE) || hi < first || lo > last)
+		if ((writable_only && !(v->prot & RL_PROT_WRITE)) || hi < first || lo > last)
 			continue;
 		zap_range(v->as, v->start + (MAX(lo, first) - first) * PAGE_SIZE,
 			  v->start + (MIN(hi, last) - first + 1) * PAGE_SIZE);
 	}
 }
 
-/* One step of the walk under src's lock: 0 (more), 1 (done) or -ENOMEM. */
-static int snapshot_step(struct memobj *src, struct memobj *dst, uint64_t *pos)
+/* One step of the walk under src's lock: 0 (more), 1 (done), -ERANGE
+ * (past last: done) or -ENOMEM. */
+static int snapshot_step(struct memobj *src, struct memobj *dst, uint64_t *pos, uint64_t last)
 {
-	struct share_step st = { .dst = dst };
+	struct share_step st = { .dst = dst, .last = last };
 	irqflags_t f = spin_lock_irqsave(&src->lock);
 	uint64_t t0 = clock_ns(), dt;
 	int r = radix_walk(&src->pages, pos, SNAPSHOT_STEP, share_page, &st);
@@ -400,7 +405,7 @@ static int snapshot_step(struct memobj *src, struct memobj *dst, uint64_t *pos)
 	/* Also after a failure: the pages shared so far stay shared until
 	 * the snapshot is dropped. */
 	if (st.n)
-		zap_writable(src, st.lo, st.hi);
+		zap_pages(src, st.lo, st.hi, true);
 	dt = clock_ns() - t0;
 	spin_unlock_irqrestore(&src->lock, f);
 	memobj_last_snapshot.steps++;
@@ -410,10 +415,13 @@ static int snapshot_step(struct memobj *src, struct memobj *dst, uint64_t *pos)
 	return r;
 }
 
-int memobj_snapshot(struct memobj *src, struct budget *budget, struct memobj **out)
+/* A snapshot of pages [first, last] of src (the rest absent), of src's
+ * size (so offsets stay). */
+static int snapshot_range(struct memobj *src, struct budget *budget, uint64_t first,
+			  uint64_t last, struct memobj **out)
 {
 	struct memobj *mo;
-	uint64_t pos = 0;
+	uint64_t pos = first;
 	int r;
 
 	if (src->kind != MO_ANON || src->kernel_owned)
@@ -422,14 +430,19 @@ int memobj_snapshot(struct memobj *src, struct budget *budget, struct memobj **o
 	if (!mo)
 		return -ENOMEM;
 	memobj_last_snapshot = (struct memobj_snapshot_stats){ 0 };
-	while ((r = snapshot_step(src, mo, &pos)) == 0)
+	while ((r = snapshot_step(src, mo, &pos, last)) == 0 && pos <= last)
 		;
-	if (r < 0) {
+	if (r < 0 && r != -ERANGE) {
 		kobj_put(&mo->obj);
 		return r;
 	}
 	*out = mo;
 	return 0;
+}
+
+int memobj_snapshot(struct memobj *src, struct budget *budget, struct memobj **out)
+{
+	return snapshot_range(src, budget, 0, UINT64_MAX, out);
 }
 
 /* ---- address spaces ----------------------------------------------------- */
@@ -479,7 +492,8 @@ static void vma_release(struct aspace *as, struct vma *v)
 
 static void vma_free(struct vma *v)
 {
-	kobj_put(&v->mo->obj);
+	if (v->mo)
+		kobj_put(&v->mo->obj);
 	vma_release(v->as, v);
 	__atomic_fetch_sub(&nr_areas, 1, __ATOMIC_RELAXED);
 }
@@ -487,8 +501,11 @@ static void vma_free(struct vma *v)
 /* Unlink v from its object (takes mo->lock). */
 static void vma_unlink_mo(struct vma *v)
 {
-	irqflags_t f = spin_lock_irqsave(&v->mo->lock);
+	irqflags_t f;
 
+	if (!v->mo)
+		return;		/* a reservation */
+	f = spin_lock_irqsave(&v->mo->lock);
 	list_del(&v->mo_link);
 	spin_unlock_irqrestore(&v->mo->lock, f);
 }
@@ -618,65 +635,6 @@ static uintptr_t find_gap(struct aspace *as, uintptr_t from, uint64_t len,
 	return cand;
 }
 
-int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t addr,
-	       uint64_t len, unsigned prot, unsigned maxprot, unsigned flags)
-{
-	struct list_head *after;
-	struct vma *v;
-	irqflags_t f;
-
-	if (len == 0 || !IS_ALIGNED(len, PAGE_SIZE) || !IS_ALIGNED(offset, PAGE_SIZE) ||
-	    !IS_ALIGNED(addr, PAGE_SIZE) || (prot & ~7u) || (flags & ~RL_MAP_FIXED))
-		return -EINVAL;
-	if (prot & ~maxprot)
-		return -EACCES;
-	if (offset > mo->size || len > mo->size - offset)
-		return -EINVAL;
-	if (addr && (addr < RL_USER_BOTTOM || addr >= RL_USER_TOP || len > RL_USER_TOP - addr))
-		return -EINVAL;
-	if ((flags & RL_MAP_FIXED) && !addr)
-		return -EINVAL;
-	v = vma_alloc(as);
-	if (!v)
-		return -ENOMEM;
-	f = spin_lock_irqsave(&as->lock);
-	if (as->dead) {
-		spin_unlock_irqrestore(&as->lock, f);
-		vma_release(as, v);
-		return -ESRCH;
-	}
-	if (mo->kind == MO_PHYS)
-		WRITE_ONCE(as->has_phys, true);	/* before any of it can be entered */
-	if (addr && range_free(as, addr, addr + len, &after)) {
-		/* the requested address is free */
-	} else if (flags & RL_MAP_FIXED) {
-		spin_unlock_irqrestore(&as->lock, f);
-		vma_release(as, v);
-		return -EEXIST;
-	} else if (!(addr = find_gap(as, addr ? addr : as->hint, len, &after)) &&
-		   !(addr = find_gap(as, RL_USER_BOTTOM, len, &after))) {
-		spin_unlock_irqrestore(&as->lock, f);
-		vma_release(as, v);
-		return -ENOMEM;
-	}
-	v->as = as;
-	v->start = addr;
-	v->end = addr + len;
-	v->mo = mo;
-	v->offset = offset;
-	v->prot = prot;
-	v->maxprot = maxprot;
-	kobj_get(&mo->obj);
-	list__insert(&v->as_link, after, after->next);
-	as->nareas++;
-	spin_lock(&mo->lock);
-	list_add_tail(&mo->areas, &v->mo_link);
-	spin_unlock(&mo->lock);
-	spin_unlock_irqrestore(&as->lock, f);
-	__atomic_fetch_add(&nr_areas, 1, __ATOMIC_RELAXED);
-	return (int64_t)addr;
-}
-
 /* Split v at addr (start < addr < end) using the spare area n, which
  * becomes the upper part. as->lock held. */
 static void vma_split(struct vma *v, uintptr_t addr, struct vma *n)
@@ -685,11 +643,13 @@ static void vma_split(struct vma *v, uintptr_t addr, struct vma *n)
 	n->start = addr;
 	n->offset = v->offset + (addr - v->start);
 	v->end = addr;
-	kobj_get(&v->mo->obj);
 	list__insert(&n->as_link, &v->as_link, v->as_link.next);
-	spin_lock(&v->mo->lock);
-	list_add_tail(&v->mo->areas, &n->mo_link);
-	spin_unlock(&v->mo->lock);
+	if (v->mo) {
+		kobj_get(&v->mo->obj);
+		spin_lock(&v->mo->lock);
+		list_add_tail(&v->mo->areas, &n->mo_link);
+		spin_unlock(&v->mo->lock);
+	}
 	v->as->nareas++;
 	__atomic_fetch_add(&nr_areas, 1, __ATOMIC_RELAXED);
 }
@@ -710,6 +670,23 @@ static void split_at_bounds(struct aspace *as, uintptr_t start, uintptr_t end,
 		vma_split(v, end, spare[1]);
 		spare[1] = NULL;
 	}
+}
+
+/* Take v out of as (its page-table entries are gone already) onto the
+ * list gone, through its as_link. as->lock held. */
+static void detach_area(struct aspace *as, struct vma *v, struct list_head *gone)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (as->last[i] == v)
+			as->last[i] = NULL;
+	list_del(&v->as_link);
+	as->nareas--;
+	if (v->mo) {
+		spin_lock(&v->mo->lock);
+		list_del(&v->mo_link);
+		spin_unlock(&v->mo->lock);
+	}
+	list_add_tail(gone, &v->as_link);
 }
 
 static int range_args(uintptr_t addr, uint64_t len)
@@ -762,15 +739,7 @@ static int change_range(struct aspace *as, uintptr_t addr, uint64_t len, int pro
 			break;
 		zap_range(as, v->start, v->end);
 		if (prot < 0) {
-			for (unsigned i = 0; i < 2; i++)
-				if (as->last[i] == v)
-					as->last[i] = NULL;
-			list_del(&v->as_link);
-			as->nareas--;
-			spin_lock(&v->mo->lock);
-			list_del(&v->mo_link);
-			spin_unlock(&v->mo->lock);
-			list_add_tail(&gone, &v->as_link);
+			detach_area(as, v, &gone);
 		} else {
 			v->prot = (unsigned)prot;
 		}
@@ -794,6 +763,314 @@ out:
 	return r;
 }
 
+/*
+ * Map [offset, offset + len) of mo (NULL with RL_MAP_RESERVE: a
+ * reservation, an area without an object that faults on any access).
+ * With RL_MAP_FIXED the range must hold nothing but reservations, which
+ * the new area replaces; with RL_MAP_REPLACE too, whatever areas overlap
+ * it are replaced (split where they overlap in part). Everything that can
+ * fail (the new area, the two spares a split may need) is allocated before
+ * the lock; under it the old areas go and the new one comes in one hold,
+ * so no other thread of the space ever finds the range unmapped (a fault
+ * waits for the lock, then finds the new area), and a failure leaves the
+ * old areas as they were.
+ */
+int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t addr,
+	       uint64_t len, unsigned prot, unsigned maxprot, unsigned flags)
+{
+	const unsigned known = RL_MAP_FIXED | RL_MAP_RESERVE | RL_MAP_REPLACE | RL_MAP_SHARED;
+	struct vma *v, *spare[2] = { NULL, NULL };
+	struct list_head *after = NULL, *p, *tmp, gone;
+	uintptr_t end = addr + len;
+	int64_t r = 0;
+	irqflags_t f;
+
+	if (len == 0 || !IS_ALIGNED(len, PAGE_SIZE) || !IS_ALIGNED(offset, PAGE_SIZE) ||
+	    !IS_ALIGNED(addr, PAGE_SIZE) || (prot & ~7u) || (flags & ~known))
+		return -EINVAL;
+	if ((flags & RL_MAP_REPLACE) && !(flags & RL_MAP_FIXED))
+		return -EINVAL;
+	if (flags & RL_MAP_RESERVE) {
+		if (mo || offset || prot || (flags & RL_MAP_SHARED))
+			return -EINVAL;
+		maxprot = 0;
+	} else if (!mo) {
+		return -EINVAL;
+	}
+	if (prot & ~maxprot)
+		return -EACCES;
+	if (mo && (offset > mo->size || len > mo->size - offset))
+		return -EINVAL;
+	if (addr && (addr < RL_USER_BOTTOM || addr >= RL_USER_TOP || len > RL_USER_TOP - addr))
+		return -EINVAL;
+	if ((flags & RL_MAP_FIXED) && !addr)
+		return -EINVAL;
+	v = vma_alloc(as);
+	if (!v)
+		return -ENOMEM;
+	if (flags & RL_MAP_FIXED) {
+		spare[0] = vma_alloc(as);
+		spare[1] = vma_alloc(as);
+		if (!spare[0] || !spare[1]) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	list_init(&gone);
+	f = spin_lock_irqsave(&as->lock);
+	if (as->dead) {
+		r = -ESRCH;
+		goto unlock;
+	}
+	if (flags & RL_MAP_FIXED) {
+		/* What is there may go: reservations always, anything with
+		 * REPLACE. */
+		list_for_each(p, &as->areas) {
+			struct vma *o = list_entry(p, struct vma, as_link);
+
+			if (o->start >= end)
+				break;
+			if (o->end > addr && o->mo && !(flags & RL_MAP_REPLACE)) {
+				r = -EEXIST;
+				goto unlock;
+			}
+		}
+		split_at_bounds(as, addr, end, spare);
+		list_for_each_safe(p, tmp, &as->areas) {
+			struct vma *o = list_entry(p, struct vma, as_link);
+
+			if (o->end <= addr)
+				continue;
+			if (o->start >= end)
+				break;
+			zap_range(as, o->start, o->end);
+			detach_area(as, o, &gone);
+		}
+		range_free(as, addr, end, &after);
+	} else if (!(addr && range_free(as, addr, end, &after)) &&
+		   !(addr = find_gap(as, addr ? addr : as->hint, len, &after)) &&
+		   !(addr = find_gap(as, RL_USER_BOTTOM, len, &after))) {
+		r = -ENOMEM;
+		goto unlock;
+	}
+	if (mo && mo->kind == MO_PHYS)
+		WRITE_ONCE(as->has_phys, true);	/* before any of it can be entered */
+	v->as = as;
+	v->start = addr;
+	v->end = addr + len;
+	v->mo = mo;
+	v->offset = offset;
+	v->prot = prot;
+	v->maxprot = maxprot;
+	v->flags = flags & ~RL_MAP_FIXED & ~RL_MAP_REPLACE;
+	list__insert(&v->as_link, after, after->next);
+	as->nareas++;
+	if (mo) {
+		kobj_get(&mo->obj);
+		spin_lock(&mo->lock);
+		list_add_tail(&mo->areas, &v->mo_link);
+		spin_unlock(&mo->lock);
+	}
+	__atomic_fetch_add(&nr_areas, 1, __ATOMIC_RELAXED);
+	r = (int64_t)addr;
+	v = NULL;
+	/* Futex waiters on the words replaced wake with -EFAULT, as on an
+	 * unmap; found under the lock, so a waiter on the new area (it
+	 * queues under the lock too) is never taken for an old one. */
+	list_for_each(p, &gone) {
+		struct vma *o = list_entry(p, struct vma, as_link);
+
+		futex_unmapped(as, o->start, o->end);
+	}
+unlock:
+	spin_unlock_irqrestore(&as->lock, f);
+	list_for_each_safe(p, tmp, &gone)
+		vma_free(list_entry(p, struct vma, as_link));
+out:
+	for (unsigned i = 0; i < 2; i++)
+		if (spare[i])
+			vma_release(as, spare[i]);
+	if (v)
+		vma_release(as, v);
+	return r;
+}
+
+/*
+ * vm_fork: src's address space, copied into dst, which holds nothing but
+ * the kernel's objects (its clock page). Three phases, never two
+ * address-space locks at once:
+ *
+ *  1. Under src's lock, one new area (charged to dst's budget) per area
+ *     of src, each holding a reference on the same object; areas of the
+ *     kernel's own objects (queue rings, the clock page) are left out:
+ *     they belong to src (dst has its own clock page). The list is thus
+ *     a consistent picture of src at one moment.
+ *  2. Without locks, every object mapped privately (not RL_MAP_SHARED,
+ *     anonymous) becomes one copy-on-write snapshot covering the pages
+ *     all its private areas map, charged to dst's budget; those areas of
+ *     dst all map that snapshot, so they keep sharing with each other.
+ *     The snapshot write-protects src's entries of the pages it shares
+ *     (memobj_snapshot's rule: a write racing with the call lands on
+ *     one side, page by page). Shared areas and device memory keep the
+ *     object itself; reservations stay reservations.
+ *  3. Under dst's lock, if dst still holds only kernel objects and none
+ *     of them overlaps a new area, the areas go in.
+ *
+ * A failure (the budget's -ENOMEM in 1 or 2, -EBUSY/-EEXIST/-ESRCH in 3)
+ * drops everything made: dst is as it was, and src only lost page-table
+ * entries (its pages get back to one reference as the snapshots go).
+ */
+#define VMA_FORKED	0x80000000u	/* (phase 2) its snapshot is made */
+
+static bool fork_private(const struct vma *v)
+{
+	return v->mo && !(v->flags & (RL_MAP_SHARED | VMA_FORKED)) && v->mo->kind == MO_ANON;
+}
+
+int vm_fork(struct aspace *dst, struct budget *budget, struct aspace *src)
+{
+	struct list_head made, *p, *q, *tmp, *after = NULL;
+	irqflags_t f;
+	int r = 0;
+
+	list_init(&made);
+	f = spin_lock_irqsave(&src->lock);
+	if (src->dead)
+		r = -ESRCH;
+	list_for_each(p, &src->areas) {
+		struct vma *v = list_entry(p, struct vma, as_link), *n;
+
+		if (r)
+			break;
+		if (v->mo && v->mo->kernel_owned)
+			continue;
+		n = vma_alloc(dst);
+		if (!n) {
+			r = -ENOMEM;
+			break;
+		}
+		*n = *v;
+		n->as = dst;
+		if (n->mo)
+			kobj_get(&n->mo->obj);
+		list_add_tail(&made, &n->as_link);
+	}
+	spin_unlock_irqrestore(&src->lock, f);
+
+	list_for_each(p, &made) {
+		struct vma *n = list_entry(p, struct vma, as_link);
+		struct memobj *from = n->mo, *snap;
+		uint64_t first, last;
+
+		if (r)
+			break;
+		if (!fork_private(n))
+			continue;
+		/* The pages of from that any private area maps. */
+		first = n->offset / PAGE_SIZE;
+		last = (n->offset + (n->end - n->start)) / PAGE_SIZE - 1;
+		for (q = p->next; q != &made; q = q->next) {
+			struct vma *m = list_entry(q, struct vma, as_link);
+
+			if (m->mo == from && fork_private(m)) {
+				first = MIN(first, m->offset / PAGE_SIZE);
+				last = MAX(last, (m->offset + (m->end - m->start)) / PAGE_SIZE - 1);
+			}
+		}
+		r = snapshot_range(from, budget, first, last, &snap);
+		if (r)
+			break;
+		kobj_get(&from->obj);	/* (the pointer is compared below) */
+		for (q = p; q != &made; q = q->next) {
+			struct vma *m = list_entry(q, struct vma, as_link);
+
+			if (m->mo == from && fork_private(m)) {
+				kobj_put(&from->obj);
+				kobj_get(&snap->obj);
+				m->mo = snap;
+				m->flags |= VMA_FORKED;
+			}
+		}
+		kobj_put(&from->obj);
+		kobj_put(&snap->obj);
+	}
+
+	if (!r) {
+		f = spin_lock_irqsave(&dst->lock);
+		if (dst->dead)
+			r = -ESRCH;
+		list_for_each(p, &dst->areas) {
+			struct vma *v = list_entry(p, struct vma, as_link);
+
+			if (!r && (!v->mo || !v->mo->kernel_owned))
+				r = -EBUSY;
+		}
+		list_for_each(p, &made) {
+			struct vma *n = list_entry(p, struct vma, as_link);
+
+			if (!r && !range_free(dst, n->start, n->end, &after))
+				r = -EEXIST;
+		}
+		list_for_each_safe(p, tmp, &made) {
+			struct vma *n = list_entry(p, struct vma, as_link);
+
+			if (r)
+				break;
+			list_del(&n->as_link);
+			n->flags &= ~VMA_FORKED;
+			range_free(dst, n->start, n->end, &after);
+			list__insert(&n->as_link, after, after->next);
+			dst->nareas++;
+			if (n->mo) {
+				if (n->mo->kind == MO_PHYS)
+					WRITE_ONCE(dst->has_phys, true);
+				spin_lock(&n->mo->lock);
+				list_add_tail(&n->mo->areas, &n->mo_link);
+				spin_unlock(&n->mo->lock);
+			}
+			__atomic_fetch_add(&nr_areas, 1, __ATOMIC_RELAXED);
+		}
+		spin_unlock_irqrestore(&dst->lock, f);
+	}
+	list_for_each_safe(p, tmp, &made) {
+		struct vma *n = list_entry(p, struct vma, as_link);
+
+		list_del(&n->as_link);
+		if (n->mo)
+			kobj_put(&n->mo->obj);
+		vma_release(dst, n);
+	}
+	return r;
+}
+
+unsigned vm_regions(struct aspace *as, uintptr_t *from, struct rl_region *out, unsigned n)
+{
+	irqflags_t f = spin_lock_irqsave(&as->lock);
+	struct list_head *p;
+	unsigned i = 0;
+
+	list_for_each(p, &as->areas) {
+		struct vma *v = list_entry(p, struct vma, as_link);
+
+		if (i == n || as->dead)
+			break;
+		if (v->end <= *from)
+			continue;
+		out[i++] = (struct rl_region){
+			.start = v->start,
+			.length = v->end - v->start,
+			.offset = v->offset,
+			.object = v->mo ? v->mo->obj.id : 0,
+			.prot = v->prot,
+			.maxprot = v->maxprot,
+			.flags = v->flags,
+		};
+		*from = v->end;
+	}
+	spin_unlock_irqrestore(&as->lock, f);
+	return i;
+}
+
 int vm_unmap(struct aspace *as, uintptr_t addr, uint64_t len)
 {
 	return change_range(as, addr, len, -1);
@@ -804,6 +1081,110 @@ int vm_protect(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot)
 	if (prot & ~7u)
 		return -EINVAL;
 	return change_range(as, addr, len, (int)prot);
+}
+
+/*
+ * Discarding (RL_OP_DISCARD, Linux MADV_DONTNEED). An area that owns its
+ * object's pages (mapped without RL_MAP_SHARED, an anonymous object of
+ * user memory) gives up the pages behind the range: they leave the
+ * object's tree, its budget gets them back, and the next touch finds a
+ * fresh zero page - through every area that maps the object, since the
+ * pages are the object's. A page shared with a copy-on-write snapshot
+ * loses one reference: the other object keeps it. A shared area
+ * (RL_MAP_SHARED), device memory and the kernel's own objects (queue
+ * rings, the clock page) keep their contents: only their page-table
+ * entries go (they come back on the next touch). Reservations have
+ * nothing to give.
+ *
+ * The tree is walked in steps as a snapshot walks it (one leaf and the
+ * way down to it, empty subtrees skipped), each under the object's lock:
+ * the step's pages leave every area's page table (and the TLBs) before
+ * their references are dropped, and a fault, which takes the same lock,
+ * finds them gone.
+ */
+struct discard_step {
+	uint64_t hi;		/* the range's last page */
+	uint64_t first, last;	/* pages present in this step */
+	uint64_t n;
+};
+
+static int find_present(uint64_t index, uint64_t *slot, void *arg)
+{
+	struct discard_step *st = arg;
+
+	if (index > st->hi)
+		return -ERANGE;		/* past the range: stop */
+	if (!st->n++)
+		st->first = index;
+	st->last = index;
+	return 0;
+}
+
+/* Free pages [lo, hi] of mo (anonymous, not the kernel's). as->lock of an
+ * area mapping them held (so the area and its object stay). */
+static void discard_pages(struct memobj *mo, uint64_t lo, uint64_t hi)
+{
+	uint64_t pos = lo;
+	int r;
+
+	do {
+		struct discard_step st = { .hi = hi };
+
+		spin_lock(&mo->lock);
+		r = radix_walk(&mo->pages, &pos, SNAPSHOT_STEP, find_present, &st);
+		if (st.n) {
+			zap_pages(mo, st.first, st.last, false);
+			for (uint64_t i = st.first; i <= st.last; i++) {
+				uint64_t *slot = radix_lookup(&mo->pages, i);
+
+				if (slot && *slot) {
+					page_put(*slot);
+					*slot = 0;
+					mo_uncharge(mo, PAGE_SIZE);
+				}
+			}
+		}
+		spin_unlock(&mo->lock);
+	} while (r == 0 && pos <= hi);
+}
+
+int vm_discard(struct aspace *as, uintptr_t addr, uint64_t len)
+{
+	uintptr_t end = addr + len, a = addr;
+	struct list_head *p;
+	irqflags_t f;
+	int r = range_args(addr, len);
+
+	if (r < 0)
+		return r;
+	f = spin_lock_irqsave(&as->lock);
+	if (as->dead)
+		r = -ESRCH;
+	/* All of it mapped (reservations count), or nothing is done. */
+	while (!r && a < end) {
+		struct vma *v = find_vma(as, a);
+
+		if (!v)
+			r = -ENOMEM;
+		else
+			a = v->end;
+	}
+	list_for_each(p, &as->areas) {
+		struct vma *v = list_entry(p, struct vma, as_link);
+		uintptr_t lo = MAX(v->start, addr), hi = MIN(v->end, end);
+
+		if (r || v->start >= end)
+			break;
+		if (v->end <= addr || !v->mo)
+			continue;
+		if ((v->flags & RL_MAP_SHARED) || v->mo->kind != MO_ANON || v->mo->kernel_owned)
+			zap_range(as, lo, hi);
+		else
+			discard_pages(v->mo, (v->offset + (lo - v->start)) / PAGE_SIZE,
+				      (v->offset + (hi - v->start)) / PAGE_SIZE - 1);
+	}
+	spin_unlock_irqrestore(&as->lock, f);
+	return r;
 }
 
 /* A copy between a kernel buffer and one page of user memory, done by
@@ -840,8 +1221,8 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 	paddr_t pa = 0;
 	int r = 0;
 
-	if (!v)
-		return -EFAULT;
+	if (!v || !v->mo)
+		return -EFAULT;		/* nothing, or a reservation */
 	if ((write && !(v->prot & RL_PROT_WRITE)) || (exec && !(v->prot & RL_PROT_EXEC)) ||
 	    !(v->prot & (RL_PROT_READ | RL_PROT_WRITE | RL_PROT_EXEC)))
 		return -EFAULT;
@@ -933,7 +1314,7 @@ int vm_futex_key(struct aspace *as, uintptr_t addr, struct memobj **mo, uint64_t
 
 	/* Readable as resolve() sees it; device memory is never read by
 	 * the kernel (as in vm_rw). */
-	if (!v || !(v->prot & (RL_PROT_READ | RL_PROT_WRITE | RL_PROT_EXEC)) ||
+	if (!v || !v->mo || !(v->prot & (RL_PROT_READ | RL_PROT_WRITE | RL_PROT_EXEC)) ||
 	    v->mo->kind == MO_PHYS)
 		return -EFAULT;
 	kobj_get(&v->mo->obj);
@@ -1055,7 +1436,7 @@ int vm_check_range(struct aspace *as, uintptr_t addr, uint64_t len, unsigned pro
 	while (!as->dead && a < end) {
 		struct vma *v = find_vma(as, a);
 
-		if (!v || (v->prot & prot) != prot || v->mo->kind == MO_PHYS)
+		if (!v || !v->mo || (v->prot & prot) != prot || v->mo->kind == MO_PHYS)
 			break;
 		a = v->end;
 	}

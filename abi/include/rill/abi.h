@@ -126,6 +126,9 @@ enum rl_opcode {
 				   -errno for the submission; aux[0] = actions that failed */
 	RL_OP_LANE_SHUTDOWN = 12, /* handle = lane; result 0. Ends the stream: waiting
 				   and later actions on both lanes fail with -EPIPE */
+	RL_OP_DISCARD = 13,	/* handle = process, arg[0] = address, arg[1] = length;
+				   result 0. The pages behind it are freed (reads give
+				   zeros) where the area owns them (docs/abi.md) */
 	RL_OP_COUNT
 };
 
@@ -190,11 +193,34 @@ struct rl_queue_params {
 #define RL_PROT_READ		0x1u
 #define RL_PROT_WRITE		0x2u
 #define RL_PROT_EXEC		0x4u
-#define RL_MAP_FIXED		0x100u	/* exactly at arg[2], replacing nothing */
+#define RL_MAP_FIXED		0x100u	/* exactly at arg[2], replacing nothing but
+					   reservations */
+#define RL_MAP_RESERVE		0x200u	/* no object (arg[0], arg[1] and the
+					   protection 0): the range is taken, any
+					   access to it faults */
+#define RL_MAP_REPLACE		0x400u	/* with FIXED: replace whatever overlaps,
+					   atomically */
+#define RL_MAP_SHARED		0x800u	/* the area shares its object (Linux
+					   MAP_SHARED): RL_OP_DISCARD keeps its
+					   pages */
 
 #define RL_USER_TOP		0x0000800000000000ull	/* first address above user space */
 #define RL_USER_BOTTOM		0x0000000000010000ull	/* lowest mappable address */
 #define RL_MEMOBJ_MAX		(1ull << 36)		/* 64 GiB */
+
+/* vm_regions: one area of an address space (docs/abi.md). */
+struct rl_region {
+	uint64_t start;		/* first address */
+	uint64_t length;	/* bytes */
+	uint64_t offset;	/* of start within the object (0 without one) */
+	uint64_t object;	/* the memory object's kernel-wide id (handle_info's
+				   id): two areas with one id map one object;
+				   0 for a reservation (RL_MAP_RESERVE) */
+	uint32_t prot;		/* RL_PROT_* now */
+	uint32_t maxprot;	/* RL_PROT_* the mapping's handle allowed */
+	uint32_t flags;		/* RL_MAP_* the area was mapped with, but FIXED */
+	uint32_t reserved;	/* 0 */
+};
 
 /* process_rw flags */
 #define RL_RW_READ		0x0u
@@ -464,5 +490,6 @@ _Static_assert(sizeof(struct rl_budget) == 32, "budget size");
 _Static_assert(sizeof(struct rl_kcounters) == 128, "kcounters size (grows only at the end)");
 _Static_assert(sizeof(struct rl_latency) == 64, "latency size");
 _Static_assert(sizeof(struct rl_iovec) == 16, "iovec size");
+_Static_assert(sizeof(struct rl_region) == 48, "region size");
 
 #endif

@@ -86,6 +86,7 @@ struct vma {
 	uint64_t offset;	/* of start within mo */
 	unsigned prot;		/* RL_PROT_* */
 	unsigned maxprot;	/* what the object's handle allowed */
+	unsigned flags;		/* RL_MAP_* it was mapped with, but RL_MAP_FIXED */
 };
 
 void vm_init(void);
@@ -117,7 +118,20 @@ void aspace_destroy(struct aspace *as);
 int64_t vm_map(struct aspace *as, struct memobj *mo, uint64_t offset, uintptr_t addr,
 	       uint64_t len, unsigned prot, unsigned maxprot, unsigned flags);
 int vm_unmap(struct aspace *as, uintptr_t addr, uint64_t len);
+/* vm_fork (syscall): a copy-on-write copy of src's areas into dst, which
+ * must hold nothing but kernel objects; snapshots and areas charged to
+ * budget (dst's). 0, -ENOMEM, -EBUSY (dst not empty), -EEXIST (an area of
+ * src over dst's clock page), -ESRCH (either ended). */
+int vm_fork(struct aspace *dst, struct budget *budget, struct aspace *src);
+struct rl_region;
+/* Up to n areas of as that end above *from, in address order, into out;
+ * *from moves to the end of the last one. Returns how many. */
+unsigned vm_regions(struct aspace *as, uintptr_t *from, struct rl_region *out, unsigned n);
 int vm_protect(struct aspace *as, uintptr_t addr, uint64_t len, unsigned prot);
+/* RL_OP_DISCARD: free the pages behind [addr, addr + len) of the areas
+ * that own them (vm.c says which). 0, -EINVAL, or -ENOMEM when part of
+ * the range is not mapped (then nothing is done). */
+int vm_discard(struct aspace *as, uintptr_t addr, uint64_t len);
 /* Resolve a fault at addr (error: x86 page-fault code bits P=1 W=2 U=4
  * I=16). 0 when resolved, -EFAULT when the access is not allowed. */
 int vm_fault(struct aspace *as, uintptr_t addr, unsigned error);
