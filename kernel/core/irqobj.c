@@ -169,16 +169,10 @@ static void irq_detach(struct qop *op)
 
 int op_irq_wait(struct qop *op, const struct rl_sqe *sqe)
 {
-	struct irqobj *io;
-	struct kobj *o;
+	struct irqobj *io = container_of(op->target, struct irqobj, obj);
 	irqflags_t f;
 	uint64_t seq;
-	int r = handle_get(sqe->handle, RL_OBJ_IRQ, RL_RIGHT_WAIT, &o, NULL);
 
-	if (r)
-		return r;
-	io = container_of(o, struct irqobj, obj);
-	op->target = o;
 	op->detach = irq_detach;
 	op->arg[0] = sqe->arg[0];
 	f = spin_lock_irqsave(&io->lock);

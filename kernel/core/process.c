@@ -1046,16 +1046,9 @@ SYSCALL_DEFINE(thread_resume)
 	return r;
 }
 
-int op_resume(const struct rl_sqe *sqe)
+int op_resume(const struct rl_sqe *sqe, struct kobj *o)
 {
-	struct uthread *u;
-	int r = get_thread((uint64_t)(int64_t)sqe->handle, RL_RIGHT_OBSERVE, &u);
-
-	if (r)
-		return r;
-	r = uthread_resume(u, sqe->arg[0], sqe->arg[1]);
-	kobj_put(&u->obj);
-	return r;
+	return uthread_resume(container_of(o, struct uthread, obj), sqe->arg[0], sqe->arg[1]);
 }
 
 /* ---- operations: observe, wait for exit ----------------------------------------- */
@@ -1073,7 +1066,7 @@ static void observe_detach(struct qop *op)
 int op_observe(struct qop *op, const struct rl_sqe *sqe)
 {
 	struct rl_regs regs;
-	struct uthread *u;
+	struct uthread *u = container_of(op->target, struct uthread, obj);
 	uint32_t kind = 0;
 	uint64_t i0 = 0, i1 = 0;
 	irqflags_t f;
@@ -1085,10 +1078,6 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe)
 	    (sqe->arg[1] ? sqe->arg[2] & ~(uint64_t)(RL_RESUME_KILL | RL_RESUME_SET_RAX)
 			 : sqe->arg[2] || sqe->arg[3]))
 		return -EINVAL;
-	r = get_thread((uint64_t)sqe->handle, RL_RIGHT_OBSERVE, &u);
-	if (r)
-		return r;
-	op->target = &u->obj;
 	op->detach = observe_detach;
 	op->arg[0] = sqe->arg[0];
 	if (sqe->arg[0] && !user_range_ok(sqe->arg[0], sizeof(struct rl_regs)))
@@ -1149,15 +1138,11 @@ static void wait_detach(struct qop *op)
 
 int op_process_wait(struct qop *op, const struct rl_sqe *sqe)
 {
-	struct process *p;
+	struct process *p = container_of(op->target, struct process, obj);
 	irqflags_t f;
 	int64_t status = 0;
 	bool ended;
-	int r = get_process((uint64_t)sqe->handle, RL_RIGHT_WAIT, &p);
 
-	if (r)
-		return r;
-	op->target = &p->obj;
 	op->detach = wait_detach;
 	f = spin_lock_irqsave(&p->lock);
 	ended = p->ended;
@@ -1173,15 +1158,11 @@ int op_process_wait(struct qop *op, const struct rl_sqe *sqe)
 
 int op_thread_wait(struct qop *op, const struct rl_sqe *sqe)
 {
-	struct uthread *u;
+	struct uthread *u = container_of(op->target, struct uthread, obj);
 	irqflags_t f;
 	int64_t status = 0;
 	bool ended;
-	int r = get_thread((uint64_t)sqe->handle, RL_RIGHT_WAIT, &u);
 
-	if (r)
-		return r;
-	op->target = &u->obj;
 	op->detach = wait_detach;
 	f = spin_lock_irqsave(&u->lock);
 	ended = u->state == UT_EXITED;

@@ -372,8 +372,9 @@ static int op_timeout(struct qop *op, const struct rl_sqe *sqe)
 
 /* Every operation and IPC submission of q with user_data ud still in
  * flight ends with -ECANCELED; the result is how many, or -ENOENT. */
-static int op_cancel(struct queue *q, uint64_t ud)
+static int64_t op_cancel(struct queue *q, const struct rl_sqe *sqe, struct kobj *unused)
 {
+	uint64_t ud = sqe->arg[0];
 	struct list_head grabbed, *p, *tmp;
 	irqflags_t f;
 	int n = ipc_cancel(q, ud);
@@ -401,16 +402,11 @@ static int op_cancel(struct queue *q, uint64_t ud)
 	return n ? n : -ENOENT;
 }
 
-static int64_t op_vm(const struct rl_sqe *sqe)
+static int64_t op_vm(struct queue *q, const struct rl_sqe *sqe, struct kobj *o)
 {
-	struct process *p;
-	struct kobj *o;
+	struct process *p = container_of(o, struct process, obj);
 	int64_t r;
 
-	r = handle_get(sqe->handle, RL_OBJ_PROCESS, RL_RIGHT_MANAGE, &o, NULL);
-	if (r)
-		return r;
-	p = container_of(o, struct process, obj);
 	if (sqe->opcode == RL_OP_MAP) {
 		struct kobj *mo;
 		uint32_t rights, need = 0;
@@ -418,14 +414,12 @@ static int64_t op_vm(const struct rl_sqe *sqe)
 
 		if (sqe->arg[4] & ~(uint64_t)(7 | RL_MAP_FIXED | RL_MAP_RESERVE | RL_MAP_REPLACE |
 					       RL_MAP_SHARED)) {
-			r = -EINVAL;
-			goto out;
+			return -EINVAL;
 		}
 		if (flags & RL_MAP_RESERVE) {
 			/* No object: arg[0] must be 0 (vm_map checks the rest). */
-			r = sqe->arg[0] ? -EINVAL : vm_map(&p->as, NULL, sqe->arg[1], sqe->arg[2],
-							   sqe->arg[3], prot, 0, flags);
-			goto out;
+			return sqe->arg[0] ? -EINVAL : vm_map(&p->as, NULL, sqe->arg[1], sqe->arg[2],
+							      sqe->arg[3], prot, 0, flags);
 		}
 		if (prot & RL_PROT_READ)
 			need |= RL_RIGHT_READ;
@@ -435,7 +429,7 @@ static int64_t op_vm(const struct rl_sqe *sqe)
 			need |= RL_RIGHT_EXEC;
 		r = handle_get(sqe->arg[0], RL_OBJ_MEMORY, need, &mo, &rights);
 		if (r)
-			goto out;
+			return r;
 		r = vm_map(&p->as, container_of(mo, struct memobj, obj), sqe->arg[1],
 			   sqe->arg[2], sqe->arg[3], prot,
 			   (rights & RL_RIGHT_READ ? RL_PROT_READ : 0) |
@@ -453,80 +447,102 @@ static int64_t op_vm(const struct rl_sqe *sqe)
 		r = sqe->arg[2] > 7 ? -EINVAL : vm_protect(&p->as, sqe->arg[0], sqe->arg[1],
 							   (unsigned)sqe->arg[2]);
 	}
-out:
-	kobj_put(o);
 	return r;
 }
+
+static int64_t op_nop(struct queue *q, const struct rl_sqe *sqe, struct kobj *unused)
+{
+	return (int64_t)sqe->arg[0];
+}
+
+static int64_t op_resume_now(struct queue *q, const struct rl_sqe *sqe, struct kobj *o)
+{
+	return op_resume(sqe, o);
+}
+
+static int64_t op_lane_shutdown_now(struct queue *q, const struct rl_sqe *sqe, struct kobj *unused)
+{
+	return op_lane_shutdown(sqe);
+}
+
+/*
+ * The operation table. type: the object the entry's handle must name (and
+ * need: the rights it must carry), looked up here once, before the
+ * handler; 0 when the operation takes no handle or resolves it itself
+ * (IPC: a lane whose handle it may close). now: an operation that
+ * completes before queue_enter returns, its result posted here. start:
+ * one that waits, as a struct qop holding the object (op->target); it
+ * returns 0 once the op is attached (it completes later, or already has),
+ * or an error, which completes it at once.
+ */
+struct opdef {
+	uint16_t type;
+	uint32_t need;
+	int64_t (*now)(struct queue *q, const struct rl_sqe *sqe, struct kobj *o);
+	int (*start)(struct qop *op, const struct rl_sqe *sqe);
+};
+
+static const struct opdef opdefs[RL_OP_COUNT] = {
+	[RL_OP_NOP] = { .now = op_nop },
+	[RL_OP_TIMEOUT] = { .start = op_timeout },
+	[RL_OP_CANCEL] = { .now = op_cancel },
+	[RL_OP_MAP] = { RL_OBJ_PROCESS, RL_RIGHT_MANAGE, .now = op_vm },
+	[RL_OP_UNMAP] = { RL_OBJ_PROCESS, RL_RIGHT_MANAGE, .now = op_vm },
+	[RL_OP_PROTECT] = { RL_OBJ_PROCESS, RL_RIGHT_MANAGE, .now = op_vm },
+	[RL_OP_IRQ_WAIT] = { RL_OBJ_IRQ, RL_RIGHT_WAIT, .start = op_irq_wait },
+	[RL_OP_OBSERVE] = { RL_OBJ_THREAD, RL_RIGHT_OBSERVE, .start = op_observe },
+	[RL_OP_PROCESS_WAIT] = { RL_OBJ_PROCESS, RL_RIGHT_WAIT, .start = op_process_wait },
+	[RL_OP_THREAD_WAIT] = { RL_OBJ_THREAD, RL_RIGHT_WAIT, .start = op_thread_wait },
+	[RL_OP_RESUME] = { RL_OBJ_THREAD, RL_RIGHT_OBSERVE, .now = op_resume_now },
+	[RL_OP_IPC] = { 0 },	/* its own path: see submit_one */
+	[RL_OP_LANE_SHUTDOWN] = { .now = op_lane_shutdown_now },
+	[RL_OP_DISCARD] = { RL_OBJ_PROCESS, RL_RIGHT_MANAGE, .now = op_vm },
+};
 
 /* Execute one consumed submission entry (a private copy). */
 static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 {
-	int64_t r;
+	const struct opdef *d;
+	struct kobj *o = NULL;
 	struct qop *op;
+	int64_t r;
 
 	if (sqe->flags || sqe->reserved) {
 		r = -EINVAL;
 		goto now;
 	}
-	switch (sqe->opcode) {
-	case RL_OP_NOP:
-		r = (int64_t)sqe->arg[0];
-		goto now;
-	case RL_OP_CANCEL:
-		r = op_cancel(q, sqe->arg[0]);
-		goto now;
-	case RL_OP_MAP:
-	case RL_OP_UNMAP:
-	case RL_OP_PROTECT:
-	case RL_OP_DISCARD:
-		r = op_vm(sqe);
-		goto now;
-	case RL_OP_RESUME:
-		r = op_resume(sqe);
-		goto now;
-	case RL_OP_LANE_SHUTDOWN:
-		r = op_lane_shutdown(sqe);
-		goto now;
-	case RL_OP_IPC:
+	if (sqe->opcode == RL_OP_IPC) {
 		/* Not a qop: an IPC submission ends when its actions do (or
 		 * a CANCEL withdraws them), and completes itself. */
 		r = op_ipc(q, sqe);
 		if (r)
 			goto now;
 		return;
-	case RL_OP_TIMEOUT:
-	case RL_OP_OBSERVE:
-	case RL_OP_PROCESS_WAIT:
-	case RL_OP_THREAD_WAIT:
-	case RL_OP_IRQ_WAIT:
-		break;
-	default:
+	}
+	d = sqe->opcode < RL_OP_COUNT ? &opdefs[sqe->opcode] : NULL;
+	if (!d || (!d->now && !d->start)) {
 		r = -ENOSYS;
+		goto now;
+	}
+	if (d->type && (r = handle_get((uint64_t)(int64_t)sqe->handle, d->type, d->need, &o,
+					NULL)))
+		goto now;
+	if (d->now) {
+		r = d->now(q, sqe, o);
+		if (o)
+			kobj_put(o);
 		goto now;
 	}
 	op = qop_new(q, sqe);
 	if (!op) {
+		if (o)
+			kobj_put(o);
 		r = -ENOMEM;
 		goto now;
 	}
+	op->target = o;			/* its reference, dropped with the op */
 	qop_pending(op);
-	switch (sqe->opcode) {
-	case RL_OP_TIMEOUT:
-		r = op_timeout(op, sqe);
-		break;
-	case RL_OP_OBSERVE:
-		r = op_observe(op, sqe);
-		break;
-	case RL_OP_PROCESS_WAIT:
-		r = op_process_wait(op, sqe);
-		break;
-	case RL_OP_THREAD_WAIT:
-		r = op_thread_wait(op, sqe);
-		break;
-	default:
-		r = op_irq_wait(op, sqe);
-		break;
-	}
+	r = d->start(op, sqe);
 	/* A handler that failed leaves the op unattached: complete it with
 	 * the error (unless a cancellation already claimed it). */
 	if (r && qop_claim(op))

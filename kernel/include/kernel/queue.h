@@ -87,14 +87,15 @@ void queue_unref(struct queue *q);
 void queue_post_locked(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, uint64_t a1);
 void queue_wake(struct queue *q);
 
-/* Handlers of operations owned by other files: return 0 when the op is
- * now waiting (it will be completed later), or a negative error (the
+/* Handlers of operations owned by other files (queue.c's operation
+ * table looks their handle up: op->target, or o): return 0 when the op
+ * is now waiting (it will be completed later), or a negative error (the
  * caller completes it at once with that result). */
 int op_observe(struct qop *op, const struct rl_sqe *sqe);
 int op_process_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_thread_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_irq_wait(struct qop *op, const struct rl_sqe *sqe);
 /* Immediate: resume a stopped thread (process.c). */
-int op_resume(const struct rl_sqe *sqe);
+int op_resume(const struct rl_sqe *sqe, struct kobj *o);
 
 #endif
