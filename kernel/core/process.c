@@ -642,8 +642,8 @@ void uthread_foreign_syscall(struct trap_frame *tf)
 static int get_thread(uint64_t h, uint32_t need, struct uthread **out)
 {
 	struct kobj *o;
-	/* A value above INT32_MAX is no handle (as in syscall.c): without
-	 * this check the cast made 0x1_0000_0005 name handle 5. */
+	/* A value above INT32_MAX is no handle (as in syscall.c): its low
+	 * 32 bits must not name one (0x1_0000_0005 is not handle 5). */
 	int r = h > INT32_MAX ? -EBADF : handle_get(h, RL_OBJ_THREAD, need, &o, NULL);
 
 	if (!r)
@@ -659,8 +659,8 @@ int uthread_get(uint64_t h, uint32_t need, struct uthread **out)
 static int get_process(uint64_t h, uint32_t need, struct process **out)
 {
 	struct kobj *o;
-	/* A value above INT32_MAX is no handle (as in syscall.c): without
-	 * this check the cast made 0x1_0000_0005 name handle 5. */
+	/* A value above INT32_MAX is no handle (as in syscall.c): its low
+	 * 32 bits must not name one (0x1_0000_0005 is not handle 5). */
 	int r = h > INT32_MAX ? -EBADF : handle_get(h, RL_OBJ_PROCESS, need, &o, NULL);
 
 	if (!r)

@@ -1201,14 +1201,13 @@ struct rw_copy {
  * set. With copy set, the copy is made here, under mo->lock (only
  * anonymous pages; -EFAULT for device memory). as->lock held.
  *
- * The copy used to be made by vm_rw after dropping the locks, with an
- * extra page reference held meanwhile. That reference looked like
- * sharing: a write fault of another thread on the same page in that
- * window "broke copy-on-write", moved the object to a copy and left the
- * kernel writing into the old page, which was then freed - the write was
- * lost (memory/kernel_copy_vs_first_touch). Under mo->lock the page can
- * neither be replaced nor freed (the object holds it, and the area
- * mapping the object needs as->lock to go), so no reference is needed.
+ * The copy is made here, under mo->lock, where the page can neither be
+ * replaced nor freed (the object holds it, and the area mapping the
+ * object needs as->lock to go), so it takes no page reference. A copy
+ * made outside the locks would need one, and an extra reference looks
+ * like sharing: another thread's write fault on the page would "break
+ * copy-on-write" and move the object to a copy while the kernel wrote
+ * into the old page (memory/kernel_copy_vs_first_touch).
  */
 static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 		   paddr_t *pa_out, const struct rw_copy *copy)
