@@ -47,16 +47,24 @@ void tlb_shootdown_poll(void);
 static inline void tlb_shootdown_poll(void) { }
 #endif
 
+/* The contended path, out of line (spinlock.c), so that the common one
+ * is an exchange and a branch in its caller. */
+#ifndef RILL_HOST_TEST
+void spin_lock_contended(spinlock_t *l);
+#else
+static inline void spin_lock_contended(spinlock_t *l)
+{
+	while (!spin_trylock(l))
+		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+			;
+}
+#endif
+
 /* Interrupts must already be disabled. */
 static inline void spin_lock(spinlock_t *l)
 {
-	while (!spin_trylock(l)) {
-		/* Spin on a plain read so the line stays shared until free. */
-		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
-			tlb_shootdown_poll();
-			arch_cpu_relax();
-		}
-	}
+	if (__builtin_expect(!spin_trylock(l), 0))
+		spin_lock_contended(l);
 }
 
 static inline void spin_unlock(spinlock_t *l)
