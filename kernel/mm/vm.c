@@ -20,6 +20,7 @@
 #include <kernel/kheap.h>
 #include <kernel/log.h>
 #include <kernel/memlayout.h>
+#include <kernel/panic.h>
 #include <kernel/pmm.h>
 #include <kernel/smp.h>
 #include <kernel/time.h>
@@ -31,6 +32,9 @@
 #define MAP_BASE	0x0000100000000000ull	/* where "anywhere" starts: 16 TiB */
 
 static struct kmem_cache *memobj_cache, *vma_cache;
+/* The page every read of an untouched anonymous page maps (read-only):
+ * never written, never freed, in no object's tree. */
+static paddr_t zero_page;
 uint64_t nr_memobjs, nr_areas, nr_user_pages, nr_memobj_nodes;
 struct memobj_snapshot_stats memobj_last_snapshot;
 
@@ -438,6 +442,9 @@ void vm_init(void)
 {
 	memobj_cache = kmem_cache_create("memobj", sizeof(struct memobj), 8);
 	vma_cache = kmem_cache_create("vma", sizeof(struct vma), 8);
+	zero_page = pmm_alloc_zeroed_page();
+	if (!zero_page)
+		panic("vm: no zero page");
 }
 
 int aspace_init(struct aspace *as)
@@ -859,7 +866,13 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 		paddr_t *slot = radix_lookup(&mo->pages, pgoff);
 
 		pa = slot ? *slot : 0;
-		if (!pa) {
+		if (!pa && !write && !(copy && copy->write)) {
+			/* A read of a page nobody wrote: the shared zero page,
+			 * entered read-only; the object stays without it. */
+			pa = zero_page;
+			prot &= ~RL_PROT_WRITE;
+			mo->zero_entered = true;
+		} else if (!pa) {
 			if (!slot && !(slot = radix_slot(&mo->pages, pgoff))) {
 				r = -ENOMEM;
 				goto out;
@@ -874,6 +887,10 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 				r = -ENOMEM;
 				goto out;
 			}
+			/* Areas that read the page before see the zero page:
+			 * they must see this one from now on. */
+			if (mo->zero_entered)
+				zap_object_page(mo, pgoff);
 			*slot = pa;
 		} else if (page_ref_add(pa, 0) > 1) {
 			if (write) {

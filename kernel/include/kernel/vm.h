@@ -2,7 +2,7 @@
  * vm.h - memory objects and user address spaces.
  *
  * A memory object is a range of pages that can be mapped:
- *   MO_ANON  pages allocated (zeroed) on first touch, kept in a radix tree
+ *   MO_ANON  pages allocated (zeroed) on first write, kept in a radix tree
  *            indexed by page number (radix.h): the tree's nodes are made
  *            as pages are added, so a large object that is mostly empty
  *            costs little (docs/memory.md has the figures);
@@ -11,6 +11,9 @@
  * source's pages; a shared page (reference count > 1, kept in the page
  * allocator's per-page word) is mapped read-only everywhere, and the first
  * write through either object copies it.
+ *
+ * A read of a page never written maps the shared zero page read-only
+ * instead; the object's tree stays without the page.
  *
  * An address space is a page table plus a sorted list of areas (vma), each
  * mapping part of one memory object with a protection. Pages are entered
@@ -45,6 +48,10 @@ struct memobj {
 	struct radix_tree pages;	/* MO_ANON: page number -> paddr, 0 = absent */
 	paddr_t phys;		/* MO_PHYS: base */
 	bool uncached;
+	/* MO_ANON: the zero page was entered for some page the tree lacks
+	 * (set under lock, never cleared): a page made for a write must
+	 * first remove such entries (zap_object_page). */
+	bool zero_entered;
 	paddr_t contig;		/* kernel_owned contiguous block, or 0 */
 	unsigned contig_order;
 	struct list_head areas;	/* struct vma.mo_link */
