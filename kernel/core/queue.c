@@ -462,6 +462,7 @@ static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 	case RL_OP_PROCESS_WAIT:
 	case RL_OP_THREAD_WAIT:
 	case RL_OP_IRQ_WAIT:
+	case RL_OP_PAGER_WAIT:
 		break;
 	default:
 		r = -ENOSYS;
@@ -485,6 +486,9 @@ static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 		break;
 	case RL_OP_THREAD_WAIT:
 		r = op_thread_wait(op, sqe);
+		break;
+	case RL_OP_PAGER_WAIT:
+		r = op_pager_wait(op, sqe);
 		break;
 	default:
 		r = op_irq_wait(op, sqe);
