@@ -422,6 +422,44 @@ DEFINE_TEST(dead_pager_faults_are_reported)
 	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
 }
 
+/* A supervised faulter of a dead pager: its supervisor sees the fault
+ * (RL_OBS_FAULT at the address, #PF), as for any bad access. */
+DEFINE_TEST(dead_pager_fault_seen_by_supervisor)
+{
+	struct rl_spawn_opts opts = { 0 };
+	const char *argv[] = { "pager-client", "7" };
+	struct rl_sqe e;
+	struct rl_cqe c;
+	rl_handle_t pager = 0, th = 0;
+	int64_t mo = paged(8 * PAGE, &pager), p;
+
+	opts.supervised = true;
+	opts.handles[0] = (rl_handle_t)mo;
+	p = rl_spawn_file("bin/pager-client", 2, argv, &opts, &th);
+	TEST_ASSERT(p > 0 && th > 0);
+	TEST_EQ(wait_exit(p, 100), 1000);	/* waiting for page 7 */
+	TEST_EQ(rl_handle_close((uint64_t)pager), 0);
+	memset(&e, 0, sizeof(e));
+	e.opcode = RL_OP_OBSERVE;
+	e.handle = th;
+	TEST_EQ(rl_sync_op(&e, &c), RL_OBS_FAULT);
+	/* The first word of page 7 of its mapping: a user read of a page
+	 * not present (#PF, error code 4). */
+	TEST_EQ(c.aux[0] & (PAGE - 1), 0);
+	TEST_ASSERT(c.aux[0] >= RL_USER_BOTTOM + 7 * PAGE && c.aux[0] < RL_USER_TOP);
+	TEST_EQ(c.aux[1] >> 32, 14);
+	TEST_EQ(c.aux[1] & 0xffffffff, 4);
+	memset(&e, 0, sizeof(e));
+	e.opcode = RL_OP_RESUME;
+	e.handle = th;
+	e.arg[0] = RL_RESUME_KILL;
+	TEST_EQ(rl_sync_op(&e, NULL), 0);
+	TEST_EQ(wait_exit(p, 5000), -RILL_EINTR);
+	rl_handle_close((uint64_t)th);
+	rl_handle_close((uint64_t)p);
+	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+}
+
 /* ---- hostile arguments ------------------------------------------------------------ */
 
 DEFINE_TEST(hostile_arguments)
