@@ -422,6 +422,31 @@ DEFINE_TEST(dead_pager_faults_are_reported)
 	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
 }
 
+/* The pager's last handle held by another process: the pager dies when
+ * that process ends (its handle table goes), and faults fail from then. */
+DEFINE_TEST(pager_dies_with_its_process)
+{
+	static uint64_t buf[PAGE / 8];
+	struct rl_spawn_opts opts = { 0 };
+	const char *argv[] = { "pager-client", "3" };
+	rl_handle_t pager = 0;
+	int64_t mo = paged(8 * PAGE, &pager), p;
+
+	fill(buf, 3 * PAGE);
+	TEST_EQ(rl_pager_supply((uint64_t)pager, 3 * PAGE, (uint64_t)buf, PAGE, 0), PAGE);
+	opts.handles[0] = (rl_handle_t)mo;
+	opts.handles[1] = pager;
+	p = rl_spawn_file("bin/pager-client", 2, argv, &opts, NULL);
+	TEST_ASSERT(p > 0);
+	TEST_EQ(rl_handle_close((uint64_t)pager), 0);	/* the child's is the last */
+	TEST_EQ(wait_exit(p, 5000), 0);		/* it read page 3 and ended */
+	rl_handle_close((uint64_t)p);
+	p = client(mo, "4");
+	TEST_EQ(wait_exit(p, 5000), -RILL_EFAULT);
+	rl_handle_close((uint64_t)p);
+	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+}
+
 /* A supervised faulter of a dead pager: its supervisor sees the fault
  * (RL_OBS_FAULT at the address, #PF), as for any bad access. */
 DEFINE_TEST(dead_pager_fault_seen_by_supervisor)
