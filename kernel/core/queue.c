@@ -497,6 +497,7 @@ static const struct opdef opdefs[RL_OP_COUNT] = {
 	[RL_OP_IPC] = { 0 },	/* its own path: see submit_one */
 	[RL_OP_LANE_SHUTDOWN] = { .now = op_lane_shutdown_now },
 	[RL_OP_DISCARD] = { RL_OBJ_PROCESS, RL_RIGHT_MANAGE, .now = op_vm },
+	[RL_OP_PAGER_WAIT] = { RL_OBJ_PAGER, RL_RIGHT_SUBMIT, .start = op_pager_wait },
 };
 
 /* Execute one consumed submission entry (a private copy). */

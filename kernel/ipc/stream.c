@@ -287,11 +287,61 @@ static int cb_move_handle(void *vctx, struct ipc_action *push, struct ipc_action
 	return IPC_OK;
 }
 
-/* IMBUE carries the submitter's process and thread ids in buf and len. */
+/*
+ * Credentials tokens (RL_OBJ_CREDS): an identity (process and thread ids)
+ * the kernel took from an IMBUE_CREDS, handed to the extractor on request
+ * and imbued again by whoever holds it. Immutable; only EXTRACT_CREDS
+ * makes one, so a token always names an identity some process really
+ * imbued. Charged to the budget of the process whose EXTRACT made it.
+ */
+struct creds_token {
+	struct kobj obj;
+	uint64_t pid, tid;
+	struct budget *budget;
+};
+
+static void token_destroy(struct kobj *o)
+{
+	struct creds_token *t = container_of(o, struct creds_token, obj);
+	struct budget *b = t->budget;
+
+	kfree(t);
+	budget_uncharge(b, sizeof(*t));
+	budget_put(b);
+}
+
+static struct creds_token *token_new(struct process *p, uint64_t pid, uint64_t tid)
+{
+	struct creds_token *t;
+
+	if (budget_charge(p->budget, sizeof(*t)))
+		return NULL;
+	t = kzalloc(sizeof(*t));
+	if (!t) {
+		budget_uncharge(p->budget, sizeof(*t));
+		return NULL;
+	}
+	kobj_init(&t->obj, RL_OBJ_CREDS, token_destroy);
+	t->pid = pid;
+	t->tid = tid;
+	budget_get(p->budget);
+	t->budget = p->budget;
+	return t;
+}
+
+/* An IMBUE action's arg: its buf and len are the submitter's process and
+ * thread ids (IMBUE_SELF), or a referenced token and the forwarder's
+ * process id (IMBUE_TOKEN). A matched EXTRACT gets the same words, and
+ * the kind in its rights (a token: one more reference). */
+enum { IMBUE_SELF = 0, IMBUE_TOKEN = 1 };
+
 static int cb_creds(void *vctx, struct ipc_action *imbue, struct ipc_action *extract)
 {
 	extract->buf = imbue->buf;
 	extract->len = imbue->len;
+	extract->rights = imbue->arg;
+	if (imbue->arg == IMBUE_TOKEN)
+		kobj_get((struct kobj *)imbue->buf);
 	return IPC_OK;
 }
 
@@ -501,10 +551,38 @@ static void finish(struct ipc_ctx *ctx, struct ksub *ks)
 					o->handle = h;
 			}
 			break;
+		case IPC_IMBUE_CREDS:
+			if (a->arg == IMBUE_TOKEN)
+				kobj_put((struct kobj *)a->buf);
+			break;
 		case IPC_EXTRACT_CREDS:
 			if (a->error == IPC_OK) {
-				o->offset = a->buf;
-				o->thread = a->len;
+				struct creds_token *t = a->rights == IMBUE_TOKEN ?
+					(struct creds_token *)a->buf : NULL;
+
+				o->offset = t ? t->pid : a->buf;
+				o->thread = t ? t->tid : a->len;
+				o->length = t ? a->len : 0;
+				if ((a->arg & RL_IPC_WANT_TOKEN) && !t)
+					t = token_new(p, o->offset, o->thread);
+				else if (!(a->arg & RL_IPC_WANT_TOKEN) && t) {
+					kobj_put(&t->obj);
+					break;
+				}
+				if (!(a->arg & RL_IPC_WANT_TOKEN))
+					break;
+				if (!t) {
+					o->status = -ENOMEM;
+				} else {
+					int h = handle_install(&p->handles, &t->obj,
+							       RL_RIGHT_TRANSFER | RL_RIGHT_DUP);
+
+					if (h < 0)
+						o->status = h;
+					else
+						o->handle = h;
+					kobj_put(&t->obj);
+				}
 			}
 			break;
 		case IPC_OFFER:
@@ -824,13 +902,14 @@ static int64_t check_action(struct process *p, const struct rl_ipc_action *u,
 	k->depth = u->depth;
 	if (u->reserved || t < RL_IPC_SEND || t > RL_IPC_DISMISS || u->depth > RL_IPC_MAX_DEPTH)
 		return -EINVAL;
-	if (u->flags && (u->flags != RL_IPC_WANT_LANE || (t != RL_IPC_OFFER && t != RL_IPC_ACCEPT)))
+	if (u->flags && !(u->flags == RL_IPC_WANT_LANE && (t == RL_IPC_OFFER || t == RL_IPC_ACCEPT)) &&
+	    !(u->flags == RL_IPC_WANT_TOKEN && t == RL_IPC_EXTRACT_CREDS))
 		return -EINVAL;
 	if (u->rights && t != RL_IPC_PUSH_HANDLE && t != RL_IPC_PULL_HANDLE)
 		return -EINVAL;
 	if (u->rights & ~RL_RIGHTS_ALL)
 		return -EINVAL;
-	if (u->handle && t != RL_IPC_PUSH_HANDLE)
+	if (u->handle && t != RL_IPC_PUSH_HANDLE && t != RL_IPC_IMBUE_CREDS)
 		return -EINVAL;
 	/* buf: only the transfers with a buffer; len: they and RECV_INLINE. */
 	if (t != RL_IPC_SEND && t != RL_IPC_SEND_SG && t != RL_IPC_RECV &&
@@ -887,8 +966,24 @@ static int64_t check_action(struct process *p, const struct rl_ipc_action *u,
 		k->rights = u->rights;
 		return 0;
 	case RL_IPC_IMBUE_CREDS:
+		if (u->handle) {
+			struct kobj *o;
+			int r = handle_get((uint32_t)u->handle, RL_OBJ_CREDS, RL_RIGHT_TRANSFER,
+					   &o, NULL);
+
+			if (r)
+				return r;
+			k->arg = IMBUE_TOKEN;
+			k->buf = (uint64_t)o;
+			k->len = p->obj.id;
+			return 0;
+		}
+		k->arg = IMBUE_SELF;
 		k->buf = p->obj.id;
 		k->len = uthread_current()->obj.id;
+		return 0;
+	case RL_IPC_EXTRACT_CREDS:
+		k->arg = u->flags;
 		return 0;
 	case RL_IPC_OFFER:
 	case RL_IPC_ACCEPT:
@@ -899,11 +994,17 @@ static int64_t check_action(struct process *p, const struct rl_ipc_action *u,
 	}
 }
 
+/* Drop the references actions [0, upto) took (pushed handles, imbued
+ * tokens): the submission failed before posting. */
 static void drop_pushed(struct ksub *ks, unsigned upto)
 {
-	for (unsigned i = 0; i < upto; i++)
-		if (ks->acts[i].type == IPC_PUSH_HANDLE && ks->acts[i].buf)
-			kobj_put((struct kobj *)ks->acts[i].buf);
+	for (unsigned i = 0; i < upto; i++) {
+		struct ipc_action *a = &ks->acts[i];
+
+		if ((a->type == IPC_PUSH_HANDLE && a->buf) ||
+		    (a->type == IPC_IMBUE_CREDS && a->arg == IMBUE_TOKEN))
+			kobj_put((struct kobj *)a->buf);
+	}
 }
 
 int op_ipc(struct queue *q, const struct rl_sqe *sqe)

@@ -20,6 +20,7 @@
 #include <kernel/kheap.h>
 #include <kernel/log.h>
 #include <kernel/memlayout.h>
+#include <kernel/panic.h>
 #include <kernel/pmm.h>
 #include <kernel/smp.h>
 #include <kernel/time.h>
@@ -31,6 +32,9 @@
 #define MAP_BASE	0x0000100000000000ull	/* where "anywhere" starts: 16 TiB */
 
 static struct kmem_cache *memobj_cache, *vma_cache;
+/* The page every read of an untouched anonymous page maps (read-only):
+ * never written, never freed, in no object's tree. */
+static paddr_t zero_page;
 uint64_t nr_memobjs, nr_areas, nr_user_pages, nr_memobj_nodes;
 struct memobj_snapshot_stats memobj_last_snapshot;
 
@@ -451,6 +455,9 @@ void vm_init(void)
 {
 	memobj_cache = kmem_cache_create("memobj", sizeof(struct memobj), 8);
 	vma_cache = kmem_cache_create("vma", sizeof(struct vma), 8);
+	zero_page = pmm_alloc_zeroed_page();
+	if (!zero_page)
+		panic("vm: no zero page");
 }
 
 int aspace_init(struct aspace *as)
@@ -1210,7 +1217,7 @@ struct rw_copy {
  * into the old page (memory/kernel_copy_vs_first_touch).
  */
 static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
-		   paddr_t *pa_out, const struct rw_copy *copy)
+		   paddr_t *pa_out, const struct rw_copy *copy, struct pager_need *need)
 {
 	bool write = error & 2, exec = error & 16;
 	struct vma *v = find_vma(as, addr);
@@ -1239,7 +1246,25 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 		paddr_t *slot = radix_lookup(&mo->pages, pgoff);
 
 		pa = slot ? *slot : 0;
-		if (!pa) {
+		if (!pa && mo->kind == MO_PAGED) {
+			/* Only a user fault (need) waits for the pager;
+			 * kernel copies fail rather than block. */
+			r = -EFAULT;
+			if (need) {
+				kobj_get(&mo->obj);
+				need->mo = mo;
+				need->pgoff = pgoff;
+				r = -EAGAIN;
+			}
+			goto out;
+		}
+		if (!pa && !write && !(copy && copy->write)) {
+			/* A read of a page nobody wrote: the shared zero page,
+			 * entered read-only; the object stays without it. */
+			pa = zero_page;
+			prot &= ~RL_PROT_WRITE;
+			mo->zero_entered = true;
+		} else if (!pa) {
 			if (!slot && !(slot = radix_slot(&mo->pages, pgoff))) {
 				r = -ENOMEM;
 				goto out;
@@ -1254,6 +1279,10 @@ static int resolve(struct aspace *as, uintptr_t addr, unsigned error, bool map,
 				r = -ENOMEM;
 				goto out;
 			}
+			/* Areas that read the page before see the zero page:
+			 * they must see this one from now on. */
+			if (mo->zero_entered)
+				zap_object_page(mo, pgoff);
 			*slot = pa;
 		} else if (page_ref_add(pa, 0) > 1) {
 			if (write) {
@@ -1314,7 +1343,7 @@ int vm_futex_key(struct aspace *as, uintptr_t addr, struct memobj **mo, uint64_t
 	/* Readable as resolve() sees it; device memory is never read by
 	 * the kernel (as in vm_rw). */
 	if (!v || !v->mo || !(v->prot & (RL_PROT_READ | RL_PROT_WRITE | RL_PROT_EXEC)) ||
-	    v->mo->kind == MO_PHYS)
+	    v->mo->kind != MO_ANON)
 		return -EFAULT;
 	kobj_get(&v->mo->obj);
 	*mo = v->mo;
@@ -1344,10 +1373,81 @@ int vm_fault(struct aspace *as, uintptr_t addr, unsigned error)
 
 	if (addr >= RL_USER_TOP)
 		return -EFAULT;
-	f = spin_lock_irqsave(&as->lock);
-	r = resolve(as, addr, error, true, &pa, NULL);
-	spin_unlock_irqrestore(&as->lock, f);
-	return r < 0 ? -EFAULT : 0;
+	for (;;) {
+		struct pager_need need = { NULL, 0 };
+
+		f = spin_lock_irqsave(&as->lock);
+		r = resolve(as, addr, error, true, &pa, NULL, &need);
+		spin_unlock_irqrestore(&as->lock, f);
+		if (r != -EAGAIN)
+			return r < 0 ? -EFAULT : 0;
+		/* A page of a paged object nobody supplied: wait for the
+		 * pager with no lock held, then fault again (the area may
+		 * be gone by then). Killed while waiting: the return to
+		 * user space ends the thread. */
+		r = pager_wait(need.mo, need.pgoff);
+		if (r == PAGER_WAIT_KILLED)
+			return 0;
+		if (r < 0)
+			return -EFAULT;
+	}
+}
+
+/* ---- the page-supply path of paged objects (pager.c) ------------------------ */
+
+paddr_t memobj_page_new(void)
+{
+	return page_new();
+}
+
+void memobj_page_put(paddr_t pa)
+{
+	page_put(pa);
+}
+
+bool memobj_present_locked(struct memobj *mo, uint64_t pgoff)
+{
+	paddr_t *slot = radix_lookup(&mo->pages, pgoff);
+
+	return slot && *slot;
+}
+
+int memobj_insert_locked(struct memobj *mo, uint64_t pgoff, paddr_t pa)
+{
+	paddr_t *slot = radix_lookup(&mo->pages, pgoff);
+
+	if (slot && *slot)
+		return 0;
+	if (!slot && !(slot = radix_slot(&mo->pages, pgoff)))
+		return -ENOMEM;
+	if (mo_charge(mo, PAGE_SIZE))
+		return -ENOMEM;
+	*slot = pa;
+	return 1;
+}
+
+bool memobj_evict_locked(struct memobj *mo, uint64_t pgoff)
+{
+	paddr_t *slot = radix_lookup(&mo->pages, pgoff);
+	paddr_t pa;
+
+	if (!slot || !*slot)
+		return false;
+	zap_object_page(mo, pgoff);
+	pa = *slot;
+	*slot = 0;
+	page_put(pa);
+	mo_uncharge(mo, PAGE_SIZE);
+	return true;
+}
+
+int memobj_create_paged(uint64_t size, struct budget *budget, struct memobj **out)
+{
+	int r = memobj_create_anon(size, budget, out);
+
+	if (!r)
+		(*out)->kind = MO_PAGED;
+	return r;
 }
 
 /*
@@ -1392,7 +1492,7 @@ static int prefault(struct aspace *as, uintptr_t addr, bool write)
 {
 	irqflags_t f = spin_lock_irqsave(&as->lock);
 	paddr_t pa = 0;
-	int r = !as->dead ? resolve(as, addr, write ? 2 : 0, true, &pa, NULL) : -ESRCH;
+	int r = !as->dead ? resolve(as, addr, write ? 2 : 0, true, &pa, NULL, NULL) : -ESRCH;
 
 	spin_unlock_irqrestore(&as->lock, f);
 	return r < 0 ? -EFAULT : 0;
@@ -1471,7 +1571,7 @@ int vm_rw(struct aspace *as, uintptr_t addr, void *buf, size_t len, bool write)
 			/* The slow path copies under the object's lock and
 			 * enters the page for the next copy. */
 			f = spin_lock_irqsave(&as->lock);
-			r = !as->dead ? resolve(as, addr, write ? 2 : 0, true, &pa, &c) : -ESRCH;
+			r = !as->dead ? resolve(as, addr, write ? 2 : 0, true, &pa, &c, NULL) : -ESRCH;
 			spin_unlock_irqrestore(&as->lock, f);
 			if (r < 0)
 				return -EFAULT;

@@ -109,6 +109,24 @@ int rl_chain_extract(struct rl_chain *c)
 	return idx(c, add(c, RL_IPC_EXTRACT_CREDS));
 }
 
+int rl_chain_imbue_token(struct rl_chain *c, rl_handle_t token)
+{
+	struct rl_ipc_action *a = add(c, RL_IPC_IMBUE_CREDS);
+
+	if (a)
+		a->handle = token;
+	return idx(c, a);
+}
+
+int rl_chain_extract_token(struct rl_chain *c)
+{
+	struct rl_ipc_action *a = add(c, RL_IPC_EXTRACT_CREDS);
+
+	if (a)
+		a->flags = RL_IPC_WANT_TOKEN;
+	return idx(c, a);
+}
+
 int rl_chain_dismiss(struct rl_chain *c)
 {
 	return idx(c, add(c, RL_IPC_DISMISS));

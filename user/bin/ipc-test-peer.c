@@ -13,6 +13,13 @@
  *                              sends "ready" once it is submitted, waits.
  *   bin/ipc-test-peer send TEXT handles[0]: lane. Sends TEXT, exits 0 when
  *                              the send succeeded.
+ *   bin/ipc-test-peer imbue    handles[0]: lane. Imbues its credentials,
+ *                              exits 0 when they were extracted.
+ *   bin/ipc-test-peer forward  handles[0]: lane. Extracts credentials with a
+ *                              token, sends back what it saw (process,
+ *                              thread, forwarder: 3 x u64, then the token's
+ *                              handle_info type) and imbues the token in the
+ *                              same chain; exits 0 when all of it matched.
  */
 #include <rill/ipc.h>
 #include <rill/rl.h>
@@ -45,6 +52,35 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "send") && argc == 3) {
 		rl_chain_send(&c, argv[2], strlen(argv[2]));
 		return rl_ipc_call(&q, lane, &c, res) || rl_ipc_result(res, 0)->status ? 3 : 0;
+	}
+	if (!strcmp(argv[1], "imbue")) {
+		rl_chain_imbue(&c);
+		return rl_ipc_call(&q, lane, &c, res) || rl_ipc_result(res, 0)->status ? 3 : 0;
+	}
+	if (!strcmp(argv[1], "forward")) {
+		struct rl_ipc_result *x;
+		struct rl_handle_info info;
+		uint64_t seen[4];
+		rl_handle_t tok;
+
+		rl_chain_extract_token(&c);
+		if (rl_ipc_call(&q, lane, &c, res) || rl_ipc_result(res, 0)->status)
+			return 3;
+		x = rl_ipc_result(res, 0);
+		tok = x->handle;
+		if (tok <= 0 || rl_handle_info((uint64_t)tok, (uint64_t)&info))
+			return 4;
+		seen[0] = x->offset;
+		seen[1] = x->thread;
+		seen[2] = x->length;
+		seen[3] = info.type;
+		rl_chain_init(&c);
+		rl_chain_send(&c, seen, sizeof(seen));
+		rl_chain_imbue_token(&c, tok);
+		if (rl_ipc_call(&q, lane, &c, res) || rl_ipc_result(res, 0)->status ||
+		    rl_ipc_result(res, 1)->status)
+			return 5;
+		return rl_handle_close((uint64_t)tok) ? 6 : 0;
 	}
 	if (back <= 0)
 		return 2;

@@ -842,7 +842,8 @@ DEFINE_TEST(credentials)
 	TEST_EQ(rl_ipc_result(res1, 0)->offset, me.id);
 	TEST_EQ(rl_ipc_result(res1, 0)->thread, th.id);
 	/* An imbue carries nothing of the sender's choosing: any payload is
-	 * refused, so credentials cannot be forged. */
+	 * refused, and a handle must name a credentials token (tests/creds),
+	 * so credentials cannot be forged. */
 	rl_chain_init(&a);
 	rl_chain_imbue(&a);
 	a.act[0].buf = 1;
@@ -853,7 +854,7 @@ DEFINE_TEST(credentials)
 	a.act[0].handle = RL_SELF_PROCESS;
 	post(l[0], &a, res0, 0);
 	reap(1, out, 2);
-	TEST_EQ(out[0].result, -RILL_EINVAL);
+	TEST_EQ(out[0].result, -RILL_EBADFD);
 	close2(l);
 	kc_expect_back(&before);
 }

@@ -52,6 +52,8 @@ enum rl_object_type {
 	RL_OBJ_PHYS_AUTHORITY = 9,
 	RL_OBJ_LANE = 10,		/* one side of an IPC stream */
 	RL_OBJ_CLOCK_AUTHORITY = 11,	/* clock_set_realtime */
+	RL_OBJ_CREDS = 12,		/* a credentials token (IPC, docs/ipc.md) */
+	RL_OBJ_PAGER = 13,		/* the server side of a paged memory object */
 };
 
 #define RL_RIGHT_READ		0x0001u	/* memory: map readable, read */
@@ -129,8 +131,15 @@ enum rl_opcode {
 	RL_OP_DISCARD = 13,	/* handle = process, arg[0] = address, arg[1] = length;
 				   result 0. The pages behind it are freed (reads give
 				   zeros) where the area owns them (docs/abi.md) */
+	RL_OP_PAGER_WAIT = 14,	/* handle = pager (RL_RIGHT_SUBMIT); args 0; completes
+				   with the next request: result = RL_PAGER_*,
+				   aux[0] = offset, aux[1] = length; -EPIPE once
+				   the pager is gone */
 	RL_OP_COUNT
 };
+
+/* RL_OP_PAGER_WAIT results: what is asked of the pager. */
+#define RL_PAGER_READ		1	/* supply [aux[0], aux[0] + aux[1]) (pager_supply) */
 
 /* Layout of the memory a queue shares with its process (see docs/abi.md):
  *
@@ -418,8 +427,13 @@ enum rl_ipc_type {
 	RL_IPC_PUSH_HANDLE = 5,	/* handle (needs RL_RIGHT_TRANSFER); rights = mask of
 				   the handle's rights passed on */
 	RL_IPC_PULL_HANDLE = 6,	/* rights = rights the pulled handle must carry */
-	RL_IPC_IMBUE_CREDS = 7,	/* nothing: the kernel supplies who submitted it */
-	RL_IPC_EXTRACT_CREDS = 8, /* result: the imbuer's process and thread ids */
+	RL_IPC_IMBUE_CREDS = 7,	/* handle 0: the kernel supplies who submitted it;
+				   handle = a credentials token (needs
+				   RL_RIGHT_TRANSFER): the identity it holds,
+				   forwarded by the submitter */
+	RL_IPC_EXTRACT_CREDS = 8, /* result: the imbued process and thread ids, and
+				   who forwarded them (0: nobody); flags
+				   RL_IPC_WANT_TOKEN */
 	RL_IPC_OFFER = 9,	/* new ancillary stream; flags RL_IPC_WANT_LANE */
 	RL_IPC_ACCEPT = 10,	/* new ancillary stream; flags RL_IPC_WANT_LANE */
 	RL_IPC_DISMISS = 11,	/* matches anything; the peer's action fails */
@@ -430,6 +444,9 @@ enum rl_ipc_type {
 					   lane of the new stream (rl_ipc_result.handle);
 					   without it the lane ends when the submission
 					   completes */
+#define RL_IPC_WANT_TOKEN	0x02u	/* EXTRACT_CREDS: also return a credentials
+					   token of the identity extracted
+					   (rl_ipc_result.handle, RL_OBJ_CREDS) */
 
 /* RL_OP_IPC arg[4] */
 #define RL_IPC_CLOSE_LANE	0x01u	/* close the lane handle once the actions are
@@ -449,7 +466,8 @@ struct rl_ipc_action {
 	uint8_t depth;
 	uint8_t flags;		/* RL_IPC_WANT_LANE */
 	uint32_t rights;	/* PUSH: mask passed on; PULL: rights required */
-	rl_handle_t handle;	/* PUSH: the handle to pass (it stays with the sender) */
+	rl_handle_t handle;	/* PUSH: the handle to pass (it stays with the sender);
+				   IMBUE_CREDS: a token to forward, or 0 */
 	uint32_t reserved;
 	uint64_t buf;
 	uint64_t len;
@@ -466,8 +484,11 @@ struct rl_iovec {
 struct rl_ipc_result {
 	int32_t status;		/* 0 or -RILL_E* (docs/ipc.md: errors) */
 	rl_handle_t handle;	/* PULL: the new handle; OFFER/ACCEPT with
-				   RL_IPC_WANT_LANE: the lane */
-	uint64_t length;	/* SEND*, RECV*: bytes moved */
+				   RL_IPC_WANT_LANE: the lane; EXTRACT with
+				   RL_IPC_WANT_TOKEN: the token */
+	uint64_t length;	/* SEND*, RECV*: bytes moved; EXTRACT: the
+				   process id of the forwarder (0: imbued by
+				   the process itself) */
 	uint64_t offset;	/* RECV_INLINE: where its bytes are;
 				   EXTRACT: the imbuer's process id */
 	uint64_t thread;	/* EXTRACT: the imbuer's thread id */

@@ -95,6 +95,7 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe);
 int op_process_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_thread_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_irq_wait(struct qop *op, const struct rl_sqe *sqe);
+int op_pager_wait(struct qop *op, const struct rl_sqe *sqe);	/* mm/pager.c */
 /* Immediate: resume a stopped thread (process.c). */
 int op_resume(const struct rl_sqe *sqe, struct kobj *o);
 

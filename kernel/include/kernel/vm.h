@@ -2,15 +2,21 @@
  * vm.h - memory objects and user address spaces.
  *
  * A memory object is a range of pages that can be mapped:
- *   MO_ANON  pages allocated (zeroed) on first touch, kept in a radix tree
+ *   MO_ANON  pages allocated (zeroed) on first write, kept in a radix tree
  *            indexed by page number (radix.h): the tree's nodes are made
  *            as pages are added, so a large object that is mostly empty
  *            costs little (docs/memory.md has the figures);
  *   MO_PHYS  a fixed physical range (device registers), never freed;
+ *   MO_PAGED pages in a tree as MO_ANON's, but a missing page is asked of
+ *            a user-space pager (pager.c): a user fault on it waits for
+ *            pager_supply, a kernel copy fails with -EFAULT;
  * A copy-on-write snapshot (memobj_cow) is an anonymous object sharing its
  * source's pages; a shared page (reference count > 1, kept in the page
  * allocator's per-page word) is mapped read-only everywhere, and the first
  * write through either object copies it.
+ *
+ * A read of a page never written maps the shared zero page read-only
+ * instead; the object's tree stays without the page.
  *
  * An address space is a page table plus a sorted list of areas (vma), each
  * mapping part of one memory object with a protection. Pages are entered
@@ -34,7 +40,9 @@ struct budget;
 #include <kernel/spinlock.h>
 #include <kernel/types.h>
 
-enum memobj_kind { MO_ANON, MO_PHYS };
+enum memobj_kind { MO_ANON, MO_PHYS, MO_PAGED };
+
+struct pager;
 
 struct memobj {
 	struct kobj obj;
@@ -45,6 +53,13 @@ struct memobj {
 	struct radix_tree pages;	/* MO_ANON: page number -> paddr, 0 = absent */
 	paddr_t phys;		/* MO_PHYS: base */
 	bool uncached;
+	/* MO_ANON: the zero page was entered for some page the tree lacks
+	 * (set under lock, never cleared): a page made for a write must
+	 * first remove such entries (zap_object_page). */
+	bool zero_entered;
+	/* MO_PAGED: its pager, NULL once the pager is gone (under lock;
+	 * the pager holds a reference on the object, not the reverse). */
+	struct pager *pager;
 	paddr_t contig;		/* kernel_owned contiguous block, or 0 */
 	unsigned contig_order;
 	struct list_head areas;	/* struct vma.mo_link */
@@ -135,6 +150,28 @@ int vm_discard(struct aspace *as, uintptr_t addr, uint64_t len);
 /* Resolve a fault at addr (error: x86 page-fault code bits P=1 W=2 U=4
  * I=16). 0 when resolved, -EFAULT when the access is not allowed. */
 int vm_fault(struct aspace *as, uintptr_t addr, unsigned error);
+
+/* Paged objects (pager.c). A fault needing the pager reports the object
+ * (referenced) and page here. */
+struct pager_need {
+	struct memobj *mo;
+	uint64_t pgoff;
+};
+#define PAGER_WAIT_KILLED	1
+/* Ask mo's pager for page pgoff (once, however many wait) and sleep until
+ * it is supplied: 0 (fault again), PAGER_WAIT_KILLED, or -EFAULT (the
+ * pager is gone, or the request could not be charged). Drops the
+ * reference on mo. */
+int pager_wait(struct memobj *mo, uint64_t pgoff);
+int memobj_create_paged(uint64_t size, struct budget *budget, struct memobj **out);
+paddr_t memobj_page_new(void);
+void memobj_page_put(paddr_t pa);
+/* Under mo->lock: is page pgoff there; put pa there (1, or 0 when a page
+ * is there already: pa is the caller's still; -ENOMEM); remove the page
+ * (its entries zapped; false when absent). */
+bool memobj_present_locked(struct memobj *mo, uint64_t pgoff);
+int memobj_insert_locked(struct memobj *mo, uint64_t pgoff, paddr_t pa);
+bool memobj_evict_locked(struct memobj *mo, uint64_t pgoff);
 /* Copy to/from another address space (through the direct map). */
 int vm_rw(struct aspace *as, uintptr_t addr, void *buf, size_t len, bool write);
 /* Copy len bytes from src's from to dst's to, page to page (no bounce);

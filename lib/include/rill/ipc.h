@@ -41,6 +41,10 @@ int rl_chain_push(struct rl_chain *c, rl_handle_t h, uint32_t rights_mask);
 int rl_chain_pull(struct rl_chain *c, uint32_t rights_required);
 int rl_chain_imbue(struct rl_chain *c);
 int rl_chain_extract(struct rl_chain *c);
+/* Forward the identity a credentials token holds (docs/ipc.md). */
+int rl_chain_imbue_token(struct rl_chain *c, rl_handle_t token);
+/* EXTRACT_CREDS that also returns a token (rl_ipc_result.handle). */
+int rl_chain_extract_token(struct rl_chain *c);
 int rl_chain_dismiss(struct rl_chain *c);
 /* OFFER/ACCEPT, and the actions added after it go to the new stream until
  * rl_chain_end. flags: RL_IPC_WANT_LANE for a handle to this side. */

@@ -64,5 +64,9 @@ void rl_test_counters_expect_back(const struct rl_kcounters *before);
  * objects in an order scheduling decides: the heap may keep a slab page
  * more or less (leaks still show in every other counter). */
 void rl_test_counters_expect_back_but_slabs(const struct rl_kcounters *before);
+/* As _but_slabs, and page-table pages too: the kernel keeps a process's
+ * page tables until it ends (docs/memory.md), so a test whose areas land
+ * where no table was may leave one; everything else must be back. */
+void rl_test_counters_expect_back_but_tables(const struct rl_kcounters *before);
 
 #endif
