@@ -337,6 +337,29 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 	return 0;
 }
 
+/*
+ * A thread created RL_THREAD_STOPPED has been stopped since uthread_start
+ * (RL_OBS_CREATED, its registers the initial ones in u->regs): wait for
+ * the first resume, then enter user mode with the registers as its
+ * supervisor left them.
+ */
+static __noreturn void uthread_first_resume(struct uthread *u)
+{
+	irqflags_t f;
+
+	WAITQ_WAIT(&u->resume_wq, READ_ONCE(u->resumed) || READ_ONCE(u->killed), 0);
+	if (READ_ONCE(u->killed))
+		uthread_exit(-EINTR);
+	f = spin_lock_irqsave(&u->lock);
+	u->state = UT_RUNNING;
+	u->obs_kind = 0;
+	spin_unlock_irqrestore(&u->lock, f);
+	/* u->regs are the thread's own from here: thread_regs refuses a
+	 * running thread. Its frame is built on the stack this runs on,
+	 * so from them, not here. */
+	arch_enter_user(&u->regs);
+}
+
 static void uthread_entry(void *arg)
 {
 	struct uthread *u = arg;
@@ -345,6 +368,8 @@ static void uthread_entry(void *arg)
 	u->tf = (struct trap_frame *)(thread_current()->kstack_top - sizeof(struct trap_frame));
 	if (READ_ONCE(u->killed))
 		uthread_exit(-EINTR);
+	if (u->start_stopped)
+		uthread_first_resume(u);
 	arch_enter_user(NULL);
 }
 
@@ -360,6 +385,19 @@ int uthread_start(struct uthread *u)
 		return u->state != UT_CREATED ? -EBUSY : -ESRCH;
 	}
 	u->state = UT_RUNNING;
+	if (u->start_stopped) {
+		/* Stopped before its first instruction, reported as such;
+		 * nobody else can reach it yet (its handle comes after). */
+		u->regs = (struct rl_regs){
+			.rip = u->entry, .rsp = u->stack, .rdi = u->arg,
+			.rflags = RFLAGS_IF | 2,
+		};
+		u->state = UT_STOPPED;
+		u->obs_kind = RL_OBS_CREATED;
+		u->obs_info[0] = u->obs_info[1] = 0;
+		u->obs_delivered = false;
+		u->resumed = false;
+	}
 	p->live_threads++;
 	spin_unlock_irqrestore(&p->lock, f);
 	kobj_get(&u->obj);		/* held by the running thread */
@@ -367,6 +405,7 @@ int uthread_start(struct uthread *u)
 	if (!kt) {
 		f = spin_lock_irqsave(&p->lock);
 		u->state = UT_CREATED;
+		u->obs_kind = 0;
 		p->live_threads--;
 		spin_unlock_irqrestore(&p->lock, f);
 		kobj_put(&u->obj);
@@ -780,7 +819,8 @@ SYSCALL_DEFINE(thread_create)
 	struct uthread *u;
 	int r;
 
-	if (a4 & ~(uint64_t)RL_THREAD_SUPERVISED)
+	if ((a4 & ~(uint64_t)(RL_THREAD_SUPERVISED | RL_THREAD_STOPPED)) ||
+	    (a4 & (RL_THREAD_SUPERVISED | RL_THREAD_STOPPED)) == RL_THREAD_STOPPED)
 		return -EINVAL;
 	r = get_process(a0, RL_RIGHT_MANAGE, &p);
 	if (r)
@@ -789,6 +829,17 @@ SYSCALL_DEFINE(thread_create)
 	kobj_put(&p->obj);
 	if (r)
 		return r;
+	if (a4 & RL_THREAD_STOPPED) {
+		/* Started now, stopped (RL_OBS_CREATED); a failed handle
+		 * install below kills it like any stopped thread. */
+		u->start_stopped = true;
+		r = uthread_start(u);
+		if (r) {
+			uthread_kill(u);
+			kobj_put(&u->obj);
+			return r;
+		}
+	}
 	r = handle_install(&process_current()->handles, &u->obj, RL_RIGHTS_ALL);
 	if (r < 0)
 		uthread_kill(u);
@@ -917,6 +968,9 @@ int uthread_resume(struct uthread *u, uint64_t flags, uint64_t rax)
 		if (flags & RL_RESUME_SET_RAX)
 			u->regs.rax = rax;
 		u->resumed = true;
+		u->obs_delivered = true;	/* an OBSERVE now waits for the next stop
+						   (a created-stopped thread may be
+						   resumed unobserved) */
 		if (flags & RL_RESUME_KILL)
 			u->killed = true;
 	}

@@ -209,6 +209,10 @@ struct rl_queue_params {
 #define RL_THREAD_SUPERVISED	0x1u	/* faults, exits and foreign system calls
 					   stop the thread until resumed; they are
 					   reported through RL_OP_OBSERVE */
+#define RL_THREAD_STOPPED	0x2u	/* (with SUPERVISED) started at once, but
+					   stopped before its first instruction
+					   (RL_OBS_CREATED): its supervisor sets
+					   its registers and resumes it */
 
 #define RL_BASE_FS		0
 #define RL_BASE_GS		1
@@ -272,6 +276,11 @@ enum rl_observation {
 				   resume sets rax from the registers */
 	RL_OBS_FAULT = 2,	/* aux[0] = address, aux[1] = vector << 32 | error code */
 	RL_OBS_EXIT = 3,	/* aux[0] = exit status; the thread is gone */
+	RL_OBS_INTERRUPT = 4,	/* thread_interrupt; aux[0] = the native system
+				   call it was in (RL_SYSCALL_BASE + n: its
+				   result is in rax, -EINTR if it was cut
+				   short) or 0 (it was in user mode) */
+	RL_OBS_CREATED = 5,	/* RL_THREAD_STOPPED: not run yet; aux 0 */
 };
 
 /* thread_resume / RL_OP_RESUME flags */

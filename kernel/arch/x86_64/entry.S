@@ -67,3 +67,36 @@ enter_user_first:
 	pushq	%rax			/* r14 */
 	pushq	%rax			/* r15 */
 	jmp	trap_return
+
+/*
+ * enter_user_regs(const struct rl_regs *r, kstack_top): start user mode
+ * with the registers r (a thread created stopped, whose registers its
+ * supervisor set; rflags already sanitized by thread_regs), on a fresh
+ * kernel stack. Interrupts must be off; r must not be on that stack.
+ */
+	.global enter_user_regs
+enter_user_regs:
+	movq	%rsi, %rsp
+	pushq	$GDT_UDATA
+	pushq	56(%rdi)		/* rsp */
+	pushq	136(%rdi)		/* rflags */
+	pushq	$GDT_UCODE
+	pushq	128(%rdi)		/* rip */
+	pushq	$0
+	pushq	$0
+	pushq	0(%rdi)			/* rax */
+	pushq	8(%rdi)			/* rbx */
+	pushq	16(%rdi)		/* rcx */
+	pushq	24(%rdi)		/* rdx */
+	pushq	32(%rdi)		/* rsi */
+	pushq	40(%rdi)		/* rdi */
+	pushq	48(%rdi)		/* rbp */
+	pushq	64(%rdi)		/* r8 */
+	pushq	72(%rdi)		/* r9 */
+	pushq	80(%rdi)		/* r10 */
+	pushq	88(%rdi)		/* r11 */
+	pushq	96(%rdi)		/* r12 */
+	pushq	104(%rdi)		/* r13 */
+	pushq	112(%rdi)		/* r14 */
+	pushq	120(%rdi)		/* r15 */
+	jmp	trap_return

@@ -74,6 +74,7 @@ struct uthread {
 	bool supervised;
 	bool foreign;			/* its process's, copied for syscall entry */
 	bool killed;			/* end at the next chance */
+	bool start_stopped;		/* RL_THREAD_STOPPED */
 	uint64_t fs_base, gs_base;
 	uint64_t entry, stack, arg;	/* first user context */
 	struct trap_frame *tf;		/* user frame while in the kernel; only the
@@ -165,7 +166,10 @@ extern uint64_t nr_processes, nr_uthreads;
 void arch_user_init(void);			/* boot CPU */
 void arch_user_init_cpu(void);			/* every CPU */
 void arch_switch(struct thread *prev, struct thread *next);
-void arch_enter_user(struct trap_frame *tf) __noreturn;
+/* Enter user mode: with regs NULL at u->entry (rsp u->stack, rdi u->arg,
+ * every other register zero), else with the registers regs (rip, rsp,
+ * rflags and the general ones; not on the thread's kernel stack). */
+void arch_enter_user(const struct rl_regs *regs) __noreturn;
 void arch_fpu_init_state(uint8_t *fpu);
 /* The current thread stops for its supervisor: its registers go to u->fpu,
  * which is its state until arch_fpu_resume loads it back (if this CPU's
