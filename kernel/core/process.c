@@ -356,7 +356,13 @@ static __noreturn void uthread_first_resume(struct uthread *u)
 	spin_unlock_irqrestore(&u->lock, f);
 	/* u->regs are the thread's own from here: thread_regs refuses a
 	 * running thread. Its frame is built on the stack this runs on,
-	 * so from them, not here. */
+	 * so from them, not here. An interrupt that came while it was
+	 * stopped is taken through a reschedule IPI to this CPU, which
+	 * arrives as iretq turns interrupts on: before its first
+	 * instruction, with its frame whole. */
+	arch_irq_disable();
+	if (READ_ONCE(u->interrupt))
+		smp_send_resched(cpu_id());
 	arch_enter_user(&u->regs);
 }
 
@@ -458,12 +464,16 @@ void uthread_kill(struct uthread *u)
 	waitq_wake_all(&u->resume_wq);
 }
 
+static void uthread_take_interrupts(struct uthread *u);
+
 void uthread_return_check(void)
 {
 	struct uthread *u = uthread_current();
 
 	if (u && READ_ONCE(u->killed))
 		uthread_exit(-EINTR);
+	if (u && READ_ONCE(u->interrupt) && !u->in_interrupt)
+		uthread_take_interrupts(u);
 }
 
 /* A stopped thread's registers: out of its own frame when it stops, back
@@ -578,6 +588,63 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	arch_irq_restore(f);
 	arch_fpu_resume(u);
 	uthread_return_check();
+}
+
+/*
+ * Stop for each interrupt, on the way to user mode (so u->tf is the whole
+ * user frame): aux[0] the number of the system call being left (its
+ * result already in rax) and aux[1] 1, or both 0 when the thread was
+ * interrupted in user mode. An interrupt that comes while it is stopped
+ * is taken after the resume, before any user instruction: a loop, not
+ * recursion through uthread_stop's own return check.
+ */
+static void uthread_take_interrupts(struct uthread *u)
+{
+	struct trap_frame *tf = u->tf;
+	bool sys = tf->vector == 256;
+	irqflags_t f;
+
+	u->in_interrupt = true;
+	for (;;) {
+		f = spin_lock_irqsave(&u->lock);
+		if (!u->interrupt) {
+			spin_unlock_irqrestore(&u->lock, f);
+			break;
+		}
+		u->interrupt = false;
+		spin_unlock_irqrestore(&u->lock, f);
+		uthread_stop(u, RL_OBS_INTERRUPT, sys ? tf->error : 0, sys);
+	}
+	u->in_interrupt = false;
+}
+
+int uthread_interrupt(struct uthread *u)
+{
+	struct thread *kt;
+	irqflags_t f;
+	int r = 0;
+
+	f = spin_lock_irqsave(&u->lock);
+	if (!u->supervised) {
+		r = -EINVAL;
+	} else if (u->state == UT_EXITED || (u->state == UT_STOPPED && u->obs_kind == RL_OBS_EXIT)) {
+		r = -ESRCH;
+	} else if (u->state == UT_CREATED) {
+		r = -EBUSY;
+	} else {
+		u->interrupt = true;
+		kt = u->kt;
+		if (kt) {
+			/* As uthread_kill: blocked in the kernel, it wakes and
+			 * its wait ends (-EINTR); running in user mode on
+			 * another CPU, the IPI brings it to its return check. */
+			thread_wake(kt);
+			if (kt->cpu != cpu_id())
+				smp_send_resched(kt->cpu);
+		}
+	}
+	spin_unlock_irqrestore(&u->lock, f);
+	return r;
 }
 
 void uthread_exit(int64_t status)

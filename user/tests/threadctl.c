@@ -289,3 +289,339 @@ DEFINE_TEST(created_stopped_errors_and_ends)
 	}
 	rl_test_counters_expect_back(&k0);
 }
+
+/* ---- thread_interrupt ------------------------------------------------------- */
+
+/* A busy loop: (rdi) += 1 forever. */
+void spin_entry(void *counter);
+__asm__(".text\n"
+	".global spin_entry\n"
+	"spin_entry:\n"
+	"1:	incq (%rdi)\n"		/* 3 bytes */
+	"	jmp 1b\n");
+
+/* One native call from the block at rdi: nr, five arguments; the result
+ * goes to its result field; then a foreign call 39 (a stop), then exit
+ * with what the supervisor put in rax. */
+struct call {
+	uint64_t nr, a[5];
+	int64_t result;
+	uint64_t done;
+};
+
+void call_entry(void *c);
+__asm__(".text\n"
+	".global call_entry\n"
+	"call_entry:\n"
+	"	movq %rdi, %r15\n"
+	"	movq 0(%r15), %rax\n"
+	"	movq 8(%r15), %rdi\n"
+	"	movq 16(%r15), %rsi\n"
+	"	movq 24(%r15), %rdx\n"
+	"	movq 32(%r15), %r10\n"
+	"	movq 40(%r15), %r8\n"
+	".global call_entry_syscall\n"
+	"call_entry_syscall:\n"
+	"	syscall\n"
+	"	movq %rax, 48(%r15)\n"
+	"	movq $1, 56(%r15)\n"
+	"	movl $39, %eax\n"
+	"	syscall\n"
+	"	movq %rax, %rdi\n"
+	"	movl $0x20000010, %eax\n"	/* RL_SYS_thread_exit */
+	"	syscall\n"
+	"	ud2\n");
+extern const char call_entry_syscall[];
+
+static int64_t start_thread(void (*fn)(void *), void *arg, uint64_t flags)
+{
+	int64_t h = rl_thread_create(RL_SELF_PROCESS, (uint64_t)fn, new_stack() - 8, (uint64_t)arg,
+				     flags);
+
+	if (h <= 0)
+		rl_test_fail(__FILE__, __LINE__, "thread_create: %ld", (long)h);
+	if (rl_thread_start((uint64_t)h))
+		rl_test_fail(__FILE__, __LINE__, "thread_start");
+	return h;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	rl_sleep_ns(ms * MS);
+}
+
+/* Wait until *v changes from what it is (at most WAIT_NS). */
+static bool moves(volatile uint64_t *v)
+{
+	uint64_t v0 = *v, until = rl_clock_ns() + WAIT_NS;
+
+	while (*v == v0) {
+		if (rl_clock_ns() > until)
+			return false;
+		rl_yield();
+	}
+	return true;
+}
+
+DEFINE_TEST(interrupt_running_thread)
+{
+	static volatile uint64_t n1, n2;
+	struct rl_regs r;
+	struct rl_cqe c;
+	uint64_t t0, worst = 0;
+	int64_t h;
+
+	need_queue();
+	h = start_thread(spin_entry, (void *)&n1, RL_THREAD_SUPERVISED);
+	TEST_ASSERT(moves(&n1));
+	for (int i = 0; i < 20; i++) {
+		uint64_t ns;
+
+		t0 = rl_clock_ns();
+		TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+		TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
+		ns = rl_clock_ns() - t0;
+		worst = ns > worst ? ns : worst;
+		TEST_EQ(c.aux[0], 0);		/* in user mode */
+		TEST_EQ(c.aux[1], 0);
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+		TEST_ASSERT(r.rip == (uint64_t)spin_entry || r.rip == (uint64_t)spin_entry + 3);
+		TEST_EQ(r.rdi, (uint64_t)&n1);
+		/* Stopped: it does not move. */
+		{
+			uint64_t v = n1;
+
+			sleep_ms(2);
+			TEST_EQ(n1, v);
+		}
+		TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+		TEST_ASSERT(moves(&n1));
+	}
+	/* Resumed with other registers, as a signal handler is entered. */
+	TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	r.rdi = (uint64_t)&n2;
+	r.rip = (uint64_t)spin_entry;
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_ASSERT(moves(&n2));
+	/* Killed while interrupted. */
+	TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
+	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ((int64_t)c.aux[0], -RILL_EINTR);
+	TEST_EQ(rl_thread_interrupt((uint64_t)h), -RILL_ESRCH);
+	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	rl_printf("threadctl: interrupt of a running thread to its observation: worst %lu us\n",
+		  (unsigned long)(worst / 1000));
+	TEST_ASSERT(worst < 2000 * MS);
+}
+
+/*
+ * A thread blocked in a native wait: interrupted, the wait returns
+ * -EINTR, the stop shows the call's number (aux) and its result (rax),
+ * and the thread goes on with it when resumed. Caught before it reached
+ * the call (aux[1] 0), it is let go and interrupted again.
+ */
+static void interrupt_in_call(struct call *k, uint64_t nr)
+{
+	struct rl_regs r;
+	struct rl_cqe c;
+	int64_t h;
+	int tries = 0;
+
+	need_queue();
+	h = start_thread(call_entry, k, RL_THREAD_SUPERVISED);
+	for (;;) {
+		sleep_ms(20);
+		TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+		TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
+		if (c.aux[1] == 1)
+			break;
+		TEST_ASSERT(++tries < 10);
+		TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	}
+	TEST_EQ(c.aux[0], nr);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ((int64_t)r.rax, -RILL_EINTR);
+	TEST_EQ(r.rip, (uint64_t)call_entry_syscall + 2);
+	TEST_EQ(k->done, 0);
+	/* Restart it, as SA_RESTART would: back to the syscall, number in
+	 * rax (its arguments are still in their registers). */
+	r.rip -= 2;
+	r.rax = c.aux[0];
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	sleep_ms(20);
+	TEST_EQ(k->done, 0);			/* waiting again */
+	/* Interrupted again: this time it goes on with -EINTR. */
+	for (;;) {
+		TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+		TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
+		if (c.aux[1] == 1)
+			break;
+		TEST_ASSERT(++tries < 10);
+		TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+		sleep_ms(20);
+	}
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(c.aux[0], 39);
+	TEST_EQ(k->done, 1);
+	TEST_EQ(k->result, -RILL_EINTR);
+	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 5), 0);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(c.aux[0], 5);
+	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+}
+
+DEFINE_TEST(interrupt_futex_wait)
+{
+	static uint32_t word;
+	static struct call k;
+
+	k = (struct call){ .nr = RL_SYS_futex_wait,
+			   .a = { (uint64_t)&word, 0, rl_clock_ns() + 60000 * MS } };
+	interrupt_in_call(&k, RL_SYS_futex_wait);
+}
+
+/* A sleep: queue_enter waiting for a completion that never comes. */
+DEFINE_TEST(interrupt_queue_wait)
+{
+	static struct call k;
+	struct rl_queue q;
+
+	TEST_EQ(rl_queue_init(&q, 4, 8), 0);
+	k = (struct call){ .nr = RL_SYS_queue_enter,
+			   .a = { (uint64_t)q.handle, 0, 1, rl_clock_ns() + 60000 * MS,
+				  RL_ENTER_WAIT } };
+	interrupt_in_call(&k, RL_SYS_queue_enter);
+	TEST_EQ(rl_handle_close((uint64_t)q.handle), 0);
+}
+
+/* A restarted futex_wait that is then woken returns 0. */
+DEFINE_TEST(interrupted_futex_wait_restarts)
+{
+	static uint32_t word;
+	static struct call k;
+	struct rl_regs r;
+	struct rl_cqe c;
+	int64_t h;
+	int tries = 0;
+
+	need_queue();
+	k = (struct call){ .nr = RL_SYS_futex_wait,
+			   .a = { (uint64_t)&word, 0, rl_clock_ns() + 60000 * MS } };
+	h = start_thread(call_entry, &k, RL_THREAD_SUPERVISED);
+	for (;;) {
+		sleep_ms(20);
+		TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+		TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
+		if (c.aux[1] == 1)
+			break;
+		TEST_ASSERT(++tries < 10);
+		TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	}
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	r.rip -= 2;
+	r.rax = c.aux[0];
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	{
+		uint64_t until = rl_clock_ns() + WAIT_NS;
+
+		while (rl_futex_wake((uint64_t)&word, 1) != 1) {
+			TEST_ASSERT(rl_clock_ns() < until);
+			sleep_ms(1);
+		}
+	}
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(k.result, 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL, 0), 0);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+}
+
+/* Interrupting a stopped thread: the interrupt waits, merged with any
+ * other, and is taken right after the resume, before any user
+ * instruction; a created-stopped thread takes it before its first. */
+DEFINE_TEST(interrupt_stopped_thread_is_pending)
+{
+	static struct call k;
+	static volatile uint64_t n;
+	struct rl_regs r;
+	struct rl_cqe c;
+	int64_t h;
+
+	need_queue();
+	k = (struct call){ .nr = RL_SYS_yield };
+	h = start_thread(call_entry, &k, RL_THREAD_SUPERVISED);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_SYSCALL);	/* at call 39 */
+	TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+	TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);		/* merged */
+	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 77), 0);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
+	TEST_EQ(c.aux[0], 39);				/* leaving the foreign call */
+	TEST_EQ(c.aux[1], 1);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ(r.rax, 77);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);	/* one interrupt only */
+	TEST_EQ(c.aux[0], 77);
+	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+
+	h = rl_thread_create(RL_SELF_PROCESS, (uint64_t)spin_entry, new_stack() - 8, (uint64_t)&n,
+			     RL_THREAD_SUPERVISED | RL_THREAD_STOPPED);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
+	TEST_EQ(c.aux[0], 0);
+	TEST_EQ(c.aux[1], 0);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ(r.rip, (uint64_t)spin_entry);
+	TEST_EQ(n, 0);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_ASSERT(moves(&n));
+	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+}
+
+DEFINE_TEST(interrupt_errors)
+{
+	static volatile uint64_t n;
+	struct rl_cqe c;
+	int64_t h, weak;
+
+	need_queue();
+	TEST_EQ(rl_thread_interrupt(12345), -RILL_EBADF);
+	TEST_EQ(rl_thread_interrupt(1ull << 32), -RILL_EBADF);
+	TEST_EQ(rl_thread_interrupt((uint64_t)sq.handle), -RILL_EBADFD);
+	TEST_EQ(rl_thread_interrupt(RL_SELF_PROCESS), -RILL_EBADFD);
+	/* Not supervised: nobody to report to. Ourselves neither. */
+	h = start_thread(spin_entry, (void *)&n, 0);
+	TEST_ASSERT(moves(&n));
+	TEST_EQ(rl_thread_interrupt((uint64_t)h), -RILL_EINVAL);
+	TEST_EQ(rl_thread_interrupt(RL_SELF_THREAD), -RILL_EINVAL);
+	TEST_ASSERT(moves(&n));
+	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(thread_wait((rl_handle_t)h), -RILL_EINTR);
+	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	/* Created, never started. */
+	h = rl_thread_create(RL_SELF_PROCESS, (uint64_t)spin_entry, new_stack() - 8, (uint64_t)&n,
+			     RL_THREAD_SUPERVISED);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_interrupt((uint64_t)h), -RILL_EBUSY);
+	/* Without OBSERVE. */
+	weak = rl_handle_dup((uint64_t)h, RL_RIGHTS_ALL & ~RL_RIGHT_OBSERVE);
+	TEST_ASSERT(weak > 0);
+	TEST_EQ(rl_thread_interrupt((uint64_t)weak), -RILL_EPERM);
+	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(rl_thread_interrupt((uint64_t)h), -RILL_ESRCH);
+	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+}

@@ -276,10 +276,11 @@ enum rl_observation {
 				   resume sets rax from the registers */
 	RL_OBS_FAULT = 2,	/* aux[0] = address, aux[1] = vector << 32 | error code */
 	RL_OBS_EXIT = 3,	/* aux[0] = exit status; the thread is gone */
-	RL_OBS_INTERRUPT = 4,	/* thread_interrupt; aux[0] = the native system
-				   call it was in (RL_SYSCALL_BASE + n: its
-				   result is in rax, -EINTR if it was cut
-				   short) or 0 (it was in user mode) */
+	RL_OBS_INTERRUPT = 4,	/* thread_interrupt; aux[1] = 1 when it was
+				   leaving a system call, aux[0] = that call's
+				   number (its result in rax: -EINTR for a wait
+				   cut short), else both 0 (stopped in user
+				   mode) */
 	RL_OBS_CREATED = 5,	/* RL_THREAD_STOPPED: not run yet; aux 0 */
 };
 

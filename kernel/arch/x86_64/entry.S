@@ -5,7 +5,8 @@
  * SYSCALL leaves the user rip in rcx and rflags in r11, masks IF, DF, TF
  * and AC (MSR_SFMASK) and does not switch stacks. syscall_entry switches
  * to the thread's kernel stack (cpu->kstack_top, gs:24), builds the same
- * struct trap_frame an interrupt from user mode would (vector 256), and
+ * struct trap_frame an interrupt from user mode would (vector 256, the
+ * number in the error field), and
  * calls syscall_dispatch(frame) with interrupts on. It leaves through
  * trap_return (iretq), so a frame changed by a supervisor or a signal is
  * restored whole.
@@ -24,7 +25,8 @@ syscall_entry:
 	pushq	%r11			/* rflags */
 	pushq	$GDT_UCODE		/* cs */
 	pushq	%rcx			/* rip */
-	pushq	$0			/* error */
+	pushq	%rax			/* error: the call's number, kept for
+					   RL_OBS_INTERRUPT (rax gets the result) */
 	pushq	$256			/* vector: system call */
 	PUSH_GPRS
 	xorl	%ebp, %ebp		/* end of the kernel backtrace */

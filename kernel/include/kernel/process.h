@@ -75,6 +75,12 @@ struct uthread {
 	bool foreign;			/* its process's, copied for syscall entry */
 	bool killed;			/* end at the next chance */
 	bool start_stopped;		/* RL_THREAD_STOPPED */
+	/* thread_interrupt: set (under lock) by the interrupter, taken by
+	 * the thread itself on its way to user mode, where it stops with
+	 * RL_OBS_INTERRUPT; blocking calls end early (-EINTR) while set.
+	 * in_interrupt is the thread's own: it is in that stop. */
+	bool interrupt;
+	bool in_interrupt;
 	uint64_t fs_base, gs_base;
 	uint64_t entry, stack, arg;	/* first user context */
 	struct trap_frame *tf;		/* user frame while in the kernel; only the
@@ -139,7 +145,8 @@ static inline struct process *process_current(void)
 /* End the current user thread. */
 void uthread_exit(int64_t status) __noreturn;
 
-/* Called before returning to user mode: handles kill requests. */
+/* Called before returning to user mode: handles kill requests and
+ * interrupts (u->tf must be the whole user frame). */
 void uthread_return_check(void);
 
 /* A user-mode fault the address space could not resolve, or a foreign
@@ -154,6 +161,10 @@ static inline bool uthread_stopped_locked(const struct uthread *u)
 {
 	return u->state == UT_STOPPED && u->obs_kind != RL_OBS_EXIT && !u->resumed;
 }
+
+/* thread_interrupt: 0, -EINVAL (not supervised), -EBUSY (never
+ * started), -ESRCH (exited). */
+int uthread_interrupt(struct uthread *u);
 
 /* A thread handle of the caller's with the rights need: a reference, or
  * -EBADF/-EPERM (handle_get). */
