@@ -466,14 +466,22 @@ void uthread_kill(struct uthread *u)
 
 static void uthread_take_interrupts(struct uthread *u);
 
+/* Out of line: the check on every return to user mode stays a few
+ * instructions with no stack frame. */
+static __attribute__((noinline, cold)) void uthread_return_slow(struct uthread *u)
+{
+	if (READ_ONCE(u->killed))
+		uthread_exit(-EINTR);
+	if (!u->in_interrupt)
+		uthread_take_interrupts(u);
+}
+
 void uthread_return_check(void)
 {
 	struct uthread *u = uthread_current();
 
-	if (u && READ_ONCE(u->killed))
-		uthread_exit(-EINTR);
-	if (u && READ_ONCE(u->interrupt) && !u->in_interrupt)
-		uthread_take_interrupts(u);
+	if (u && (READ_ONCE(u->killed) || READ_ONCE(u->interrupt)))
+		uthread_return_slow(u);
 }
 
 /* A stopped thread's registers: out of its own frame when it stops, back

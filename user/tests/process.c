@@ -930,6 +930,7 @@ DEFINE_TEST(futex_wake_in_other_process)
 	 * of a peer maps here stay (where they fall moves as the initrd
 	 * grows); the second round must leave nothing behind. */
 	wake_in_other_round();
+	sleep_ms(100);		/* its peer's stack and objects go on another CPU */
 	kc_settle(&c0);
 	wake_in_other_round();
 	kc_expect_back(&c0);
