@@ -336,6 +336,43 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 	return 0;
 }
 
+/*
+ * A thread created RL_THREAD_STOPPED has been stopped since uthread_start
+ * (RL_OBS_CREATED, its registers the initial ones in u->regs): wait for
+ * the first resume, then enter user mode with the registers as its
+ * supervisor left them.
+ */
+static __noreturn void uthread_first_resume(struct uthread *u)
+{
+	irqflags_t f;
+
+	/* As in uthread_stop: blocked before the check. */
+	while (!READ_ONCE(u->resumed) && !READ_ONCE(u->killed)) {
+		sched_prepare_block();
+		if (READ_ONCE(u->resumed) || READ_ONCE(u->killed)) {
+			sched_cancel_block();
+			break;
+		}
+		sched_block(0);
+	}
+	if (READ_ONCE(u->killed))
+		uthread_exit(-EINTR);
+	/* The resume ended the stop (resume_locked) and set state. */
+	f = spin_lock_irqsave(&u->lock);
+	u->regs_in_u = false;
+	spin_unlock_irqrestore(&u->lock, f);
+	/* u->regs are the thread's own from here: thread_regs refuses a
+	 * running thread. Its frame is built on the stack this runs on,
+	 * so from them, not here. An interrupt that came while it was
+	 * stopped is taken through a reschedule IPI to this CPU, which
+	 * arrives as iretq turns interrupts on: before its first
+	 * instruction, with its frame whole. */
+	arch_irq_disable();
+	if (READ_ONCE(u->interrupt))
+		smp_send_resched(cpu_id());
+	arch_enter_user(&u->regs);
+}
+
 static void uthread_entry(void *arg)
 {
 	struct uthread *u = arg;
@@ -344,6 +381,8 @@ static void uthread_entry(void *arg)
 	u->tf = (struct trap_frame *)(thread_current()->kstack_top - sizeof(struct trap_frame));
 	if (READ_ONCE(u->killed))
 		uthread_exit(-EINTR);
+	if (u->start_stopped)
+		uthread_first_resume(u);
 	arch_enter_user(NULL);
 }
 
@@ -359,6 +398,20 @@ int uthread_start(struct uthread *u)
 		return u->state != UT_CREATED ? -EBUSY : -ESRCH;
 	}
 	u->state = UT_RUNNING;
+	if (u->start_stopped) {
+		/* Stopped before its first instruction, reported as such;
+		 * nobody else can reach it yet (its handle comes after). */
+		u->regs = (struct rl_regs){
+			.rip = u->entry, .rsp = u->stack, .rdi = u->arg,
+			.rflags = RFLAGS_IF | 2,
+		};
+		u->regs_in_u = true;
+		u->state = UT_STOPPED;
+		u->obs_kind = RL_OBS_CREATED;
+		u->obs_info[0] = u->obs_info[1] = 0;
+		u->obs_delivered = false;
+		u->resumed = false;
+	}
 	p->live_threads++;
 	spin_unlock_irqrestore(&p->lock, f);
 	kobj_get(&u->obj);		/* held by the running thread */
@@ -366,6 +419,7 @@ int uthread_start(struct uthread *u)
 	if (!kt) {
 		f = spin_lock_irqsave(&p->lock);
 		u->state = UT_CREATED;
+		u->obs_kind = 0;
 		p->live_threads--;
 		spin_unlock_irqrestore(&p->lock, f);
 		kobj_put(&u->obj);
@@ -417,12 +471,24 @@ void uthread_kill(struct uthread *u)
 		qop_complete(obs, RL_OBS_EXIT, (uint64_t)-EINTR, 0);
 }
 
+static void uthread_take_interrupts(struct uthread *u);
+
+/* Out of line: the check on every return to user mode stays a few
+ * instructions with no stack frame. */
+static __attribute__((noinline, cold)) void uthread_return_slow(struct uthread *u)
+{
+	if (READ_ONCE(u->killed))
+		uthread_exit(-EINTR);
+	if (!u->in_interrupt)
+		uthread_take_interrupts(u);
+}
+
 void uthread_return_check(void)
 {
 	struct uthread *u = uthread_current();
 
-	if (u && READ_ONCE(u->killed))
-		uthread_exit(-EINTR);
+	if (u && (READ_ONCE(u->killed) || READ_ONCE(u->interrupt)))
+		uthread_return_slow(u);
 }
 
 /* A stopped thread's registers stay in its own trap frame, on its kernel
@@ -443,7 +509,10 @@ static void frame_to_regs(const struct trap_frame *tf, struct rl_regs *r)
  * the thread's own fields, which thread_set_base may have changed. */
 static void stopped_regs(const struct uthread *u, struct rl_regs *r)
 {
-	frame_to_regs(u->tf, r);
+	if (u->regs_in_u)
+		*r = u->regs;
+	else
+		frame_to_regs(u->tf, r);
 	r->fs_base = u->fs_base;
 	r->gs_base = u->gs_base;
 }
@@ -557,6 +626,63 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	}
 	arch_fpu_resume(u);
 	uthread_return_check();
+}
+
+/*
+ * Stop for each interrupt, on the way to user mode (so u->tf is the whole
+ * user frame): aux[0] the number of the system call being left (its
+ * result already in rax) and aux[1] 1, or both 0 when the thread was
+ * interrupted in user mode. An interrupt that comes while it is stopped
+ * is taken after the resume, before any user instruction: a loop, not
+ * recursion through uthread_stop's own return check.
+ */
+static void uthread_take_interrupts(struct uthread *u)
+{
+	struct trap_frame *tf = u->tf;
+	bool sys = tf->vector == 256;
+	irqflags_t f;
+
+	u->in_interrupt = true;
+	for (;;) {
+		f = spin_lock_irqsave(&u->lock);
+		if (!u->interrupt) {
+			spin_unlock_irqrestore(&u->lock, f);
+			break;
+		}
+		u->interrupt = false;
+		spin_unlock_irqrestore(&u->lock, f);
+		uthread_stop(u, RL_OBS_INTERRUPT, sys ? tf->error : 0, sys);
+	}
+	u->in_interrupt = false;
+}
+
+int uthread_interrupt(struct uthread *u)
+{
+	struct thread *kt;
+	irqflags_t f;
+	int r = 0;
+
+	f = spin_lock_irqsave(&u->lock);
+	if (!u->supervised) {
+		r = -EINVAL;
+	} else if (u->state == UT_EXITED || (u->state == UT_STOPPED && u->obs_kind == RL_OBS_EXIT)) {
+		r = -ESRCH;
+	} else if (u->state == UT_CREATED) {
+		r = -EBUSY;
+	} else {
+		u->interrupt = true;
+		kt = u->kt;
+		if (kt) {
+			/* As uthread_kill: blocked in the kernel, it wakes and
+			 * its wait ends (-EINTR); running in user mode on
+			 * another CPU, the IPI brings it to its return check. */
+			thread_wake(kt);
+			if (kt->cpu != cpu_id())
+				smp_send_resched(kt->cpu);
+		}
+	}
+	spin_unlock_irqrestore(&u->lock, f);
+	return r;
 }
 
 void uthread_exit(int64_t status)
@@ -858,7 +984,8 @@ SYSCALL_DEFINE(thread_create)
 	struct uthread *u;
 	int r;
 
-	if (a4 & ~(uint64_t)RL_THREAD_SUPERVISED)
+	if ((a4 & ~(uint64_t)(RL_THREAD_SUPERVISED | RL_THREAD_STOPPED)) ||
+	    (a4 & (RL_THREAD_SUPERVISED | RL_THREAD_STOPPED)) == RL_THREAD_STOPPED)
 		return -EINVAL;
 	r = get_process(a0, RL_RIGHT_MANAGE, &p);
 	if (r)
@@ -867,6 +994,17 @@ SYSCALL_DEFINE(thread_create)
 	kobj_put(&p->obj);
 	if (r)
 		return r;
+	if (a4 & RL_THREAD_STOPPED) {
+		/* Started now, stopped (RL_OBS_CREATED); a failed handle
+		 * install below kills it like any stopped thread. */
+		u->start_stopped = true;
+		r = uthread_start(u);
+		if (r) {
+			uthread_kill(u);
+			kobj_put(&u->obj);
+			return r;
+		}
+	}
 	r = handle_install(&process_current()->handles, &u->obj, RL_RIGHTS_ALL);
 	if (r < 0)
 		uthread_kill(u);
@@ -971,7 +1109,10 @@ SYSCALL_DEFINE(thread_regs)
 	} else if (a1 == RL_REGS_GET) {
 		stopped_regs(u, &r);
 	} else {
-		regs_to_frame(&r, u->tf);
+		if (u->regs_in_u)
+			u->regs = r;
+		else
+			regs_to_frame(&r, u->tf);
 		u->fs_base = r.fs_base;
 		u->gs_base = r.gs_base;
 		u->bases_changed = true;
@@ -990,8 +1131,12 @@ static int resume_locked(struct uthread *u, uint64_t flags, uint64_t rax)
 {
 	if (u->state != UT_STOPPED || u->obs_kind == RL_OBS_EXIT || u->resumed)
 		return -EBUSY;
-	if (flags & RL_RESUME_SET_RAX)
-		u->tf->rax = rax;
+	if (flags & RL_RESUME_SET_RAX) {
+		if (u->regs_in_u)
+			u->regs.rax = rax;
+		else
+			u->tf->rax = rax;
+	}
 	u->resumed = true;
 	u->state = UT_RUNNING;		/* the stop ends here, not when it runs */
 	u->obs_kind = 0;

@@ -632,11 +632,11 @@ int64_t sys_queue_enter(uint64_t qh, uint64_t to_submit, uint64_t min_complete,
 	__atomic_fetch_add(&q->waiters, 1, __ATOMIC_ACQ_REL);
 	WAITQ_WAIT(&q->wq, queue_ready(q, (uint32_t)min_complete) ||
 		   __atomic_load_n(&q->wake_seq, __ATOMIC_ACQUIRE) != seq ||
-		   READ_ONCE(u->killed), deadline);
+		   READ_ONCE(u->killed) || READ_ONCE(u->interrupt), deadline);
 	__atomic_fetch_sub(&q->waiters, 1, __ATOMIC_ACQ_REL);
 	if (!done && !queue_ready(q, (uint32_t)min_complete))
-		r = __atomic_load_n(&q->wake_seq, __ATOMIC_ACQUIRE) != seq || READ_ONCE(u->killed)
-			? -EINTR : -ETIMEDOUT;
+		r = __atomic_load_n(&q->wake_seq, __ATOMIC_ACQUIRE) != seq ||
+		    READ_ONCE(u->killed) || READ_ONCE(u->interrupt) ? -EINTR : -ETIMEDOUT;
 out:
 	kobj_put(o);
 	return r;

@@ -446,7 +446,7 @@ SYSCALL_DEFINE(futex_wait)
 	sched_prepare_block();
 	spin_unlock(&futex_table[b].lock);
 	spin_unlock_irqrestore(&as->lock, f);
-	while (!READ_ONCE(w.woken) && !READ_ONCE(u->killed)) {
+	while (!READ_ONCE(w.woken) && !READ_ONCE(u->killed) && !READ_ONCE(u->interrupt)) {
 		if (!sched_block(a2)) {
 			r = -ETIMEDOUT;
 			break;

@@ -1,6 +1,7 @@
 /*
  * threadctl.c - what a supervisor does to its threads beyond registers
- * and resume (process.c): their FPU state (thread_fpu).
+ * and resume (process.c): their FPU state (thread_fpu), interrupting
+ * them (thread_interrupt).
  */
 #include <kernel/errno.h>
 #include <kernel/process.h>
@@ -56,4 +57,16 @@ SYSCALL_DEFINE(thread_fpu)
 	if (!e && a1 == RL_FPU_GET)
 		e = copy_to_user(a2, buf, size);
 	return e ? e : (int64_t)size;
+}
+
+SYSCALL_DEFINE(thread_interrupt)
+{
+	struct uthread *u;
+	int r = uthread_get(a0, RL_RIGHT_OBSERVE, &u);
+
+	if (r)
+		return r;
+	r = uthread_interrupt(u);
+	kobj_put(&u->obj);
+	return r;
 }

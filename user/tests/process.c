@@ -844,6 +844,21 @@ static void futex_warm_up(void)
 	 * leaves the runtime's queue and stack behind: before the counters. */
 	TEST_ASSERT(rl_initrd_file("bin/futex-peer", &len) != NULL);
 	warm_up();
+	/* The page tables under the first free addresses, where the tests'
+	 * own small mappings land (unmapping keeps tables, and where that
+	 * is moves as the initrd mapped before it grows): 1 MiB touched. */
+	{
+		int64_t mo = rl_memobj_create(256 * PAGE, 0), a;
+
+		TEST_ASSERT(mo > 0);
+		a = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 256 * PAGE,
+			   RL_PROT_READ | RL_PROT_WRITE);
+		TEST_ASSERT(a > 0);
+		for (uint64_t i = 0; i < 256; i++)
+			((volatile char *)a)[i * PAGE] = 1;
+		TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, 256 * PAGE), 0);
+		TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	}
 	t = rl_thread_spawn(nothing, NULL);
 	TEST_ASSERT(t > 0);
 	TEST_EQ(rl_thread_join((rl_handle_t)t), 0);
@@ -915,6 +930,7 @@ DEFINE_TEST(futex_wake_in_other_process)
 	 * of a peer maps here stay (where they fall moves as the initrd
 	 * grows); the second round must leave nothing behind. */
 	wake_in_other_round();
+	sleep_ms(100);		/* its peer's stack and objects go on another CPU */
 	kc_settle(&c0);
 	wake_in_other_round();
 	kc_expect_back(&c0);

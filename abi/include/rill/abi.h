@@ -246,6 +246,10 @@ struct rl_region {
 #define RL_THREAD_SUPERVISED	0x1u	/* faults, exits and foreign system calls
 					   stop the thread until resumed; they are
 					   reported through RL_OP_OBSERVE */
+#define RL_THREAD_STOPPED	0x2u	/* (with SUPERVISED) started at once, but
+					   stopped before its first instruction
+					   (RL_OBS_CREATED): its supervisor sets
+					   its registers and resumes it */
 
 #define RL_BASE_FS		0
 #define RL_BASE_GS		1
@@ -309,6 +313,12 @@ enum rl_observation {
 				   resume sets rax from the registers */
 	RL_OBS_FAULT = 2,	/* aux[0] = address, aux[1] = vector << 32 | error code */
 	RL_OBS_EXIT = 3,	/* aux[0] = exit status; the thread is gone */
+	RL_OBS_INTERRUPT = 4,	/* thread_interrupt; aux[1] = 1 when it was
+				   leaving a system call, aux[0] = that call's
+				   number (its result in rax: -EINTR for a wait
+				   cut short), else both 0 (stopped in user
+				   mode) */
+	RL_OBS_CREATED = 5,	/* RL_THREAD_STOPPED: not run yet; aux 0 */
 };
 
 /* thread_resume / RL_OP_RESUME flags */

@@ -5,7 +5,8 @@
  * SYSCALL leaves the user rip in rcx and rflags in r11, masks IF, DF, TF
  * and AC (MSR_SFMASK) and does not switch stacks. syscall_entry switches
  * to the thread's kernel stack (cpu->kstack_top, gs:24), builds the same
- * struct trap_frame an interrupt from user mode would (vector 256), and
+ * struct trap_frame an interrupt from user mode would (vector 256, the
+ * number in the error field), and
  * calls syscall_dispatch(frame) with interrupts on. It leaves through
  * trap_return (iretq), so a frame changed by a supervisor or a signal is
  * restored whole.
@@ -24,7 +25,8 @@ syscall_entry:
 	pushq	%r11			/* rflags */
 	pushq	$GDT_UCODE		/* cs */
 	pushq	%rcx			/* rip */
-	pushq	$0			/* error */
+	pushq	%rax			/* error: the call's number, kept for
+					   RL_OBS_INTERRUPT (rax gets the result) */
 	pushq	$256			/* vector: system call */
 	PUSH_GPRS
 	xorl	%ebp, %ebp		/* end of the kernel backtrace */
@@ -66,4 +68,37 @@ enter_user_first:
 	pushq	%rax			/* r13 */
 	pushq	%rax			/* r14 */
 	pushq	%rax			/* r15 */
+	jmp	trap_return
+
+/*
+ * enter_user_regs(const struct rl_regs *r, kstack_top): start user mode
+ * with the registers r (a thread created stopped, whose registers its
+ * supervisor set; rflags already sanitized by thread_regs), on a fresh
+ * kernel stack. Interrupts must be off; r must not be on that stack.
+ */
+	.global enter_user_regs
+enter_user_regs:
+	movq	%rsi, %rsp
+	pushq	$GDT_UDATA
+	pushq	56(%rdi)		/* rsp */
+	pushq	136(%rdi)		/* rflags */
+	pushq	$GDT_UCODE
+	pushq	128(%rdi)		/* rip */
+	pushq	$0
+	pushq	$0
+	pushq	0(%rdi)			/* rax */
+	pushq	8(%rdi)			/* rbx */
+	pushq	16(%rdi)		/* rcx */
+	pushq	24(%rdi)		/* rdx */
+	pushq	32(%rdi)		/* rsi */
+	pushq	40(%rdi)		/* rdi */
+	pushq	48(%rdi)		/* rbp */
+	pushq	64(%rdi)		/* r8 */
+	pushq	72(%rdi)		/* r9 */
+	pushq	80(%rdi)		/* r10 */
+	pushq	88(%rdi)		/* r11 */
+	pushq	96(%rdi)		/* r12 */
+	pushq	104(%rdi)		/* r13 */
+	pushq	112(%rdi)		/* r14 */
+	pushq	120(%rdi)		/* r15 */
 	jmp	trap_return

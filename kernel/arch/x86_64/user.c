@@ -43,6 +43,10 @@
 extern void syscall_entry(void);
 extern void enter_user_first(uint64_t rip, uint64_t rsp, uint64_t arg, uint64_t kstack_top)
 	__noreturn;
+extern void enter_user_regs(const struct rl_regs *r, uint64_t kstack_top) __noreturn;
+
+_Static_assert(__builtin_offsetof(struct rl_regs, rip) == 128 &&
+	       __builtin_offsetof(struct rl_regs, rflags) == 136, "enter_user_regs offsets");
 
 static uint8_t fpu_template[FPU_AREA_MAX] __aligned(64);
 static uint64_t xcr0;		/* XSAVE features on; 0: no XSAVE (FXSAVE) */
@@ -328,7 +332,7 @@ void arch_switch(struct thread *prev, struct thread *next)
 
 /* Enter user mode for the first time: the thread was created as a kernel
  * thread and is becoming t->u now. */
-void arch_enter_user(struct trap_frame *unused)
+void arch_enter_user(const struct rl_regs *regs)
 {
 	struct thread *t = thread_current();
 	struct uthread *u = t->u;
@@ -336,6 +340,8 @@ void arch_enter_user(struct trap_frame *unused)
 	arch_irq_disable();
 	load_user(this_cpu(), t);
 	fpu_load(this_cpu(), u);
+	if (regs)
+		enter_user_regs(regs, t->kstack_top);
 	enter_user_first(u->entry, u->stack, u->arg, t->kstack_top);
 }
 

@@ -74,10 +74,21 @@ struct uthread {
 	bool supervised;
 	bool foreign;			/* its process's, copied for syscall entry */
 	bool killed;			/* end at the next chance */
+	bool start_stopped;		/* RL_THREAD_STOPPED */
+	/* thread_interrupt: set (under lock) by the interrupter, taken by
+	 * the thread itself on its way to user mode, where it stops with
+	 * RL_OBS_INTERRUPT; blocking calls end early (-EINTR) while set.
+	 * in_interrupt is the thread's own: it is in that stop. */
+	bool interrupt;
+	bool in_interrupt;
 	uint64_t fs_base, gs_base;
 	bool bases_changed;		/* by another thread: reload them on resume */
 	uint64_t entry, stack, arg;	/* first user context */
 	struct trap_frame *tf;		/* user frame while in the kernel */
+	/* A thread created RL_THREAD_STOPPED has no frame yet: until its
+	 * first resume its registers are here (regs_in_u, under lock). */
+	struct rl_regs regs;
+	bool regs_in_u;
 	/* A stopped thread's registers stay in *tf (process.c): thread_regs
 	 * and resume reach them under u->lock while the stop lasts (state
 	 * UT_STOPPED, not an exit, no resume accepted yet), the thread
@@ -134,7 +145,8 @@ static inline struct process *process_current(void)
 /* End the current user thread. */
 void uthread_exit(int64_t status) __noreturn;
 
-/* Called before returning to user mode: handles kill requests. */
+/* Called before returning to user mode: handles kill requests and
+ * interrupts (u->tf must be the whole user frame). */
 void uthread_return_check(void);
 
 /* A user-mode fault the address space could not resolve, or a foreign
@@ -150,6 +162,10 @@ static inline bool uthread_stopped_locked(const struct uthread *u)
 	return u->state == UT_STOPPED && u->obs_kind != RL_OBS_EXIT && !u->resumed;
 }
 
+/* thread_interrupt: 0, -EINVAL (not supervised), -EBUSY (never
+ * started), -ESRCH (exited). */
+int uthread_interrupt(struct uthread *u);
+
 /* A thread handle of the caller's with the rights need: a reference, or
  * -EBADF/-EPERM (handle_get). */
 int uthread_get(uint64_t h, uint32_t need, struct uthread **out);
@@ -161,7 +177,10 @@ extern uint64_t nr_processes, nr_uthreads;
 void arch_user_init(void);			/* boot CPU */
 void arch_user_init_cpu(void);			/* every CPU */
 void arch_switch(struct thread *prev, struct thread *next);
-void arch_enter_user(struct trap_frame *tf) __noreturn;
+/* Enter user mode: with regs NULL at u->entry (rsp u->stack, rdi u->arg,
+ * every other register zero), else with the registers regs (rip, rsp,
+ * rflags and the general ones; not on the thread's kernel stack). */
+void arch_enter_user(const struct rl_regs *regs) __noreturn;
 void arch_fpu_init_state(uint8_t *fpu);
 /* The current thread stops for its supervisor: its registers go to u->fpu,
  * which is its state until arch_fpu_resume loads it back (if this CPU's
