@@ -90,6 +90,16 @@ static void init_thread(void *arg)
 	userinit();
 }
 
+/* smp.h: an AP, its CPU set up by ap_entry, starts the rest and idles. */
+void kmain_ap(struct cpu *c)
+{
+	timer_cpu_init();
+	sched_init_cpu();
+	__atomic_store_n(&c->online, true, __ATOMIC_RELEASE);
+	pr_info("smp: cpu%u online (APIC id %u)", c->id, c->apic_id);
+	sched_idle();
+}
+
 void kmain(uint32_t magic, uint32_t info)
 {
 	uint64_t rsdp;

@@ -134,9 +134,6 @@ static inline struct process *process_current(void)
 /* End the current user thread. */
 void uthread_exit(int64_t status) __noreturn;
 
-/* Called before returning to user mode: handles kill requests. */
-void uthread_return_check(void);
-
 /* A user-mode fault the address space could not resolve, or a foreign
  * system call: stop for the supervisor or end the process. Returns when
  * the thread may continue (its registers possibly changed). */
@@ -159,7 +156,6 @@ extern uint64_t nr_processes, nr_uthreads;
 
 /* Arch hooks (arch/x86_64/user.c). */
 void arch_user_init(void);			/* boot CPU */
-void arch_user_init_cpu(void);			/* every CPU */
 void arch_switch(struct thread *prev, struct thread *next);
 void arch_enter_user(struct trap_frame *tf) __noreturn;
 void arch_fpu_init_state(uint8_t *fpu);
@@ -174,7 +170,6 @@ void arch_fpu_resume(struct uthread *u);
 uint32_t arch_fpu_size(void);
 void arch_fpu_export(const uint8_t *area, uint8_t *out);
 int arch_fpu_import(uint8_t *buf);
-void arch_user_exception(struct trap_frame *tf);
 int arch_ioport_enable(struct uthread *u, uint16_t base, uint32_t count);
 
 #endif
