@@ -11,8 +11,12 @@ one. Each violation is printed as
     kernel/mm/vm.c:27: includes <kernel/process.h> (core) from layer mm: ...
 
 and the exit status is 1. So is a header that has no layer (a new header
-must be placed in HEADERS), and an exception that no longer matches
-anything (the list only shrinks). tools/runtests.py runs check() as the
+must be placed in HEADERS), an exception that no longer matches anything
+(the list only shrinks), and x86 register access in portable code: inline
+assembly, rdmsr/wrmsr, read_crN/write_crN or an MSR_* constant in a file
+of kernel/base, acpi, mm, core or ipc, or in a kernel/include/kernel
+header other than the machine interface's arch.h and cpu.h (comments do
+not count). Portable code uses arch.h's named functions instead. tools/runtests.py runs check() as the
 test `layers`; its self-test runs it on tests/selftest/layers/, a tree
 with deliberate violations.
 """
@@ -86,10 +90,21 @@ EXCEPTIONS = [
     ("kernel/core/queue.c", "kernel/ipc.h",
      "a dying queue ends its IPC submissions and CANCEL reaches them "
      "(ipc_queue_dead, ipc_cancel); inverting it needs a hook in queue.c"),
-    ("kernel/mm/vm.c", "arch/x86.h", "CR3 access; goes behind arch.h"),
     ("kernel/arch/x86_64/user.c", "kernel/process.h",
      "user.c is the x86 half of user threads: it works on struct uthread"),
 ]
+
+# x86 register access: what portable code must not spell.
+PORTABLE = ("kernel/base/", "kernel/acpi/", "kernel/mm/", "kernel/core/", "kernel/ipc/",
+            "kernel/include/kernel/")
+REGS_ALLOWED = ("kernel/include/kernel/arch.h", "kernel/include/kernel/cpu.h")
+REGS = [
+    (re.compile(r"\b__asm__\b|\b__asm\b|\basm\s*(?:volatile\s*)?\("), "inline assembly"),
+    (re.compile(r"\b(?:rdmsr|wrmsr)\b"), "MSR access"),
+    (re.compile(r"\b(?:read|write)_cr[0-9]\b"), "control register access"),
+    (re.compile(r"\bMSR_[A-Z0-9_]+\b"), "an MSR number"),
+]
+COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]((?:kernel|arch)/[^>"]+)[>"]')
 SUFFIXES = (".c", ".h", ".S")
@@ -106,6 +121,15 @@ def file_layer(rel):
         if rel.endswith("/include/" + inc):
             return layer
     return None
+
+
+def portable(rel):
+    return rel.startswith(PORTABLE) and rel not in REGS_ALLOWED
+
+
+def uncomment(text):
+    """text with its comments blanked, lines kept."""
+    return COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
 
 
 def sources(root):
@@ -133,7 +157,16 @@ def check(root, exceptions=None):
             continue
         rank = LAYERS.index(layer)
         with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
-            lines = f.read().split("\n")
+            text = f.read()
+        lines = text.split("\n")
+        if portable(rel):
+            for no, line in enumerate(uncomment(text).split("\n"), 1):
+                for pat, what in REGS:
+                    m = pat.search(line)
+                    if m:
+                        problems.append(f"{rel}:{no}: {m.group(0).strip()} ({what}) in "
+                                        f"portable code (layer {layer}): x86 registers are "
+                                        "reached through arch.h's functions only")
         for no, line in enumerate(lines, 1):
             m = INCLUDE.match(line)
             if not m:

@@ -17,7 +17,9 @@ lines it saw.
   layers    tools/layers.py on the kernel's sources (docs/kernel.md,
             "Layers"): one test, `layers`, failing with every file:line that
             includes a header of a higher layer, a header without a layer,
-            a stale exception, or when it found no source to check.
+            a stale exception, x86 register access (inline asm, rdmsr/
+            wrmsr, read_crN/write_crN, MSR_*) in portable code, or when it
+            found no source to check.
   host      each tests/host/test_<x>.c must have its program build/host/
             test_<x> (Check, CK_VERBOSITY=verbose, in an environment built
             from scratch: a caller's CK_RUN_SUITE & co. cannot select or
@@ -85,7 +87,8 @@ are noticed:
                     expecting one more program that is not in the initrd;
   selftest/layers   tools/layers.py on tests/selftest/layers/ (without
                     the exception list): must fail, naming the fixture's
-                    violation and nothing else;
+                    violations (an upward include, wrmsr and an MSR_*
+                    constant in core/) and nothing else;
   selftest/bench    tools/runbench.py on bench-selftest/* (a bench program
                     that fails), wall-time boot only: must exit non-zero.
 Each check is a PASS/FAIL line of its own (selftest/<part>/<what>).
@@ -829,7 +832,9 @@ def selftest_layers(build, res):
     run_layers(t, root=os.path.join(ROOT, "tests", "selftest", "layers"), exceptions=[])
     expect(res, "layers", t, [("FAIL", "layers")])
     why = [w for k, n, w in t.entries if n == "layers"]
-    want = ["kernel/mm/upcall.c:3: includes <kernel/process.h> (core) from layer mm"]
+    want = ["kernel/mm/upcall.c:3: includes <kernel/process.h> (core) from layer mm",
+            "kernel/core/regs.c:8: wrmsr (MSR access) in portable code",
+            "kernel/core/regs.c:8: MSR_FS_BASE (an MSR number) in portable code"]
     if why and all(w in why[0] for w in want) and "ok.c" not in why[0] \
             and why[0].startswith(f"{len(want)} problem(s)"):
         res.ok("selftest/layers/names-violations")
