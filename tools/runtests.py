@@ -2,7 +2,8 @@
 """Test driver behind `make test`.
 
     python3 tools/runtests.py --build build
-        [--only host|selftest|kernel|user|fault|iso]... [--smp 1,4] [--require-iso]
+        [--only layers|host|selftest|kernel|user|fault|iso]... [--smp 1,4]
+        [--require-iso]
 
 Every result is one line, `PASS <name>`, `FAIL <name>: <why>` or
 `SKIP <name>: <reason>`; the last line is "N passed, M failed, K skipped"
@@ -13,6 +14,12 @@ see (the test programs from the sources and the initrd, the kernel's tests
 from its symbol table) and checks every count a layer reports against the
 lines it saw.
 
+  layers    tools/layers.py on the kernel's sources (docs/kernel.md,
+            "Layers"): one test, `layers`, failing with every file:line that
+            includes a header of a higher layer, a header without a layer,
+            a stale exception, x86 register access (inline asm, rdmsr/
+            wrmsr, read_crN/write_crN, MSR_*) in portable code, or when it
+            found no source to check.
   host      each tests/host/test_<x>.c must have its program build/host/
             test_<x> (Check, CK_VERBOSITY=verbose, in an environment built
             from scratch: a caller's CK_RUN_SUITE & co. cannot select or
@@ -78,6 +85,10 @@ are noticed:
                     its end line does not count; a file that is not a
                     program),
                     expecting one more program that is not in the initrd;
+  selftest/layers   tools/layers.py on tests/selftest/layers/ (without
+                    the exception list): must fail, naming the fixture's
+                    violations (an upward include, wrmsr and an MSR_*
+                    constant in core/) and nothing else;
   selftest/bench    tools/runbench.py on bench-selftest/* (a bench program
                     that fails), wall-time boot only: must exit non-zero.
 Each check is a PASS/FAIL line of its own (selftest/<part>/<what>).
@@ -304,6 +315,21 @@ def run_host(build, res, srcdir="tests/host", outdir="host", fuzz=True, extra=()
         for src in sources("tests/fuzz", "fuzz_"):
             name = f"{src}_smoke"
             run_fuzz_smoke(os.path.join(hostdir, name), name, res)
+
+
+# --- layers -------------------------------------------------------------------
+
+def run_layers(res, root=ROOT, exceptions=None, name="layers"):
+    """tools/layers.py's check of a tree: one PASS or FAIL line. A check
+    that cannot run (no module, no source found) fails."""
+    import layers
+    n, problems = layers.check(root, exceptions)
+    if n == 0:
+        res.fail(name, f"no kernel source under {root}: nothing was checked")
+    elif problems:
+        res.fail(name, f"{len(problems)} problem(s): " + "; ".join(problems))
+    else:
+        res.ok(name)
 
 
 # --- booted suites: shared checks ---------------------------------------------
@@ -801,6 +827,21 @@ def selftest_user(build, res):
         res.fail("selftest/user/boot-counts", f"boot verdict: {why}")
 
 
+def selftest_layers(build, res):
+    t = selftest_res()
+    run_layers(t, root=os.path.join(ROOT, "tests", "selftest", "layers"), exceptions=[])
+    expect(res, "layers", t, [("FAIL", "layers")])
+    why = [w for k, n, w in t.entries if n == "layers"]
+    want = ["kernel/mm/upcall.c:3: includes <kernel/process.h> (core) from layer mm",
+            "kernel/core/regs.c:8: wrmsr (MSR access) in portable code",
+            "kernel/core/regs.c:8: MSR_FS_BASE (an MSR number) in portable code"]
+    if why and all(w in why[0] for w in want) and "ok.c" not in why[0] \
+            and why[0].startswith(f"{len(want)} problem(s)"):
+        res.ok("selftest/layers/names-violations")
+    else:
+        res.fail("selftest/layers/names-violations", f"layers verdict: {why}")
+
+
 def selftest_bench(build, res):
     import runbench
     lines = []
@@ -823,7 +864,8 @@ def selftest_bench(build, res):
 
 
 def run_selftest(build, res):
-    for part in (selftest_host, selftest_kernel, selftest_user, selftest_bench):
+    for part in (selftest_layers, selftest_host, selftest_kernel, selftest_user,
+                 selftest_bench):
         try:
             part(build, res)
         except Exception as e:  # a self-test bug must not hide the others
@@ -834,7 +876,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="Run Rill's tests.")
     ap.add_argument("--build", default="build", help="build directory")
     ap.add_argument("--only", action="append",
-                    choices=["host", "selftest", "kernel", "user", "fault", "iso"],
+                    choices=["layers", "host", "selftest", "kernel", "user", "fault", "iso"],
                     help="run only this part (repeatable)")
     ap.add_argument("--smp", default="1,4",
                     help="comma-separated CPU counts for the kernel tests")
@@ -845,10 +887,12 @@ def main(argv=None):
         smps = [int(s) for s in args.smp.split(",") if s.strip()]
     except ValueError:
         ap.error(f"--smp: bad list {args.smp!r}")
-    parts = args.only or ["host", "selftest", "kernel", "user", "fault", "iso"]
+    parts = args.only or ["layers", "host", "selftest", "kernel", "user", "fault", "iso"]
 
     res = Results()
     steps = []
+    if "layers" in parts:
+        steps.append(("layers", lambda: run_layers(res)))
     if "host" in parts:
         steps.append(("host", lambda: run_host(args.build, res)))
     if "selftest" in parts:

@@ -30,7 +30,6 @@
 #include <kernel/vmm.h>
 #include <arch/apic.h>
 #include <arch/clock.h>
-#include <arch/x86.h>
 
 void kmain(uint32_t magic, uint32_t info) __noreturn;
 void gdt_init_cpu(struct cpu *c);
@@ -90,6 +89,16 @@ static void init_thread(void *arg)
 	userinit();
 }
 
+/* smp.h: an AP, its CPU set up by ap_entry, starts the rest and idles. */
+void kmain_ap(struct cpu *c)
+{
+	timer_cpu_init();
+	sched_init_cpu();
+	__atomic_store_n(&c->online, true, __ATOMIC_RELEASE);
+	pr_info("smp: cpu%u online (APIC id %u)", c->id, c->apic_id);
+	sched_idle();
+}
+
 void kmain(uint32_t magic, uint32_t info)
 {
 	uint64_t rsdp;
@@ -99,7 +108,7 @@ void kmain(uint32_t magic, uint32_t info)
 	clock_mark_boot();
 	arch_console_init();
 	cpus[0].self = &cpus[0];
-	wrmsr(MSR_GS_BASE, (uint64_t)&cpus[0]);
+	arch_set_percpu_base(&cpus[0]);
 	percpu_ready = true;
 
 	multiboot_parse(magic, info);

@@ -620,8 +620,7 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	if (READ_ONCE(u->bases_changed)) {
 		f = arch_irq_save();
 		u->bases_changed = false;
-		wrmsr(MSR_FS_BASE, u->fs_base);
-		wrmsr(MSR_KERNEL_GS_BASE, u->gs_base);
+		arch_set_user_tls(u->fs_base, u->gs_base);
 		arch_irq_restore(f);
 	}
 	arch_fpu_resume(u);
@@ -695,7 +694,7 @@ void uthread_exit(int64_t status)
 
 	/* Leave the user address space first: it may be torn down below. */
 	f = arch_irq_save();
-	write_cr3(vmm_kernel_pml4());
+	arch_switch_page_table(vmm_kernel_pml4());
 	thread_current()->u = NULL;
 	arch_irq_restore(f);
 
@@ -1062,7 +1061,10 @@ SYSCALL_DEFINE(thread_set_base)
 	if (u == uthread_current()) {
 		irqflags_t f = arch_irq_save();
 
-		wrmsr(a1 == RL_BASE_FS ? MSR_FS_BASE : MSR_KERNEL_GS_BASE, a2);
+		if (a1 == RL_BASE_FS)
+			arch_set_user_fs(a2);
+		else
+			arch_set_user_gs(a2);
 		arch_irq_restore(f);
 	}
 	kobj_put(&u->obj);

@@ -24,7 +24,6 @@
  */
 #include <kernel/budget.h>
 #include <kernel/errno.h>
-#include <kernel/ipc.h>
 #include <kernel/kheap.h>
 #include <kernel/log.h>
 #include <kernel/process.h>

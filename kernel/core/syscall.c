@@ -15,7 +15,6 @@
 #include <kernel/syscall.h>
 #include <kernel/time.h>
 #include <kernel/vm.h>
-#include <arch/x86.h>
 #include <rill/string.h>
 
 typedef int64_t (*syscall_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
@@ -43,7 +42,7 @@ void syscall_dispatch(struct trap_frame *tf)
 
 	/* Per CPU, no shared line on the hot path; one gs-relative
 	 * instruction, so preemption cannot split it. */
-	__asm__ volatile("incq %%gs:%c0" : : "i"(offsetof(struct cpu, syscalls)) : "memory");
+	this_cpu_inc(syscalls);
 	if (nr < ARRAY_SIZE(table) && table[nr] && !thread_current()->u->foreign)
 		tf->rax = (uint64_t)table[nr](tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
 	else

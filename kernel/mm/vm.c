@@ -15,6 +15,7 @@
  *     (radix.h) whose nodes are made as pages are added: a 64 GiB object
  *     with a few pages costs a few pages of tree, not a 128 MiB array.
  */
+#include <kernel/arch.h>
 #include <kernel/budget.h>
 #include <kernel/errno.h>
 #include <kernel/kheap.h>
@@ -25,7 +26,6 @@
 #include <kernel/smp.h>
 #include <kernel/time.h>
 #include <kernel/vm.h>
-#include <arch/x86.h>
 #include <rill/abi.h>
 #include <rill/string.h>
 
@@ -565,8 +565,8 @@ void aspace_destroy(struct aspace *as)
 
 void aspace_activate(struct aspace *as)
 {
-	if (read_cr3() != as->pml4)
-		write_cr3(as->pml4);
+	if (arch_page_table() != as->pml4)
+		arch_switch_page_table(as->pml4);
 }
 
 static struct vma *find_vma(struct aspace *as, uintptr_t addr)
@@ -1474,7 +1474,7 @@ int memobj_create_paged(uint64_t size, struct budget *budget, struct memobj **ou
  */
 static bool as_live(struct aspace *as)
 {
-	return read_cr3() == as->pml4 && !READ_ONCE(as->has_phys);
+	return arch_page_table() == as->pml4 && !READ_ONCE(as->has_phys);
 }
 
 static char *pt_addr(struct aspace *as, uintptr_t addr, bool write)

@@ -16,15 +16,13 @@
 #include <kernel/log.h>
 #include <kernel/memlayout.h>
 #include <kernel/panic.h>
-#include <kernel/sched.h>
 #include <kernel/smp.h>
-#include <kernel/process.h>
 #include <kernel/spinlock.h>
 #include <kernel/time.h>
-#include <kernel/timer.h>
 #include <kernel/trap.h>
 #include <kernel/vmm.h>
 #include <arch/apic.h>
+#include <arch/user.h>
 #include <arch/x86.h>
 #include <rill/string.h>
 
@@ -138,11 +136,7 @@ void ap_entry(struct cpu *c)
 	idt_load();
 	arch_user_init_cpu();
 	lapic_init_cpu();
-	timer_cpu_init();
-	sched_init_cpu();
-	__atomic_store_n(&c->online, true, __ATOMIC_RELEASE);
-	pr_info("smp: cpu%u online (APIC id %u)", c->id, c->apic_id);
-	sched_idle();
+	kmain_ap(c);
 }
 
 static bool start_ap(struct cpu *c)

@@ -16,10 +16,9 @@
 #include <kernel/kstack.h>
 #include <kernel/log.h>
 #include <kernel/panic.h>
-#include <kernel/process.h>
-#include <kernel/sched.h>
 #include <kernel/trap.h>
 #include <arch/apic.h>
+#include <arch/user.h>
 #include <arch/x86.h>
 
 struct idt_entry {

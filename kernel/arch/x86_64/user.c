@@ -37,6 +37,7 @@
 #include <kernel/log.h>
 #include <kernel/process.h>
 #include <kernel/vmm.h>
+#include <arch/user.h>
 #include <arch/x86.h>
 #include <rill/string.h>
 

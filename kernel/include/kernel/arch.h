@@ -49,6 +49,55 @@ static inline uintptr_t arch_frame_pointer(void)
 	return (uintptr_t)__builtin_frame_address(0);
 }
 
+/*
+ * Page tables and per-thread registers. The only x86 registers portable
+ * code changes, each behind a name (x86: CR3, the FS/GS base MSRs; the
+ * numbers are arch/x86.h's MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE).
+ */
+
+/* The page table this CPU translates through: the physical address of
+ * its top level (x86: CR3). */
+static inline paddr_t arch_page_table(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
+	return v;
+}
+
+/* Translate through the page table whose top level is at pml4 from now
+ * on; this CPU's TLB keeps global (kernel) entries only. */
+static inline void arch_switch_page_table(paddr_t pml4)
+{
+	__asm__ volatile("mov %0, %%cr3" : : "r"(pml4) : "memory");
+}
+
+static inline void arch_wrmsr_(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/* The running user thread's FS base / GS base, as its user code sees
+ * them. In the kernel, the user's GS base is the inactive one (swapgs
+ * makes it active on the way out). Interrupts off, so that no switch
+ * comes between the thread and its registers. */
+static inline void arch_set_user_fs(uint64_t base) { arch_wrmsr_(0xC0000100, base); }
+static inline void arch_set_user_gs(uint64_t base) { arch_wrmsr_(0xC0000102, base); }
+
+/* Both, in that order. */
+static inline void arch_set_user_tls(uint64_t fs, uint64_t gs)
+{
+	arch_set_user_fs(fs);
+	arch_set_user_gs(gs);
+}
+
+/* This CPU's struct cpu, which this_cpu() reads through GS (the kernel's
+ * GS base, active in the kernel). */
+static inline void arch_set_percpu_base(void *cpu)
+{
+	arch_wrmsr_(0xC0000101, (uint64_t)cpu);
+}
+
 /* Stop this CPU for good. */
 void arch_halt(void) __noreturn;
 

@@ -46,6 +46,11 @@ static inline struct cpu *this_cpu(void)
 	return c;
 }
 
+/* Add one to a uint64_t counter of this CPU's struct cpu in one
+ * GS-relative instruction, so preemption cannot split it. */
+#define this_cpu_inc(field) \
+	__asm__ volatile("incq %%gs:%c0" : : "i"(offsetof(struct cpu, field)) : "memory")
+
 /* Logical number of this CPU; 0 before per-CPU state is set up. */
 unsigned int cpu_id(void);
 

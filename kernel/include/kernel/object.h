@@ -15,34 +15,10 @@
 #ifndef KERNEL_OBJECT_H
 #define KERNEL_OBJECT_H
 
+#include <kernel/kobj.h>
 #include <kernel/spinlock.h>
 #include <kernel/types.h>
 #include <rill/abi.h>
-
-struct kobj {
-	uint32_t type;
-	uint32_t refs;
-	uint64_t id;
-	void (*destroy)(struct kobj *o);	/* called when refs reach 0 */
-	/* Optional: handles carrying watch_right are counted, and orphaned()
-	 * runs when the last of them is closed (a supervised thread nobody
-	 * can resume any more is ended this way). Handles in own_table (a
-	 * process's own table) are not counted: a process holding the only
-	 * handles to itself cannot be reached. */
-	uint32_t watch_right;
-	uint32_t watched_handles;
-	void (*orphaned)(struct kobj *o);
-	struct handle_table *own_table;
-};
-
-void kobj_init(struct kobj *o, uint32_t type, void (*destroy)(struct kobj *));
-
-static inline void kobj_get(struct kobj *o)
-{
-	__atomic_fetch_add(&o->refs, 1, __ATOMIC_RELAXED);
-}
-
-void kobj_put(struct kobj *o);
 
 /* A handle's value is ((gen + 1) << HANDLE_INDEX_BITS) | index, with gen
  * 0..HANDLE_GENS - 1: always positive, never 0, and never one of the
@@ -86,8 +62,7 @@ int handle_get(uint64_t h, uint32_t type, uint32_t need, struct kobj **out,
 	       uint32_t *rights_out);
 int handle_close(struct handle_table *t, rl_handle_t h);
 
-/* Objects of each type alive, and handles over all tables. */
-extern uint64_t kobj_count[16];
+/* Handles over all tables. */
 extern uint64_t handles_in_use;
 
 #endif

@@ -17,10 +17,6 @@ void panic_frame(const struct trap_frame *tf, const char *fmt, ...) __noreturn _
 /* Print a backtrace walking frame pointers from rbp, at most depth frames. */
 void backtrace_print(uintptr_t rip, uintptr_t rbp, int depth);
 
-/* Looks up the function containing addr: its name and the offset into it.
- * Returns NULL when addr is outside the kernel text. */
-const char *ksym_lookup(uintptr_t addr, uintptr_t *offset);
-
 /* True once some CPU has panicked. */
 extern volatile int panic_in_progress;
 

@@ -145,10 +145,6 @@ static inline struct process *process_current(void)
 /* End the current user thread. */
 void uthread_exit(int64_t status) __noreturn;
 
-/* Called before returning to user mode: handles kill requests and
- * interrupts (u->tf must be the whole user frame). */
-void uthread_return_check(void);
-
 /* A user-mode fault the address space could not resolve, or a foreign
  * system call: stop for the supervisor or end the process. Returns when
  * the thread may continue (its registers possibly changed). */
@@ -175,7 +171,6 @@ extern uint64_t nr_processes, nr_uthreads;
 
 /* Arch hooks (arch/x86_64/user.c). */
 void arch_user_init(void);			/* boot CPU */
-void arch_user_init_cpu(void);			/* every CPU */
 void arch_switch(struct thread *prev, struct thread *next);
 /* Enter user mode: with regs NULL at u->entry (rsp u->stack, rdi u->arg,
  * every other register zero), else with the registers regs (rip, rsp,
@@ -193,7 +188,6 @@ void arch_fpu_resume(struct uthread *u);
 uint32_t arch_fpu_size(void);
 void arch_fpu_export(const uint8_t *area, uint8_t *out);
 int arch_fpu_import(uint8_t *buf);
-void arch_user_exception(struct trap_frame *tf);
 int arch_ioport_enable(struct uthread *u, uint16_t base, uint32_t count);
 
 #endif

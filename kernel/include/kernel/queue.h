@@ -95,8 +95,22 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe);
 int op_process_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_thread_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_irq_wait(struct qop *op, const struct rl_sqe *sqe);
-int op_pager_wait(struct qop *op, const struct rl_sqe *sqe);	/* mm/pager.c */
+int op_pager_wait(struct qop *op, const struct rl_sqe *sqe);	/* core/pager.c */
 /* Immediate: resume a stopped thread (process.c). */
 int op_resume(const struct rl_sqe *sqe, struct kobj *o);
+
+/* IPC's part of a queue, implemented in ipc/stream.c (a layer above). */
+/* RL_OP_IPC on q: 0 when the submission now belongs to IPC (it completes
+ * later on q, or already did), or a negative error the caller posts. */
+int op_ipc(struct queue *q, const struct rl_sqe *sqe);
+/* The queue is being destroyed: withdraw its IPC submissions (their
+ * waiting actions leave their lanes; ancillary sides they held close) and
+ * free the submissions it kept for reuse. */
+void ipc_queue_dead(struct queue *q);
+/* RL_OP_CANCEL's part in IPC: withdraw the waiting actions of q's
+ * submissions with user_data ud; how many submissions that touched. */
+int ipc_cancel(struct queue *q, uint64_t ud);
+/* RL_OP_LANE_SHUTDOWN: immediate. */
+int64_t op_lane_shutdown(const struct rl_sqe *sqe);
 
 #endif

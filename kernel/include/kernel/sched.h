@@ -104,10 +104,6 @@ bool thread_wake_sync(struct thread *t);
 void sched_sleep_until(uint64_t deadline);
 void sched_sleep_ns(uint64_t ns);
 
-/* Called on interrupt and system-call return when need_resched is set
- * (interrupts off). */
-void sched_preempt(void);
-
 /* Log every thread and run queue (debugging aid). */
 void sched_dump(void);
 

@@ -11,6 +11,13 @@
 struct acpi_info;
 void smp_boot_aps(const struct acpi_info *acpi);
 
+/* Called by an application processor once arch/ set up its CPU (its
+ * descriptor tables, user-mode entry and local APIC), on the AP's own
+ * stack; implemented in core/main.c: starts its timer queue and scheduler,
+ * marks it online, and becomes its idle thread. */
+struct cpu;
+void kmain_ap(struct cpu *c) __noreturn;
+
 /* Send the reschedule IPI to a CPU (its scheduler looks at its run queue). */
 void smp_send_resched(unsigned cpu);
 

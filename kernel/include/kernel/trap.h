@@ -42,4 +42,11 @@ void idt_load(void);		/* load it on this CPU */
 /* Print the registers of a frame to the console. */
 void trap_dump_frame(const struct trap_frame *tf);
 
+/* Called by the trap and system-call paths, implemented in core. */
+/* On interrupt and system-call return when need_resched is set
+ * (interrupts off): switch to another thread (sched.c). */
+void sched_preempt(void);
+/* Before returning to user mode: handles kill requests (process.c). */
+void uthread_return_check(void);
+
 #endif

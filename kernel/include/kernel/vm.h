@@ -35,7 +35,7 @@
 
 struct budget;
 #include <kernel/list.h>
-#include <kernel/object.h>
+#include <kernel/kobj.h>
 #include <kernel/radix.h>
 #include <kernel/spinlock.h>
 #include <kernel/types.h>

@@ -4,7 +4,7 @@
  * A panic stops the other CPUs (NMI), prints the message, the registers when
  * a trap frame is known, and a backtrace by walking frame pointers (the
  * kernel is built with -fno-omit-frame-pointer). Addresses are named through
- * the symbol table the second link pass embeds (tools/gensyms.py). The
+ * the symbol table the second link pass embeds (ksyms.c). The
  * machine then leaves QEMU through isa-debug-exit with code 2, or halts.
  *
  * The walk trusts nothing: each frame pointer must be 8-aligned, inside the
@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <kernel/arch.h>
 #include <kernel/cpu.h>
+#include <kernel/ksyms.h>
 #include <kernel/log.h>
 #include <kernel/memlayout.h>
 #include <kernel/panic.h>
@@ -20,33 +21,7 @@
 #include <kernel/trap.h>
 #include <rill/format.h>
 
-extern const uint64_t ksyms_count;
-extern const uint64_t ksyms_addrs[];
-extern const uint64_t ksyms_names[];
-extern const char ksyms_strings[];
-extern const char __text_start[], __text_end[];
-
 volatile int panic_in_progress;
-
-const char *ksym_lookup(uintptr_t addr, uintptr_t *offset)
-{
-	uint64_t lo = 0, hi = ksyms_count;
-
-	if (addr < (uintptr_t)__text_start || addr >= (uintptr_t)__text_end ||
-	    ksyms_count == 0 || addr < ksyms_addrs[0])
-		return NULL;
-	/* Last symbol with address <= addr. */
-	while (hi - lo > 1) {
-		uint64_t mid = lo + (hi - lo) / 2;
-
-		if (ksyms_addrs[mid] <= addr)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	*offset = addr - ksyms_addrs[lo];
-	return ksyms_strings + ksyms_names[lo];
-}
 
 static void print_addr(uintptr_t addr)
 {

@@ -1,0 +1,3 @@
+/* Fine: lower layers only. */
+#include <kernel/spinlock.h>
+#include <kernel/vm.h>
