@@ -21,4 +21,9 @@ void syscall_dispatch(struct trap_frame *tf);
 /* Name of native call nr (offset from the base), or NULL. */
 const char *syscall_name(uint64_t nr);
 
+struct kobj;
+/* Install o in the calling process's handle table with rights, dropping
+ * the caller's reference: the new handle, or -errno (syscall.c). */
+int install_new(struct kobj *o, uint32_t rights);
+
 #endif
