@@ -216,9 +216,16 @@ static int futex_process(uint64_t h, struct process **out)
 	struct kobj *o;
 	int r = h > INT32_MAX ? -EBADF : handle_get(h, RL_OBJ_PROCESS, RL_RIGHT_MANAGE, &o, NULL);
 
-	if (!r)
-		*out = container_of(o, struct process, obj);
-	return r;
+	if (r)
+		return r;
+	/* Ended (PROCESS_WAIT may have completed) is ended, whether or not
+	 * its address space is torn down yet. */
+	*out = container_of(o, struct process, obj);
+	if (READ_ONCE((*out)->ended)) {
+		kobj_put(o);
+		return -EFAULT;
+	}
+	return 0;
 }
 
 SYSCALL_DEFINE(futex_wake_in)

@@ -166,6 +166,24 @@ void rl_test_counters_expect_back_but_slabs(const struct rl_kcounters *before)
 	skip_free_pages = false;
 }
 
+/* Fault in enough stack that a test's own calls touch no new stack page
+ * (they would show up in user_pages). */
+static void __attribute__((noinline)) prefault_stack(void)
+{
+	volatile char buf[48 * 1024];
+
+	for (size_t i = 0; i < sizeof(buf); i += 512)
+		buf[i] = 0;
+}
+
+void rl_test_warm_up(void)
+{
+	struct rl_sqe nop = { .opcode = RL_OP_NOP, .arg = { 5 } };
+
+	TEST_EQ(rl_sync_op(&nop, NULL), 5);
+	prefault_stack();
+}
+
 /* ---- running the tests ------------------------------------------------------------ */
 
 static bool selected(const char *name, int argc, char **argv)

@@ -56,23 +56,6 @@ static int64_t regions(rl_handle_t proc, uint64_t from, struct rl_region *r, uns
 	return rl_vm_regions(proc, from, (uint64_t)r, max);
 }
 
-/* Fault in enough stack that the tests' calls touch no new stack page. */
-static void __attribute__((noinline)) prefault_stack(void)
-{
-	volatile char buf[48 * 1024];
-
-	for (size_t i = 0; i < sizeof(buf); i += 512)
-		buf[i] = 0;
-}
-
-static void warm_up(void)
-{
-	struct rl_sqe nop = { .opcode = RL_OP_NOP, .arg = { 5 } };
-
-	TEST_EQ(rl_sync_op(&nop, NULL), 5);
-	prefault_stack();
-}
-
 /* ---- vm_regions ------------------------------------------------------------------- */
 
 DEFINE_TEST(regions_list_areas_in_order)
@@ -81,7 +64,7 @@ DEFINE_TEST(regions_list_areas_in_order)
 	uint64_t a = BASE + 0x100000;
 	int64_t m1 = new_mo(16 * PAGE), m2 = new_mo(4 * PAGE), ro, above;
 
-	warm_up();
+	rl_test_warm_up();
 	/* m1 twice (at two offsets), m2 once through a read-only handle. */
 	map_at(RL_SELF_PROCESS, m1, 2 * PAGE, a, 3 * PAGE, RW);
 	map_at(RL_SELF_PROCESS, m1, 0, a + 8 * PAGE, 16 * PAGE, RL_PROT_READ);
@@ -149,7 +132,7 @@ DEFINE_TEST(regions_many_areas)
 	uint64_t a = BASE + 0x1000000;
 	int64_t mo = new_mo(PAGE);
 
-	warm_up();
+	rl_test_warm_up();
 	for (unsigned i = 0; i < N; i++)
 		map_at(RL_SELF_PROCESS, mo, 0, a + 2 * i * PAGE, PAGE,
 		       i % 2 ? RL_PROT_READ : RW);
@@ -325,7 +308,7 @@ DEFINE_TEST(reserve_takes_the_range)
 	uint64_t a = BASE + 0x2000000;
 	int64_t mo, b, ph, e;
 
-	warm_up();
+	rl_test_warm_up();
 	kc_settle(&c0);
 	TEST_EQ(rl_map(RL_SELF_PROCESS, 0, 0, a, 16 * PAGE, RL_MAP_RESERVE | RL_MAP_FIXED),
 		(int64_t)a);
@@ -582,7 +565,7 @@ DEFINE_TEST(replace_is_atomic)
 	int64_t m[2] = { filled_mo(4 * PAGE, 1), filled_mo(4 * PAGE, 2) }, th;
 	struct rl_kcounters c0;
 
-	warm_up();
+	rl_test_warm_up();
 	map_at(RL_SELF_PROCESS, m[0], 0, a, 4 * PAGE, RL_PROT_READ);
 	kc_settle(&c0);
 	race_addr = a;
@@ -736,7 +719,7 @@ DEFINE_TEST(discard_frees_private_pages)
 	int64_t mo = new_mo(16 * PAGE);
 	volatile uint64_t *p = (volatile uint64_t *)a, *q = (volatile uint64_t *)b;
 
-	warm_up();
+	rl_test_warm_up();
 	map_at(RL_SELF_PROCESS, mo, 0, a, 16 * PAGE, RW);
 	map_at(RL_SELF_PROCESS, mo, 0, b, 16 * PAGE, RL_PROT_READ);	/* a second view */
 	for (unsigned i = 0; i < 16; i++)
@@ -779,7 +762,7 @@ DEFINE_TEST(discard_shared_and_kernel_areas_keep_data)
 	int64_t mo = new_mo(4 * PAGE);
 	volatile uint64_t *p = (volatile uint64_t *)a;
 
-	warm_up();
+	rl_test_warm_up();
 	map_at(RL_SELF_PROCESS, mo, 0, a, 4 * PAGE, RW | RL_MAP_SHARED);
 	for (unsigned i = 0; i < 4; i++)
 		p[i * PAGE / 8] = 55 + i;
@@ -809,7 +792,7 @@ DEFINE_TEST(discard_snapshot_keeps_the_other_side)
 	int64_t mo = new_mo(4 * PAGE), snap;
 	volatile uint64_t *p = (volatile uint64_t *)a, *q = (volatile uint64_t *)b;
 
-	warm_up();
+	rl_test_warm_up();
 	map_at(RL_SELF_PROCESS, mo, 0, a, 4 * PAGE, RW);
 	for (unsigned i = 0; i < 4; i++)
 		p[i * PAGE / 8] = 10 + i;
@@ -848,7 +831,7 @@ DEFINE_TEST(discard_large_sparse_and_other_process)
 	uint64_t a = BASE + 0x10000000, len = 64ull << 20, x;
 	int64_t mo, ph, e;
 
-	warm_up();
+	rl_test_warm_up();
 	kc_settle(&c0);
 	mo = new_mo(len);
 	ph = child_new(0);
@@ -951,7 +934,7 @@ DEFINE_TEST(fork_copies_and_isolates)
 			  *x = (volatile uint64_t *)X, *y = (volatile uint64_t *)Y;
 	int64_t mp, ms, mm, dst, code;
 
-	warm_up();
+	rl_test_warm_up();
 	/* Our page tables for the range, made before the count (they stay
 	 * until the program ends). */
 	mp = new_mo(320 * PAGE);
@@ -1075,7 +1058,7 @@ DEFINE_TEST(fork_sparse_64m_is_cheap)
 	uint64_t a = BASE + 0x40000000, len = 64ull << 20, t0, dt;
 	int64_t src, dst, mo;
 
-	warm_up();
+	rl_test_warm_up();
 	src = child_new(0);
 	mo = new_mo(len);
 	map_at((rl_handle_t)src, mo, 0, a, len, RW);
@@ -1116,7 +1099,7 @@ DEFINE_TEST(fork_enomem_changes_nothing)
 	uint64_t a = BASE + 0x50000000;
 	int64_t src, dst, mo, n;
 
-	warm_up();
+	rl_test_warm_up();
 	src = child_new(0);
 	mo = new_mo(1 << 20);
 	map_at((rl_handle_t)src, mo, 0, a, 1 << 20, RW);

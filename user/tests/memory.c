@@ -27,26 +27,6 @@
 #define kc_expect_back	rl_test_counters_expect_back
 #define sleep_ms(ms)	rl_sleep_ns((uint64_t)(ms) * MS)
 
-/* Fault in enough stack that a test's own calls touch no new stack page
- * (they would show up in user_pages). */
-static void __attribute__((noinline)) prefault_stack(void)
-{
-	volatile char buf[48 * 1024];
-
-	for (size_t i = 0; i < sizeof(buf); i += 512)
-		buf[i] = 0;
-}
-
-/* Create the runtime's lazily made queue (rl_map and friends use it) and
- * the stack pages, so that they are not counted as a test's doing. */
-static void warm_up(void)
-{
-	struct rl_sqe nop = { .opcode = RL_OP_NOP, .arg = { 5 } };
-
-	TEST_EQ(rl_sync_op(&nop, NULL), 5);
-	prefault_stack();
-}
-
 static int64_t new_mo(uint64_t size)
 {
 	int64_t mo = rl_memobj_create(size, 0);
@@ -118,7 +98,7 @@ DEFINE_TEST(demand_paging)
 	int64_t mo;
 	uint64_t a, b;
 
-	warm_up();
+	rl_test_warm_up();
 	kc_settle(&c0);
 	mo = new_mo(1 << 20);
 	a = map_rw(mo, 1 << 20);
@@ -195,7 +175,7 @@ DEFINE_TEST(copy_on_write)
 	volatile uint64_t *a, *b, *c;
 	const unsigned W = PAGE / 8;
 
-	warm_up();
+	rl_test_warm_up();
 	kc_settle(&c0);
 	A = new_mo(4 * PAGE);
 	a = (volatile uint64_t *)map_rw(A, 4 * PAGE);
@@ -410,7 +390,7 @@ DEFINE_TEST(map_errors)
 	uint64_t a;
 	const unsigned RW = RL_PROT_READ | RL_PROT_WRITE;
 
-	warm_up();
+	rl_test_warm_up();
 	mo = new_mo(4 * PAGE);
 	TEST_EQ(rl_queue_init(&q, 4, 8), 0);
 	/* Two pages mapped, with a known hole above them. */
@@ -540,7 +520,7 @@ DEFINE_TEST(protect_is_enforced_for_the_kernel)
 	uint64_t a;
 	volatile uint64_t *v;
 
-	warm_up();
+	rl_test_warm_up();
 	a = map_rw(mo, 4 * PAGE);
 	v = (volatile uint64_t *)a;
 	for (unsigned p = 0; p < 4; p++)
@@ -591,7 +571,7 @@ DEFINE_TEST(unmap_middle_splits)
 	uint64_t a;
 	volatile uint64_t *v;
 
-	warm_up();
+	rl_test_warm_up();
 	a = map_rw(mo, 3 * PAGE);
 	v = (volatile uint64_t *)a;
 	for (unsigned p = 0; p < 3; p++)
@@ -699,7 +679,7 @@ DEFINE_TEST(map_unmap_cycles_leak_nothing)
 	struct rl_kcounters c0;
 	uint64_t t0;
 
-	warm_up();
+	rl_test_warm_up();
 	TEST_EQ(one_cycle(0), 0);
 	kc_settle(&c0);
 	t0 = rl_clock_ns();
@@ -724,7 +704,7 @@ DEFINE_TEST(bad_pointers_to_system_calls)
 	uint64_t a;
 	char *p;
 
-	warm_up();
+	rl_test_warm_up();
 	a = map_rw(mo, 2 * PAGE);
 	p = (char *)a;
 	p[PAGE - 1] = '\n';
@@ -887,7 +867,7 @@ DEFINE_TEST(memobj_sizes_and_errors)
 	};
 	struct rl_kcounters c0;
 
-	warm_up();
+	rl_test_warm_up();
 	kc_settle(&c0);
 	/* docs/abi.md: EINVAL for size 0, above RL_MEMOBJ_MAX, or flags. */
 	TEST_EQ(rl_memobj_create(0, 0), -RILL_EINVAL);
@@ -953,7 +933,7 @@ static void first_and_last_page(uint64_t size)
  * more than kmalloc could give: ENOMEM). */
 DEFINE_TEST(objects_over_2g)
 {
-	warm_up();
+	rl_test_warm_up();
 	first_and_last_page(2 * GIB + PAGE);
 	first_and_last_page(4 * GIB);
 	first_and_last_page(RL_MEMOBJ_MAX);
@@ -992,7 +972,7 @@ DEFINE_TEST(memobj_4m_cost)
 	struct rl_kcounters c0, c1, c2, c3;
 	int64_t empty, one, full;
 
-	warm_up();
+	rl_test_warm_up();
 	kc_settle(&c0);
 	for (unsigned i = 0; i < COST_OBJS; i++)
 		mo[i] = new_mo(COST_SIZE);
@@ -1038,7 +1018,7 @@ DEFINE_TEST(object_64g_costs_little)
 	int64_t mo, snap;
 	uint64_t a, s;
 
-	warm_up();
+	rl_test_warm_up();
 	kc_settle(&c0);
 	mo = new_mo(RL_MEMOBJ_MAX);
 	kc_read(&c1);
@@ -1133,7 +1113,7 @@ DEFINE_TEST(snapshot_of_sparse_object)
 	int64_t mo, snap;
 	uint64_t a, s;
 
-	warm_up();
+	rl_test_warm_up();
 	kc_settle(&c0);
 	mo = new_mo(SP_SIZE);
 	a = map_rw(mo, SP_SIZE);

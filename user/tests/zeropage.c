@@ -15,22 +15,6 @@
 #define MS	1000000ull
 #define MIB	(1ull << 20)
 
-static void __attribute__((noinline)) prefault_stack(void)
-{
-	volatile char buf[48 * 1024];
-
-	for (size_t i = 0; i < sizeof(buf); i += 512)
-		buf[i] = 0;
-}
-
-static void warm_up(void)
-{
-	struct rl_sqe nop = { .opcode = RL_OP_NOP, .arg = { 5 } };
-
-	TEST_EQ(rl_sync_op(&nop, NULL), 5);
-	prefault_stack();
-}
-
 static int64_t new_mo(uint64_t size)
 {
 	int64_t mo = rl_memobj_create(size, 0);
@@ -103,7 +87,7 @@ DEFINE_TEST(reading_64m_untouched_costs_no_pages)
 	int64_t mo, mo2;
 	uint64_t sum = 0;
 
-	warm_up();
+	rl_test_warm_up();
 	rl_test_counters_settle(&start);
 	mo = new_mo(size);
 	mo2 = new_mo(size);
@@ -202,7 +186,7 @@ DEFINE_TEST(snapshot_of_read_pages)
 	int64_t A, B;
 	volatile uint64_t *a, *b;
 
-	warm_up();
+	rl_test_warm_up();
 	rl_test_counters_settle(&c0);
 	A = new_mo(8 * PAGE);
 	a = (volatile uint64_t *)map_prot(A, 8 * PAGE, RL_PROT_READ | RL_PROT_WRITE);
@@ -263,7 +247,7 @@ DEFINE_TEST(process_rw_over_zero_pages)
 	int64_t mo;
 	uint64_t a;
 
-	warm_up();
+	rl_test_warm_up();
 	memset(buf, 0xaa, sizeof(buf));
 	rl_test_counters_settle(&c0);
 	mo = new_mo(16 * PAGE);

@@ -57,6 +57,10 @@ void rl_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), nor
  * expect_back fails the test unless every counter returns to *before
  * within 5 s (exited threads and ended processes are freed a little after
  * their waiters complete). */
+/* Make what the runtime makes on first use (its queue, used by rl_map
+ * and friends) and fault in 48 KiB of stack, so that neither is counted
+ * as a test's doing. */
+void rl_test_warm_up(void);
 void rl_test_counters_read(struct rl_kcounters *c);
 void rl_test_counters_settle(struct rl_kcounters *c);
 void rl_test_counters_expect_back(const struct rl_kcounters *before);
