@@ -336,6 +336,21 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 	return 0;
 }
 
+/* Sleep until a resume is accepted or the thread is killed. Blocked
+ * before the check: resume_wake and uthread_kill wake u->kt after
+ * setting what it checks. */
+static void wait_for_resume(struct uthread *u)
+{
+	while (!READ_ONCE(u->resumed) && !READ_ONCE(u->killed)) {
+		sched_prepare_block();
+		if (READ_ONCE(u->resumed) || READ_ONCE(u->killed)) {
+			sched_cancel_block();
+			break;
+		}
+		sched_block(0);
+	}
+}
+
 /*
  * A thread created RL_THREAD_STOPPED has been stopped since uthread_start
  * (RL_OBS_CREATED, its registers the initial ones in u->regs): wait for
@@ -346,15 +361,7 @@ static __noreturn void uthread_first_resume(struct uthread *u)
 {
 	irqflags_t f;
 
-	/* As in uthread_stop: blocked before the check. */
-	while (!READ_ONCE(u->resumed) && !READ_ONCE(u->killed)) {
-		sched_prepare_block();
-		if (READ_ONCE(u->resumed) || READ_ONCE(u->killed)) {
-			sched_cancel_block();
-			break;
-		}
-		sched_block(0);
-	}
+	wait_for_resume(u);
 	if (READ_ONCE(u->killed))
 		uthread_exit(-EINTR);
 	/* The resume ended the stop (resume_locked) and set state. */
@@ -596,16 +603,7 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* state store before this load */
 	if (__atomic_load_n(&u->obj.watched_handles, __ATOMIC_ACQUIRE) == 0)
 		uthread_kill(u);
-	/* Blocked before the check: resume_wake and uthread_kill wake u->kt
-	 * after setting what it checks. */
-	while (!READ_ONCE(u->resumed) && !READ_ONCE(u->killed)) {
-		sched_prepare_block();
-		if (READ_ONCE(u->resumed) || READ_ONCE(u->killed)) {
-			sched_cancel_block();
-			break;
-		}
-		sched_block(0);
-	}
+	wait_for_resume(u);
 	/* Resumed: the resume ended the stop (resume_locked). Killed: end
 	 * it here, under the lock, before the exit frees our stack. */
 	if (!READ_ONCE(u->resumed)) {

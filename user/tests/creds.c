@@ -115,42 +115,6 @@ static void warm_up(void)
 	TEST_EQ(rl_handle_close((uint64_t)l[1]), 0);
 }
 
-/* Every counter back but page tables and free pages, polled for up to 5 s:
- * page tables stay until their address space ends (ours: spawning maps
- * a child's image here for a moment; a program that ended just before
- * this test may still be freeing its own), and the heap may keep a slab
- * page. */
-static void expect_back_but_tables(const struct rl_kcounters *before)
-{
-	struct rl_kcounters now;
-	uint64_t until = rl_clock_ns() + 5000000000ull;
-
-	for (;;) {
-		rl_test_counters_read(&now);
-		if (now.processes == before->processes && now.threads == before->threads &&
-		    now.queues == before->queues && now.memobjs == before->memobjs &&
-		    now.mappings == before->mappings && now.handles == before->handles &&
-		    now.queue_ops == before->queue_ops && now.user_pages == before->user_pages &&
-		    now.streams == before->streams && now.ipc_actions == before->ipc_actions &&
-		    now.memobj_nodes == before->memobj_nodes &&
-		    now.heap_objects == before->heap_objects)
-			return;
-		if (rl_clock_ns() > until)
-			break;
-		rl_sleep_ns(2000000);
-	}
-	rl_test_fail(__FILE__, __LINE__,
-		     "counters not back: processes %lu/%lu threads %lu/%lu memobjs %lu/%lu "
-		     "mappings %lu/%lu handles %lu/%lu user_pages %lu/%lu heap %lu/%lu",
-		     (unsigned long)before->processes, (unsigned long)now.processes,
-		     (unsigned long)before->threads, (unsigned long)now.threads,
-		     (unsigned long)before->memobjs, (unsigned long)now.memobjs,
-		     (unsigned long)before->mappings, (unsigned long)now.mappings,
-		     (unsigned long)before->handles, (unsigned long)now.handles,
-		     (unsigned long)before->user_pages, (unsigned long)now.user_pages,
-		     (unsigned long)before->heap_objects, (unsigned long)now.heap_objects);
-}
-
 static uint64_t budget_used(void)
 {
 	struct rl_budget b;
@@ -234,7 +198,7 @@ DEFINE_TEST(forward_across_three_processes)
 	TEST_EQ(rl_handle_close((uint64_t)dp), 0);
 	TEST_EQ(rl_handle_close((uint64_t)l2[0]), 0);
 	TEST_EQ(rl_handle_close((uint64_t)tok), 0);
-	expect_back_but_tables(&c0);
+	rl_test_counters_expect_back_but_tables(&c0);
 }
 
 /* Within one process: a plain imbue is unchanged, a token of ourselves,
