@@ -43,6 +43,13 @@ def main(argv=None):
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--lines", default=None, metavar="FUNC",
                     help="also list FUNC's blocks with their source lines")
+    ap.add_argument("--blocks", default=None, metavar="FILE",
+                    help="write every kernel block (pc, instructions per iteration, "
+                         "function, source line) to FILE, most run first")
+    ap.add_argument("--trace", type=int, default=0, metavar="N",
+                    help="print the first N blocks run in the region (after --trace-skip), "
+                         "in order, with their functions (inlined ones too)")
+    ap.add_argument("--trace-skip", type=int, default=100000, metavar="M")
     ap.add_argument("--region", type=int, default=None,
                     help="profile only this region (index from 0)")
     args = ap.parse_args(argv)
@@ -51,14 +58,20 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="rill-prof-") as tmp:
         out = os.path.join(tmp, "prof.txt")
         popt = f",profregion={args.region}" if args.region is not None else ""
+        if args.trace:
+            popt += f",tracen={args.trace},traceskip={args.trace_skip}"
         extra = [*bench.ICOUNT, "-plugin",
                  f"{bench.PLUGIN},outfile={out},mode=tb,inline=on,profile=on{popt}"]
         _, serial, _ = qemu.boot(os.path.join(args.build, "rill.bin"),
                   initrd=os.path.join(args.build, "initrd.cpio"), smp=1,
                   append=f"bench log=warn only={args.only}", timeout=1800, extra_args=extra)
         prof = collections.Counter()
+        trace = []
         with open(out, encoding="utf-8") as f:
             for line in f:
+                if line.startswith("TRACE "):
+                    kv = dict(x.split("=", 1) for x in line.split()[1:])
+                    trace.append((int(kv["pc"], 16), int(kv["insns"])))
                 if line.startswith("PROF "):
                     kv = dict(x.split("=", 1) for x in line.split()[1:])
                     prof[int(kv["pc"], 16)] += int(kv["insns"])
@@ -82,6 +95,23 @@ def main(argv=None):
     for name, n in funcs.most_common(args.top):
         print(f"{n * 100 / total:6.2f}% {n:>12} {n / iters:>10.1f} {name}")
     print("regions: " + ", ".join(f"{k}={r[0]}" for k, r in enumerate(regions)))
+    if args.blocks:
+        kl = subprocess.run(["addr2line", "-e", os.path.join(args.build, "kernel.elf")] +
+                            [hex(p) for p in kern], stdout=subprocess.PIPE,
+                            text=True).stdout.splitlines() if kern else []
+        kf = symbolize(os.path.join(args.build, "kernel.elf"), kern)
+        with open(args.blocks, "w", encoding="utf-8") as f:
+            for p, fn, line in sorted(zip(kern, kf, kl), key=lambda x: -prof[x[0]]):
+                f.write(f"{prof[p] / iters:10.1f} {p:x} {fn} {os.path.basename(line)}\n")
+    if trace:
+        kpcs = sorted({p for p, _ in trace if p >= 0xffff800000000000})
+        names = dict(zip(kpcs, symbolize(os.path.join(args.build, "kernel.elf"), kpcs)))
+        upcs = sorted({p for p, _ in trace if p < 0x800000000000})
+        names.update(zip(upcs, ("U " + n for n in symbolize(ubin, upcs))))
+        run = 0
+        for p, n in trace:
+            run += n
+            print(f"TRACE {run:6} {n:4} {p:x} {names.get(p, '?')}")
     if blocks:
         out = subprocess.run(["addr2line", "-e", os.path.join(args.build, "kernel.elf")] +
                              [hex(p) for p in blocks], stdout=subprocess.PIPE,

@@ -110,10 +110,47 @@ static void flush_overflow_locked(struct queue *q)
 		__atomic_and_fetch(&q->hdr->flags, ~RL_RING_CQ_OVERFLOW, __ATOMIC_RELEASE);
 }
 
+#define QUEUE_SOLE_BUSY ((struct thread *)1)
+
+/*
+ * Wake the threads waiting in queue_enter, after a completion or a
+ * queue_wake. The fence orders the caller's stores (the completion, the
+ * sequence number) before the loads of sole and waiters; a waiter stores
+ * sole or waiters with a locked instruction before it checks its
+ * condition, so one of the two sees the other's store.
+ */
+static void wake_waiters(struct queue *q, bool sync)
+{
+	struct thread *t;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	t = __atomic_load_n(&q->sole, __ATOMIC_ACQUIRE);
+	if (t && t != QUEUE_SOLE_BUSY) {
+		irqflags_t f = arch_irq_save();
+
+		/* Owned (BUSY) until it is back: the waiter cannot leave,
+		 * so t stays valid while we wake it. */
+		if (__atomic_compare_exchange_n(&q->sole, &t, QUEUE_SOLE_BUSY, false,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			if (sync)
+				thread_wake_sync(t);
+			else
+				thread_wake(t);
+			__atomic_store_n(&q->sole, t, __ATOMIC_RELEASE);
+		}
+		arch_irq_restore(f);
+	}
+	if (__atomic_load_n(&q->waiters, __ATOMIC_ACQUIRE)) {
+		if (sync)
+			waitq_wake_all_sync(&q->wq);
+		else
+			waitq_wake_all(&q->wq);
+	}
+}
+
 void queue_wake(struct queue *q)
 {
-	if (__atomic_load_n(&q->waiters, __ATOMIC_ACQUIRE))
-		waitq_wake_all(&q->wq);
+	wake_waiters(q, false);
 }
 
 static void post(struct queue *q, uint64_t ud, int64_t res, uint64_t a0, uint64_t a1)
@@ -144,11 +181,12 @@ static void qop_free(struct qop *op)
 
 	if (op->target)
 		kobj_put(op->target);
-	if (op == &q->own_op)
+	if (op == &q->own_op) {
 		__atomic_store_n(&q->own_op_busy, 0, __ATOMIC_RELEASE);
-	else
+	} else {
 		kmem_cache_free(qop_cache, op);
-	budget_uncharge(q->owner->budget, sizeof(*op));
+		budget_uncharge(q->owner->budget, sizeof(*op));
+	}
 	__atomic_fetch_sub(&nr_qops, 1, __ATOMIC_RELAXED);
 	queue_unref(q);
 }
@@ -164,12 +202,7 @@ static void complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux
 	}
 	queue_post_locked(q, op->user_data, result, aux0, aux1);
 	spin_unlock_irqrestore(&q->lock, f);
-	if (__atomic_load_n(&q->waiters, __ATOMIC_ACQUIRE)) {
-		if (sync)
-			waitq_wake_all_sync(&q->wq);
-		else
-			waitq_wake_all(&q->wq);
-	}
+	wake_waiters(q, sync);
 	qop_free(op);
 }
 
@@ -191,15 +224,18 @@ static struct qop *qop_new(struct queue *q, const struct rl_sqe *sqe)
 {
 	struct qop *op;
 
-	if (budget_charge(q->owner->budget, sizeof(*op)))
-		return NULL;
 	/* The queue's own op first (a server's OBSERVE or wait is usually
-	 * followed by another): no trip through the slab. */
-	if (!__atomic_exchange_n(&q->own_op_busy, 1, __ATOMIC_ACQUIRE))
+	 * followed by another): no trip through the slab, and no charge (it
+	 * is part of the queue, charged with it). */
+	if (!__atomic_exchange_n(&q->own_op_busy, 1, __ATOMIC_ACQUIRE)) {
 		op = &q->own_op;
-	else if (!(op = kmem_cache_alloc(qop_cache))) {
-		budget_uncharge(q->owner->budget, sizeof(*op));
-		return NULL;
+	} else {
+		if (budget_charge(q->owner->budget, sizeof(*op)))
+			return NULL;
+		if (!(op = kmem_cache_alloc(qop_cache))) {
+			budget_uncharge(q->owner->budget, sizeof(*op));
+			return NULL;
+		}
 	}
 	/* Every field but the timer, which op_timeout initialises. */
 	op->qlink.next = op->qlink.prev = NULL;
@@ -557,6 +593,48 @@ static bool queue_ready(struct queue *q, uint32_t min)
 	return q->cq_tail - __atomic_load_n(&q->hdr->cq_head, __ATOMIC_ACQUIRE) >= min;
 }
 
+/* What ends a wait in queue_enter. */
+static inline bool enter_done(struct queue *q, uint64_t min_complete, uint32_t seq,
+			      struct uthread *u)
+{
+	return queue_ready(q, (uint32_t)min_complete) ||
+	       __atomic_load_n(&q->wake_seq, __ATOMIC_ACQUIRE) != seq ||
+	       READ_ONCE(u->killed) || READ_ONCE(u->interrupt);
+}
+
+/*
+ * Wait in q's sole slot if it is free (-1 if not: use the wait queue).
+ * Returns when the wait is over (ready, woken by queue_wake, killed,
+ * interrupted or past the deadline); the caller checks which.
+ */
+static int wait_alone(struct queue *q, uint64_t deadline, uint64_t min_complete, uint32_t seq,
+		      struct uthread *u)
+{
+	struct thread *self = thread_current(), *none = NULL;
+
+	if (!__atomic_compare_exchange_n(&q->sole, &none, self, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_RELAXED))
+		return -1;
+	while (!enter_done(q, min_complete, seq, u)) {
+		sched_prepare_block();
+		if (enter_done(q, min_complete, seq, u)) {
+			sched_cancel_block();
+			break;
+		}
+		if (!sched_block(deadline))
+			break;
+	}
+	/* Leave: a waker holding the slot (BUSY) gives it back first. */
+	for (;;) {
+		struct thread *e = self;
+
+		if (__atomic_compare_exchange_n(&q->sole, &e, NULL, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			return 0;
+		arch_cpu_relax();
+	}
+}
+
 int64_t sys_queue_enter(uint64_t qh, uint64_t to_submit, uint64_t min_complete,
 			uint64_t deadline, uint64_t flags, uint64_t a5)
 {
@@ -628,11 +706,11 @@ int64_t sys_queue_enter(uint64_t qh, uint64_t to_submit, uint64_t min_complete,
 		goto out;
 
 	seq = __atomic_load_n(&q->wake_seq, __ATOMIC_ACQUIRE);
-	__atomic_fetch_add(&q->waiters, 1, __ATOMIC_ACQ_REL);
-	WAITQ_WAIT(&q->wq, queue_ready(q, (uint32_t)min_complete) ||
-		   __atomic_load_n(&q->wake_seq, __ATOMIC_ACQUIRE) != seq ||
-		   READ_ONCE(u->killed) || READ_ONCE(u->interrupt), deadline);
-	__atomic_fetch_sub(&q->waiters, 1, __ATOMIC_ACQ_REL);
+	if (wait_alone(q, deadline, min_complete, seq, u) < 0) {
+		__atomic_fetch_add(&q->waiters, 1, __ATOMIC_ACQ_REL);
+		WAITQ_WAIT(&q->wq, enter_done(q, min_complete, seq, u), deadline);
+		__atomic_fetch_sub(&q->waiters, 1, __ATOMIC_ACQ_REL);
+	}
 	if (!done && !queue_ready(q, (uint32_t)min_complete))
 		r = __atomic_load_n(&q->wake_seq, __ATOMIC_ACQUIRE) != seq ||
 		    READ_ONCE(u->killed) || READ_ONCE(u->interrupt) ? -EINTR : -ETIMEDOUT;
@@ -652,7 +730,7 @@ int64_t sys_queue_wake(uint64_t qh, uint64_t a1, uint64_t a2, uint64_t a3, uint6
 		return r;
 	q = container_of(o, struct queue, obj);
 	__atomic_fetch_add(&q->wake_seq, 1, __ATOMIC_ACQ_REL);
-	waitq_wake_all(&q->wq);
+	wake_waiters(q, false);
 	kobj_put(o);
 	return 0;
 }

@@ -16,29 +16,17 @@ void sleeplock_init(struct sleeplock *l)
 	waitq_init(&l->wq);
 }
 
-static bool try_take(struct sleeplock *l)
+void sleeplock_acquire_slow(struct sleeplock *l)
 {
-	uint32_t free = 0;
-
-	return __atomic_compare_exchange_n(&l->held, &free, 1, false, __ATOMIC_SEQ_CST,
-					   __ATOMIC_RELAXED);
-}
-
-void sleeplock_acquire(struct sleeplock *l)
-{
-	if (try_take(l))
-		return;
 	/* Only a waiter can tell: the fast path never sleeps. */
 	if (!arch_irq_enabled())
 		panic("sleeplock %p taken with interrupts off", l);
 	__atomic_fetch_add(&l->waiters, 1, __ATOMIC_SEQ_CST);
-	WAITQ_WAIT(&l->wq, try_take(l), 0);
+	WAITQ_WAIT(&l->wq, sleeplock_try(l), 0);
 	__atomic_fetch_sub(&l->waiters, 1, __ATOMIC_RELAXED);
 }
 
-void sleeplock_release(struct sleeplock *l)
+void sleeplock_wake(struct sleeplock *l)
 {
-	__atomic_store_n(&l->held, 0, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&l->waiters, __ATOMIC_SEQ_CST))
-		waitq_wake_all(&l->wq);
+	waitq_wake_all(&l->wq);
 }

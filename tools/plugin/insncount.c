@@ -177,6 +177,10 @@ struct prof {
 static bool profile;
 static struct prof *profs;
 static int64_t profregion = -1;	/* profregion=K: only region K */
+/* tracen=N (with profile=on): the blocks executed in the profiled region,
+ * in order, from the traceskip-th on, N of them ("TRACE" lines). */
+static uint64_t tracen, traceskip, traceseen, tracelen;
+static uint64_t *tracebuf;
 
 static void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void emit(const char *fmt, ...)
@@ -235,8 +239,14 @@ static void prof_exec(unsigned int vcpu, void *udata)
 	(void)vcpu;
 	if (__atomic_load_n(&region_open, __ATOMIC_RELAXED) &&
 	    (profregion < 0 ||
-	     __atomic_load_n(&region_index, __ATOMIC_RELAXED) == (uint64_t)profregion))
+	     __atomic_load_n(&region_index, __ATOMIC_RELAXED) == (uint64_t)profregion)) {
 		__atomic_fetch_add(&p->hits, 1, __ATOMIC_RELAXED);
+		if (tracebuf && traceseen++ >= traceskip && tracelen < tracen) {
+			tracebuf[2 * tracelen] = p->pc;
+			tracebuf[2 * tracelen + 1] = p->n;
+			tracelen++;
+		}
+	}
 }
 
 static void insn_exec(unsigned int vcpu, void *udata)
@@ -448,6 +458,9 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
 		     " instructions\n", region_index, total() - region_base);
 	emit("# total instructions=%" PRIu64 " regions=%" PRIu64 "\n", total(),
 	     region_index);
+	for (uint64_t i = 0; i < tracelen; i++)
+		emit("TRACE pc=%" PRIx64 " insns=%" PRIu64 "\n", tracebuf[2 * i],
+		     tracebuf[2 * i + 1]);
 	for (struct prof *p = profs; p; p = p->next)
 		if (p->hits)
 			emit("PROF pc=%" PRIx64 " insns=%" PRIu64 "\n", p->pc,
@@ -498,6 +511,17 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 			profregion = strtoll(val, &end, 10);
 			if (!*val || *end || profregion < 0)
 				return bad_arg(arg);
+		} else if ((klen == 6 && !strncmp(arg, "tracen", klen)) ||
+			   (klen == 9 && !strncmp(arg, "traceskip", klen))) {
+			char *end;
+			unsigned long long v = strtoull(val, &end, 10);
+
+			if (!*val || *end)
+				return bad_arg(arg);
+			if (klen == 6)
+				tracen = v;
+			else
+				traceskip = v;
 		} else if (klen == 6 && !strncmp(arg, "inline", klen)) {
 			bool b;
 
@@ -516,6 +540,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	}
 	if (vcpus < 1)
 		vcpus = 1;
+	if (tracen && !(tracebuf = calloc(tracen, 2 * sizeof(uint64_t))))
+		return -1;
 	use_inline = inline_arg >= 0 ? inline_arg : vcpus == 1;
 	ncounters = use_inline ? 1 : vcpus;
 	if (posix_memalign((void **)&counters, 64,

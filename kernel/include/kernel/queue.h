@@ -61,6 +61,12 @@ struct queue {
 	uint32_t ipc_cached;
 	struct qop own_op;		/* used by the next op when free: */
 	uint32_t own_op_busy;		/* (atomic exchange) */
+	/* Waiting in queue_enter: the first thread alone in sole (no list,
+	 * no lock), any more on wq, counted in waiters. A waker owns sole
+	 * while it wakes that thread (QUEUE_SOLE_BUSY); the thread leaves
+	 * only with sole back to itself, so the waker never touches a thread
+	 * that has gone (queue.c, wake_waiters). */
+	struct thread *sole;
 	struct waitq wq;
 	uint32_t waiters;
 	uint32_t wake_seq;

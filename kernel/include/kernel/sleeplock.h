@@ -25,7 +25,30 @@ struct sleeplock {
 };
 
 void sleeplock_init(struct sleeplock *l);
-void sleeplock_acquire(struct sleeplock *l);
-void sleeplock_release(struct sleeplock *l);
+void sleeplock_acquire_slow(struct sleeplock *l);
+void sleeplock_wake(struct sleeplock *l);
+
+static inline bool sleeplock_try(struct sleeplock *l)
+{
+	uint32_t free = 0;
+
+	return __atomic_compare_exchange_n(&l->held, &free, 1, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_RELAXED);
+}
+
+/* The uncontended paths inline: one compare-and-swap to take, one
+ * exchange and a load to give back. */
+static inline void sleeplock_acquire(struct sleeplock *l)
+{
+	if (__builtin_expect(!sleeplock_try(l), 0))
+		sleeplock_acquire_slow(l);
+}
+
+static inline void sleeplock_release(struct sleeplock *l)
+{
+	__atomic_store_n(&l->held, 0, __ATOMIC_SEQ_CST);
+	if (__builtin_expect(__atomic_load_n(&l->waiters, __ATOMIC_SEQ_CST) != 0, 0))
+		sleeplock_wake(l);
+}
 
 #endif
