@@ -269,6 +269,8 @@ static void uthread_destroy(struct kobj *o)
 	if (u->iobitmap)
 		budget_uncharge(p->budget, IOBITMAP_SIZE);	/* arch_ioport_enable's */
 	kfree(u->iobitmap);
+	if (u->record)
+		kobj_put(&u->record->obj);
 	kmem_cache_free(uthread_cache, u);
 	__atomic_fetch_sub(&nr_uthreads, 1, __ATOMIC_RELAXED);
 	budget_uncharge(p->budget, THREAD_COST);
@@ -502,14 +504,18 @@ void uthread_return_check(void)
  * stack: the thread sits in uthread_stop until a resume is accepted, and
  * from then on nobody else may touch them (thread_regs and resume check
  * under u->lock that the stop has not ended). */
+#define FRAME_GPRS (__builtin_offsetof(struct trap_frame, rax) + 8)
+_Static_assert(__builtin_offsetof(struct rl_regs, r15) == __builtin_offsetof(struct trap_frame, r15) &&
+	       __builtin_offsetof(struct rl_regs, rbp) == __builtin_offsetof(struct trap_frame, rbp) &&
+	       __builtin_offsetof(struct rl_regs, rax) == __builtin_offsetof(struct trap_frame, rax),
+	       "struct rl_regs starts with the trap frame's general registers");
+
 static void frame_to_regs(const struct trap_frame *tf, struct rl_regs *r)
 {
-	r->rax = tf->rax; r->rbx = tf->rbx; r->rcx = tf->rcx; r->rdx = tf->rdx;
-	r->rsi = tf->rsi; r->rdi = tf->rdi; r->rbp = tf->rbp; r->rsp = tf->rsp;
-	r->r8 = tf->r8; r->r9 = tf->r9; r->r10 = tf->r10; r->r11 = tf->r11;
-	r->r12 = tf->r12; r->r13 = tf->r13; r->r14 = tf->r14; r->r15 = tf->r15;
+	memcpy(r, tf, FRAME_GPRS);
 	r->rip = tf->rip;
 	r->rflags = tf->rflags;
+	r->rsp = tf->rsp;
 }
 
 /* What a stopped thread's registers read as (u->lock held): the bases are
@@ -526,12 +532,23 @@ static void stopped_regs(const struct uthread *u, struct rl_regs *r)
 
 static void regs_to_frame(const struct rl_regs *r, struct trap_frame *tf)
 {
-	tf->rax = r->rax; tf->rbx = r->rbx; tf->rcx = r->rcx; tf->rdx = r->rdx;
-	tf->rsi = r->rsi; tf->rdi = r->rdi; tf->rbp = r->rbp; tf->rsp = r->rsp;
-	tf->r8 = r->r8; tf->r9 = r->r9; tf->r10 = r->r10; tf->r11 = r->r11;
-	tf->r12 = r->r12; tf->r13 = r->r13; tf->r14 = r->r14; tf->r15 = r->r15;
+	memcpy(tf, r, FRAME_GPRS);
 	tf->rip = r->rip;
 	tf->rflags = r->rflags;
+	tf->rsp = r->rsp;
+}
+/* Fill the stop record, if the thread has one (u->lock held): the whole
+ * record, then the count, before the stop can be reported. */
+static void record_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t i1)
+{
+	struct rl_stop_record *rec = memobj_kaddr(u->record, 0);
+
+	if (kind != RL_OBS_EXIT)
+		stopped_regs(u, &rec->regs);
+	rec->kind = kind;
+	rec->info[0] = i0;
+	rec->info[1] = i1;
+	__atomic_store_n(&rec->stops, rec->stops + 1, __ATOMIC_RELEASE);
 }
 
 /*
@@ -588,6 +605,8 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	if (op && !qop_claim(op))
 		op = NULL;
 	u->obs_delivered = op != NULL;
+	if (u->record)
+		record_stop(u, kind, i0, i1);
 	if (op && op->arg[0] && kind != RL_OBS_EXIT)
 		stopped_regs(u, &r);
 	spin_unlock_irqrestore(&u->lock, f);
@@ -1189,6 +1208,51 @@ SYSCALL_DEFINE(thread_resume)
 	r = uthread_resume(u, a1, a2);
 	kobj_put(&u->obj);
 	return r;
+}
+
+/* The thread's stop record (struct rl_stop_record), made on the first
+ * call and charged to the caller, which maps it; every call gives a new
+ * read-only handle to the same page. */
+SYSCALL_DEFINE(thread_record)
+{
+	struct memobj *mo, *made = NULL;
+	struct uthread *u;
+	irqflags_t f;
+	int r;
+
+	if (a1)
+		return -EINVAL;
+	r = get_thread(a0, RL_RIGHT_OBSERVE, &u);
+	if (r)
+		return r;
+	if (!u->supervised) {
+		kobj_put(&u->obj);
+		return -EINVAL;
+	}
+	if (!READ_ONCE(u->record)) {
+		r = memobj_create_contig_charged(PAGE_SIZE, process_current()->budget, &made);
+		if (r) {
+			kobj_put(&u->obj);
+			return r;
+		}
+	}
+	f = spin_lock_irqsave(&u->lock);
+	if (!u->record) {
+		u->record = made;	/* the thread's reference */
+		made = NULL;
+		/* Stopped now (a thread created stopped, say): the record
+		 * starts with this stop. */
+		if (u->state == UT_STOPPED && u->obs_kind && u->obs_kind != RL_OBS_EXIT &&
+		    !u->resumed)
+			record_stop(u, u->obs_kind, u->obs_info[0], u->obs_info[1]);
+	}
+	mo = u->record;
+	kobj_get(&mo->obj);
+	spin_unlock_irqrestore(&u->lock, f);
+	if (made)
+		kobj_put(&made->obj);	/* another call set one first */
+	kobj_put(&u->obj);
+	return install_new(&mo->obj, RL_RIGHT_READ | RL_RIGHT_DUP | RL_RIGHT_TRANSFER);
 }
 
 int op_resume(const struct rl_sqe *sqe, struct kobj *o)

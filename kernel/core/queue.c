@@ -615,13 +615,14 @@ static int wait_alone(struct queue *q, uint64_t deadline, uint64_t min_complete,
 	if (!__atomic_compare_exchange_n(&q->sole, &none, self, false, __ATOMIC_SEQ_CST,
 					 __ATOMIC_RELAXED))
 		return -1;
-	while (!enter_done(q, min_complete, seq, u)) {
+	/* (queue_enter checked readiness just before.) */
+	for (;;) {
 		sched_prepare_block();
 		if (enter_done(q, min_complete, seq, u)) {
 			sched_cancel_block();
 			break;
 		}
-		if (!sched_block(deadline))
+		if (!sched_block(deadline) || enter_done(q, min_complete, seq, u))
 			break;
 	}
 	/* Leave: a waker holding the slot (BUSY) gives it back first. */

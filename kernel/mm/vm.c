@@ -245,6 +245,28 @@ int memobj_create_contig(uint64_t size, struct memobj **out)
 	return 0;
 }
 
+/* A contiguous object charged to budget like an anonymous one (its pages
+ * and the object, given back when it goes). */
+int memobj_create_contig_charged(uint64_t size, struct budget *budget, struct memobj **out)
+{
+	uint64_t bytes = ALIGN_UP(size, (uint64_t)PAGE_SIZE);
+	int r;
+
+	if (size == 0 || size > (64ull << 20))
+		return -EINVAL;
+	if (budget_charge(budget, bytes + sizeof(struct memobj)))
+		return -ENOMEM;
+	r = memobj_create_contig(size, out);
+	if (r) {
+		budget_uncharge(budget, bytes + sizeof(struct memobj));
+		return r;
+	}
+	budget_get(budget);
+	(*out)->budget = budget;
+	(*out)->charged = bytes;
+	return 0;
+}
+
 int memobj_create_phys(paddr_t pa, uint64_t size, bool uncached, struct memobj **out)
 {
 	struct memobj *mo;

@@ -2,10 +2,11 @@
  * observe - the cost of forwarding one foreign (Linux-numbered) system
  * call to a supervisor, the mechanism the POSIX server is built on: the
  * supervised thread executes `syscall` with rax = 39 (getpid); the
- * supervisor gets the stop with the registers (RL_OP_OBSERVE with a
- * register buffer), then resumes it with the result and observes the next
- * stop in one operation (RL_OP_OBSERVE with RL_OBSERVE_RESUME): one
- * queue_enter and one completion per forwarded call. The region covers both sides, kernel included.
+ * supervisor gets the stop (RL_OP_OBSERVE) and reads the registers in the
+ * thread's stop record (thread_record, mapped once), then resumes it with
+ * the result and observes the next stop in one operation (RL_OP_OBSERVE
+ * with RL_OBSERVE_RESUME): one queue_enter and one completion per
+ * forwarded call. The region covers both sides, kernel included.
  *   BENCHREGION name=forward_syscall iters=<calls> ns=<guest ns> syscalls=<n>
  * Every completion is checked (each stop is a system call 39 until the
  * thread exits), and the thread checks every result
@@ -109,7 +110,7 @@ static struct rl_sqe *sqe(struct rl_queue *q)
 
 int main(int argc, char **argv)
 {
-	static struct rl_regs regs;
+	const volatile struct rl_stop_record *rec;
 	struct rl_queue q;
 	uint64_t t0, t1, s0, s1, calls = 0;
 	char *stack = rl_alloc_pages(65536);
@@ -120,8 +121,14 @@ int main(int argc, char **argv)
 		rl_bench_fail(PROG, "no stack or queue");
 	h = rl_thread_create(RL_SELF_PROCESS, (uint64_t)caller,
 			     (((uint64_t)stack + 65536) & ~15ull) - 8, 0, RL_THREAD_SUPERVISED);
-	if (h < 0 || (r = rl_thread_start((uint64_t)h)) < 0)
-		rl_bench_fail(PROG, "cannot start the supervised thread (%ld)", (long)h);
+	if (h < 0)
+		rl_bench_fail(PROG, "cannot create the supervised thread (%ld)", (long)h);
+	r = rl_thread_record((uint64_t)h, 0);
+	if (r < 0 || (r = rl_map(RL_SELF_PROCESS, (rl_handle_t)r, 0, 0, 4096, RL_PROT_READ)) < 0)
+		rl_bench_fail(PROG, "cannot map the stop record (%ld)", (long)r);
+	rec = (const volatile struct rl_stop_record *)r;
+	if ((r = rl_thread_start((uint64_t)h)) < 0)
+		rl_bench_fail(PROG, "cannot start the supervised thread (%ld)", (long)r);
 	s0 = rl_bench_syscalls();
 	t0 = rl_clock_ns();
 	rl_bench_start();
@@ -129,7 +136,6 @@ int main(int argc, char **argv)
 	e->opcode = RL_OP_OBSERVE;
 	e->handle = (rl_handle_t)h;
 	e->user_data = 1;
-	e->arg[0] = (uint64_t)&regs;
 	for (;;) {
 		struct rl_cqe *c;
 		int64_t kind;
@@ -146,15 +152,15 @@ int main(int argc, char **argv)
 		rl_cqe_done(&q);
 		if (kind == RL_OBS_EXIT)
 			break;
-		if (kind != RL_OBS_SYSCALL || regs.rax != 39)
-			rl_bench_fail(PROG, "stop %lu: kind %ld, rax %lu", (unsigned long)calls,
-				      (long)kind, (unsigned long)regs.rax);
+		if (kind != RL_OBS_SYSCALL || rec->regs.rax != 39 || rec->stops != calls + 1)
+			rl_bench_fail(PROG, "stop %lu: kind %ld, rax %lu, %lu stops recorded",
+				      (unsigned long)calls, (long)kind, (unsigned long)rec->regs.rax,
+				      (unsigned long)rec->stops);
 		/* The answer and the next observation in one operation. */
 		e = sqe(&q);
 		e->opcode = RL_OP_OBSERVE;
 		e->handle = (rl_handle_t)h;
 		e->user_data = 1;
-		e->arg[0] = (uint64_t)&regs;
 		e->arg[1] = RL_OBSERVE_RESUME;
 		e->arg[2] = RL_RESUME_SET_RAX;
 		e->arg[3] = calls++;

@@ -1223,3 +1223,148 @@ DEFINE_TEST(regs_race_resume_kill)
 	 * tests here would have made them anyway. */
 	rl_test_counters_expect_back_but_slabs(&before);
 }
+
+/* ---- the stop record ------------------------------------------------------------ */
+
+/* thread_record: every stop is in the record before it is reported, the
+ * same registers thread_regs reads; the record outlives the thread. */
+DEFINE_TEST(stop_record)
+{
+	static struct loop_arg a = { .rounds = 3 };
+	const volatile struct rl_stop_record *rec, *rec2;
+	struct rl_regs regs, seen;
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h, mo, mo2, addr, addr2;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	mo = rl_thread_record((uint64_t)h, 0);
+	TEST_ASSERT(mo > 0);
+	addr = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 4096, RL_PROT_READ);
+	TEST_ASSERT(addr > 0);
+	rec = (const volatile struct rl_stop_record *)addr;
+	TEST_EQ(rec->stops, 0);
+	/* Read-only: the kernel's report, not a way to change the thread. */
+	TEST_EQ(rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 4096,
+		       RL_PROT_READ | RL_PROT_WRITE), -RILL_EPERM);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	for (uint64_t i = 0; i < a.rounds; i++) {
+		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+		TEST_EQ(rec->stops, i + 1);
+		TEST_EQ(rec->kind, RL_OBS_SYSCALL);
+		TEST_EQ(rec->info[0], 39);
+		TEST_EQ(rec->info[1], 0);
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+		memcpy(&seen, (const void *)&rec->regs, sizeof(seen));
+		TEST_EQ(memcmp(&seen, &regs, sizeof(regs)), 0);
+		TEST_EQ(seen.rax, 39);
+		TEST_EQ(seen.rdi, 11 + i);
+		TEST_EQ(seen.r9, 66);
+		/* A change made during the stop is the thread's, not the
+		 * record's. */
+		TEST_ASSERT(seen.r11 != 0x5555);	/* the flags, at a syscall */
+		regs.r11 = 0x5555;	/* clobbered by syscall: the thread's loop
+					   cannot tell */
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
+		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+		TEST_EQ(regs.r11, 0x5555);
+		TEST_EQ(rec->regs.r11, seen.r11);
+		TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 1234 + i), 0);
+	}
+	/* A second handle names the same page. */
+	mo2 = rl_thread_record((uint64_t)h, 0);
+	TEST_ASSERT(mo2 > 0 && mo2 != mo);
+	addr2 = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo2, 0, 0, 4096, RL_PROT_READ);
+	TEST_ASSERT(addr2 > 0);
+	rec2 = (const volatile struct rl_stop_record *)addr2;
+	TEST_EQ(rec2->stops, a.rounds);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(rec->kind, RL_OBS_EXIT);
+	TEST_EQ(rec->info[0], 0);
+	TEST_EQ(rec->stops, a.rounds + 1);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 0);
+	TEST_EQ(a.bad, 0);
+	/* The thread is gone, its record still mapped and readable. */
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rec2->stops, a.rounds + 1);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)addr, 4096), 0);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)addr2, 4096), 0);
+	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close((uint64_t)mo2), 0);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* A thread created stopped is recorded at that stop too, with the
+ * registers its supervisor is about to set. */
+DEFINE_TEST(stop_record_created)
+{
+	const volatile struct rl_stop_record *rec;
+	struct rl_regs regs, seen;
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h, mo, addr;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(probe_entry, (void *)5, RL_THREAD_SUPERVISED | RL_THREAD_STOPPED, NULL);
+	TEST_ASSERT(h > 0);
+	mo = rl_thread_record((uint64_t)h, 0);
+	TEST_ASSERT(mo > 0);
+	addr = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 4096, RL_PROT_READ);
+	TEST_ASSERT(addr > 0);
+	rec = (const volatile struct rl_stop_record *)addr;
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_CREATED);
+	TEST_EQ(rec->stops, 1);
+	TEST_EQ(rec->kind, RL_OBS_CREATED);
+	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	memcpy(&seen, (const void *)&rec->regs, sizeof(seen));
+	TEST_EQ(memcmp(&seen, &regs, sizeof(regs)), 0);
+	TEST_EQ(seen.rdi, 5);
+	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rec->stops, 2);
+	TEST_EQ(rec->regs.rax, 39);
+	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 77), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 77);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)addr, 4096), 0);
+	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+DEFINE_TEST(stop_record_errors)
+{
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h, weak, plain, mo;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(probe_entry, (void *)3, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	TEST_EQ(rl_thread_record((uint64_t)h, 1), -RILL_EINVAL);
+	TEST_EQ(rl_thread_record(0x7fff0000, 0), -RILL_EBADF);
+	TEST_EQ(rl_thread_record(~0ull, 0), -RILL_EBADF);
+	TEST_EQ(rl_thread_record(RL_SELF_PROCESS, 0), -RILL_EBADFD);
+	TEST_EQ(rl_thread_record(q.handle, 0), -RILL_EBADFD);
+	weak = rl_handle_dup((uint64_t)h, RL_RIGHTS_ALL & ~RL_RIGHT_OBSERVE);
+	TEST_ASSERT(weak > 0);
+	TEST_EQ(rl_thread_record((uint64_t)weak, 0), -RILL_EPERM);
+	/* Not supervised: nothing ever stops it, nothing to record. */
+	plain = make_thread(spin_entry, NULL, 0, NULL);
+	TEST_ASSERT(plain > 0);
+	TEST_EQ(rl_thread_record((uint64_t)plain, 0), -RILL_EINVAL);
+	TEST_EQ(rl_handle_close((uint64_t)plain), 0);
+	/* The failures left nothing behind: the first good call makes it. */
+	mo = rl_thread_record((uint64_t)h, 0);
+	TEST_ASSERT(mo > 0);
+	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 3), 0);
+	TEST_EQ(thread_wait(&q, (rl_handle_t)weak), 3);
+	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}

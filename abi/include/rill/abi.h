@@ -257,14 +257,37 @@ struct rl_region {
 #define RL_REGS_GET		0
 #define RL_REGS_SET		1
 
-/* The user-visible registers of a stopped thread. */
+/* The user-visible registers of a stopped thread. The general registers
+ * come in the order the kernel saves them on entry (r15 first), so a stop
+ * copies them as one block. */
 struct rl_regs {
-	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
-	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
-	uint64_t rip, rflags, fs_base, gs_base;
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t rip, rflags, rsp, fs_base, gs_base;
 };
 
 _Static_assert(sizeof(struct rl_regs) == 20 * 8, "regs size");
+
+/*
+ * A supervised thread's stop record (thread_record): a page its supervisor
+ * maps read-only, which the kernel fills at every stop before the stop is
+ * reported, so an OBSERVE needs no register buffer and the supervisor
+ * reads the registers where they lie (a thread stopped when its record
+ * is made starts with that stop). stops counts the stops recorded
+ * (each one writes the whole record before it is reported; an EXIT stop
+ * writes kind, info and stops but not regs). The record is what the
+ * thread was at its stop: thread_regs SET and thread_set_base change the
+ * thread, not the record.
+ */
+struct rl_stop_record {
+	struct rl_regs regs;
+	uint64_t stops;
+	uint32_t kind;		/* RL_OBS_* */
+	uint32_t reserved;
+	uint64_t info[2];	/* as the OBSERVE completion's aux[0], aux[1] */
+};
+
+_Static_assert(sizeof(struct rl_stop_record) == 24 * 8, "stop record size");
 
 /* thread_fpu operations */
 #define RL_FPU_GET		0

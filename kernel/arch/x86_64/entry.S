@@ -80,25 +80,25 @@ enter_user_first:
 enter_user_regs:
 	movq	%rsi, %rsp
 	pushq	$GDT_UDATA
-	pushq	56(%rdi)		/* rsp */
-	pushq	136(%rdi)		/* rflags */
+	pushq	136(%rdi)		/* rsp */
+	pushq	128(%rdi)		/* rflags */
 	pushq	$GDT_UCODE
-	pushq	128(%rdi)		/* rip */
+	pushq	120(%rdi)		/* rip */
 	pushq	$0
 	pushq	$0
-	pushq	0(%rdi)			/* rax */
-	pushq	8(%rdi)			/* rbx */
-	pushq	16(%rdi)		/* rcx */
-	pushq	24(%rdi)		/* rdx */
-	pushq	32(%rdi)		/* rsi */
-	pushq	40(%rdi)		/* rdi */
-	pushq	48(%rdi)		/* rbp */
-	pushq	64(%rdi)		/* r8 */
-	pushq	72(%rdi)		/* r9 */
-	pushq	80(%rdi)		/* r10 */
-	pushq	88(%rdi)		/* r11 */
-	pushq	96(%rdi)		/* r12 */
-	pushq	104(%rdi)		/* r13 */
-	pushq	112(%rdi)		/* r14 */
-	pushq	120(%rdi)		/* r15 */
+	pushq	112(%rdi)		/* rax (struct rl_regs: the frame's order) */
+	pushq	104(%rdi)		/* rbx */
+	pushq	96(%rdi)		/* rcx */
+	pushq	88(%rdi)		/* rdx */
+	pushq	80(%rdi)		/* rsi */
+	pushq	72(%rdi)		/* rdi */
+	pushq	64(%rdi)		/* rbp */
+	pushq	56(%rdi)		/* r8 */
+	pushq	48(%rdi)		/* r9 */
+	pushq	40(%rdi)		/* r10 */
+	pushq	32(%rdi)		/* r11 */
+	pushq	24(%rdi)		/* r12 */
+	pushq	16(%rdi)		/* r13 */
+	pushq	8(%rdi)			/* r14 */
+	pushq	0(%rdi)			/* r15 */
 	jmp	trap_return

@@ -46,8 +46,9 @@ extern void enter_user_first(uint64_t rip, uint64_t rsp, uint64_t arg, uint64_t 
 	__noreturn;
 extern void enter_user_regs(const struct rl_regs *r, uint64_t kstack_top) __noreturn;
 
-_Static_assert(__builtin_offsetof(struct rl_regs, rip) == 128 &&
-	       __builtin_offsetof(struct rl_regs, rflags) == 136, "enter_user_regs offsets");
+_Static_assert(__builtin_offsetof(struct rl_regs, rip) == 120 &&
+	       __builtin_offsetof(struct rl_regs, rflags) == 128 &&
+	       __builtin_offsetof(struct rl_regs, rsp) == 136, "enter_user_regs offsets");
 
 static uint8_t fpu_template[FPU_AREA_MAX] __aligned(64);
 static uint64_t xcr0;		/* XSAVE features on; 0: no XSAVE (FXSAVE) */

@@ -94,6 +94,8 @@ struct uthread {
 	 * UT_STOPPED, not an exit, no resume accepted yet), the thread
 	 * itself only after. */
 	/* observation: the stop being reported and the op awaiting it */
+	struct memobj *record;		/* thread_record's page, or NULL; set
+					   once, under lock (referenced) */
 	uint32_t obs_kind;		/* RL_OBS_*, 0 = none pending */
 	uint64_t obs_info[2];
 	bool obs_delivered;

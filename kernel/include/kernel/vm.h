@@ -118,6 +118,7 @@ int memobj_create_anon(uint64_t size, struct budget *budget, struct memobj **out
 int memobj_create_phys(paddr_t pa, uint64_t size, bool uncached, struct memobj **out);
 /* Physically contiguous, zeroed, kernel-owned (rings, clock page). */
 int memobj_create_contig(uint64_t size, struct memobj **out);
+int memobj_create_contig_charged(uint64_t size, struct budget *budget, struct memobj **out);
 int memobj_snapshot(struct memobj *src, struct budget *budget, struct memobj **out);
 /* Allocate every page now (kernel-owned objects); returns 0 or -ENOMEM. */
 int memobj_populate(struct memobj *mo);
