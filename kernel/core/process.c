@@ -541,7 +541,7 @@ static void regs_to_frame(const struct rl_regs *r, struct trap_frame *tf)
  * record, then the count, before the stop can be reported. */
 static void record_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t i1)
 {
-	struct rl_stop_record *rec = memobj_kaddr(u->record, 0);
+	struct rl_stop_record *rec = u->rec;
 
 	if (kind != RL_OBS_EXIT)
 		stopped_regs(u, &rec->regs);
@@ -605,7 +605,7 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	if (op && !qop_claim(op))
 		op = NULL;
 	u->obs_delivered = op != NULL;
-	if (u->record)
+	if (u->rec)
 		record_stop(u, kind, i0, i1);
 	if (op && op->arg[0] && kind != RL_OBS_EXIT)
 		stopped_regs(u, &r);
@@ -1239,6 +1239,7 @@ SYSCALL_DEFINE(thread_record)
 	f = spin_lock_irqsave(&u->lock);
 	if (!u->record) {
 		u->record = made;	/* the thread's reference */
+		u->rec = memobj_kaddr(made, 0);
 		made = NULL;
 		/* Stopped now (a thread created stopped, say): the record
 		 * starts with this stop. */

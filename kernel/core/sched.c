@@ -91,7 +91,7 @@ static struct thread *pick(struct runqueue *rq)
 /* Lock held by whoever switched to us: release it, park a dead predecessor. */
 static void finish_switch(void)
 {
-	struct runqueue *rq = &rqs[cpu_id()];
+	struct runqueue *rq = &rqs[this_cpu()->id];	/* (the scheduler runs: GS is set) */
 	struct thread *prev = rq->last;
 
 	if (prev && prev->state == THREAD_DEAD)
@@ -141,12 +141,14 @@ static void schedule(bool preempt)
 	struct runqueue *rq = &rqs[c->id];
 	struct thread *prev = c->current, *next;
 	uint64_t now = clock_ns();
+	bool handed;
 
 	spin_lock(&rq->lock);
 	c->need_resched = 0;
 	if (preempt && prev->state == THREAD_BLOCKED)
 		prev->state = THREAD_RUNNING;
 	next = rq->handoff;
+	handed = false;
 	if (next) {
 		/* It runs now, unless prev goes on running or a thread of
 		 * higher priority is ready: then it queues (before prev). */
@@ -155,6 +157,8 @@ static void schedule(bool preempt)
 		    (rq->bitmap && 31 - __builtin_clz(rq->bitmap) > next->prio)) {
 			enqueue(rq, next);
 			next = NULL;
+		} else {
+			handed = true;
 		}
 	}
 	if (prev->state == THREAD_RUNNING && prev != rq->idle) {
@@ -180,7 +184,9 @@ static void schedule(bool preempt)
 	next->switches++;
 	c->current = next;
 	rq->last = prev;
-	if (next != rq->idle)
+	/* A thread handed the CPU by one that blocked goes on with the
+	 * rest of its slice: a pair taking turns shares one. */
+	if (next != rq->idle && !handed)
 		slice_start(rq, now);
 	arch_switch(prev, next);
 	context_switch(&prev->rsp, next->rsp);
@@ -466,7 +472,9 @@ bool thread_wake_sync(struct thread *t)
 	}
 	spin_unlock(&rq->lock);
 	arch_irq_restore(f);
-	return woke || thread_wake(t);
+	if (__builtin_expect(!woke, 0))
+		return thread_wake(t);	/* (a tail call: no frame kept) */
+	return true;
 }
 
 void sched_sleep_until(uint64_t deadline)

@@ -96,6 +96,7 @@ struct uthread {
 	/* observation: the stop being reported and the op awaiting it */
 	struct memobj *record;		/* thread_record's page, or NULL; set
 					   once, under lock (referenced) */
+	struct rl_stop_record *rec;	/* its kernel address */
 	uint32_t obs_kind;		/* RL_OBS_*, 0 = none pending */
 	uint64_t obs_info[2];
 	bool obs_delivered;
