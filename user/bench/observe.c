@@ -75,7 +75,7 @@ static void dispatch_getpid(void)
 	int64_t r;
 
 	r = rl_process_dispatch(RL_SELF_PROCESS, (uint64_t)stub_entry, (uint64_t)stub_begin,
-				(uint64_t)(stub_end - stub_begin));
+				(stub_end - stub_begin));
 	if (r)
 		rl_bench_fail(PROG, "process_dispatch: %ld", (long)r);
 	s0 = rl_bench_syscalls();
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 		rl_bench_fail(PROG, "no stack or queue");
 	h = rl_thread_create(RL_SELF_PROCESS, (uint64_t)caller,
 			     (((uint64_t)stack + 65536) & ~15ull) - 8, 0, RL_THREAD_SUPERVISED);
-	if (h < 0 || (r = rl_thread_start((uint64_t)h)) < 0)
+	if (h < 0 || (r = rl_thread_start(h)) < 0)
 		rl_bench_fail(PROG, "cannot start the supervised thread (%ld)", (long)h);
 	s0 = rl_bench_syscalls();
 	t0 = rl_clock_ns();
