@@ -532,7 +532,7 @@ DEFINE_TEST(bad_pointers)
 			TEST_EQ(rl_raw_debug_write(in[i], 16), -RILL_EFAULT);
 			TEST_EQ(rl_raw_queue_create(in[i]), -RILL_EFAULT);
 			TEST_EQ(rl_raw_process_rw(RL_SELF_PROCESS, (uint64_t)scratch, in[i], 16,
-					      RL_RW_WRITE), -RILL_EFAULT);
+						  RL_RW_WRITE), -RILL_EFAULT);
 			TEST_EQ(rl_process_rw(RL_SELF_PROCESS, in[i], scratch, 16,
 					      RL_RW_READ), -RILL_EFAULT);
 			if ((in[i] & 3) == 0) {
@@ -547,7 +547,7 @@ DEFINE_TEST(bad_pointers)
 			TEST_EQ(rl_raw_handle_info(mo, out[i]), -RILL_EFAULT);
 			TEST_EQ(rl_raw_kcounters(out[i], sizeof(struct rl_kcounters)), -RILL_EFAULT);
 			TEST_EQ(rl_raw_process_rw(RL_SELF_PROCESS, (uint64_t)scratch, out[i], 16,
-					      RL_RW_READ), -RILL_EFAULT);
+						  RL_RW_READ), -RILL_EFAULT);
 			TEST_EQ(rl_process_rw(RL_SELF_PROCESS, out[i], scratch, 16,
 					      RL_RW_WRITE), -RILL_EFAULT);
 		}
