@@ -22,13 +22,13 @@
 typedef int64_t (*syscall_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
 
 static const syscall_fn table[] = {
-#define SYSCALL(nr, name, nargs, kind) [nr] = sys_##name,
+#define SYSCALL(nr, name, ...) [nr] = sys_##name,
 #include <rill/syscalls.def>
 #undef SYSCALL
 };
 
 static const char *const names[] = {
-#define SYSCALL(nr, name, nargs, kind) [nr] = #name,
+#define SYSCALL(nr, name, ...) [nr] = #name,
 #include <rill/syscalls.def>
 #undef SYSCALL
 };

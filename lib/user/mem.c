@@ -41,7 +41,7 @@ void *rl_alloc_pages(size_t len)
 	if (mo < 0)
 		return NULL;
 	a = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, len, RL_PROT_READ | RL_PROT_WRITE);
-	rl_handle_close((uint64_t)mo);
+	rl_handle_close(mo);
 	return a < 0 ? NULL : (void *)a;
 }
 

@@ -14,7 +14,7 @@ void rl_mutex_lock(rl_mutex_t *m)
 	if (c != 2)
 		c = __atomic_exchange_n(&m->v, 2, __ATOMIC_ACQUIRE);
 	while (c != 0) {
-		rl_futex_wait((uint64_t)&m->v, 2, 0);
+		rl_futex_wait(&m->v, 2, 0);
 		c = __atomic_exchange_n(&m->v, 2, __ATOMIC_ACQUIRE);
 	}
 }
@@ -22,5 +22,5 @@ void rl_mutex_lock(rl_mutex_t *m)
 void rl_mutex_unlock(rl_mutex_t *m)
 {
 	if (__atomic_exchange_n(&m->v, 0, __ATOMIC_RELEASE) == 2)
-		rl_futex_wake((uint64_t)&m->v, 1);
+		rl_futex_wake(&m->v, 1);
 }

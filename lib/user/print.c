@@ -8,7 +8,7 @@ int rl_vprintf(const char *fmt, va_list ap)
 	char buf[512];
 	int n = rill_vsnprintf(buf, sizeof(buf), fmt, ap);
 
-	rl_debug_write((uint64_t)buf, n < (int)sizeof(buf) ? (uint64_t)n : sizeof(buf) - 1);
+	rl_debug_write(buf, n < (int)sizeof(buf) ? (uint64_t)n : sizeof(buf) - 1);
 	return n;
 }
 
@@ -25,5 +25,5 @@ int rl_printf(const char *fmt, ...)
 
 void rl_puts(const char *s)
 {
-	rl_debug_write((uint64_t)s, strlen(s));
+	rl_debug_write(s, strlen(s));
 }

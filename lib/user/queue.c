@@ -8,7 +8,7 @@
 int rl_queue_init(struct rl_queue *q, uint32_t sq_entries, uint32_t cq_entries)
 {
 	struct rl_queue_params p = { .sq_entries = sq_entries, .cq_entries = cq_entries };
-	int64_t h = rl_queue_create((uint64_t)&p);
+	int64_t h = rl_queue_create(&p);
 	char *base;
 
 	if (h < 0)
@@ -50,7 +50,7 @@ static uint32_t publish(struct rl_queue *q)
 
 static int64_t enter(struct rl_queue *q, uint32_t min, uint64_t deadline, unsigned flags)
 {
-	int64_t r = rl_queue_enter((uint64_t)q->handle, publish(q), min, deadline, flags);
+	int64_t r = rl_queue_enter(q->handle, publish(q), min, deadline, flags);
 
 	if (r > 0)
 		q->to_submit -= (uint32_t)r;

@@ -29,7 +29,7 @@ static int64_t load_region(rl_handle_t child, uint64_t addr, uint64_t len, unsig
 		rl_unmap(RL_SELF_PROCESS, (uint64_t)p, len);
 		r = rl_map(child, (rl_handle_t)mo, 0, addr, len, prot | RL_MAP_FIXED);
 	}
-	rl_handle_close((uint64_t)mo);
+	rl_handle_close(mo);
 	return r < 0 ? r : 0;
 }
 
@@ -39,9 +39,9 @@ static rl_handle_t give(int64_t child, rl_handle_t h)
 	struct rl_handle_info hi;
 	int64_t r;
 
-	if (!h || rl_handle_info((uint64_t)h, (uint64_t)&hi) < 0)
+	if (!h || rl_handle_info(h, &hi) < 0)
 		return 0;
-	r = rl_process_give((uint64_t)child, (uint64_t)h, hi.rights);
+	r = rl_process_give(child, h, hi.rights);
 	return r < 0 ? 0 : (rl_handle_t)r;
 }
 
@@ -127,14 +127,14 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	top = (char *)((uint64_t)top & ~15ull);
 	sp = CHILD_STACK_TOP - (uint64_t)(stack + CHILD_STACK_SIZE - top);
 
-	th = rl_thread_create((uint64_t)ph, ei.entry, sp - 8, sp,
+	th = rl_thread_create(ph, ei.entry, sp - 8, sp,
 			      supervised ? RL_THREAD_SUPERVISED : 0);
 	if (th < 0) {
 		r = th;
 		goto fail_stack;
 	}
-	st.self_process = (rl_handle_t)rl_process_give((uint64_t)ph, (uint64_t)ph, prights);
-	st.self_thread = (rl_handle_t)rl_process_give((uint64_t)ph, (uint64_t)th, trights);
+	st.self_process = (rl_handle_t)rl_process_give(ph, ph, prights);
+	st.self_thread = (rl_handle_t)rl_process_give(ph, th, trights);
 	st.irq_authority = give(ph, opts->irq_authority);
 	st.ioport_authority = give(ph, opts->ioport_authority);
 	st.phys_authority = give(ph, opts->phys_authority);
@@ -142,7 +142,7 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	for (unsigned i = 0; i < 4; i++)
 		st.handles[i] = give(ph, opts->handles[i]);
 	if (opts->initrd) {
-		int64_t h = rl_process_give((uint64_t)ph, (uint64_t)opts->initrd,
+		int64_t h = rl_process_give(ph, opts->initrd,
 					    RL_RIGHT_READ | RL_RIGHT_DUP | RL_RIGHT_TRANSFER);
 
 		st.initrd = h > 0 ? (rl_handle_t)h : 0;
@@ -152,23 +152,23 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	rl_unmap(RL_SELF_PROCESS, (uint64_t)stack, CHILD_STACK_SIZE);
 	r = rl_map((rl_handle_t)ph, (rl_handle_t)mo, 0, CHILD_STACK_TOP - CHILD_STACK_SIZE,
 		   CHILD_STACK_SIZE, RL_PROT_READ | RL_PROT_WRITE | RL_MAP_FIXED);
-	rl_handle_close((uint64_t)mo);
-	if (r < 0 || (r = rl_thread_start((uint64_t)th)) < 0) {
-		rl_handle_close((uint64_t)th);
+	rl_handle_close(mo);
+	if (r < 0 || (r = rl_thread_start(th)) < 0) {
+		rl_handle_close(th);
 		goto fail;
 	}
 	if (thread_out)
 		*thread_out = (rl_handle_t)th;
 	else
-		rl_handle_close((uint64_t)th);
+		rl_handle_close(th);
 	return ph;
 fail_stack:
 	rl_unmap(RL_SELF_PROCESS, (uint64_t)stack, CHILD_STACK_SIZE);
 fail_mo:
-	rl_handle_close((uint64_t)mo);
+	rl_handle_close(mo);
 fail:
-	rl_process_kill((uint64_t)ph, (uint64_t)r);
-	rl_handle_close((uint64_t)ph);
+	rl_process_kill(ph, r);
+	rl_handle_close(ph);
 	return r;
 }
 

@@ -4,7 +4,7 @@
 const struct rl_startup *rl_startup_info;
 
 const char *const rl_syscall_names[] = {
-#define SYSCALL(nr, name, nargs, kind) [nr] = #name,
+#define SYSCALL(nr, name, ...) [nr] = #name,
 #include <rill/syscalls.def>
 #undef SYSCALL
 };
@@ -15,7 +15,7 @@ void rl_start(const struct rl_startup *st) __attribute__((noreturn));
 void rl_exit(int64_t status)
 {
 	for (;;)
-		rl_thread_exit((uint64_t)status);
+		rl_thread_exit(status);
 }
 
 /* Returning from main ends the program, every thread of it (as exit()
@@ -27,6 +27,6 @@ void rl_start(const struct rl_startup *st)
 
 	rl_startup_info = st;
 	status = main((int)st->argc, (char **)st->argv);
-	rl_process_kill(RL_SELF_PROCESS, (uint64_t)status);
+	rl_process_kill(RL_SELF_PROCESS, status);
 	rl_exit(status);
 }

@@ -107,7 +107,7 @@ static bool counters_same(const struct rl_kcounters *a, const struct rl_kcounter
 
 void rl_test_counters_read(struct rl_kcounters *c)
 {
-	TEST_EQ(rl_kcounters((uint64_t)c, sizeof(*c)), sizeof(*c));
+	TEST_EQ(rl_kcounters(c, sizeof(*c)), sizeof(*c));
 }
 
 void rl_test_counters_settle(struct rl_kcounters *c)

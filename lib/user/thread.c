@@ -44,9 +44,9 @@ int64_t rl_thread_spawn(void (*fn)(void *), void *arg)
 	s->arg = arg;
 	t = rl_thread_create(RL_SELF_PROCESS, (uint64_t)thread_entry,
 			     ((uint64_t)s & ~15ull) - 8, (uint64_t)s, 0);
-	if (t < 0 || (r = rl_thread_start((uint64_t)t)) < 0) {
+	if (t < 0 || (r = rl_thread_start(t)) < 0) {
 		if (t >= 0)
-			rl_handle_close((uint64_t)t);
+			rl_handle_close(t);
 		rl_unmap(RL_SELF_PROCESS, (uint64_t)stack, STACK_SIZE);
 		free(rec);
 		return t < 0 ? t : r;
@@ -69,7 +69,7 @@ int64_t rl_thread_join(rl_handle_t t)
 
 	/* Only a real wait on a thread tells that it ended (a failed wait's
 	 * error could pass for a status). */
-	r = rl_handle_info((uint64_t)t, (uint64_t)&hi);
+	r = rl_handle_info(t, &hi);
 	if (r < 0)
 		return r;
 	if (hi.type != RL_OBJ_THREAD)

@@ -44,7 +44,7 @@ void rl_sleep_ns(uint64_t ns)
 	uint64_t deadline = rl_clock_ns() + ns;
 
 	/* A futex wait nobody wakes, until the deadline. */
-	while (rl_futex_wait((uint64_t)&word, 0, deadline) != -RILL_ETIMEDOUT &&
+	while (rl_futex_wait(&word, 0, deadline) != -RILL_ETIMEDOUT &&
 	       rl_clock_ns() < deadline)
 		;
 }

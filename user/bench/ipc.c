@@ -82,7 +82,7 @@ static unsigned num(const char *p)
 static struct rl_kcounters counters(void)
 {
 	struct rl_kcounters c;
-	int64_t r = rl_kcounters((uint64_t)&c, sizeof(c));
+	int64_t r = rl_kcounters(&c, sizeof(c));
 
 	if (r != sizeof(c))
 		die("kcounters: %ld", (long)r);
@@ -185,7 +185,7 @@ static void reap(int64_t p, const char *what)
 
 	if (st != 0)
 		die("%s ended with status %ld", what, (long)st);
-	rl_handle_close((uint64_t)p);
+	rl_handle_close(p);
 }
 
 /* ---- peers ------------------------------------------------------------------------ */
@@ -521,7 +521,7 @@ static void queue_action_cost(void)
 	rl_printf("BENCHREGION name=ipc_queue_action iters=16384 ns=%lu syscalls=%lu "
 		  "kernel_bytes_per_action=%lu\n", t1 - t0, s1 - s0 - 1,
 		  (unsigned long)((f0 - f1) * 4096 / 16384));
-	rl_handle_close((uint64_t)l[1]);	/* ends them all: each action -EPIPE */
+	rl_handle_close(l[1]);	/* ends them all: each action -EPIPE */
 	for (unsigned i = 0; i < 256; i++) {
 		struct rl_cqe *e = next_cqe(&q);
 
@@ -534,7 +534,7 @@ static void queue_action_cost(void)
 				    rl_ipc_result(res[e->user_data], k)->status);
 		rl_cqe_done(&q);
 	}
-	rl_handle_close((uint64_t)l[0]);
+	rl_handle_close(l[0]);
 	rl_handle_close(q.handle);
 }
 
@@ -594,7 +594,7 @@ static void conversation_mem(void)
 		if (got != req)
 			die("ipc_conversation_mem: request %lu, not %lu", (unsigned long)got,
 			    (unsigned long)req);
-		rl_handle_close((uint64_t)rl_ipc_result(res, 0)->handle);
+		rl_handle_close(rl_ipc_result(res, 0)->handle);
 		rl_cqe_done(&sq);
 	}
 	for (unsigned i = 0; i < K; i++) {
@@ -608,8 +608,8 @@ static void conversation_mem(void)
 			    rl_ipc_result(res, 2)->status);
 		rl_cqe_done(&cq);
 	}
-	rl_handle_close((uint64_t)l[0]);
-	rl_handle_close((uint64_t)l[1]);
+	rl_handle_close(l[0]);
+	rl_handle_close(l[1]);
 	rl_handle_close(cq.handle);
 	rl_handle_close(sq.handle);
 }
@@ -653,7 +653,7 @@ static void pingpong(size_t size, const char *name)
 	opts.handles[0] = l[1];
 	opts.initrd = rl_startup_info->initrd;
 	p = rl_spawn_file(PROG, 2, argv, &opts, NULL);
-	rl_handle_close((uint64_t)l[1]);
+	rl_handle_close(l[1]);
 	if (p < 0)
 		spawn_failed("pong", p);
 	memset(msg, 'm', size);
@@ -685,7 +685,7 @@ static void pingpong(size_t size, const char *name)
 		die("%s: a wrong reply", name);
 	rl_printf("BENCHREGION name=%s iters=%u ns=%lu syscalls=%lu\n", name, PINGS, t1 - t0,
 		  s1 - s0 - 1);
-	rl_handle_close((uint64_t)l[0]);
+	rl_handle_close(l[0]);
 	reap(p, "pong");
 	rl_handle_close(q.handle);
 }
@@ -718,7 +718,7 @@ static void inflight(unsigned n, bool lanes)
 		if (kids[i] < 0)
 			spawn_failed(cargv[1], kids[i]);
 	}
-	rl_handle_close((uint64_t)l[0]);
+	rl_handle_close(l[0]);
 	for (uint64_t end = rl_clock_ns() + 30000000000ull;
 	     counters().ipc_actions != a0 + n * (lanes ? 1 : 3); rl_sleep_ns(1000000))
 		if (rl_clock_ns() > end)
@@ -726,7 +726,7 @@ static void inflight(unsigned n, bool lanes)
 			    (unsigned long)(counters().ipc_actions - a0), n * (lanes ? 1 : 3));
 	opts.handles[0] = l[1];
 	srv = rl_spawn_file(PROG, 4, sargv, &opts, NULL);
-	rl_handle_close((uint64_t)l[1]);
+	rl_handle_close(l[1]);
 	if (srv < 0)
 		spawn_failed(sargv[1], srv);
 	reap(srv, sargv[1]);

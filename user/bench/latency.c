@@ -86,7 +86,7 @@ static int64_t begin(uint64_t *t0)
 	sleeper_stop = false;
 	sleeper_late = sleeper_wakes = 0;
 	r = rl_latency_probe(RL_LATPROBE_START, PROBE_NS, 0,
-			     (uint64_t)rl_startup_info->irq_authority);
+			     rl_startup_info->irq_authority);
 	if (r)
 		rl_bench_fail(PROG, "latency_probe start: %ld", (long)r);
 	th = rl_thread_spawn(sleeper, NULL);
@@ -112,9 +112,9 @@ static void end(const char *name, uint64_t t0, int64_t th, const char *unit, uin
 	r = rl_thread_join((rl_handle_t)th);
 	if (r)
 		rl_bench_fail(PROG, "%s: sleeper ended with %ld", name, (long)r);
-	rl_handle_close((rl_handle_t)th);
-	r = rl_latency_probe(RL_LATPROBE_STOP, 0, (uint64_t)&lat,
-			     (uint64_t)rl_startup_info->irq_authority);
+	rl_handle_close(th);
+	r = rl_latency_probe(RL_LATPROBE_STOP, 0, &lat,
+			     rl_startup_info->irq_authority);
 	if (r)
 		rl_bench_fail(PROG, "%s: latency_probe stop: %ld", name, (long)r);
 	if (!lat.fires || !sleeper_wakes)
@@ -165,7 +165,7 @@ static void run_ipc(void)
 	if (rl_thread_join((rl_handle_t)snd))
 		rl_bench_fail(PROG, "ipc: sender thread failed");
 	end("irqoff_ipc", t0, th, "bytes", IPC_BYTES);
-	rl_handle_close((rl_handle_t)snd);
+	rl_handle_close(snd);
 	if (out.user_data != 7 || out.result || rl_ipc_result(res, 0)->status ||
 	    rl_ipc_result(res, 0)->length != IPC_BYTES)
 		rl_bench_fail(PROG, "ipc: RECV result %ld status %d length %lu", (long)out.result,
@@ -207,7 +207,7 @@ static void run_snapshot(void)
 	for (uint64_t off = 0, step = size / (SNAP_TOUCH / 4096); off < size; off += step)
 		p[off] = 1;
 	th = begin(&t0);
-	snap = rl_memobj_cow((rl_handle_t)mo);
+	snap = rl_memobj_cow(mo);
 	if (snap < 0) {
 		rl_bench_reset();
 		rl_bench_fail(PROG, "snapshot of %lu bytes: %ld", (unsigned long)size, (long)snap);
@@ -215,9 +215,9 @@ static void run_snapshot(void)
 	end("irqoff_snapshot", t0, th, "bytes", size);
 	if (p[0] != 1)
 		rl_bench_fail(PROG, "snapshot: the source changed");
-	rl_handle_close((rl_handle_t)snap);
+	rl_handle_close(snap);
 	rl_unmap(RL_SELF_PROCESS, (uint64_t)addr, size);
-	rl_handle_close((rl_handle_t)mo);
+	rl_handle_close(mo);
 }
 
 static void run_batch(void)

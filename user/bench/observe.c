@@ -76,7 +76,7 @@ static void dispatch_getpid(void)
 	int64_t r;
 
 	r = rl_process_dispatch(RL_SELF_PROCESS, (uint64_t)stub_entry, (uint64_t)stub_begin,
-				(uint64_t)(stub_end - stub_begin));
+				(stub_end - stub_begin));
 	if (r)
 		rl_bench_fail(PROG, "process_dispatch: %ld", (long)r);
 	s0 = rl_bench_syscalls();
@@ -123,11 +123,11 @@ int main(int argc, char **argv)
 			     (((uint64_t)stack + 65536) & ~15ull) - 8, 0, RL_THREAD_SUPERVISED);
 	if (h < 0)
 		rl_bench_fail(PROG, "cannot create the supervised thread (%ld)", (long)h);
-	r = rl_thread_record((uint64_t)h, 0);
+	r = rl_thread_record(h, 0);
 	if (r < 0 || (r = rl_map(RL_SELF_PROCESS, (rl_handle_t)r, 0, 0, 4096, RL_PROT_READ)) < 0)
 		rl_bench_fail(PROG, "cannot map the stop record (%ld)", (long)r);
 	rec = (const volatile struct rl_stop_record *)r;
-	if ((r = rl_thread_start((uint64_t)h)) < 0)
+	if ((r = rl_thread_start(h)) < 0)
 		rl_bench_fail(PROG, "cannot start the supervised thread (%ld)", (long)r);
 	s0 = rl_bench_syscalls();
 	t0 = rl_clock_ns();

@@ -36,7 +36,7 @@ static int64_t one(const char *kind, struct rl_queue *q, rl_handle_t lane, int64
 	if (!strcmp(kind, "queues")) {
 		struct rl_queue_params p = { .sq_entries = 4, .cq_entries = 8 };
 
-		return rl_queue_create((uint64_t)&p);
+		return rl_queue_create(&p);
 	}
 	if (!strcmp(kind, "streams")) {
 		rl_handle_t l[2];

@@ -30,7 +30,7 @@ static uint32_t w1, w2;
 static void report(struct futex_shared *s)
 {
 	__atomic_store_n(&s->state, 1, __ATOMIC_SEQ_CST);
-	rl_futex_wake((uint64_t)&s->state, 1);
+	rl_futex_wake(&s->state, 1);
 }
 
 int main(int argc, char **argv)
@@ -50,10 +50,10 @@ int main(int argc, char **argv)
 
 		s->peer_addr = (uint64_t)a;
 		report(s);
-		if (rl_futex_wait((uint64_t)&s->word, 0, rl_clock_ns() + 30 * SEC) != 0)
+		if (rl_futex_wait(&s->word, 0, rl_clock_ns() + 30 * SEC) != 0)
 			return 3;
 		end = rl_clock_ns() + 30 * SEC;
-		while (rl_futex_wake((uint64_t)&s->back, 1) != 1)
+		while (rl_futex_wake(&s->back, 1) != 1)
 			if (rl_clock_ns() > end)
 				return 4;
 			else
@@ -64,12 +64,12 @@ int main(int argc, char **argv)
 		s->w1_addr = (uint64_t)&w1;
 		s->w2_addr = (uint64_t)&w2;
 		report(s);
-		if (rl_futex_wait((uint64_t)&w1, 0, rl_clock_ns() + 30 * SEC) != 0)
+		if (rl_futex_wait(&w1, 0, rl_clock_ns() + 30 * SEC) != 0)
 			return 3;
-		if (rl_futex_wait((uint64_t)&w2, 0, rl_clock_ns() + 30 * SEC) != 0)
+		if (rl_futex_wait(&w2, 0, rl_clock_ns() + 30 * SEC) != 0)
 			return 5;
 		while (__atomic_load_n(&w2, __ATOMIC_SEQ_CST) == 0)
-			if (rl_futex_wait((uint64_t)&w2, 0, rl_clock_ns() + 30 * SEC) == -RILL_ETIMEDOUT)
+			if (rl_futex_wait(&w2, 0, rl_clock_ns() + 30 * SEC) == -RILL_ETIMEDOUT)
 				break;
 		return __atomic_load_n(&w2, __ATOMIC_SEQ_CST) == 7 ? 0 : 6;
 	}

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 	}
 	convs = rl_alloc_pages(flight * sizeof(*convs));
 	if (!convs || rl_queue_init(&q, 64, 128) < 0 ||
-	    rl_handle_info(RL_SELF_PROCESS, (uint64_t)&me) < 0)
+	    rl_handle_info(RL_SELF_PROCESS, &me) < 0)
 		return 3;
 	while (started < total && started < flight) {
 		start(&q, lane, &convs[started], started, started);

@@ -121,11 +121,11 @@ int main(int argc, char **argv)
 					e->arg[4] = RL_IPC_CLOSE_LANE;
 					served++;
 				} else {
-					rl_handle_close((uint64_t)acc->handle);
+					rl_handle_close(acc->handle);
 					failed++;
 				}
 			} else {
-				rl_handle_close((uint64_t)acc->handle);
+				rl_handle_close(acc->handle);
 				failed++;
 			}
 			if (post_accept(&q, lane, i) < 0)

@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 			return 3;
 		x = rl_ipc_result(res, 0);
 		tok = x->handle;
-		if (tok <= 0 || rl_handle_info((uint64_t)tok, (uint64_t)&info))
+		if (tok <= 0 || rl_handle_info(tok, &info))
 			return 4;
 		seen[0] = x->offset;
 		seen[1] = x->thread;
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		if (rl_ipc_call(&q, lane, &c, res) || rl_ipc_result(res, 0)->status ||
 		    rl_ipc_result(res, 1)->status)
 			return 5;
-		return rl_handle_close((uint64_t)tok) ? 6 : 0;
+		return rl_handle_close(tok) ? 6 : 0;
 	}
 	if (back <= 0)
 		return 2;

@@ -23,7 +23,7 @@ int main(int argc, char **argv)
 	struct rl_handle_info info;
 	int64_t a;
 
-	if (mo <= 0 || rl_handle_info((uint64_t)mo, (uint64_t)&info))
+	if (mo <= 0 || rl_handle_info(mo, &info))
 		return 2;
 	a = rl_map(RL_SELF_PROCESS, mo, 0, 0, info.size, RL_PROT_READ);
 	if (a < 0)

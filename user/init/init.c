@@ -23,9 +23,9 @@
 
 static void qemu_exit(int code)
 {
-	int64_t io = rl_ioport_open((uint64_t)rl_startup_info->ioport_authority, 0xf4, 4);
+	int64_t io = rl_ioport_open(rl_startup_info->ioport_authority, 0xf4, 4);
 
-	if (io >= 0 && rl_ioport_enable((uint64_t)io) == 0)
+	if (io >= 0 && rl_ioport_enable(io) == 0)
 		__asm__ volatile("outl %0, %1" : : "a"((uint32_t)code), "Nd"((uint16_t)0xf4));
 	rl_printf("init: cannot leave QEMU (%ld)\n", (long)io);
 }
@@ -103,7 +103,7 @@ static int run_dir(const char *initrd, size_t len, const char *dir, const char *
 			continue;
 		}
 		status = rl_process_wait((rl_handle_t)p);
-		rl_handle_close((uint64_t)p);
+		rl_handle_close(p);
 		/* Any status but 0 is a failure: a program that ended itself
 		 * with a positive status skipped the tests after that point. */
 		if (status != 0) {
@@ -114,6 +114,9 @@ static int run_dir(const char *initrd, size_t len, const char *dir, const char *
 	rl_printf("%s: done programs=%d failed=%d\n", tag, progs, bad);
 	return bad;
 }
+
+/* init waits on it for ever once it has nothing to do: nobody wakes it. */
+static uint32_t idle_word;
 
 int main(int argc, char **argv)
 {
@@ -142,5 +145,5 @@ int main(int argc, char **argv)
 	}
 	rl_printf("init: user space is up; no shell yet\n");
 	for (;;)
-		rl_futex_wait((uint64_t)&a, (uint64_t)a, 0);
+		rl_futex_wait(&idle_word, 0, 0);
 }

@@ -37,7 +37,7 @@ static uint64_t obj_id(int64_t h)
 {
 	struct rl_handle_info hi;
 
-	TEST_EQ(rl_handle_info(h, (uint64_t)&hi), 0);
+	TEST_EQ(rl_handle_info(h, &hi), 0);
 	return hi.id;
 }
 
@@ -53,7 +53,7 @@ static void map_at(rl_handle_t proc, int64_t mo, uint64_t off, uint64_t addr, ui
 static int64_t regions(rl_handle_t proc, uint64_t from, struct rl_region *r, unsigned max)
 {
 	memset(r, 0xee, sizeof(*r) * max);
-	return rl_vm_regions(proc, from, (uint64_t)r, max);
+	return rl_vm_regions(proc, from, r, max);
 }
 
 /* ---- vm_regions ------------------------------------------------------------------- */
@@ -101,7 +101,7 @@ DEFINE_TEST(regions_list_areas_in_order)
 
 	/* A start inside an area lists that area whole; one past it, the next. */
 	memset(r, 0xee, sizeof(r));
-	TEST_EQ(rl_vm_regions(RL_SELF_PROCESS, a + 10 * PAGE + 5, (uint64_t)r, 1), 1);
+	TEST_EQ(rl_vm_regions(RL_SELF_PROCESS, a + 10 * PAGE + 5, r, 1), 1);
 	TEST_EQ(r[0].start, a + 8 * PAGE);
 	TEST_EQ(r[1].start, 0xeeeeeeeeeeeeeeeeull);	/* nothing written past count */
 	TEST_EQ(regions(RL_SELF_PROCESS, a + 24 * PAGE, r, 1), 1);
@@ -144,7 +144,7 @@ DEFINE_TEST(regions_many_areas)
 	}
 	TEST_ASSERT(r[N].start >= a + 2 * N * PAGE);
 	memset(r, 0xee, sizeof(r));
-	TEST_EQ(rl_vm_regions(RL_SELF_PROCESS, a, (uint64_t)r, 21), 21);
+	TEST_EQ(rl_vm_regions(RL_SELF_PROCESS, a, r, 21), 21);
 	TEST_EQ(r[20].start, a + 40 * PAGE);
 	TEST_EQ(r[21].start, 0xeeeeeeeeeeeeeeeeull);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 2 * N * PAGE), 0);
@@ -181,37 +181,37 @@ DEFINE_TEST(regions_errors)
 
 	TEST_ASSERT(ph > 0);
 	/* Handles. */
-	TEST_EQ(rl_vm_regions(0, 0, (uint64_t)r, 4), -RILL_EBADF);
-	TEST_EQ(rl_vm_regions(12345, 0, (uint64_t)r, 4), -RILL_EBADF);
-	TEST_EQ(rl_vm_regions(0x100000000ull | (uint64_t)ph, 0, (uint64_t)r, 4), -RILL_EBADF);
-	TEST_EQ(rl_vm_regions(RL_SELF_THREAD, 0, (uint64_t)r, 4), -RILL_EBADFD);
+	TEST_EQ(rl_vm_regions(0, 0, r, 4), -RILL_EBADF);
+	TEST_EQ(rl_vm_regions(12345, 0, r, 4), -RILL_EBADF);
+	TEST_EQ(rl_raw_vm_regions(0x100000000ull | (uint64_t)ph, 0, (uint64_t)r, 4), -RILL_EBADF);
+	TEST_EQ(rl_vm_regions(RL_SELF_THREAD, 0, r, 4), -RILL_EBADFD);
 	mo = new_mo(PAGE);
-	TEST_EQ(rl_vm_regions(mo, 0, (uint64_t)r, 4), -RILL_EBADFD);
+	TEST_EQ(rl_vm_regions(mo, 0, r, 4), -RILL_EBADFD);
 	weak = rl_handle_dup(ph, RL_RIGHTS_ALL & ~RL_RIGHT_MANAGE);
 	TEST_ASSERT(weak > 0);
-	TEST_EQ(rl_vm_regions(weak, 0, (uint64_t)r, 4), -RILL_EPERM);
+	TEST_EQ(rl_vm_regions(weak, 0, r, 4), -RILL_EPERM);
 	/* Start: only user addresses. */
-	TEST_EQ(rl_vm_regions(ph, RL_USER_TOP, (uint64_t)r, 4), -RILL_EINVAL);
-	TEST_EQ(rl_vm_regions(ph, KERNEL_PTR, (uint64_t)r, 4), -RILL_EINVAL);
-	TEST_EQ(rl_vm_regions(ph, ~0ull, (uint64_t)r, 4), -RILL_EINVAL);
+	TEST_EQ(rl_vm_regions(ph, RL_USER_TOP, r, 4), -RILL_EINVAL);
+	TEST_EQ(rl_vm_regions(ph, KERNEL_PTR, r, 4), -RILL_EINVAL);
+	TEST_EQ(rl_vm_regions(ph, ~0ull, r, 4), -RILL_EINVAL);
 	/* Buffers: kernel, unmapped, read-only, overflowing; count 0. */
-	TEST_EQ(rl_vm_regions(ph, 0, KERNEL_PTR, 4), -RILL_EFAULT);
-	TEST_EQ(rl_vm_regions(ph, 0, RL_USER_TOP - 48, 2), -RILL_EFAULT);
-	TEST_EQ(rl_vm_regions(ph, 0, (uint64_t)r, ~0ull), -RILL_EFAULT);
-	TEST_EQ(rl_vm_regions(ph, 0, (uint64_t)r, 1ull << 60), -RILL_EFAULT);
-	TEST_EQ(rl_vm_regions(ph, 0, BASE + 0x5000000, 1), -RILL_EFAULT);	/* unmapped */
+	TEST_EQ(rl_raw_vm_regions(ph, 0, KERNEL_PTR, 4), -RILL_EFAULT);
+	TEST_EQ(rl_raw_vm_regions(ph, 0, RL_USER_TOP - 48, 2), -RILL_EFAULT);
+	TEST_EQ(rl_vm_regions(ph, 0, r, ~0ull), -RILL_EFAULT);
+	TEST_EQ(rl_vm_regions(ph, 0, r, 1ull << 60), -RILL_EFAULT);
+	TEST_EQ(rl_raw_vm_regions(ph, 0, BASE + 0x5000000, 1), -RILL_EFAULT);	/* unmapped */
 	ro = rl_handle_dup(mo, RL_RIGHT_READ);
 	a = (uint64_t)rl_map(RL_SELF_PROCESS, (rl_handle_t)ro, 0, 0, PAGE, RL_PROT_READ);
 	TEST_ASSERT((int64_t)a > 0);
-	TEST_EQ(rl_vm_regions(ph, 0, a, 1), -RILL_EFAULT);
+	TEST_EQ(rl_raw_vm_regions(ph, 0, a, 1), -RILL_EFAULT);
 	TEST_EQ(rl_vm_regions(ph, 0, 0, 0), 0);
-	TEST_EQ(rl_vm_regions(ph, 0, KERNEL_PTR, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_vm_regions(ph, 0, KERNEL_PTR, 0), -RILL_EFAULT);
 	/* The good call still works. */
-	TEST_EQ(rl_vm_regions(ph, 0, (uint64_t)r, 4), 1);
+	TEST_EQ(rl_vm_regions(ph, 0, r, 4), 1);
 	/* An ended process has no areas. */
 	TEST_EQ(rl_process_kill(ph, 0), 0);
 	TEST_EQ(rl_process_wait((rl_handle_t)ph), 0);
-	TEST_EQ(rl_vm_regions(ph, 0, (uint64_t)r, 4), 0);
+	TEST_EQ(rl_vm_regions(ph, 0, r, 4), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, PAGE), 0);
 	TEST_EQ(rl_handle_close(ro), 0);
 	TEST_EQ(rl_handle_close(mo), 0);
@@ -295,7 +295,7 @@ static uint64_t rw_read64(int64_t ph, uint64_t addr, int64_t *err)
 {
 	uint64_t v = 0;
 
-	*err = rl_process_rw(ph, addr, (uint64_t)&v, 8, RL_RW_READ);
+	*err = rl_process_rw(ph, addr, &v, 8, RL_RW_READ);
 	return v;
 }
 
@@ -334,14 +334,14 @@ DEFINE_TEST(reserve_takes_the_range)
 	TEST_EQ(r[0].length, 4 * PAGE);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, 4 * PAGE), 0);
 	/* No access at all, and no protection can be added. */
-	TEST_EQ(rl_futex_wait(a, 1, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_futex_wait(a, 1, 0), -RILL_EFAULT);
 	TEST_EQ(rl_protect(RL_SELF_PROCESS, a, PAGE, RL_PROT_READ), -RILL_EACCES);
 	TEST_EQ(rl_protect(RL_SELF_PROCESS, a, PAGE, 0), 0);
 	/* A write through process_rw faults too, and makes nothing. */
 	{
 		uint64_t v = 7;
 
-		TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a, (uint64_t)&v, 8, RL_RW_WRITE),
+		TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a, &v, 8, RL_RW_WRITE),
 			-RILL_EFAULT);
 	}
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 16 * PAGE), 0);
@@ -406,7 +406,7 @@ DEFINE_TEST(reserve_then_map_fixed_into_it)
 	/* A reservation over a mapping with REPLACE: the mapping goes. */
 	TEST_EQ(rl_map(RL_SELF_PROCESS, 0, 0, a + 4 * PAGE, 4 * PAGE,
 		       RL_MAP_RESERVE | RL_MAP_FIXED | RL_MAP_REPLACE), (int64_t)a + 4 * PAGE);
-	TEST_EQ(rl_futex_wait((uint64_t)p, 1, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_futex_wait((uint64_t)p, 1, 0), -RILL_EFAULT);
 	TEST_EQ(regions(RL_SELF_PROCESS, a, r, 3), 3);
 	TEST_EQ(r[1].flags, RL_MAP_RESERVE);
 	TEST_EQ(r[1].object, 0);
@@ -614,7 +614,7 @@ static void futex_waiter(void *arg)
 {
 	uint64_t i = (uint64_t)arg;
 
-	fw_result[i] = rl_futex_wait(BASE + 0xc000000 + i * 4 * PAGE, 0, 0);
+	fw_result[i] = rl_raw_futex_wait(BASE + 0xc000000 + i * 4 * PAGE, 0, 0);
 }
 
 DEFINE_TEST(replace_wakes_futex_waiters_with_efault)
@@ -639,8 +639,8 @@ DEFINE_TEST(replace_wakes_futex_waiters_with_efault)
 	rl_sleep_ns(20 * MS);
 	TEST_EQ(fw_result[1], 1);
 	/* A wait on the new mapping is a wait on the new object's word. */
-	TEST_EQ(rl_futex_wait(a, 5, 0), -RILL_EAGAIN);
-	TEST_EQ(rl_futex_wake(a + 4 * PAGE, 1), 1);
+	TEST_EQ(rl_raw_futex_wait(a, 5, 0), -RILL_EAGAIN);
+	TEST_EQ(rl_raw_futex_wake(a + 4 * PAGE, 1), 1);
 	TEST_EQ(rl_thread_join((rl_handle_t)th[1]), 0);
 	TEST_EQ(fw_result[1], 0);
 	TEST_EQ(rl_handle_close(th[0]), 0);
@@ -659,7 +659,7 @@ DEFINE_TEST(replace_failure_keeps_the_old_mapping)
 	unsigned n;
 
 	map_at((rl_handle_t)ph, mo, 0, a, PAGE, RW);
-	TEST_EQ(rl_process_rw(ph, a, (uint64_t)&v, 8, RL_RW_WRITE), 8);
+	TEST_EQ(rl_process_rw(ph, a, &v, 8, RL_RW_WRITE), 8);
 	TEST_EQ(regions((rl_handle_t)ph, a, r0, 2), 2);	/* (and the clock page) */
 	/* Rights, arguments: refused before anything changes. */
 	ro = rl_handle_dup(other, RL_RIGHT_READ);
@@ -708,7 +708,7 @@ static uint64_t budget_used(void)
 {
 	struct rl_budget b;
 
-	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, (uint64_t)&b), 0);
+	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, &b), 0);
 	return b.used;
 }
 
@@ -838,7 +838,7 @@ DEFINE_TEST(discard_large_sparse_and_other_process)
 	map_at((rl_handle_t)ph, mo, 0, a, len, RW);
 	for (uint64_t o = 0; o < len; o += 8ull << 20) {
 		x = o + 1;
-		TEST_EQ(rl_process_rw(ph, a + o, (uint64_t)&x, 8, RL_RW_WRITE), 8);
+		TEST_EQ(rl_process_rw(ph, a + o, &x, 8, RL_RW_WRITE), 8);
 	}
 	kc_read(&c1);
 	TEST_EQ(c1.user_pages, c0.user_pages + 8 + 1);	/* and the code page */
@@ -911,7 +911,7 @@ static uint64_t rd(int64_t ph, uint64_t addr)
 
 static void wr(int64_t ph, uint64_t addr, uint64_t v)
 {
-	TEST_EQ(rl_process_rw(ph, addr, (uint64_t)&v, 8, RL_RW_WRITE), 8);
+	TEST_EQ(rl_process_rw(ph, addr, &v, 8, RL_RW_WRITE), 8);
 }
 
 /* The area of proc at addr (must exist). */
@@ -919,7 +919,7 @@ static struct rl_region area_at(int64_t ph, uint64_t addr)
 {
 	struct rl_region r;
 
-	TEST_EQ(rl_vm_regions(ph, addr, (uint64_t)&r, 1), 1);
+	TEST_EQ(rl_vm_regions(ph, addr, &r, 1), 1);
 	TEST_ASSERT(r.start <= addr && addr < r.start + r.length);
 	return r;
 }
@@ -1067,12 +1067,12 @@ DEFINE_TEST(fork_sparse_64m_is_cheap)
 	dst = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(dst > 0);
 	kc_settle(&c0);
-	TEST_EQ(rl_process_budget(dst, (uint64_t)&b0), 0);
+	TEST_EQ(rl_process_budget(dst, &b0), 0);
 	t0 = rl_clock_ns();
 	TEST_EQ(rl_vm_fork(dst, src), 0);
 	dt = rl_clock_ns() - t0;
 	kc_read(&c1);
-	TEST_EQ(rl_process_budget(dst, (uint64_t)&b1), 0);
+	TEST_EQ(rl_process_budget(dst, &b1), 0);
 	rl_printf("aspace: fork of a 64 MiB area with 4 pages touched (and a code page): "
 		  "%lu us, %lu tree nodes, %lu objects, %lu budget bytes, %lu new pages\n",
 		  (unsigned long)(dt / 1000), (unsigned long)(c1.memobj_nodes - c0.memobj_nodes),
@@ -1110,10 +1110,10 @@ DEFINE_TEST(fork_enomem_changes_nothing)
 	n = regions((rl_handle_t)src, 0, before, 4);
 	TEST_EQ(n, 3);	/* code, the area, the clock page */
 	kc_settle(&c0);
-	TEST_EQ(rl_process_budget(dst, (uint64_t)&b0), 0);
+	TEST_EQ(rl_process_budget(dst, &b0), 0);
 	TEST_EQ(rl_vm_fork(dst, src), -RILL_ENOMEM);	/* 1 MiB of shared pages to pay */
 	kc_read(&c1);
-	TEST_EQ(rl_process_budget(dst, (uint64_t)&b1), 0);
+	TEST_EQ(rl_process_budget(dst, &b1), 0);
 	TEST_EQ(b1.used, b0.used);
 	TEST_EQ(c1.memobjs, c0.memobjs);
 	TEST_EQ(c1.memobj_nodes, c0.memobj_nodes);
@@ -1153,7 +1153,7 @@ DEFINE_TEST(fork_errors)
 	/* Handles and rights, on either side. */
 	TEST_EQ(rl_vm_fork(12345, src), -RILL_EBADF);
 	TEST_EQ(rl_vm_fork(dst, 12345), -RILL_EBADF);
-	TEST_EQ(rl_vm_fork(0x100000000ull | (uint64_t)dst, src), -RILL_EBADF);
+	TEST_EQ(rl_raw_vm_fork(0x100000000ull | (uint64_t)dst, src), -RILL_EBADF);
 	TEST_EQ(rl_vm_fork(RL_SELF_THREAD, src), -RILL_EBADFD);
 	mo = new_mo(PAGE);
 	TEST_EQ(rl_vm_fork(dst, mo), -RILL_EBADFD);

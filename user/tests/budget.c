@@ -81,7 +81,7 @@ static void run_hog(const char *kind, int64_t want_status, uint64_t min_made)
 	int64_t page, a, ph;
 	uint64_t served0 = served;
 
-	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, (uint64_t)&mine0), 0);
+	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, &mine0), 0);
 	TEST_EQ(rl_queue_init(&q, 4, 8), 0);
 	page = rl_memobj_create(4096, 0);
 	TEST_ASSERT(page > 0);
@@ -92,10 +92,10 @@ static void run_hog(const char *kind, int64_t want_status, uint64_t min_made)
 	ph = rl_spawn_file("bin/budget-hog", 2, argv, &opts, NULL);
 	TEST_ASSERT(ph > 0);
 	/* Its budget is its own, carved out of ours. */
-	TEST_EQ(rl_process_budget((uint64_t)ph, (uint64_t)&hogs), 0);
+	TEST_EQ(rl_process_budget(ph, &hogs), 0);
 	TEST_EQ(hogs.limit, HOG_BUDGET);
 	TEST_ASSERT(hogs.id != mine0.id);
-	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, (uint64_t)&mine), 0);
+	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, &mine), 0);
 	TEST_ASSERT(mine.used >= mine0.used + HOG_BUDGET);
 	/* The neighbour serves all along, until the hog has ended. */
 	TEST_EQ(rl_queue_init(&wq, 2, 4), 0);
@@ -107,7 +107,7 @@ static void run_hog(const char *kind, int64_t want_status, uint64_t min_made)
 	while (!(c = rl_peek_cqe(&wq))) {
 		TEST_ASSERT(rl_clock_ns() < deadline);
 		round_trip(&q, trips++);
-		if (rl_process_budget((uint64_t)ph, (uint64_t)&hogs) == 0 && hogs.used > hogs.limit)
+		if (rl_process_budget(ph, &hogs) == 0 && hogs.used > hogs.limit)
 			rl_test_fail(__FILE__, __LINE__, "%s: budget overdrawn: %lu of %lu", kind,
 				     (unsigned long)hogs.used, (unsigned long)hogs.limit);
 	}
@@ -126,9 +126,9 @@ static void run_hog(const char *kind, int64_t want_status, uint64_t min_made)
 	/* We can still make what we need, and the server still answers. */
 	round_trip(&q, trips++);
 	TEST_ASSERT(served > served0);
-	TEST_EQ(rl_handle_close((uint64_t)ph), 0);
+	TEST_EQ(rl_handle_close(ph), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, 4096), 0);
-	TEST_EQ(rl_handle_close((uint64_t)page), 0);
+	TEST_EQ(rl_handle_close(page), 0);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)q.hdr, q.hdr->ring_size), 0);
 	/* The hog's carved budget is given back (its last thread may still
@@ -136,7 +136,7 @@ static void run_hog(const char *kind, int64_t want_status, uint64_t min_made)
 	 * for the addresses we used (kept until we end) and the like. */
 	deadline = rl_clock_ns() + 5000 * MS;
 	do {
-		TEST_EQ(rl_process_budget(RL_SELF_PROCESS, (uint64_t)&mine), 0);
+		TEST_EQ(rl_process_budget(RL_SELF_PROCESS, &mine), 0);
 		if (mine.used < mine0.used + 64 * 1024)
 			break;
 		rl_sleep_ns(5 * MS);
@@ -158,10 +158,10 @@ static void neighbour_stop(void)
 {
 	/* Closing the server's lane ends its wait with -EPIPE. */
 	serve_stop = 1;
-	TEST_EQ(rl_handle_close((uint64_t)lanes[0]), 0);
+	TEST_EQ(rl_handle_close(lanes[0]), 0);
 	TEST_EQ(rl_thread_join((rl_handle_t)server_thread), 0);
-	TEST_EQ(rl_handle_close((uint64_t)server_thread), 0);
-	TEST_EQ(rl_handle_close((uint64_t)lanes[1]), 0);
+	TEST_EQ(rl_handle_close(server_thread), 0);
+	TEST_EQ(rl_handle_close(lanes[1]), 0);
 }
 
 static void hog_test(const char *kind, int64_t want_status, uint64_t min_made)
@@ -210,17 +210,17 @@ DEFINE_TEST(budget_carving)
 	struct rl_budget mine, child;
 	int64_t ph;
 
-	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, (uint64_t)&mine), 0);
+	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, &mine), 0);
 	TEST_ASSERT(mine.used > 0 && mine.used <= mine.limit);
 	TEST_EQ(rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, mine.limit), -RILL_ENOMEM);
 	TEST_EQ(rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, ~0ull), -RILL_ENOMEM);
 	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(ph > 0);
-	TEST_EQ(rl_process_budget((uint64_t)ph, (uint64_t)&child), 0);
+	TEST_EQ(rl_process_budget(ph, &child), 0);
 	TEST_EQ(child.id, mine.id);
-	TEST_EQ(rl_handle_close((uint64_t)ph), 0);
+	TEST_EQ(rl_handle_close(ph), 0);
 	/* Too small to hold even the process: refused, nothing left over. */
 	TEST_EQ(rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 64), -RILL_ENOMEM);
 	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, 0), -RILL_EFAULT);
-	TEST_EQ(rl_process_budget(12345, (uint64_t)&child), -RILL_EBADF);
+	TEST_EQ(rl_process_budget(12345, &child), -RILL_EBADF);
 }

@@ -28,7 +28,7 @@ static uint64_t id_of(int64_t h)
 {
 	struct rl_handle_info info;
 
-	TEST_EQ(rl_handle_info((uint64_t)h, (uint64_t)&info), 0);
+	TEST_EQ(rl_handle_info(h, &info), 0);
 	return info.id;
 }
 
@@ -110,16 +110,16 @@ static void warm_up(void)
 	memset(&wb, 0, sizeof(wb));
 	TEST_EQ(rl_stream(l), 0);
 	imbue_extract(l, 0, true, &x);
-	TEST_EQ(rl_handle_close((uint64_t)x.handle), 0);
-	TEST_EQ(rl_handle_close((uint64_t)l[0]), 0);
-	TEST_EQ(rl_handle_close((uint64_t)l[1]), 0);
+	TEST_EQ(rl_handle_close(x.handle), 0);
+	TEST_EQ(rl_handle_close(l[0]), 0);
+	TEST_EQ(rl_handle_close(l[1]), 0);
 }
 
 static uint64_t budget_used(void)
 {
 	struct rl_budget b;
 
-	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, (uint64_t)&b), 0);
+	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, &b), 0);
 	return b.used;
 }
 
@@ -145,7 +145,7 @@ DEFINE_TEST(forward_across_three_processes)
 	opts.handles[0] = l1[1];
 	cp = rl_spawn_file("bin/ipc-test-peer", 2, cargv, &opts, &ct);
 	TEST_ASSERT(cp > 0);
-	TEST_EQ(rl_handle_close((uint64_t)l1[1]), 0);
+	TEST_EQ(rl_handle_close(l1[1]), 0);
 	cpid = id_of(cp);
 	ctid = id_of(ct);
 	TEST_ASSERT(cpid != me);
@@ -159,21 +159,21 @@ DEFINE_TEST(forward_across_three_processes)
 	TEST_EQ(x->length, 0);			/* imbued by C itself */
 	tok = x->handle;
 	TEST_ASSERT(tok > 0);
-	TEST_EQ(rl_handle_info((uint64_t)tok, (uint64_t)&info), 0);
+	TEST_EQ(rl_handle_info(tok, &info), 0);
 	TEST_EQ(info.type, RL_OBJ_CREDS);
 	TEST_EQ(info.rights, RL_RIGHT_TRANSFER | RL_RIGHT_DUP);
 	TEST_EQ(info.size, 0);
 	TEST_EQ(rl_process_wait((rl_handle_t)cp), 0);
-	TEST_EQ(rl_handle_close((uint64_t)cp), 0);
-	TEST_EQ(rl_handle_close((uint64_t)ct), 0);
-	TEST_EQ(rl_handle_close((uint64_t)l1[0]), 0);
+	TEST_EQ(rl_handle_close(cp), 0);
+	TEST_EQ(rl_handle_close(ct), 0);
+	TEST_EQ(rl_handle_close(l1[0]), 0);
 
 	/* The token outlives its client; D sees C, forwarded by us. */
 	TEST_EQ(rl_stream(l2), 0);
 	opts.handles[0] = l2[1];
 	dp = rl_spawn_file("bin/ipc-test-peer", 2, dargv, &opts, NULL);
 	TEST_ASSERT(dp > 0);
-	TEST_EQ(rl_handle_close((uint64_t)l2[1]), 0);
+	TEST_EQ(rl_handle_close(l2[1]), 0);
 	rl_chain_init(pc);
 	rl_chain_imbue_token(pc, tok);
 	TEST_EQ(call(l2[0], pc, res), 0);
@@ -195,9 +195,9 @@ DEFINE_TEST(forward_across_three_processes)
 	TEST_EQ(x->length, id_of(dp));		/* ... forwarded by D */
 	TEST_EQ(x->handle, 0);			/* no token asked for */
 	TEST_EQ(rl_process_wait((rl_handle_t)dp), 0);
-	TEST_EQ(rl_handle_close((uint64_t)dp), 0);
-	TEST_EQ(rl_handle_close((uint64_t)l2[0]), 0);
-	TEST_EQ(rl_handle_close((uint64_t)tok), 0);
+	TEST_EQ(rl_handle_close(dp), 0);
+	TEST_EQ(rl_handle_close(l2[0]), 0);
+	TEST_EQ(rl_handle_close(tok), 0);
 	rl_test_counters_expect_back_but_tables(&c0);
 }
 
@@ -241,21 +241,21 @@ DEFINE_TEST(tokens_in_one_process)
 	imbue_extract(l, tok, true, &x);
 	TEST_ASSERT(x.handle > 0 && x.handle != tok);
 	TEST_EQ(id_of(x.handle), id_of(tok));	/* the same token object */
-	TEST_EQ(rl_handle_close((uint64_t)x.handle), 0);
+	TEST_EQ(rl_handle_close(x.handle), 0);
 
 	/* Without TRANSFER: no imbue. TRANSFER alone is enough. */
-	weak = (rl_handle_t)rl_handle_dup((uint64_t)tok, RL_RIGHT_DUP);
+	weak = (rl_handle_t)rl_handle_dup(tok, RL_RIGHT_DUP);
 	TEST_ASSERT(weak > 0);
 	rl_chain_init(pa);
 	rl_chain_imbue_token(pa, weak);
 	TEST_EQ(call(l[0], pa, ra), -RILL_EPERM);
-	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
-	weak = (rl_handle_t)rl_handle_dup((uint64_t)tok, RL_RIGHT_TRANSFER);
+	TEST_EQ(rl_handle_close(weak), 0);
+	weak = (rl_handle_t)rl_handle_dup(tok, RL_RIGHT_TRANSFER);
 	TEST_ASSERT(weak > 0);
 	imbue_extract(l, weak, false, &x);
 	TEST_EQ(x.offset, me);
 	TEST_EQ(x.length, me);
-	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+	TEST_EQ(rl_handle_close(weak), 0);
 
 	/* A token pushed and pulled is a token. */
 	rl_chain_init(pa);
@@ -269,14 +269,14 @@ DEFINE_TEST(tokens_in_one_process)
 	TEST_EQ(rl_ipc_result(rb, 0)->status, 0);
 	moved = rl_ipc_result(rb, 0)->handle;
 	TEST_ASSERT(moved > 0);
-	TEST_EQ(rl_handle_close((uint64_t)tok), 0);
+	TEST_EQ(rl_handle_close(tok), 0);
 	imbue_extract(l, moved, false, &x);
 	TEST_EQ(x.offset, me);
 	TEST_EQ(x.thread, my_thread);
-	TEST_EQ(rl_handle_close((uint64_t)moved), 0);
+	TEST_EQ(rl_handle_close(moved), 0);
 	TEST_EQ(budget_used(), u0);		/* the token is gone, and its charge */
-	TEST_EQ(rl_handle_close((uint64_t)l[0]), 0);
-	TEST_EQ(rl_handle_close((uint64_t)l[1]), 0);
+	TEST_EQ(rl_handle_close(l[0]), 0);
+	TEST_EQ(rl_handle_close(l[1]), 0);
 	rl_test_counters_expect_back(&c0);
 }
 
@@ -369,7 +369,7 @@ DEFINE_TEST(token_errors)
 	rl_chain_imbue_token(pa, tok);
 	TEST_EQ(rl_chain_prep(rl_get_sqe(Q()), l[0], pa, ra, 9), 0);
 	TEST_EQ(rl_submit(Q()), 1);
-	TEST_EQ(rl_handle_close((uint64_t)l[1]), 0);
+	TEST_EQ(rl_handle_close(l[1]), 0);
 	rl_submit_and_wait(Q(), 1, rl_clock_ns() + 5000000000ull);
 	{
 		struct rl_cqe *e = rl_peek_cqe(Q());
@@ -380,17 +380,17 @@ DEFINE_TEST(token_errors)
 		rl_cqe_done(Q());
 	}
 	TEST_EQ(rl_ipc_result(ra, 0)->status, -RILL_EPIPE);
-	TEST_EQ(rl_handle_close((uint64_t)l[0]), 0);
+	TEST_EQ(rl_handle_close(l[0]), 0);
 
 	/* A closed token's handle is gone. */
-	TEST_EQ(rl_handle_close((uint64_t)tok), 0);
+	TEST_EQ(rl_handle_close(tok), 0);
 	TEST_EQ(rl_stream(l), 0);
 	rl_chain_init(pa);
 	rl_chain_imbue_token(pa, tok);
 	TEST_EQ(call(l[0], pa, ra), -RILL_EBADF);
-	TEST_EQ(rl_handle_close((uint64_t)l[0]), 0);
-	TEST_EQ(rl_handle_close((uint64_t)l[1]), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(l[0]), 0);
+	TEST_EQ(rl_handle_close(l[1]), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 	/* Every reference dropped: the token object is freed. */
 	rl_test_counters_expect_back(&c0);
 }

@@ -103,7 +103,7 @@ static void run_workers(uint32_t yield, uint64_t seed0)
 	}
 	for (int i = 0; i < WORKERS; i++) {
 		TEST_EQ(rl_thread_join((rl_handle_t)t[i]), 0);
-		TEST_EQ(rl_handle_close((uint64_t)t[i]), 0);
+		TEST_EQ(rl_handle_close(t[i]), 0);
 		if (k[i].bad)
 			rl_test_fail(__FILE__, __LINE__, "worker %d (%s): register state %d damaged",
 				     i, k[i].avx ? "AVX" : "SSE", k[i].bad);
@@ -111,7 +111,7 @@ static void run_workers(uint32_t yield, uint64_t seed0)
 	}
 	for (int i = 0; i < 2; i++) {
 		TEST_EQ(rl_process_wait((rl_handle_t)peer[i]), 0);
-		TEST_EQ(rl_handle_close((uint64_t)peer[i]), 0);
+		TEST_EQ(rl_handle_close(peer[i]), 0);
 	}
 	TEST_ASSERT(seen > 0);
 	rl_printf("fpu: %s workers, %lu switches between them seen mid-round\n",
@@ -213,7 +213,7 @@ DEFINE_TEST(new_thread_starts_clean)
 	if (f.avx)
 		__asm__ volatile("vzeroupper");
 	TEST_EQ(rl_thread_join((rl_handle_t)t), 0);
-	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+	TEST_EQ(rl_handle_close(t), 0);
 	TEST_EQ(*(uint16_t *)f.env, 0x37f);		/* FCW */
 	TEST_EQ(*(uint16_t *)(f.env + 4) & 0x3800, 0);	/* FSW: TOP 0 */
 	TEST_EQ(*(uint16_t *)(f.env + 8), 0xffff);	/* FTW: every register empty */
@@ -329,7 +329,7 @@ static int64_t stopped_thread(struct fpu_work *w)
 			     RL_THREAD_SUPERVISED);
 	if (h <= 0)
 		rl_test_fail(__FILE__, __LINE__, "thread_create: %ld", (long)h);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_SYSCALL);
 	TEST_EQ(c.aux[0], 39);
 	return h;
@@ -339,10 +339,10 @@ static void end_thread(int64_t h, uint64_t flags, int64_t want)
 {
 	struct rl_cqe c;
 
-	TEST_EQ(rl_thread_resume((uint64_t)h, flags, 0), 0);
+	TEST_EQ(rl_thread_resume(h, flags, 0), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ((int64_t)c.aux[0], want);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 }
 
 /* The 80-bit form of a double (normal, nonzero). */
@@ -373,10 +373,10 @@ DEFINE_TEST(fpu_get_set_roundtrip)
 	fpu_work_fill(&w, 77, &last);
 	w.yield = (uint32_t)avx;
 	h = stopped_thread(&w);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, 0, 0), size);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, 0, 0), size);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_GET, 0, 0), size);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, 0, 0), size);
 	memset(&a, 0xcc, sizeof(a));
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, (uint64_t)&a, sizeof(a)), size);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_GET, &a, sizeof(a)), size);
 	/* What it loaded, as it loaded it. */
 	TEST_EQ(a.fcw, w.fcw_in);
 	TEST_EQ(a.mxcsr, w.mxcsr_in);
@@ -403,8 +403,8 @@ DEFINE_TEST(fpu_get_set_roundtrip)
 	a.mxcsr = 0x1f80 | 0x6000;		/* round toward zero */
 	a.fcw = 0x37f | 0x0c00;
 	to_ext80(-6.5, a.st[0]);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&a, size), size);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &a, size), size);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_SYSCALL);
 	TEST_EQ(w.mxcsr_out, 0x7f80);
 	TEST_EQ(w.fcw_out, 0xf7f);
@@ -416,7 +416,7 @@ DEFINE_TEST(fpu_get_set_roundtrip)
 				TEST_EQ(w.out[i][16 + j], (uint8_t)(255 - i * 16 - j));
 		}
 	/* Stopped again: what it has now (its x87 stack is empty). */
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, (uint64_t)&a, size), size);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_GET, &a, size), size);
 	TEST_EQ(a.mxcsr, 0x7f80);
 	TEST_EQ(a.ftw, 0);
 	TEST_EQ(a.xmm[3][1], 3 * 16 + 1);
@@ -438,12 +438,12 @@ DEFINE_TEST(fpu_set_initial_components)
 	fpu_work_fill(&w, 78, &last);
 	w.yield = (uint32_t)avx;
 	h = stopped_thread(&w);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, (uint64_t)&a, size), size);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_GET, &a, size), size);
 	a.xstate_bv = RL_FPU_XSTATE_X87;	/* SSE and AVX: initial */
 	a.mxcsr = 0x1f80;
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&a, size), size);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &a, size), size);
 	memset(&a, 0xee, sizeof(a));
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, (uint64_t)&a, size), size);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_GET, &a, size), size);
 	TEST_EQ(a.xstate_bv, avx ? 7 : 3);
 	TEST_EQ(a.fcw, w.fcw_in);		/* x87 kept */
 	for (int i = 0; i < 16; i++)
@@ -452,7 +452,7 @@ DEFINE_TEST(fpu_set_initial_components)
 			if (avx)
 				TEST_EQ(a.ymm_hi[i][j], 0);
 		}
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_SYSCALL);
 	for (int i = 0; i < 16; i++)
 		for (int j = 0; j < (avx ? 32 : 16); j++)
@@ -486,60 +486,60 @@ DEFINE_TEST(fpu_errors_and_hostile_areas)
 	fpu_work_fill(&w, 79, &last);
 	w.yield = (uint32_t)avx;
 	h = stopped_thread(&w);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, (uint64_t)&good, size), size);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_GET, &good, size), size);
 	/* Operation, handle, rights. */
-	TEST_EQ(rl_thread_fpu((uint64_t)h, 2, (uint64_t)&a, size), -RILL_EINVAL);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, ~0ull, (uint64_t)&a, size), -RILL_EINVAL);
-	TEST_EQ(rl_thread_fpu(12345, RL_FPU_GET, (uint64_t)&a, size), -RILL_EBADF);
-	TEST_EQ(rl_thread_fpu((uint64_t)h | 1ull << 32, RL_FPU_GET, (uint64_t)&a, size),
+	TEST_EQ(rl_thread_fpu(h, 2, &a, size), -RILL_EINVAL);
+	TEST_EQ(rl_thread_fpu(h, ~0ull, &a, size), -RILL_EINVAL);
+	TEST_EQ(rl_thread_fpu(12345, RL_FPU_GET, &a, size), -RILL_EBADF);
+	TEST_EQ(rl_raw_thread_fpu((uint64_t)h | 1ull << 32, RL_FPU_GET, (uint64_t)&a, size),
 		-RILL_EBADF);
-	TEST_EQ(rl_thread_fpu(sq.handle, RL_FPU_GET, (uint64_t)&a, size), -RILL_EBADFD);
-	TEST_EQ(rl_thread_fpu(RL_SELF_PROCESS, RL_FPU_GET, (uint64_t)&a, size), -RILL_EBADFD);
-	weak = rl_handle_dup((uint64_t)h, RL_RIGHTS_ALL & ~RL_RIGHT_OBSERVE);
+	TEST_EQ(rl_thread_fpu(sq.handle, RL_FPU_GET, &a, size), -RILL_EBADFD);
+	TEST_EQ(rl_thread_fpu(RL_SELF_PROCESS, RL_FPU_GET, &a, size), -RILL_EBADFD);
+	weak = rl_handle_dup(h, RL_RIGHTS_ALL & ~RL_RIGHT_OBSERVE);
 	TEST_ASSERT(weak > 0);
-	TEST_EQ(rl_thread_fpu((uint64_t)weak, RL_FPU_GET, (uint64_t)&a, size), -RILL_EPERM);
-	TEST_EQ(rl_thread_fpu((uint64_t)weak, RL_FPU_SET, (uint64_t)&good, size), -RILL_EPERM);
-	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+	TEST_EQ(rl_thread_fpu(weak, RL_FPU_GET, &a, size), -RILL_EPERM);
+	TEST_EQ(rl_thread_fpu(weak, RL_FPU_SET, &good, size), -RILL_EPERM);
+	TEST_EQ(rl_handle_close(weak), 0);
 	/* Lengths and pointers. */
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, (uint64_t)&a, size - 1), -RILL_EINVAL);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, (uint64_t)&a, 1), -RILL_EINVAL);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&good, size - 1), -RILL_EINVAL);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&good, size + 1), -RILL_EINVAL);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&good, ~0ull), -RILL_EINVAL);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, 0x10, size), -RILL_EFAULT);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, 0xffff800000000000ull, size), -RILL_EFAULT);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, 0x7ffffffffff0ull, size), -RILL_EFAULT);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, 0x10, size), -RILL_EFAULT);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, 0xffffffff80000000ull, size), -RILL_EFAULT);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_GET, &a, size - 1), -RILL_EINVAL);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_GET, &a, 1), -RILL_EINVAL);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &good, size - 1), -RILL_EINVAL);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &good, size + 1), -RILL_EINVAL);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &good, ~0ull), -RILL_EINVAL);
+	TEST_EQ(rl_raw_thread_fpu(h, RL_FPU_GET, 0x10, size), -RILL_EFAULT);
+	TEST_EQ(rl_raw_thread_fpu(h, RL_FPU_GET, 0xffff800000000000ull, size), -RILL_EFAULT);
+	TEST_EQ(rl_raw_thread_fpu(h, RL_FPU_GET, 0x7ffffffffff0ull, size), -RILL_EFAULT);
+	TEST_EQ(rl_raw_thread_fpu(h, RL_FPU_SET, 0x10, size), -RILL_EFAULT);
+	TEST_EQ(rl_raw_thread_fpu(h, RL_FPU_SET, 0xffffffff80000000ull, size), -RILL_EFAULT);
 	/* Headers and MXCSR XRSTOR would fault on. */
 	a = good;
 	a.xstate_bv |= 1ull << 3;
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&a, size), -RILL_EINVAL);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &a, size), -RILL_EINVAL);
 	a = good;
 	a.xstate_bv = 1ull << 63;
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&a, size), -RILL_EINVAL);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &a, size), -RILL_EINVAL);
 	if (!avx) {
 		a = good;
 		a.xstate_bv |= RL_FPU_XSTATE_AVX;
-		TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&a, size), -RILL_EINVAL);
+		TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &a, size), -RILL_EINVAL);
 	}
 	a = good;
 	a.xcomp_bv = 1ull << 63 | good.xstate_bv;	/* the compacted form */
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&a, size), -RILL_EINVAL);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &a, size), -RILL_EINVAL);
 	for (int i = 0; i < 6; i++) {
 		a = good;
 		a.reserved2[i] = 1ull << (i * 9);
-		TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&a, size), -RILL_EINVAL);
+		TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &a, size), -RILL_EINVAL);
 	}
 	if (good.mxcsr_mask != 0xffffffffu) {
 		a = good;
 		a.mxcsr = 0x1f80 | (~good.mxcsr_mask & -~good.mxcsr_mask);	/* lowest reserved bit */
-		TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&a, size), -RILL_EINVAL);
+		TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &a, size), -RILL_EINVAL);
 		a.mxcsr = 0xffffffffu;
-		TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&a, size), -RILL_EINVAL);
+		TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &a, size), -RILL_EINVAL);
 	}
 	/* Refused areas changed nothing. */
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, (uint64_t)&back, size), size);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_GET, &back, size), size);
 	TEST_EQ(memcmp(&back, &good, size), 0);
 	/* Garbage: random bytes are refused (header); random bytes with the
 	 * rules kept are taken and read back as given. */
@@ -558,11 +558,11 @@ DEFINE_TEST(fpu_errors_and_hostile_areas)
 			memset(a.reserved2, 0, sizeof(a.reserved2));
 			a.mxcsr &= good.mxcsr_mask;
 		}
-		r = rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&a, size);
+		r = rl_thread_fpu(h, RL_FPU_SET, &a, size);
 		if (n & 1) {
 			TEST_EQ(r, size);
 			accepted++;
-			TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, (uint64_t)&back, size), size);
+			TEST_EQ(rl_thread_fpu(h, RL_FPU_GET, &back, size), size);
 			TEST_EQ(back.mxcsr, a.mxcsr);
 			if (a.xstate_bv & RL_FPU_XSTATE_SSE)
 				TEST_EQ(memcmp(back.xmm, a.xmm, sizeof(a.xmm)), 0);
@@ -577,7 +577,7 @@ DEFINE_TEST(fpu_errors_and_hostile_areas)
 	/* The last garbage taken goes into its registers: it runs on to its
 	 * next stop, or faults in user mode (an unmasked x87 or SIMD
 	 * exception): either way the kernel is not hurt. */
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	{
 		int64_t k = observe((rl_handle_t)h, &c);
 
@@ -588,13 +588,13 @@ DEFINE_TEST(fpu_errors_and_hostile_areas)
 	idle = rl_thread_create(RL_SELF_PROCESS, (uint64_t)fpu_stop_entry, 0x20000, 0,
 				RL_THREAD_SUPERVISED);
 	TEST_ASSERT(idle > 0);
-	TEST_EQ(rl_thread_fpu((uint64_t)idle, RL_FPU_GET, (uint64_t)&a, size), -RILL_EBUSY);
-	TEST_EQ(rl_thread_fpu((uint64_t)idle, RL_FPU_SET, (uint64_t)&good, size), -RILL_EBUSY);
-	TEST_EQ(rl_thread_fpu((uint64_t)idle, RL_FPU_GET, 0, 0), size);
-	TEST_EQ(rl_thread_kill((uint64_t)idle), 0);
+	TEST_EQ(rl_thread_fpu(idle, RL_FPU_GET, &a, size), -RILL_EBUSY);
+	TEST_EQ(rl_thread_fpu(idle, RL_FPU_SET, &good, size), -RILL_EBUSY);
+	TEST_EQ(rl_thread_fpu(idle, RL_FPU_GET, 0, 0), size);
+	TEST_EQ(rl_thread_kill(idle), 0);
 	TEST_EQ(observe((rl_handle_t)idle, &c), RL_OBS_EXIT);
-	TEST_EQ(rl_thread_fpu((uint64_t)idle, RL_FPU_GET, (uint64_t)&a, size), -RILL_EBUSY);
-	TEST_EQ(rl_handle_close((uint64_t)idle), 0);
+	TEST_EQ(rl_thread_fpu(idle, RL_FPU_GET, &a, size), -RILL_EBUSY);
+	TEST_EQ(rl_handle_close(idle), 0);
 	/* Ourselves: running. */
-	TEST_EQ(rl_thread_fpu(RL_SELF_THREAD, RL_FPU_GET, (uint64_t)&a, size), -RILL_EBUSY);
+	TEST_EQ(rl_thread_fpu(RL_SELF_THREAD, RL_FPU_GET, &a, size), -RILL_EBUSY);
 }

@@ -37,8 +37,8 @@ static void stream(rl_handle_t l[2])
 
 static void close2(rl_handle_t l[2])
 {
-	TEST_EQ(rl_handle_close((uint64_t)l[0]), 0);
-	TEST_EQ(rl_handle_close((uint64_t)l[1]), 0);
+	TEST_EQ(rl_handle_close(l[0]), 0);
+	TEST_EQ(rl_handle_close(l[1]), 0);
 }
 
 /* Submit one chain now (the kernel reads it then, so the caller may
@@ -108,7 +108,7 @@ static struct rl_kcounters before;
 static void close_queue(void)
 {
 	if (q_ready) {
-		rl_handle_close((uint64_t)q.handle);
+		rl_handle_close(q.handle);
 		rl_unmap(RL_SELF_PROCESS, (uint64_t)q.hdr, q.hdr->ring_size);
 		q_ready = false;
 	}
@@ -153,13 +153,13 @@ DEFINE_TEST(stream_gives_two_lanes)
 
 	begin();
 	stream(l);
-	TEST_EQ(rl_handle_info((uint64_t)l[0], (uint64_t)&hi), 0);
+	TEST_EQ(rl_handle_info(l[0], &hi), 0);
 	TEST_EQ(hi.type, RL_OBJ_LANE);
 	TEST_EQ(hi.rights, RL_RIGHT_SUBMIT | RL_RIGHT_DUP | RL_RIGHT_TRANSFER);
 	rl_test_counters_read(&mid);
 	TEST_EQ(mid.streams, before.streams + 1);
 	close2(l);
-	TEST_EQ(rl_stream_create(KERNEL_PTR), -RILL_EFAULT);
+	TEST_EQ(rl_raw_stream_create(KERNEL_PTR), -RILL_EFAULT);
 	TEST_EQ(rl_stream_create(0), -RILL_EFAULT);
 	kc_expect_back(&before);
 }
@@ -363,13 +363,13 @@ DEFINE_TEST(every_pair)
 			if (b == RL_IPC_PULL_HANDLE && a == RL_IPC_PUSH_HANDLE) {
 				struct rl_handle_info hi;
 
-				TEST_EQ(rl_handle_info((uint64_t)rl_ipc_result(rb, 0)->handle,
-						       (uint64_t)&hi), 0);
+				TEST_EQ(rl_handle_info(rl_ipc_result(rb, 0)->handle,
+						       &hi), 0);
 				TEST_EQ(hi.type, RL_OBJ_MEMORY);
-				TEST_EQ(rl_handle_close((uint64_t)rl_ipc_result(rb, 0)->handle), 0);
+				TEST_EQ(rl_handle_close(rl_ipc_result(rb, 0)->handle), 0);
 			}
 			if (a == RL_IPC_PULL_HANDLE && b == RL_IPC_PUSH_HANDLE)
-				TEST_EQ(rl_handle_close((uint64_t)rl_ipc_result(ra, 0)->handle), 0);
+				TEST_EQ(rl_handle_close(rl_ipc_result(ra, 0)->handle), 0);
 			if (is_send(a) && is_recv(b)) {
 				TEST_EQ(rl_ipc_result(rb, 0)->length, 1);
 				TEST_EQ(rl_ipc_result(ra, 0)->length, 1);
@@ -385,7 +385,7 @@ DEFINE_TEST(every_pair)
 	 * offer/accept both ways, and dismiss/dismiss */
 	TEST_EQ(ok, 8 + 2 + 2 + 2 + 1);
 	close2(l);
-	rl_handle_close((uint64_t)memobj);
+	rl_handle_close(memobj);
 	kc_expect_back(&before);
 }
 
@@ -667,7 +667,7 @@ DEFINE_TEST(chunked_transfer_shutdown_midway)
 	TEST_EQ(rl_lane_shutdown(l[1]), 0);
 	reap(1, out, 2);
 	TEST_EQ(rl_thread_join((rl_handle_t)th), 0);
-	TEST_EQ(rl_handle_close((uint64_t)th), 0);
+	TEST_EQ(rl_handle_close(th), 0);
 	TEST_EQ(out[1].result, 0);
 	TEST_EQ(s.result, 0);
 	TEST_EQ(status(res1, 0), -RILL_EPIPE);
@@ -714,11 +714,11 @@ DEFINE_TEST(handle_rights_reduced_and_required)
 	reap(2, out, 2);
 	TEST_EQ(status(res0, 0), 0);
 	TEST_EQ(status(res1, 0), 0);
-	TEST_EQ(rl_handle_info((uint64_t)rl_ipc_result(res1, 0)->handle, (uint64_t)&hi), 0);
+	TEST_EQ(rl_handle_info(rl_ipc_result(res1, 0)->handle, &hi), 0);
 	TEST_EQ(hi.rights, RL_RIGHT_READ | RL_RIGHT_DUP);
 	TEST_EQ(rl_map(RL_SELF_PROCESS, rl_ipc_result(res1, 0)->handle, 0, 0, 4096,
 		       RL_PROT_READ | RL_PROT_WRITE), -RILL_EPERM);
-	TEST_EQ(rl_handle_close((uint64_t)rl_ipc_result(res1, 0)->handle), 0);
+	TEST_EQ(rl_handle_close(rl_ipc_result(res1, 0)->handle), 0);
 	/* Required WRITE, passed READ: both fail, no handle appears. */
 	rl_test_counters_read(&mid);
 	rl_chain_init(&a);
@@ -738,7 +738,7 @@ DEFINE_TEST(handle_rights_reduced_and_required)
 		TEST_EQ(now.handles, mid.handles);
 	}
 	/* A handle without TRANSFER cannot be pushed; a bad one neither. */
-	weak = rl_handle_dup((uint64_t)mo, RL_RIGHT_READ);
+	weak = rl_handle_dup(mo, RL_RIGHT_READ);
 	TEST_ASSERT(weak > 0);
 	rl_chain_init(&a);
 	rl_chain_push(&a, (rl_handle_t)weak, RL_RIGHTS_ALL);
@@ -754,21 +754,21 @@ DEFINE_TEST(handle_rights_reduced_and_required)
 	 * before the match does not matter. */
 	rl_chain_init(&a);
 	rl_chain_push(&a, (rl_handle_t)weak, 0);
-	rl_handle_close((uint64_t)weak);
-	weak = rl_handle_dup((uint64_t)mo, RL_RIGHT_READ | RL_RIGHT_TRANSFER);
+	rl_handle_close(weak);
+	weak = rl_handle_dup(mo, RL_RIGHT_READ | RL_RIGHT_TRANSFER);
 	rl_chain_init(&a);
 	rl_chain_push(&a, (rl_handle_t)weak, RL_RIGHTS_ALL);
 	post(l[0], &a, res0, 0);
 	rl_submit(&q);
-	rl_handle_close((uint64_t)weak);
+	rl_handle_close(weak);
 	rl_chain_init(&b);
 	rl_chain_pull(&b, 0);
 	post(l[1], &b, res1, 1);
 	reap(2, out, 2);
 	TEST_EQ(status(res1, 0), 0);
-	TEST_EQ(rl_handle_info((uint64_t)rl_ipc_result(res1, 0)->handle, (uint64_t)&hi), 0);
+	TEST_EQ(rl_handle_info(rl_ipc_result(res1, 0)->handle, &hi), 0);
 	TEST_EQ(hi.rights, RL_RIGHT_READ | RL_RIGHT_TRANSFER);
-	rl_handle_close((uint64_t)rl_ipc_result(res1, 0)->handle);
+	rl_handle_close(rl_ipc_result(res1, 0)->handle);
 	/* A pushed action that never matches gives its reference back. */
 	rl_chain_init(&a);
 	rl_chain_push(&a, (rl_handle_t)mo, RL_RIGHTS_ALL);
@@ -777,7 +777,7 @@ DEFINE_TEST(handle_rights_reduced_and_required)
 	close2(l);
 	reap(1, out, 2);
 	TEST_EQ(status(res0, 0), -RILL_EPIPE);
-	rl_handle_close((uint64_t)mo);
+	rl_handle_close(mo);
 	kc_expect_back(&before);
 }
 
@@ -801,7 +801,7 @@ DEFINE_TEST(lane_handles_travel)
 	reap(2, out, 3);
 	TEST_EQ(status(res1, 0), 0);
 	got = rl_ipc_result(res1, 0)->handle;
-	TEST_EQ(rl_handle_close((uint64_t)m[1]), 0);	/* the copy keeps the lane */
+	TEST_EQ(rl_handle_close(m[1]), 0);	/* the copy keeps the lane */
 	rl_chain_init(&a);
 	rl_chain_send(&a, "lane", 4);
 	rl_chain_init(&b);
@@ -811,8 +811,8 @@ DEFINE_TEST(lane_handles_travel)
 	reap(2, out, 3);
 	TEST_EQ(status(res2, 0), 0);
 	TEST_ASSERT(!memcmp(buf, "lane", 4));
-	rl_handle_close((uint64_t)got);
-	rl_handle_close((uint64_t)m[0]);
+	rl_handle_close(got);
+	rl_handle_close(m[0]);
 	close2(l);
 	kc_expect_back(&before);
 }
@@ -828,8 +828,8 @@ DEFINE_TEST(credentials)
 	rl_handle_t l[2];
 
 	begin();
-	TEST_EQ(rl_handle_info(RL_SELF_PROCESS, (uint64_t)&me), 0);
-	TEST_EQ(rl_handle_info(RL_SELF_THREAD, (uint64_t)&th), 0);
+	TEST_EQ(rl_handle_info(RL_SELF_PROCESS, &me), 0);
+	TEST_EQ(rl_handle_info(RL_SELF_THREAD, &th), 0);
 	stream(l);
 	rl_chain_init(&a);
 	rl_chain_imbue(&a);
@@ -877,8 +877,8 @@ DEFINE_TEST(credentials_of_another_process)
 	opts.handles[0] = l[0];
 	p = rl_spawn_file("bin/ipc-echo-client", 2, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
-	TEST_EQ(rl_handle_close((uint64_t)l[0]), 0);
-	TEST_EQ(rl_handle_info((uint64_t)p, (uint64_t)&child), 0);
+	TEST_EQ(rl_handle_close(l[0]), 0);
+	TEST_EQ(rl_handle_info(p, &child), 0);
 	rl_chain_init(&c);
 	rl_chain_accept(&c, RL_IPC_WANT_LANE);
 	rl_chain_extract(&c);
@@ -901,8 +901,8 @@ DEFINE_TEST(credentials_of_another_process)
 	reap(1, out, 2);
 	TEST_EQ(status(rres, 0), 0);
 	TEST_EQ(rl_process_wait((rl_handle_t)p), 0);
-	rl_handle_close((uint64_t)p);
-	rl_handle_close((uint64_t)l[1]);
+	rl_handle_close(p);
+	rl_handle_close(l[1]);
 	kc_expect_back(&before);
 }
 
@@ -995,7 +995,7 @@ DEFINE_TEST(accept_keeps_a_lane)
 	TEST_EQ(status(rres, 0), 0);
 	TEST_EQ(status(cres, 2), 0);
 	TEST_ASSERT(!memcmp(rl_ipc_inline(cres, 2), "pong", 4));
-	TEST_EQ(rl_handle_close((uint64_t)conv), -RILL_EBADF);	/* closed by the flag */
+	TEST_EQ(rl_handle_close(conv), -RILL_EBADF);	/* closed by the flag */
 	close2(l);
 	kc_expect_back(&before);
 }
@@ -1056,11 +1056,11 @@ DEFINE_TEST(end_of_lane_on_close)
 	post(l[0], &a, r0, 0);
 	expect_quiet(10);
 	/* A second handle keeps lane 1 open; closing the last one ends it. */
-	dup = (rl_handle_t)rl_handle_dup((uint64_t)l[1], RL_RIGHT_SUBMIT);
+	dup = (rl_handle_t)rl_handle_dup(l[1], RL_RIGHT_SUBMIT);
 	TEST_ASSERT(dup > 0);
-	TEST_EQ(rl_handle_close((uint64_t)l[1]), 0);
+	TEST_EQ(rl_handle_close(l[1]), 0);
 	expect_quiet(10);
-	TEST_EQ(rl_handle_close((uint64_t)dup), 0);
+	TEST_EQ(rl_handle_close(dup), 0);
 	reap(1, out, 2);
 	TEST_EQ(out[0].result, 0);
 	TEST_EQ(status(r0, 0), -RILL_EPIPE);
@@ -1075,7 +1075,7 @@ DEFINE_TEST(end_of_lane_on_close)
 	TEST_EQ(status(r1, 0), -RILL_EPIPE);
 	TEST_EQ(status(r1, 1), -RILL_EPIPE);
 	TEST_EQ(out[1].aux[0], 2);
-	TEST_EQ(rl_handle_close((uint64_t)l[0]), 0);
+	TEST_EQ(rl_handle_close(l[0]), 0);
 	kc_expect_back(&before);
 }
 
@@ -1180,7 +1180,7 @@ DEFINE_TEST(receive_into_copy_on_write_page)
 	opts.handles[0] = l[1];
 	p = rl_spawn_file("bin/ipc-test-peer", 3, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
-	rl_handle_close((uint64_t)l[1]);
+	rl_handle_close(l[1]);
 	reap(1, out, 2);
 	TEST_EQ(out[0].result, 0);
 	TEST_EQ(status(res, 0), 0);
@@ -1188,10 +1188,10 @@ DEFINE_TEST(receive_into_copy_on_write_page)
 	TEST_ASSERT(!memcmp(a, fresh, sizeof(fresh) - 1));
 	TEST_ASSERT(!memcmp(b, old, sizeof(old)));	/* the snapshot kept its bytes */
 	TEST_EQ(rl_process_wait((rl_handle_t)p), 0);
-	rl_handle_close((uint64_t)p);
-	rl_handle_close((uint64_t)l[0]);
+	rl_handle_close(p);
+	rl_handle_close(l[0]);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, 4096), 0);
-	rl_handle_close((uint64_t)B);
+	rl_handle_close(B);
 
 	/* Again with the receive's page shared and both sides in this
 	 * process: the match happens in our own system call, so the kernel
@@ -1216,8 +1216,8 @@ DEFINE_TEST(receive_into_copy_on_write_page)
 	close2(l);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, 4096), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, 4096), 0);
-	rl_handle_close((uint64_t)A);
-	rl_handle_close((uint64_t)B);
+	rl_handle_close(A);
+	rl_handle_close(B);
 	kc_expect_back(&before);
 }
 
@@ -1238,8 +1238,8 @@ DEFINE_TEST(server_dies_mid_conversation)
 	opts.handles[1] = b[1];
 	p = rl_spawn_file("bin/ipc-test-peer", 2, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
-	rl_handle_close((uint64_t)l[1]);
-	rl_handle_close((uint64_t)b[1]);
+	rl_handle_close(l[1]);
+	rl_handle_close(b[1]);
 	rl_chain_init(&c);
 	rl_chain_offer(&c, 0);
 	rl_chain_send(&c, "help", 4);
@@ -1247,13 +1247,13 @@ DEFINE_TEST(server_dies_mid_conversation)
 	post(l[0], &c, cres, 0);
 	wait_ready(b[0]);	/* the peer holds the conversation, mid-way */
 	expect_quiet(10);
-	TEST_EQ(rl_process_kill((uint64_t)p, 9), 0);
+	TEST_EQ(rl_process_kill(p, 9), 0);
 	reap(1, out, 4);
 	TEST_EQ(status(cres, 0), 0);
 	TEST_EQ(status(cres, 1), 0);
 	TEST_EQ(status(cres, 2), -RILL_EPIPE);
 	TEST_EQ(rl_process_wait((rl_handle_t)p), 9);
-	rl_handle_close((uint64_t)p);
+	rl_handle_close(p);
 	close2((rl_handle_t[2]){ l[0], b[0] });
 	kc_expect_back(&before);
 }
@@ -1275,7 +1275,7 @@ DEFINE_TEST(client_dies_mid_conversation)
 	opts.handles[1] = b[1];
 	p = rl_spawn_file("bin/ipc-test-peer", 2, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
-	rl_handle_close((uint64_t)b[1]);
+	rl_handle_close(b[1]);
 	wait_ready(b[0]);	/* its conversation is submitted */
 	/* We still hold l[0] too, so only the peer's queue going away can
 	 * withdraw its waiting offer. Accept it first: the conversation is
@@ -1287,7 +1287,7 @@ DEFINE_TEST(client_dies_mid_conversation)
 	reap(1, out, 4);
 	TEST_EQ(status(sres, 1), 0);
 	conv = rl_ipc_result(sres, 0)->handle;
-	TEST_EQ(rl_process_kill((uint64_t)p, 9), 0);
+	TEST_EQ(rl_process_kill(p, 9), 0);
 	TEST_EQ(rl_process_wait((rl_handle_t)p), 9);
 	/* Its half of the conversation is gone: the reply finds an ended lane
 	 * (never a hang, whenever the teardown completes). */
@@ -1301,10 +1301,10 @@ DEFINE_TEST(client_dies_mid_conversation)
 		TEST_ASSERT(tries < 100);
 		rl_sleep_ns(10 * MS);
 	}
-	rl_handle_close((uint64_t)conv);
-	rl_handle_close((uint64_t)p);
+	rl_handle_close(conv);
+	rl_handle_close(p);
 	close2(l);
-	rl_handle_close((uint64_t)b[0]);
+	rl_handle_close(b[0]);
 	kc_expect_back(&before);
 }
 
@@ -1325,7 +1325,7 @@ DEFINE_TEST(queue_closed_with_actions_waiting)
 	e = rl_get_sqe(&q2);
 	TEST_EQ(rl_chain_prep(e, l[0], &c, res, 0), 0);
 	TEST_EQ(rl_submit(&q2), 1);
-	TEST_EQ(rl_handle_close((uint64_t)q2.handle), 0);
+	TEST_EQ(rl_handle_close(q2.handle), 0);
 	/* The withdrawn receive no longer takes our send: a second receive
 	 * on the same lane gets it. */
 	rl_chain_init(&c);
@@ -1412,7 +1412,7 @@ static void server_thread(void *arg)
 		}
 	}
 	rl_submit(&sq);
-	rl_handle_close((uint64_t)sq.handle);
+	rl_handle_close(sq.handle);
 	rl_unmap(RL_SELF_PROCESS, (uint64_t)sq.hdr, sq.hdr->ring_size);
 	rl_unmap(RL_SELF_PROCESS, (uint64_t)m, PAGES(sizeof(*m)));
 	__atomic_store_n(&sv->done, 1, __ATOMIC_RELEASE);
@@ -1480,16 +1480,16 @@ static void serve_many(struct conv *cv, unsigned n)
 		got++;
 	}
 	TEST_EQ(ok, n);
-	TEST_EQ(rl_handle_close((uint64_t)l[0]), 0);	/* the server's accepts end */
+	TEST_EQ(rl_handle_close(l[0]), 0);	/* the server's accepts end */
 	/* Join once it has given its memory back, so that its calls and our
 	 * join do not run side by side (each would use a runtime queue). */
 	while (!__atomic_load_n(&sv.done, __ATOMIC_ACQUIRE))
 		rl_sleep_ns(MS);
 	TEST_EQ(rl_thread_join((rl_handle_t)th), 0);
-	rl_handle_close((uint64_t)th);
+	rl_handle_close(th);
 	TEST_EQ(sv.failed, 0);
 	TEST_EQ(sv.served, n);
-	rl_handle_close((uint64_t)l[1]);
+	rl_handle_close(l[1]);
 }
 
 /* 1,000 first (kernel caches and the runtime grow for good), then 10,000
@@ -1617,11 +1617,11 @@ DEFINE_TEST(bad_submissions_fail_alone)
 	TEST_EQ(submit_raw(0x7654321, a, 1, res, sizeof(res), 0), -RILL_EBADF);
 	TEST_EQ(submit_raw(-5, a, 1, res, sizeof(res), 0), -RILL_EBADF);
 	{
-		int64_t weak = rl_handle_dup((uint64_t)l[0], RL_RIGHT_DUP);
+		int64_t weak = rl_handle_dup(l[0], RL_RIGHT_DUP);
 
 		TEST_ASSERT(weak > 0);
 		TEST_EQ(submit_raw((rl_handle_t)weak, a, 1, res, sizeof(res), 0), -RILL_EPERM);
-		rl_handle_close((uint64_t)weak);
+		rl_handle_close(weak);
 	}
 	/* A chain whose second push is bad gives back the first's object. */
 	{
@@ -1634,7 +1634,7 @@ DEFINE_TEST(bad_submissions_fail_alone)
 		ACT(1, RL_IPC_PUSH_HANDLE, 0);
 		a[1].handle = 0x7654321;
 		TEST_EQ(submit_raw(l[0], a, 2, res, sizeof(res), 0), -RILL_EBADF);
-		rl_handle_close((uint64_t)mo);
+		rl_handle_close(mo);
 		rl_test_counters_read(&k1);
 		TEST_EQ(k1.memobjs, k0.memobjs - 1);
 	}
@@ -1684,20 +1684,20 @@ static void example_run(void)
 	opts.handles[0] = l[1];
 	srv = rl_spawn_file("bin/ipc-echo-server", 2, sargv, &opts, NULL);
 	TEST_ASSERT(srv > 0);
-	rl_handle_close((uint64_t)l[1]);
+	rl_handle_close(l[1]);
 	opts.handles[0] = l[0];
 	for (unsigned i = 0; i < 3; i++) {
 		cl[i] = rl_spawn_file("bin/ipc-echo-client", 3, cargv, &opts, NULL);
 		TEST_ASSERT(cl[i] > 0);
 	}
-	rl_handle_close((uint64_t)l[0]);
+	rl_handle_close(l[0]);
 	for (unsigned i = 0; i < 3; i++) {
 		TEST_EQ(rl_process_wait((rl_handle_t)cl[i]), 0);
-		rl_handle_close((uint64_t)cl[i]);
+		rl_handle_close(cl[i]);
 	}
 	/* The last client gone, the listening lane ends and the server too. */
 	TEST_EQ(rl_process_wait((rl_handle_t)srv), 0);
-	rl_handle_close((uint64_t)srv);
+	rl_handle_close(srv);
 }
 
 /* ---- cancellation ------------------------------------------------------------------- */
@@ -1800,7 +1800,7 @@ DEFINE_TEST(cancel_mid_conversation)
 	reap(1, out, 8);
 	TEST_EQ(out[4].result, 0);
 	TEST_EQ(status(sres2, 0), -RILL_EPIPE);
-	TEST_EQ(rl_handle_close((uint64_t)child), 0);
+	TEST_EQ(rl_handle_close(child), 0);
 	close2(l);
 	kc_expect_back(&before);
 }

@@ -50,7 +50,7 @@ static uint64_t map_rw(int64_t mo, uint64_t len)
  * once: -EAGAIN when readable, -EFAULT when not. */
 static int64_t probe_read(uint64_t addr)
 {
-	return rl_futex_wait(addr, 0xfee1dead, 0);
+	return rl_raw_futex_wait(addr, 0xfee1dead, 0);
 }
 
 /* ---- child processes running a few instructions ------------------------------ */
@@ -192,8 +192,8 @@ DEFINE_TEST(copy_on_write)
 	kc_read(&c2);
 	TEST_EQ(c2.user_pages, c1.user_pages);		/* shared, not copied */
 	TEST_EQ(c2.memobjs, c1.memobjs + 1);
-	TEST_EQ(rl_handle_info(A, (uint64_t)&ia), 0);
-	TEST_EQ(rl_handle_info(B, (uint64_t)&ib), 0);
+	TEST_EQ(rl_handle_info(A, &ia), 0);
+	TEST_EQ(rl_handle_info(B, &ib), 0);
 	TEST_EQ(ib.type, RL_OBJ_MEMORY);
 	TEST_EQ(ib.size, 4 * PAGE);
 	TEST_ASSERT(ib.id != ia.id);
@@ -252,7 +252,7 @@ DEFINE_TEST(copy_on_write)
 	{
 		struct rl_kcounters *kc = (struct rl_kcounters *)(a + 2 * W);
 
-		TEST_EQ(rl_kcounters((uint64_t)kc, sizeof(*kc)), sizeof(*kc));
+		TEST_EQ(rl_kcounters(kc, sizeof(*kc)), sizeof(*kc));
 		TEST_ASSERT(kc->free_pages > 0 && kc->memobjs >= 2);
 		for (unsigned w = 0; w < sizeof(*kc) / 8; w++)
 			TEST_EQ(b[2 * W + w], w == 3 ? 666 : pat(2, w));
@@ -307,7 +307,7 @@ DEFINE_TEST(copy_on_write_errors)
 	TEST_EQ(rl_memobj_cow(RL_SELF_THREAD), -RILL_EBADFD);
 	TEST_EQ(rl_memobj_cow(0), -RILL_EBADF);
 	TEST_EQ(rl_memobj_cow(0x7ffff), -RILL_EBADF);
-	TEST_EQ(rl_memobj_cow(0x100000000ull), -RILL_EBADF);
+	TEST_EQ(rl_raw_memobj_cow(0x100000000ull), -RILL_EBADF);
 	/* With both rights it works, also on a reduced handle. */
 	h = rl_handle_dup(A, RL_RIGHT_READ | RL_RIGHT_DERIVE);
 	TEST_ASSERT(h > 0);
@@ -467,7 +467,7 @@ DEFINE_TEST(map_errors)
 
 		TEST_EQ(rl_protect(RL_SELF_PROCESS, clk, PAGE, RW), -RILL_EACCES);
 		TEST_EQ(rl_map(RL_SELF_PROCESS, mo, 0, clk, PAGE, RW | RL_MAP_FIXED), -RILL_EEXIST);
-		TEST_EQ(rl_kcounters(clk, sizeof(struct rl_kcounters)), -RILL_EFAULT);
+		TEST_EQ(rl_raw_kcounters(clk, sizeof(struct rl_kcounters)), -RILL_EFAULT);
 		TEST_ASSERT(rl_clock_ns() > 0);
 	}
 
@@ -532,15 +532,15 @@ DEFINE_TEST(protect_is_enforced_for_the_kernel)
 	for (unsigned p = 0; p < 4; p++)
 		TEST_EQ(v[p * PAGE / 8], 100 + p);
 	TEST_EQ(probe_read(a), -RILL_EAGAIN);
-	TEST_EQ(rl_kcounters(a + PAGE, sizeof(struct rl_kcounters)), -RILL_EFAULT);
+	TEST_EQ(rl_raw_kcounters(a + PAGE, sizeof(struct rl_kcounters)), -RILL_EFAULT);
 	TEST_EQ(v[PAGE / 8], 101);
 	/* No access at all. */
 	TEST_EQ(rl_protect(RL_SELF_PROCESS, a, 4 * PAGE, 0), 0);
 	TEST_EQ(probe_read(a + 3 * PAGE), -RILL_EFAULT);
-	TEST_EQ(rl_debug_write(a, 1), -RILL_EFAULT);
+	TEST_EQ(rl_raw_debug_write(a, 1), -RILL_EFAULT);
 	/* Writable again (the handle allowed it): the data is intact. */
 	TEST_EQ(rl_protect(RL_SELF_PROCESS, a, 4 * PAGE, RL_PROT_READ | RL_PROT_WRITE), 0);
-	TEST_EQ(rl_kcounters(a + PAGE, sizeof(struct rl_kcounters)),
+	TEST_EQ(rl_raw_kcounters(a + PAGE, sizeof(struct rl_kcounters)),
 		sizeof(struct rl_kcounters));
 	TEST_EQ(v[0], 100);
 	TEST_EQ(v[3 * PAGE / 8], 103);
@@ -552,12 +552,12 @@ DEFINE_TEST(protect_is_enforced_for_the_kernel)
 	TEST_EQ(rl_protect(RL_SELF_PROCESS, a + PAGE, PAGE, RL_PROT_READ), 0);
 	kc_read(&c1);
 	TEST_EQ(c1.mappings, c0.mappings + 2);
-	TEST_EQ(rl_kcounters(a + PAGE, sizeof(struct rl_kcounters)), -RILL_EFAULT);
-	TEST_EQ(rl_kcounters(a + 2 * PAGE, sizeof(struct rl_kcounters)),
+	TEST_EQ(rl_raw_kcounters(a + PAGE, sizeof(struct rl_kcounters)), -RILL_EFAULT);
+	TEST_EQ(rl_raw_kcounters(a + 2 * PAGE, sizeof(struct rl_kcounters)),
 		sizeof(struct rl_kcounters));
-	TEST_EQ(rl_kcounters(a, sizeof(struct rl_kcounters)), sizeof(struct rl_kcounters));
+	TEST_EQ(rl_raw_kcounters(a, sizeof(struct rl_kcounters)), sizeof(struct rl_kcounters));
 	/* A kernel copy straddling writable and read-only pages fails. */
-	TEST_EQ(rl_kcounters(a + PAGE - 16, sizeof(struct rl_kcounters)), -RILL_EFAULT);
+	TEST_EQ(rl_raw_kcounters(a + PAGE - 16, sizeof(struct rl_kcounters)), -RILL_EFAULT);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 4 * PAGE), 0);
 	kc_read(&c1);
 	TEST_EQ(c1.mappings, c0.mappings - 1);
@@ -665,7 +665,7 @@ static int64_t one_cycle(uint64_t i)
 		return mo;
 	a = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, PAGE * 2,
 		   RL_PROT_READ | RL_PROT_WRITE);
-	rl_handle_close((uint64_t)mo);
+	rl_handle_close(mo);
 	if (a < 0)
 		return a;
 	((volatile uint64_t *)a)[i % 512] = i;
@@ -711,34 +711,34 @@ DEFINE_TEST(bad_pointers_to_system_calls)
 	/* Second page gone: a known hole. */
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a + PAGE, PAGE), 0);
 
-	TEST_EQ(rl_debug_write(a + PAGE, 1), -RILL_EFAULT);
-	TEST_EQ(rl_debug_write(a + PAGE - 1, 2), -RILL_EFAULT);	/* runs into the hole */
-	TEST_EQ(rl_debug_write(KERNEL_PTR, 1), -RILL_EFAULT);
-	TEST_EQ(rl_debug_write(0xffffffff80000000ull, 16), -RILL_EFAULT);
+	TEST_EQ(rl_raw_debug_write(a + PAGE, 1), -RILL_EFAULT);
+	TEST_EQ(rl_raw_debug_write(a + PAGE - 1, 2), -RILL_EFAULT);	/* runs into the hole */
+	TEST_EQ(rl_raw_debug_write(KERNEL_PTR, 1), -RILL_EFAULT);
+	TEST_EQ(rl_raw_debug_write(0xffffffff80000000ull, 16), -RILL_EFAULT);
 	TEST_EQ(rl_debug_write(0, 1), -RILL_EFAULT);
-	TEST_EQ(rl_debug_write(RL_USER_TOP - 8, 16), -RILL_EFAULT);	/* crosses the top */
-	TEST_EQ(rl_debug_write(~0ull - 4, 16), -RILL_EFAULT);		/* wraps around */
-	TEST_EQ(rl_debug_write(a, (1 << 20) + 1), -RILL_EINVAL);
-	TEST_EQ(rl_debug_write(a, ~0ull), -RILL_EINVAL);
-	TEST_EQ(rl_debug_write(a + PAGE - 1, 1), 1);		/* the good byte */
-	TEST_EQ(rl_debug_write(a, 0), 0);
+	TEST_EQ(rl_raw_debug_write(RL_USER_TOP - 8, 16), -RILL_EFAULT);	/* crosses the top */
+	TEST_EQ(rl_raw_debug_write(~0ull - 4, 16), -RILL_EFAULT);		/* wraps around */
+	TEST_EQ(rl_raw_debug_write(a, (1 << 20) + 1), -RILL_EINVAL);
+	TEST_EQ(rl_raw_debug_write(a, ~0ull), -RILL_EINVAL);
+	TEST_EQ(rl_raw_debug_write(a + PAGE - 1, 1), 1);		/* the good byte */
+	TEST_EQ(rl_raw_debug_write(a, 0), 0);
 
-	TEST_EQ(rl_kcounters((uint64_t)&kc, sizeof(kc) - 8), -RILL_EINVAL);
-	TEST_EQ(rl_kcounters((uint64_t)&kc, sizeof(kc) + 8), -RILL_EINVAL);
-	TEST_EQ(rl_kcounters((uint64_t)&kc, 0), -RILL_EINVAL);
+	TEST_EQ(rl_kcounters(&kc, sizeof(kc) - 8), -RILL_EINVAL);
+	TEST_EQ(rl_kcounters(&kc, sizeof(kc) + 8), -RILL_EINVAL);
+	TEST_EQ(rl_kcounters(&kc, 0), -RILL_EINVAL);
 	TEST_EQ(rl_kcounters(0, sizeof(kc)), -RILL_EFAULT);
-	TEST_EQ(rl_kcounters(KERNEL_PTR, sizeof(kc)), -RILL_EFAULT);
-	TEST_EQ(rl_kcounters(a + PAGE, sizeof(kc)), -RILL_EFAULT);
-	TEST_EQ(rl_kcounters(a + PAGE - 8, sizeof(kc)), -RILL_EFAULT);
-	TEST_EQ(rl_kcounters((uint64_t)&kc, sizeof(kc)), sizeof(kc));
+	TEST_EQ(rl_raw_kcounters(KERNEL_PTR, sizeof(kc)), -RILL_EFAULT);
+	TEST_EQ(rl_raw_kcounters(a + PAGE, sizeof(kc)), -RILL_EFAULT);
+	TEST_EQ(rl_raw_kcounters(a + PAGE - 8, sizeof(kc)), -RILL_EFAULT);
+	TEST_EQ(rl_kcounters(&kc, sizeof(kc)), sizeof(kc));
 
-	TEST_EQ(rl_handle_info(mo, a + PAGE), -RILL_EFAULT);
-	TEST_EQ(rl_handle_info(mo, KERNEL_PTR), -RILL_EFAULT);
-	TEST_EQ(rl_futex_wake(KERNEL_PTR, 1), -RILL_EFAULT);
-	TEST_EQ(rl_futex_wait(a + PAGE, 0, 0), -RILL_EFAULT);
-	TEST_EQ(rl_queue_create(a + PAGE - 8), -RILL_EFAULT);
-	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a, KERNEL_PTR, 8, RL_RW_READ), -RILL_EFAULT);
-	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a + PAGE, (uint64_t)&kc, 8, RL_RW_READ),
+	TEST_EQ(rl_raw_handle_info(mo, a + PAGE), -RILL_EFAULT);
+	TEST_EQ(rl_raw_handle_info(mo, KERNEL_PTR), -RILL_EFAULT);
+	TEST_EQ(rl_raw_futex_wake(KERNEL_PTR, 1), -RILL_EFAULT);
+	TEST_EQ(rl_raw_futex_wait(a + PAGE, 0, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_queue_create(a + PAGE - 8), -RILL_EFAULT);
+	TEST_EQ(rl_raw_process_rw(RL_SELF_PROCESS, a, KERNEL_PTR, 8, RL_RW_READ), -RILL_EFAULT);
+	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a + PAGE, &kc, 8, RL_RW_READ),
 		-RILL_EFAULT);
 
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, PAGE), 0);
@@ -800,7 +800,7 @@ DEFINE_TEST(kernel_copy_vs_first_touch)
 			struct rl_kcounters *kc = (struct rl_kcounters *)(a + p * PAGE);
 
 			race_cur = p;
-			if (rl_kcounters((uint64_t)kc, sizeof(*kc)) != sizeof(*kc))
+			if (rl_kcounters(kc, sizeof(*kc)) != sizeof(*kc))
 				break;
 		}
 		race_cur = RACE_PAGES;
@@ -883,7 +883,7 @@ DEFINE_TEST(memobj_sizes_and_errors)
 		struct rl_handle_info hi;
 		int64_t mo = new_mo(ok[i].ask);
 
-		TEST_EQ(rl_handle_info(mo, (uint64_t)&hi), 0);
+		TEST_EQ(rl_handle_info(mo, &hi), 0);
 		TEST_EQ(hi.size, ok[i].size);
 		TEST_EQ(rl_map(RL_SELF_PROCESS, mo, ok[i].size, 0, PAGE, RL_PROT_READ),
 			-RILL_EINVAL);
@@ -910,7 +910,7 @@ static void first_and_last_page(uint64_t size)
 	first[0] = size;
 	last[0] = ~size;
 	last[PAGE / 8 - 1] = size + 1;
-	TEST_EQ(rl_kcounters((uint64_t)(last + 8), sizeof(struct rl_kcounters)),
+	TEST_EQ(rl_raw_kcounters((uint64_t)(last + 8), sizeof(struct rl_kcounters)),
 		sizeof(struct rl_kcounters));
 	TEST_ASSERT(last[8] > 0);			/* free pages */
 	TEST_EQ(first[0], size);

@@ -35,7 +35,7 @@ static void watchdog(void *arg)
 	rl_submit(&watchdog_q);
 	while (!(c = rl_peek_cqe(&watchdog_q)))
 		rl_submit_and_wait(&watchdog_q, 1, 0);
-	rl_process_kill(RL_SELF_PROCESS, (uint64_t)c->result);
+	rl_process_kill(RL_SELF_PROCESS, c->result);
 }
 
 static void start_watchdog(void)
@@ -50,7 +50,7 @@ static void start_watchdog(void)
 	t = rl_thread_spawn(watchdog, NULL);
 	if (t < 0)
 		rl_test_fail(__FILE__, __LINE__, "no watchdog thread (%ld)", (long)t);
-	rl_handle_close((uint64_t)t);
+	rl_handle_close(t);
 	started = true;
 }
 
@@ -73,7 +73,7 @@ static int64_t make_thread(void (*fn)(void *), void *arg, uint64_t flags, uint64
 
 static void forget_thread(rl_handle_t h)
 {
-	rl_handle_close((uint64_t)h);
+	rl_handle_close(h);
 }
 
 /* The next completion, waiting up to WAIT_NS; 0, or NO_CQE. */
@@ -194,11 +194,11 @@ DEFINE_TEST(entry_state)
 	h = make_thread(probe_entry, (void *)0x1234567890ull, RL_THREAD_SUPERVISED, &sp);
 	TEST_ASSERT(h > 0);
 	TEST_EQ(sp & 15, 8);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
 	TEST_EQ(c.aux[0], 39);
 	TEST_EQ(c.aux[1], 0);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 	TEST_EQ(regs.rax, 39);
 	TEST_EQ(regs.rdi, 0x1234567890ull);
 	TEST_EQ(regs.rsp, sp);
@@ -210,8 +210,8 @@ DEFINE_TEST(entry_state)
 		regs.r12 | regs.r13 | regs.r14 | regs.r15, 0);
 	TEST_EQ(regs.fs_base | regs.gs_base, 0);
 	regs.rax = 5555;
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &regs), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 5555);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 5555);
@@ -255,12 +255,12 @@ DEFINE_TEST(syscall_roundtrip)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	t0 = rl_clock_ns();
 	for (uint64_t i = 0; i < ROUNDS; i++) {
 		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
 		TEST_EQ(c.aux[0], 39);
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 		TEST_EQ(regs.rax, 39);
 		TEST_EQ(regs.rdi, 11 + i);
 		TEST_EQ(regs.rsi, 22);
@@ -269,8 +269,8 @@ DEFINE_TEST(syscall_roundtrip)
 		TEST_EQ(regs.r8, 55);
 		TEST_EQ(regs.r9, 66);
 		regs.rax = 1234 + i;
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
-		TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &regs), 0);
+		TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	}
 	ns = rl_clock_ns() - t0;
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
@@ -313,19 +313,19 @@ DEFINE_TEST(fault_fixed_by_supervisor)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(fault_entry, NULL, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_FAULT);
 	TEST_EQ(c.aux[0], 0x10);
 	TEST_EQ(c.aux[1] >> 32, 14);
 	TEST_EQ(c.aux[1] & 0x5, 0x4);		/* user-mode read of a missing page */
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 	TEST_ASSERT(regs.rip >= (uint64_t)fault_entry && regs.rip < (uint64_t)fault_entry + 64);
 	/* Make it "call" recovered(77): aligned stack minus the return address. */
 	regs.rip = (uint64_t)recovered;
 	regs.rdi = 77;
 	regs.rsp = (regs.rsp & ~15ull) - 8;
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &regs), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 77);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 77);
@@ -342,11 +342,11 @@ DEFINE_TEST(fault_resume_kill)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(fault_entry, NULL, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_FAULT);
 	TEST_EQ(c.aux[0], 0x10);
 	TEST_EQ(c.aux[1] >> 32, 14);
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL, 0), 0);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_KILL, 0), 0);
 	/* It ends (killed: -EINTR), and the end is reported like any exit. */
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), -RILL_EINTR);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
@@ -377,14 +377,14 @@ DEFINE_TEST(exit_report)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(exit7_entry, NULL, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 7);
 	TEST_EQ(c.aux[1], 0);
 	/* Gone: nothing more to observe, nothing to read or resume. */
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_ESRCH);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume(h, 0, 0), -RILL_EBUSY);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 7);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_ESRCH);
 	forget_thread((rl_handle_t)h);
@@ -404,7 +404,7 @@ DEFINE_TEST(exit_report_pending_observer)
 	queue_op(&q, RL_OP_OBSERVE, (rl_handle_t)h, 1);
 	TEST_EQ(rl_submit(&q), 1);
 	TEST_ASSERT(!rl_peek_cqe(&q));
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(wait_cqe(&q, &c), 0);
 	TEST_EQ(c.user_data, 1);
 	TEST_EQ(c.result, RL_OBS_EXIT);
@@ -427,7 +427,7 @@ static void __attribute__((noreturn)) spin_entry(void *p)
 	spin_running = 1;
 	while (!spin_go)
 		rl_yield();
-	rl_thread_exit((uint64_t)foreign6(39, 1, 2, 3, 4, 5, 6));
+	rl_thread_exit(foreign6(39, 1, 2, 3, 4, 5, 6));
 	__builtin_unreachable();
 }
 
@@ -441,7 +441,7 @@ DEFINE_TEST(observe_unsupervised)
 	h = make_thread(exit7_entry, NULL, 0, NULL);
 	TEST_ASSERT(h > 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_EINVAL);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 7);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), -RILL_EINVAL);
 	/* Not a thread; no such handle. */
@@ -468,30 +468,30 @@ DEFINE_TEST(not_stopped_is_busy)
 	h = make_thread(spin_entry, NULL, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
 	/* Created, not started. */
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), -RILL_EBUSY);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), -RILL_EBUSY);
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume(h, 0, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_KILL, 0), -RILL_EBUSY);
 	/* Running. */
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_ASSERT(wait_flag(&spin_running));
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), -RILL_EBUSY);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume(h, 0, 0), -RILL_EBUSY);
 	/* Ourselves: running, not stopped. */
-	TEST_EQ(rl_thread_regs(RL_SELF_THREAD, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
+	TEST_EQ(rl_thread_regs(RL_SELF_THREAD, RL_REGS_GET, &regs), -RILL_EBUSY);
 	TEST_EQ(rl_thread_resume(RL_SELF_THREAD, 0, 0), -RILL_EBUSY);
 	/* Stopped, then resumed: running again. */
 	spin_go = 1;
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 	TEST_EQ(regs.rdi, 1);
 	TEST_EQ(regs.r9, 6);
 	/* Resumed without SET: rax still holds the number. */
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 39);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume(h, 0, 0), -RILL_EBUSY);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 39);
 	forget_thread((rl_handle_t)h);
 	TEST_EQ(rl_handle_close(q.handle), 0);
@@ -514,48 +514,48 @@ DEFINE_TEST(regs_set_checks)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(probe_entry, (void *)1, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 	for (unsigned i = 0; i < sizeof(bad_addr) / sizeof(bad_addr[0]); i++) {
 		bad = regs;
 		bad.rip = bad_addr[i];
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&bad), -RILL_EINVAL);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &bad), -RILL_EINVAL);
 		bad = regs;
 		bad.rsp = bad_addr[i];
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&bad), -RILL_EINVAL);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &bad), -RILL_EINVAL);
 		bad = regs;
 		bad.fs_base = bad_addr[i];
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&bad), -RILL_EINVAL);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &bad), -RILL_EINVAL);
 		bad = regs;
 		bad.gs_base = bad_addr[i];
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&bad), -RILL_EINVAL);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &bad), -RILL_EINVAL);
 	}
 	/* A refused SET changed nothing. */
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&now), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &now), 0);
 	TEST_EQ(now.rip, regs.rip);
 	TEST_EQ(now.rsp, regs.rsp);
 	TEST_EQ(now.fs_base, regs.fs_base);
 	/* Bad arguments. */
-	TEST_EQ(rl_thread_regs((uint64_t)h, 2, (uint64_t)&regs), -RILL_EINVAL);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, 0), -RILL_EFAULT);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, 0), -RILL_EFAULT);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, 0xffffffff80000000ull), -RILL_EFAULT);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, 0xffff800000000000ull), -RILL_EFAULT);
+	TEST_EQ(rl_thread_regs(h, 2, &regs), -RILL_EINVAL);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, 0), -RILL_EFAULT);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_thread_regs(h, RL_REGS_GET, 0xffffffff80000000ull), -RILL_EFAULT);
+	TEST_EQ(rl_raw_thread_regs(h, RL_REGS_SET, 0xffff800000000000ull), -RILL_EFAULT);
 	/* The clock page is read-only: GET cannot write there, SET can read it. */
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, rl_startup_info->clock_page),
+	TEST_EQ(rl_raw_thread_regs(h, RL_REGS_GET, rl_startup_info->clock_page),
 		-RILL_EFAULT);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 4, 0), -RILL_EINVAL);
+	TEST_EQ(rl_thread_resume(h, 4, 0), -RILL_EINVAL);
 	/* Privileged rflags bits are not the supervisor's to set: IOPL, VM,
 	 * NT stay clear and IF stays set. */
 	regs.rflags = 0x3000 | 0x20000 | 0x4000 | 0x1;
 	regs.rax = 21;
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&now), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &regs), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &now), 0);
 	TEST_EQ(now.rflags & (0x3000 | 0x20000 | 0x4000), 0);
 	TEST_EQ(now.rflags & 0x201, 0x201);
 	TEST_EQ(now.rax, 21);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 21);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 21);
@@ -573,21 +573,21 @@ DEFINE_TEST(observe_right_needed)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(probe_entry, (void *)3, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	weak = rl_handle_dup((uint64_t)h, RL_RIGHTS_ALL & ~RL_RIGHT_OBSERVE);
+	weak = rl_handle_dup(h, RL_RIGHTS_ALL & ~RL_RIGHT_OBSERVE);
 	TEST_ASSERT(weak > 0);
-	TEST_EQ(rl_thread_start((uint64_t)weak), 0);	/* CONTROL is enough */
+	TEST_EQ(rl_thread_start(weak), 0);	/* CONTROL is enough */
 	TEST_EQ(observe(&q, (rl_handle_t)weak, &c), -RILL_EPERM);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
-	TEST_EQ(rl_thread_regs((uint64_t)weak, RL_REGS_GET, (uint64_t)&regs), -RILL_EPERM);
-	TEST_EQ(rl_thread_regs((uint64_t)weak, RL_REGS_SET, (uint64_t)&regs), -RILL_EPERM);
-	TEST_EQ(rl_thread_resume((uint64_t)weak, 0, 0), -RILL_EPERM);
-	TEST_EQ(rl_thread_resume((uint64_t)weak, RL_RESUME_KILL, 0), -RILL_EPERM);
+	TEST_EQ(rl_thread_regs(weak, RL_REGS_GET, &regs), -RILL_EPERM);
+	TEST_EQ(rl_thread_regs(weak, RL_REGS_SET, &regs), -RILL_EPERM);
+	TEST_EQ(rl_thread_resume(weak, 0, 0), -RILL_EPERM);
+	TEST_EQ(rl_thread_resume(weak, RL_RESUME_KILL, 0), -RILL_EPERM);
 	/* Still stopped, untouched. */
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 	TEST_EQ(regs.rax, 39);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)weak), 39);
-	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+	TEST_EQ(rl_handle_close(weak), 0);
 	forget_thread((rl_handle_t)h);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }
@@ -620,9 +620,9 @@ DEFINE_TEST(bad_observe_entries)
 	TEST_EQ(c.user_data, 2);
 	TEST_EQ(c.result, -RILL_EINVAL);
 	/* Neither became the observer: a proper one works. */
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 39);
 	forget_thread((rl_handle_t)h);
@@ -674,14 +674,14 @@ DEFINE_TEST(busy_then_cancel)
 	 * the next stop, and the cancelled one did not consume it. */
 	queue_op(&q2, RL_OP_OBSERVE, (rl_handle_t)h, 4);
 	TEST_EQ(rl_submit(&q2), 1);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(wait_cqe(&q2, &c), 0);
 	TEST_EQ(c.user_data, 4);
 	TEST_EQ(c.result, RL_OBS_SYSCALL);
 	TEST_EQ(c.aux[0], 39);
 	TEST_ASSERT(!rl_peek_cqe(&q));
 	/* The first queue observes again: it gets the exit. */
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 39);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 39);
@@ -705,9 +705,9 @@ DEFINE_TEST(observer_queue_closed)
 	queue_op(&q, RL_OP_OBSERVE, (rl_handle_t)h, 1);
 	TEST_EQ(rl_submit(&q), 1);
 	TEST_EQ(rl_handle_close(q.handle), 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(observe(&q2, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe(&q2, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(thread_wait(&q2, (rl_handle_t)h), 39);
 	forget_thread((rl_handle_t)h);
@@ -724,9 +724,9 @@ DEFINE_TEST(kill_stopped)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(probe_entry, (void *)7, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
-	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(rl_thread_kill(h), 0);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)h), -RILL_EINTR);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ((int64_t)c.aux[0], -RILL_EINTR);
@@ -763,8 +763,8 @@ DEFINE_TEST(syscall_roundtrip_one_enter_per_call)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
-	rl_kcounters((uint64_t)&k0, sizeof(k0));
+	TEST_EQ(rl_thread_start(h), 0);
+	rl_kcounters(&k0, sizeof(k0));
 	e = rl_get_sqe(&q);
 	e->opcode = RL_OP_OBSERVE;
 	e->handle = (rl_handle_t)h;
@@ -815,7 +815,7 @@ DEFINE_TEST(syscall_roundtrip_one_enter_per_call)
 		e->user_data = 1;
 		e->arg[0] = (uint64_t)&regs;
 	}
-	rl_kcounters((uint64_t)&k1, sizeof(k1));
+	rl_kcounters(&k1, sizeof(k1));
 	TEST_EQ(a.bad, 0);
 	TEST_EQ(a.done, ROUNDS);
 	rl_printf("observe: %lu queue_enter calls for %u forwarded calls (%lu system calls "
@@ -861,7 +861,7 @@ DEFINE_TEST(resume_op_errors)
 		TEST_EQ(wait_cqe(&q, &c), 0);
 		TEST_EQ(c.result, -RILL_EFAULT);
 	}
-	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(rl_thread_kill(h), 0);
 	forget_thread((rl_handle_t)h);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }
@@ -909,7 +909,7 @@ DEFINE_TEST(observe_resume_op)
 	 * leaves no observer behind. */
 	TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, RL_OBSERVE_RESUME, 0, 0, &c),
 		-RILL_EBUSY);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	memset(&regs, 0, sizeof(regs));
 	TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, 0, 0, 0, &c), RL_OBS_SYSCALL);
 	for (uint64_t i = 0; i < a.rounds; i++) {
@@ -928,7 +928,7 @@ DEFINE_TEST(observe_resume_op)
 					       1, &c), -RILL_EINVAL);
 			TEST_EQ(observe_resume(&q, 0x7777, &regs, RL_OBSERVE_RESUME, 0, 0, &c),
 				-RILL_EBADF);
-			TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+			TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 			TEST_EQ(regs.rdi, 11 + i);
 		}
 		if (i == 5) {
@@ -938,7 +938,7 @@ DEFINE_TEST(observe_resume_op)
 			TEST_EQ(rl_submit(&q), 1);
 			TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, RL_OBSERVE_RESUME,
 					       RL_RESUME_SET_RAX, 1234 + i, &c), -RILL_EBUSY);
-			TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+			TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 			TEST_EQ(regs.rdi, 11 + i);
 			{
 				struct rl_sqe *e = rl_get_sqe(&q);
@@ -973,7 +973,7 @@ DEFINE_TEST(observe_resume_op)
 	a.done = 0;
 	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, 0, 0, 0, &c), RL_OBS_SYSCALL);
 	TEST_EQ(observe_resume(&q, (rl_handle_t)h, &regs, RL_OBSERVE_RESUME, RL_RESUME_KILL, 0,
 			       &c), RL_OBS_EXIT);
@@ -996,11 +996,11 @@ DEFINE_TEST(ended_stop_not_reported)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	/* Wait until it has stopped, without observing: resume fails with
 	 * EBUSY until then. */
 	for (uint64_t until = rl_clock_ns() + WAIT_NS;
-	     rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 1234) != 0;) {
+	     rl_thread_resume(h, RL_RESUME_SET_RAX, 1234) != 0;) {
 		TEST_ASSERT(rl_clock_ns() < until);
 		rl_yield();
 	}
@@ -1009,10 +1009,10 @@ DEFINE_TEST(ended_stop_not_reported)
 	{
 		struct rl_regs regs;
 
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 		TEST_EQ(regs.rdi, 12);
 	}
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 1235), 0);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 1235), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 0);
 	TEST_EQ(a.bad, 0);
@@ -1036,24 +1036,24 @@ DEFINE_TEST(orphaned_supervised_thread_ends)
 	/* Stops after the last handle went. */
 	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	w = rl_handle_dup((uint64_t)h, RL_RIGHT_WAIT);
+	w = rl_handle_dup(h, RL_RIGHT_WAIT);
 	TEST_ASSERT(w > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)w), -RILL_EINTR);
 	TEST_EQ(a.done, 0);
-	TEST_EQ(rl_handle_close((uint64_t)w), 0);
+	TEST_EQ(rl_handle_close(w), 0);
 	/* Stopped when the last handle goes. */
 	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	w = rl_handle_dup((uint64_t)h, RL_RIGHT_WAIT);
+	w = rl_handle_dup(h, RL_RIGHT_WAIT);
 	TEST_ASSERT(w > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)w), -RILL_EINTR);
 	TEST_EQ(a.done, 0);
-	TEST_EQ(rl_handle_close((uint64_t)w), 0);
+	TEST_EQ(rl_handle_close(w), 0);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }
 
@@ -1074,14 +1074,14 @@ DEFINE_TEST(regs_after_resume_busy)
 		int64_t h = make_thread(probe_entry, (void *)7, RL_THREAD_SUPERVISED, NULL);
 
 		TEST_ASSERT(h > 0);
-		TEST_EQ(rl_thread_start((uint64_t)h), 0);
+		TEST_EQ(rl_thread_start(h), 0);
 		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
-		TEST_EQ(rl_thread_resume((uint64_t)h, kill ? RL_RESUME_KILL : RL_RESUME_SET_RAX,
+		TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
+		TEST_EQ(rl_thread_resume(h, kill ? RL_RESUME_KILL : RL_RESUME_SET_RAX,
 					 31), 0);
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), -RILL_EBUSY);
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), -RILL_EBUSY);
-		TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 32), -RILL_EBUSY);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), -RILL_EBUSY);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &regs), -RILL_EBUSY);
+		TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 32), -RILL_EBUSY);
 		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 		TEST_EQ(thread_wait(&q, (rl_handle_t)h), kill ? -RILL_EINTR : 31);
 		forget_thread((rl_handle_t)h);
@@ -1133,11 +1133,11 @@ static void racer(void *p)
 		rl_yield();
 		if (!h)
 			continue;
-		e = rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs);
+		e = rl_thread_regs(h, RL_REGS_GET, &regs);
 		if (e == 0) {
 			__atomic_fetch_add(&r->gets, 1, __ATOMIC_RELAXED);
 			regs.rip = (uint64_t)poisoned;
-			e = rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs);
+			e = rl_thread_regs(h, RL_REGS_SET, &regs);
 			if (e == 0)
 				__atomic_fetch_add(&r->sets, 1, __ATOMIC_RELAXED);
 		}
@@ -1174,7 +1174,7 @@ DEFINE_TEST(regs_race_resume_kill)
 	racers[0] = rl_thread_spawn(racer_idle, NULL);
 	TEST_ASSERT(racers[0] > 0);
 	TEST_EQ(rl_thread_join((rl_handle_t)racers[0]), 0);
-	TEST_EQ(rl_handle_close((uint64_t)racers[0]), 0);
+	TEST_EQ(rl_handle_close(racers[0]), 0);
 	rl_test_counters_settle(&before);
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	for (int i = 0; i < RACERS; i++) {
@@ -1186,7 +1186,7 @@ DEFINE_TEST(regs_race_resume_kill)
 					     RL_THREAD_SUPERVISED);
 
 		TEST_ASSERT(h > 0);
-		TEST_EQ(rl_thread_start((uint64_t)h), 0);
+		TEST_EQ(rl_thread_start(h), 0);
 		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
 		r.victim = (rl_handle_t)h;
 		/* Let the racers get going on this victim, then kill it. */
@@ -1198,7 +1198,7 @@ DEFINE_TEST(regs_race_resume_kill)
 		while (__atomic_load_n(&r.tries, __ATOMIC_RELAXED) < t0 + 1 + round % 8 &&
 		       rl_clock_ns() < until)
 			rl_yield();
-		TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL, 0), 0);
+		TEST_EQ(rl_thread_resume(h, RL_RESUME_KILL, 0), 0);
 		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
 		TEST_EQ(thread_wait(&q, (rl_handle_t)h), -RILL_EINTR);
 		r.victim = 0;
@@ -1207,7 +1207,7 @@ DEFINE_TEST(regs_race_resume_kill)
 	r.stop = 1;
 	for (int i = 0; i < RACERS; i++) {
 		TEST_EQ(rl_thread_join((rl_handle_t)racers[i]), 0);
-		TEST_EQ(rl_handle_close((uint64_t)racers[i]), 0);
+		TEST_EQ(rl_handle_close(racers[i]), 0);
 	}
 	rl_printf("regs_race: %lu reads, %lu writes, %lu busy over %d rounds\n",
 		  (unsigned long)r.gets, (unsigned long)r.sets, (unsigned long)r.busy,
@@ -1240,7 +1240,7 @@ DEFINE_TEST(stop_record)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	mo = rl_thread_record((uint64_t)h, 0);
+	mo = rl_thread_record(h, 0);
 	TEST_ASSERT(mo > 0);
 	addr = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 4096, RL_PROT_READ);
 	TEST_ASSERT(addr > 0);
@@ -1249,14 +1249,14 @@ DEFINE_TEST(stop_record)
 	/* Read-only: the kernel's report, not a way to change the thread. */
 	TEST_EQ(rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 4096,
 		       RL_PROT_READ | RL_PROT_WRITE), -RILL_EPERM);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
+	TEST_EQ(rl_thread_start(h), 0);
 	for (uint64_t i = 0; i < a.rounds; i++) {
-		TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+		TEST_EQ(observe(&q, h, &c), RL_OBS_SYSCALL);
 		TEST_EQ(rec->stops, i + 1);
 		TEST_EQ(rec->kind, RL_OBS_SYSCALL);
 		TEST_EQ(rec->info[0], 39);
 		TEST_EQ(rec->info[1], 0);
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 		memcpy(&seen, (const void *)&rec->regs, sizeof(seen));
 		TEST_EQ(memcmp(&seen, &regs, sizeof(regs)), 0);
 		TEST_EQ(seen.rax, 39);
@@ -1267,32 +1267,32 @@ DEFINE_TEST(stop_record)
 		TEST_ASSERT(seen.r11 != 0x5555);	/* the flags, at a syscall */
 		regs.r11 = 0x5555;	/* clobbered by syscall: the thread's loop
 					   cannot tell */
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&regs), 0);
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &regs), 0);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 		TEST_EQ(regs.r11, 0x5555);
 		TEST_EQ(rec->regs.r11, seen.r11);
-		TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 1234 + i), 0);
+		TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 1234 + i), 0);
 	}
 	/* A second handle names the same page. */
-	mo2 = rl_thread_record((uint64_t)h, 0);
+	mo2 = rl_thread_record(h, 0);
 	TEST_ASSERT(mo2 > 0 && mo2 != mo);
 	addr2 = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo2, 0, 0, 4096, RL_PROT_READ);
 	TEST_ASSERT(addr2 > 0);
 	rec2 = (const volatile struct rl_stop_record *)addr2;
 	TEST_EQ(rec2->stops, a.rounds);
-	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
+	TEST_EQ(observe(&q, h, &c), RL_OBS_EXIT);
 	TEST_EQ(rec->kind, RL_OBS_EXIT);
 	TEST_EQ(rec->info[0], 0);
 	TEST_EQ(rec->stops, a.rounds + 1);
-	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 0);
+	TEST_EQ(thread_wait(&q, h), 0);
 	TEST_EQ(a.bad, 0);
 	/* The thread is gone, its record still mapped and readable. */
-	forget_thread((rl_handle_t)h);
+	forget_thread(h);
 	TEST_EQ(rec2->stops, a.rounds + 1);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)addr, 4096), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)addr2, 4096), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo2), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
+	TEST_EQ(rl_handle_close(mo2), 0);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }
 
@@ -1309,28 +1309,28 @@ DEFINE_TEST(stop_record_created)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(probe_entry, (void *)5, RL_THREAD_SUPERVISED | RL_THREAD_STOPPED, NULL);
 	TEST_ASSERT(h > 0);
-	mo = rl_thread_record((uint64_t)h, 0);
+	mo = rl_thread_record(h, 0);
 	TEST_ASSERT(mo > 0);
 	addr = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 4096, RL_PROT_READ);
 	TEST_ASSERT(addr > 0);
 	rec = (const volatile struct rl_stop_record *)addr;
-	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_CREATED);
+	TEST_EQ(observe(&q, h, &c), RL_OBS_CREATED);
 	TEST_EQ(rec->stops, 1);
 	TEST_EQ(rec->kind, RL_OBS_CREATED);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&regs), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &regs), 0);
 	memcpy(&seen, (const void *)&rec->regs, sizeof(seen));
 	TEST_EQ(memcmp(&seen, &regs, sizeof(regs)), 0);
 	TEST_EQ(seen.rdi, 5);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
-	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
+	TEST_EQ(observe(&q, h, &c), RL_OBS_SYSCALL);
 	TEST_EQ(rec->stops, 2);
 	TEST_EQ(rec->regs.rax, 39);
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 77), 0);
-	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_EXIT);
-	TEST_EQ(thread_wait(&q, (rl_handle_t)h), 77);
-	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 77), 0);
+	TEST_EQ(observe(&q, h, &c), RL_OBS_EXIT);
+	TEST_EQ(thread_wait(&q, h), 77);
+	forget_thread(h);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)addr, 4096), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }
 
@@ -1343,28 +1343,28 @@ DEFINE_TEST(stop_record_errors)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	h = make_thread(probe_entry, (void *)3, RL_THREAD_SUPERVISED, NULL);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_record((uint64_t)h, 1), -RILL_EINVAL);
+	TEST_EQ(rl_thread_record(h, 1), -RILL_EINVAL);
 	TEST_EQ(rl_thread_record(0x7fff0000, 0), -RILL_EBADF);
-	TEST_EQ(rl_thread_record(~0ull, 0), -RILL_EBADF);
+	TEST_EQ(rl_raw_thread_record(~0ull, 0), -RILL_EBADF);
 	TEST_EQ(rl_thread_record(RL_SELF_PROCESS, 0), -RILL_EBADFD);
 	TEST_EQ(rl_thread_record(q.handle, 0), -RILL_EBADFD);
-	weak = rl_handle_dup((uint64_t)h, RL_RIGHTS_ALL & ~RL_RIGHT_OBSERVE);
+	weak = rl_handle_dup(h, RL_RIGHTS_ALL & ~RL_RIGHT_OBSERVE);
 	TEST_ASSERT(weak > 0);
-	TEST_EQ(rl_thread_record((uint64_t)weak, 0), -RILL_EPERM);
+	TEST_EQ(rl_thread_record(weak, 0), -RILL_EPERM);
 	/* Not supervised: nothing ever stops it, nothing to record. */
 	plain = make_thread(spin_entry, NULL, 0, NULL);
 	TEST_ASSERT(plain > 0);
-	TEST_EQ(rl_thread_record((uint64_t)plain, 0), -RILL_EINVAL);
-	TEST_EQ(rl_handle_close((uint64_t)plain), 0);
+	TEST_EQ(rl_thread_record(plain, 0), -RILL_EINVAL);
+	TEST_EQ(rl_handle_close(plain), 0);
 	/* The failures left nothing behind: the first good call makes it. */
-	mo = rl_thread_record((uint64_t)h, 0);
+	mo = rl_thread_record(h, 0);
 	TEST_ASSERT(mo > 0);
-	TEST_EQ(rl_thread_start((uint64_t)h), 0);
-	TEST_EQ(observe(&q, (rl_handle_t)h, &c), RL_OBS_SYSCALL);
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 3), 0);
+	TEST_EQ(rl_thread_start(h), 0);
+	TEST_EQ(observe(&q, h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 3), 0);
 	TEST_EQ(thread_wait(&q, (rl_handle_t)weak), 3);
-	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
-	forget_thread((rl_handle_t)h);
+	TEST_EQ(rl_handle_close(weak), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
+	forget_thread(h);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }

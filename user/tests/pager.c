@@ -25,7 +25,7 @@ static void close_queue(struct rl_queue *q)
 {
 	uint64_t size = q->hdr->ring_size;
 
-	rl_handle_close((uint64_t)q->handle);
+	rl_handle_close(q->handle);
 	rl_unmap(RL_SELF_PROCESS, (uint64_t)q->hdr, size);
 }
 
@@ -100,7 +100,7 @@ static void serve(void *arg)
 		s->reqs[e->aux[0] / PAGE]++;
 		fill(buf, e->aux[0]);
 		rl_cqe_done(&q);
-		s->last_error = rl_pager_supply((uint64_t)s->pager, e->aux[0], (uint64_t)buf, PAGE, 0);
+		s->last_error = rl_pager_supply(s->pager, e->aux[0], buf, PAGE, 0);
 	}
 	if (posted) {
 		struct rl_sqe *sq = rl_get_sqe(&q);
@@ -117,7 +117,7 @@ static void serve(void *arg)
 
 static int64_t paged(uint64_t size, rl_handle_t *pager)
 {
-	int64_t mo = rl_memobj_pager_create(size, 0, (uint64_t)pager);
+	int64_t mo = rl_memobj_pager_create(size, 0, pager);
 
 	TEST_ASSERT(mo > 0);
 	TEST_ASSERT(*pager > 0);
@@ -173,7 +173,7 @@ static void server_stop(void)
 		rl_sleep_ns(MS);
 	TEST_EQ(srv.ended, 1);
 	TEST_EQ(rl_thread_join((rl_handle_t)srv_thread), 0);	/* its stack goes */
-	TEST_EQ(rl_handle_close((uint64_t)srv_thread), 0);
+	TEST_EQ(rl_handle_close(srv_thread), 0);
 }
 
 DEFINE_TEST(concurrent_faulters_one_request_per_page)
@@ -195,7 +195,7 @@ DEFINE_TEST(concurrent_faulters_one_request_per_page)
 	}
 	for (unsigned k = 0; k < 4; k++) {
 		TEST_EQ(rl_thread_join((rl_handle_t)t[k]), 0);
-		rl_handle_close((uint64_t)t[k]);
+		rl_handle_close(t[k]);
 	}
 	TEST_EQ(faulter_errors, 0);
 	TEST_EQ(srv.bad, 0);
@@ -208,16 +208,16 @@ DEFINE_TEST(concurrent_faulters_one_request_per_page)
 	TEST_ASSERT(c1.user_pages >= c0.user_pages + pages);
 
 	/* Evict 16 pages: they go, and the next reads ask again. */
-	TEST_EQ(rl_pager_evict((uint64_t)pager, 32 * PAGE, 16 * PAGE), 16);
-	TEST_EQ(rl_pager_evict((uint64_t)pager, 32 * PAGE, 16 * PAGE), 0);
+	TEST_EQ(rl_pager_evict(pager, 32 * PAGE, 16 * PAGE), 16);
+	TEST_EQ(rl_pager_evict(pager, 32 * PAGE, 16 * PAGE), 0);
 	for (uint64_t p = 0; p < pages; p++)
 		TEST_EQ(*(volatile uint64_t *)(base + p * PAGE + 8), pat(p * PAGE + 8));
 	for (unsigned p = 0; p < pages; p++)
 		TEST_EQ(srv.reqs[p], p >= 32 && p < 48 ? 2 : 1);
 	server_stop();
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, base, pages * PAGE), 0);
-	TEST_EQ(rl_handle_close((uint64_t)pager), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(pager), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 	rl_test_counters_expect_back_but_tables(&c0);
 }
 
@@ -233,16 +233,16 @@ DEFINE_TEST(writes_evictions_and_kernel_copies)
 	uint64_t buf[4];
 
 	/* Nothing supplied, nobody serving: kernel copies fail, no request. */
-	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a + 3 * PAGE, (uint64_t)buf, 8, RL_RW_READ),
+	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a + 3 * PAGE, buf, 8, RL_RW_READ),
 		-RILL_EFAULT);
-	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a + 3 * PAGE, (uint64_t)buf, 8, RL_RW_WRITE),
+	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a + 3 * PAGE, buf, 8, RL_RW_WRITE),
 		-RILL_EFAULT);
-	TEST_EQ(rl_futex_wait(a + 3 * PAGE, 0, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_futex_wait(a + 3 * PAGE, 0, 0), -RILL_EFAULT);
 	TEST_EQ(rl_memobj_cow(mo), -RILL_EPERM);	/* no snapshots of paged objects */
 	server_start(pager, 8);
 	TEST_EQ(*(volatile uint64_t *)(a + 3 * PAGE + 16), pat(3 * PAGE + 16));
 	TEST_EQ(srv.reqs[3], 1);
-	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, r + 3 * PAGE, (uint64_t)buf, 16, RL_RW_READ), 16);
+	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, r + 3 * PAGE, buf, 16, RL_RW_READ), 16);
 	TEST_EQ(buf[1], pat(3 * PAGE + 8));
 	*(volatile uint64_t *)(a + 3 * PAGE) = 0x1234;
 	TEST_EQ(*(volatile uint64_t *)(r + 3 * PAGE), 0x1234);
@@ -252,15 +252,15 @@ DEFINE_TEST(writes_evictions_and_kernel_copies)
 	TEST_EQ(*(volatile uint64_t *)(r + 5 * PAGE + 8), 0x55);
 	TEST_EQ(srv.reqs[5], 1);
 	/* Evicted: the next read sees the pager's bytes again. */
-	TEST_EQ(rl_pager_evict((uint64_t)pager, 0, 8 * PAGE), 2);
+	TEST_EQ(rl_pager_evict(pager, 0, 8 * PAGE), 2);
 	TEST_EQ(*(volatile uint64_t *)(r + 3 * PAGE), pat(3 * PAGE));
 	TEST_EQ(srv.reqs[3], 2);
 	server_stop();
 	TEST_EQ(srv.bad, 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 8 * PAGE), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, r, 8 * PAGE), 0);
-	TEST_EQ(rl_handle_close((uint64_t)pager), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(pager), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 }
 
 /* ---- a pager that answers the wrong page first, by hand -------------------------- */
@@ -313,20 +313,20 @@ DEFINE_TEST(wrong_page_first_then_right)
 	/* Garbage: another page. The reader keeps waiting, and no new
 	 * request comes for page 6 while its first is outstanding. */
 	fill(buf, 2 * PAGE);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 2 * PAGE, (uint64_t)buf, PAGE, 0), PAGE);
+	TEST_EQ(rl_pager_supply(pager, 2 * PAGE, buf, PAGE, 0), PAGE);
 	TEST_EQ(pager_wait_now(&q, pager, &e, rl_clock_ns() + 30 * MS), 1);
 	TEST_EQ(one_done, 0);
 	/* Supplying a page that is there already changes nothing. */
 	memset(buf, 0xee, sizeof(buf));
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 2 * PAGE, (uint64_t)buf, PAGE, 0), PAGE);
+	TEST_EQ(rl_pager_supply(pager, 2 * PAGE, buf, PAGE, 0), PAGE);
 	TEST_EQ(*(volatile uint64_t *)(a + 2 * PAGE), pat(2 * PAGE));
 	fill(buf, 6 * PAGE);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 6 * PAGE, (uint64_t)buf, PAGE, 0), PAGE);
+	TEST_EQ(rl_pager_supply(pager, 6 * PAGE, buf, PAGE, 0), PAGE);
 	TEST_EQ(rl_thread_join((rl_handle_t)t), 0);
 	TEST_EQ(one_value, pat(6 * PAGE));
 	/* The PAGER_WAIT still queued (from the timed-out wait) completes
 	 * with -EPIPE when the pager goes. */
-	TEST_EQ(rl_handle_close((uint64_t)pager), 0);
+	TEST_EQ(rl_handle_close(pager), 0);
 	rl_submit_and_wait(&q, 1, rl_clock_ns() + 1000 * MS);
 	{
 		struct rl_cqe *c = rl_peek_cqe(&q);
@@ -337,10 +337,10 @@ DEFINE_TEST(wrong_page_first_then_right)
 	}
 	/* Present pages stay readable after the pager is gone. */
 	TEST_EQ(*(volatile uint64_t *)(a + 6 * PAGE + 8), pat(6 * PAGE + 8));
-	rl_handle_close((uint64_t)t);
+	rl_handle_close(t);
 	close_queue(&q);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 8 * PAGE), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 }
 
 /* ---- a pager that never answers, or dies ---------------------------------------- */
@@ -387,17 +387,17 @@ DEFINE_TEST(silent_pager_faulter_killable)
 	int64_t mo = paged(8 * PAGE, &pager), p;
 
 	fill(buf, 1 * PAGE);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, PAGE, (uint64_t)buf, PAGE, 0), PAGE);
+	TEST_EQ(rl_pager_supply(pager, PAGE, buf, PAGE, 0), PAGE);
 	p = client(mo, "1");			/* a supplied page: no pager needed */
 	TEST_EQ(wait_exit(p, 5000), 0);
-	rl_handle_close((uint64_t)p);
+	rl_handle_close(p);
 	p = client(mo, "4");			/* nobody answers */
 	TEST_EQ(wait_exit(p, 100), 1000);	/* still waiting */
-	TEST_EQ(rl_process_kill((uint64_t)p, 9), 0);
+	TEST_EQ(rl_process_kill(p, 9), 0);
 	TEST_EQ(wait_exit(p, 5000), 9);
-	rl_handle_close((uint64_t)p);
-	TEST_EQ(rl_handle_close((uint64_t)pager), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	rl_handle_close(p);
+	TEST_EQ(rl_handle_close(pager), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 }
 
 DEFINE_TEST(dead_pager_faults_are_reported)
@@ -407,19 +407,19 @@ DEFINE_TEST(dead_pager_faults_are_reported)
 	int64_t mo = paged(8 * PAGE, &pager), p, p2, ok;
 
 	fill(buf, 2 * PAGE);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 2 * PAGE, (uint64_t)buf, PAGE, 0), PAGE);
+	TEST_EQ(rl_pager_supply(pager, 2 * PAGE, buf, PAGE, 0), PAGE);
 	p = client(mo, "5");
 	TEST_EQ(wait_exit(p, 100), 1000);	/* waiting for the pager */
-	TEST_EQ(rl_handle_close((uint64_t)pager), 0);	/* the pager dies */
+	TEST_EQ(rl_handle_close(pager), 0);	/* the pager dies */
 	TEST_EQ(wait_exit(p, 5000), -RILL_EFAULT);
-	rl_handle_close((uint64_t)p);
+	rl_handle_close(p);
 	p2 = client(mo, "6");			/* a later fault fails at once */
 	TEST_EQ(wait_exit(p2, 5000), -RILL_EFAULT);
-	rl_handle_close((uint64_t)p2);
+	rl_handle_close(p2);
 	ok = client(mo, "2");			/* supplied pages still serve */
 	TEST_EQ(wait_exit(ok, 5000), 0);
-	rl_handle_close((uint64_t)ok);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	rl_handle_close(ok);
+	TEST_EQ(rl_handle_close(mo), 0);
 }
 
 /* The pager's last handle held by another process: the pager dies when
@@ -433,18 +433,18 @@ DEFINE_TEST(pager_dies_with_its_process)
 	int64_t mo = paged(8 * PAGE, &pager), p;
 
 	fill(buf, 3 * PAGE);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 3 * PAGE, (uint64_t)buf, PAGE, 0), PAGE);
+	TEST_EQ(rl_pager_supply(pager, 3 * PAGE, buf, PAGE, 0), PAGE);
 	opts.handles[0] = (rl_handle_t)mo;
 	opts.handles[1] = pager;
 	p = rl_spawn_file("bin/pager-client", 2, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
-	TEST_EQ(rl_handle_close((uint64_t)pager), 0);	/* the child's is the last */
+	TEST_EQ(rl_handle_close(pager), 0);	/* the child's is the last */
 	TEST_EQ(wait_exit(p, 5000), 0);		/* it read page 3 and ended */
-	rl_handle_close((uint64_t)p);
+	rl_handle_close(p);
 	p = client(mo, "4");
 	TEST_EQ(wait_exit(p, 5000), -RILL_EFAULT);
-	rl_handle_close((uint64_t)p);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	rl_handle_close(p);
+	TEST_EQ(rl_handle_close(mo), 0);
 }
 
 /* A supervised faulter of a dead pager: its supervisor sees the fault
@@ -463,7 +463,7 @@ DEFINE_TEST(dead_pager_fault_seen_by_supervisor)
 	p = rl_spawn_file("bin/pager-client", 2, argv, &opts, &th);
 	TEST_ASSERT(p > 0 && th > 0);
 	TEST_EQ(wait_exit(p, 100), 1000);	/* waiting for page 7 */
-	TEST_EQ(rl_handle_close((uint64_t)pager), 0);
+	TEST_EQ(rl_handle_close(pager), 0);
 	memset(&e, 0, sizeof(e));
 	e.opcode = RL_OP_OBSERVE;
 	e.handle = th;
@@ -480,9 +480,9 @@ DEFINE_TEST(dead_pager_fault_seen_by_supervisor)
 	e.arg[0] = RL_RESUME_KILL;
 	TEST_EQ(rl_sync_op(&e, NULL), 0);
 	TEST_EQ(wait_exit(p, 5000), -RILL_EINTR);
-	rl_handle_close((uint64_t)th);
-	rl_handle_close((uint64_t)p);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	rl_handle_close(th);
+	rl_handle_close(p);
+	TEST_EQ(rl_handle_close(mo), 0);
 }
 
 /* ---- hostile arguments ------------------------------------------------------------ */
@@ -502,10 +502,10 @@ DEFINE_TEST(hostile_arguments)
 	memset(buf, 1, sizeof(buf));
 	rl_test_counters_settle(&c0);
 	/* Creation. */
-	TEST_EQ(rl_memobj_pager_create(PAGE, 1, (uint64_t)&pager), -RILL_EINVAL);
-	TEST_EQ(rl_memobj_pager_create(0, 0, (uint64_t)&pager), -RILL_EINVAL);
-	TEST_EQ(rl_memobj_pager_create(RL_MEMOBJ_MAX + PAGE, 0, (uint64_t)&pager), -RILL_EINVAL);
-	TEST_EQ(rl_memobj_pager_create(PAGE, 0, KERNEL_PTR), -RILL_EFAULT);
+	TEST_EQ(rl_memobj_pager_create(PAGE, 1, &pager), -RILL_EINVAL);
+	TEST_EQ(rl_memobj_pager_create(0, 0, &pager), -RILL_EINVAL);
+	TEST_EQ(rl_memobj_pager_create(RL_MEMOBJ_MAX + PAGE, 0, &pager), -RILL_EINVAL);
+	TEST_EQ(rl_raw_memobj_pager_create(PAGE, 0, KERNEL_PTR), -RILL_EFAULT);
 	TEST_EQ(rl_memobj_pager_create(PAGE, 0, 0), -RILL_EFAULT);
 	rl_test_counters_expect_back(&c0);
 
@@ -513,19 +513,19 @@ DEFINE_TEST(hostile_arguments)
 	anon = rl_memobj_create(PAGE, 0);
 	TEST_ASSERT(anon > 0);
 	/* Handles. */
-	TEST_EQ(rl_pager_supply(12345, 0, (uint64_t)buf, PAGE, 0), -RILL_EBADF);
-	TEST_EQ(rl_pager_supply(1ull << 32, 0, (uint64_t)buf, PAGE, 0), -RILL_EBADF);
-	TEST_EQ(rl_pager_supply((uint64_t)mo, 0, (uint64_t)buf, PAGE, 0), -RILL_EBADFD);
-	TEST_EQ(rl_pager_supply((uint64_t)anon, 0, (uint64_t)buf, PAGE, 0), -RILL_EBADFD);
-	TEST_EQ(rl_pager_evict((uint64_t)mo, 0, PAGE), -RILL_EBADFD);
+	TEST_EQ(rl_pager_supply(12345, 0, buf, PAGE, 0), -RILL_EBADF);
+	TEST_EQ(rl_raw_pager_supply(1ull << 32, 0, (uint64_t)buf, PAGE, 0), -RILL_EBADF);
+	TEST_EQ(rl_pager_supply(mo, 0, buf, PAGE, 0), -RILL_EBADFD);
+	TEST_EQ(rl_pager_supply(anon, 0, buf, PAGE, 0), -RILL_EBADFD);
+	TEST_EQ(rl_pager_evict(mo, 0, PAGE), -RILL_EBADFD);
 	TEST_EQ(rl_pager_evict(0, 0, PAGE), -RILL_EBADF);
-	weak = (rl_handle_t)rl_handle_dup((uint64_t)pager, RL_RIGHT_DUP);
+	weak = (rl_handle_t)rl_handle_dup(pager, RL_RIGHT_DUP);
 	TEST_ASSERT(weak > 0);
-	TEST_EQ(rl_pager_supply((uint64_t)weak, 0, (uint64_t)buf, PAGE, 0), -RILL_EPERM);
-	TEST_EQ(rl_pager_evict((uint64_t)weak, 0, PAGE), -RILL_EPERM);
+	TEST_EQ(rl_pager_supply(weak, 0, buf, PAGE, 0), -RILL_EPERM);
+	TEST_EQ(rl_pager_evict(weak, 0, PAGE), -RILL_EPERM);
 	TEST_EQ(pager_wait_now(&q, weak, &e, rl_clock_ns() + 1000 * MS), 0);
 	TEST_EQ(e.result, -RILL_EPERM);
-	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+	TEST_EQ(rl_handle_close(weak), 0);
 	TEST_EQ(pager_wait_now(&q, (rl_handle_t)mo, &e, rl_clock_ns() + 1000 * MS), 0);
 	TEST_EQ(e.result, -RILL_EBADFD);
 	TEST_EQ(pager_wait_now(&q, 12345, &e, rl_clock_ns() + 1000 * MS), 0);
@@ -545,38 +545,38 @@ DEFINE_TEST(hostile_arguments)
 		rl_cqe_done(&q);
 	}
 	/* Ranges and flags. */
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 0, (uint64_t)buf, PAGE, 1), -RILL_EINVAL);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 100, (uint64_t)buf, PAGE, 0), -RILL_EINVAL);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 0, (uint64_t)buf, 100, 0), -RILL_EINVAL);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 0, (uint64_t)buf, 0, 0), -RILL_EINVAL);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 4 * PAGE, (uint64_t)buf, PAGE, 0), -RILL_EINVAL);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 3 * PAGE, (uint64_t)buf, 2 * PAGE, 0),
+	TEST_EQ(rl_pager_supply(pager, 0, buf, PAGE, 1), -RILL_EINVAL);
+	TEST_EQ(rl_pager_supply(pager, 100, buf, PAGE, 0), -RILL_EINVAL);
+	TEST_EQ(rl_pager_supply(pager, 0, buf, 100, 0), -RILL_EINVAL);
+	TEST_EQ(rl_pager_supply(pager, 0, buf, 0, 0), -RILL_EINVAL);
+	TEST_EQ(rl_pager_supply(pager, 4 * PAGE, buf, PAGE, 0), -RILL_EINVAL);
+	TEST_EQ(rl_pager_supply(pager, 3 * PAGE, buf, 2 * PAGE, 0),
 		-RILL_EINVAL);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 2 * PAGE, (uint64_t)buf, ~0ull - PAGE + 1, 0),
+	TEST_EQ(rl_pager_supply(pager, 2 * PAGE, buf, ~0ull - PAGE + 1, 0),
 		-RILL_EINVAL);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, ~0ull - PAGE + 1, (uint64_t)buf, PAGE, 0),
+	TEST_EQ(rl_pager_supply(pager, ~0ull - PAGE + 1, buf, PAGE, 0),
 		-RILL_EINVAL);
-	TEST_EQ(rl_pager_evict((uint64_t)pager, 0, 0), -RILL_EINVAL);
-	TEST_EQ(rl_pager_evict((uint64_t)pager, PAGE, 4 * PAGE), -RILL_EINVAL);
-	TEST_EQ(rl_pager_evict((uint64_t)pager, 8, PAGE), -RILL_EINVAL);
+	TEST_EQ(rl_pager_evict(pager, 0, 0), -RILL_EINVAL);
+	TEST_EQ(rl_pager_evict(pager, PAGE, 4 * PAGE), -RILL_EINVAL);
+	TEST_EQ(rl_pager_evict(pager, 8, PAGE), -RILL_EINVAL);
 	/* Buffers: kernel, unmapped, and the paged object's own missing
 	 * pages (which must fail, not wait for ourselves). */
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 0, KERNEL_PTR, PAGE, 0), -RILL_EFAULT);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 0, 0x1000, PAGE, 0), -RILL_EFAULT);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 0, ~0ull - 100, PAGE, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_pager_supply(pager, 0, KERNEL_PTR, PAGE, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_pager_supply(pager, 0, 0x1000, PAGE, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_pager_supply(pager, 0, ~0ull - 100, PAGE, 0), -RILL_EFAULT);
 	a = map_ro(mo, 4 * PAGE, RL_PROT_READ);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 0, a + PAGE, PAGE, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_pager_supply(pager, 0, a + PAGE, PAGE, 0), -RILL_EFAULT);
 	/* Two pages at once, then a reader gets them with no request. */
 	fill(buf, 0);
 	fill(buf + PAGE / 8, PAGE);
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 0, (uint64_t)buf, 2 * PAGE, 0), 2 * PAGE);
+	TEST_EQ(rl_pager_supply(pager, 0, buf, 2 * PAGE, 0), 2 * PAGE);
 	TEST_EQ(*(volatile uint64_t *)(a + PAGE + 24), pat(PAGE + 24));
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 4 * PAGE), 0);
-	TEST_EQ(rl_handle_close((uint64_t)pager), 0);
+	TEST_EQ(rl_handle_close(pager), 0);
 	/* Gone: the object stays, its pager's handle does not. */
-	TEST_EQ(rl_pager_supply((uint64_t)pager, 0, (uint64_t)buf, PAGE, 0), -RILL_EBADF);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
-	TEST_EQ(rl_handle_close((uint64_t)anon), 0);
+	TEST_EQ(rl_pager_supply(pager, 0, buf, PAGE, 0), -RILL_EBADF);
+	TEST_EQ(rl_handle_close(mo), 0);
+	TEST_EQ(rl_handle_close(anon), 0);
 	rl_test_counters_expect_back_but_slabs(&c0);
 	close_queue(&q);
 }

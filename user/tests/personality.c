@@ -24,7 +24,7 @@
 /* Native system-call numbers there are (rill/syscalls.def): one past the
  * highest, since the table may have gaps. */
 static const char native_numbers[] = {
-#define SYSCALL(nr, name, nargs, kind) [nr] = 1,
+#define SYSCALL(nr, name, ...) [nr] = 1,
 #include <rill/syscalls.def>
 #undef SYSCALL
 };
@@ -122,7 +122,7 @@ static void child_make(struct child *c, uint64_t flags, uint32_t prights, uint32
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, 4096), 0);
 	TEST_EQ(rl_map((rl_handle_t)c->proc, (rl_handle_t)mo, 0, CODE_VA, 4096,
 		       RL_PROT_READ | RL_PROT_EXEC | RL_MAP_FIXED), (int64_t)CODE_VA);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 
 	mo = rl_memobj_create(4096, 0);
 	TEST_ASSERT(mo > 0);
@@ -131,19 +131,19 @@ static void child_make(struct child *c, uint64_t flags, uint32_t prights, uint32
 	c->data = (volatile uint64_t *)a;
 	TEST_EQ(rl_map((rl_handle_t)c->proc, (rl_handle_t)mo, 0, DATA_VA, 4096,
 		       RL_PROT_READ | RL_PROT_WRITE | RL_MAP_FIXED), (int64_t)DATA_VA);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 
 	mo = rl_memobj_create(STACK_LEN, 0);
 	TEST_ASSERT(mo > 0);
 	TEST_EQ(rl_map((rl_handle_t)c->proc, (rl_handle_t)mo, 0, STACK_VA, STACK_LEN,
 		       RL_PROT_READ | RL_PROT_WRITE | RL_MAP_FIXED), (int64_t)STACK_VA);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 }
 
 static void child_free(struct child *c)
 {
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)c->data, 4096), 0);
-	TEST_EQ(rl_handle_close((uint64_t)c->proc), 0);
+	TEST_EQ(rl_handle_close(c->proc), 0);
 }
 
 static int64_t op(struct rl_queue *q, uint16_t opcode, rl_handle_t h, uint64_t a0,
@@ -184,13 +184,13 @@ DEFINE_TEST(foreign_process_has_no_native_calls)
 	child_make(&ch, RL_PROCESS_FOREIGN, RL_RIGHTS_ALL, RL_RIGHTS_ALL, all_calls,
 		   all_calls_end);
 	/* Its threads all have a supervisor. */
-	TEST_EQ(rl_thread_create((uint64_t)ch.proc, CODE_VA, STACK_VA + STACK_LEN, 0, 0),
+	TEST_EQ(rl_thread_create(ch.proc, CODE_VA, STACK_VA + STACK_LEN, 0, 0),
 		-RILL_EINVAL);
-	th = rl_thread_create((uint64_t)ch.proc, CODE_VA, STACK_VA + STACK_LEN, NATIVE_CALLS,
+	th = rl_thread_create(ch.proc, CODE_VA, STACK_VA + STACK_LEN, NATIVE_CALLS,
 			      RL_THREAD_SUPERVISED);
 	TEST_ASSERT(th > 0);
 	rl_test_counters_read(&k0);
-	TEST_EQ(rl_thread_start((uint64_t)th), 0);
+	TEST_EQ(rl_thread_start(th), 0);
 	for (uint64_t n = 0; n < NATIVE_CALLS; n++) {
 		TEST_EQ(op(&q, RL_OP_OBSERVE, (rl_handle_t)th, (uint64_t)&regs, 0, &c),
 			RL_OBS_SYSCALL);
@@ -217,7 +217,7 @@ DEFINE_TEST(foreign_process_has_no_native_calls)
 	TEST_EQ(op(&q, RL_OP_RESUME, (rl_handle_t)th, RL_RESUME_KILL, 0, NULL), 0);
 	TEST_EQ(op(&q, RL_OP_OBSERVE, (rl_handle_t)th, 0, 0, &c), RL_OBS_EXIT);
 	TEST_EQ(op(&q, RL_OP_PROCESS_WAIT, (rl_handle_t)ch.proc, 0, 0, NULL), -RILL_EINTR);
-	TEST_EQ(rl_handle_close((uint64_t)th), 0);
+	TEST_EQ(rl_handle_close(th), 0);
 	child_free(&ch);
 	queue_free(&q);
 }
@@ -233,13 +233,13 @@ static void run_self_rights(uint32_t prights, uint32_t trights, volatile uint64_
 
 	TEST_EQ(rl_queue_init(&q, 4, 8), 0);
 	child_make(&ch, 0, prights, trights, self_rights, self_rights_end);
-	th = rl_thread_create((uint64_t)ch.proc, CODE_VA, STACK_VA + STACK_LEN, DATA_VA, 0);
+	th = rl_thread_create(ch.proc, CODE_VA, STACK_VA + STACK_LEN, DATA_VA, 0);
 	TEST_ASSERT(th > 0);
-	TEST_EQ(rl_thread_start((uint64_t)th), 0);
+	TEST_EQ(rl_thread_start(th), 0);
 	TEST_EQ(op(&q, RL_OP_PROCESS_WAIT, (rl_handle_t)ch.proc, 0, 0, NULL), 0);
 	for (int i = 0; i < 32; i++)
 		out[i] = ch.data[i];
-	TEST_EQ(rl_handle_close((uint64_t)th), 0);
+	TEST_EQ(rl_handle_close(th), 0);
 	child_free(&ch);
 	queue_free(&q);
 }
@@ -291,10 +291,10 @@ DEFINE_TEST(spawn_foreign_is_supervised)
 	/* Its very first system call, whatever it is, comes to us. */
 	TEST_EQ(op(&q, RL_OP_OBSERVE, th, 0, 0, &c), RL_OBS_SYSCALL);
 	TEST_ASSERT(c.aux[0] >= RL_SYSCALL_BASE && c.aux[0] < RL_SYSCALL_BASE + NATIVE_CALLS);
-	TEST_EQ(rl_process_kill((uint64_t)ph, 9), 0);
+	TEST_EQ(rl_process_kill(ph, 9), 0);
 	TEST_EQ(op(&q, RL_OP_PROCESS_WAIT, (rl_handle_t)ph, 0, 0, NULL), 9);
-	TEST_EQ(rl_handle_close((uint64_t)th), 0);
-	TEST_EQ(rl_handle_close((uint64_t)ph), 0);
+	TEST_EQ(rl_handle_close(th), 0);
+	TEST_EQ(rl_handle_close(ph), 0);
 	queue_free(&q);
 }
 
@@ -359,29 +359,29 @@ DEFINE_TEST(dispatch_in_process)
 		   dispatch_stub_end);
 	/* Bad calls: handles, rights, ranges. */
 	TEST_EQ(rl_process_dispatch(0x5555, stub, stub, len), -RILL_EBADF);
-	TEST_EQ(rl_process_dispatch(1ull << 40, stub, stub, len), -RILL_EBADF);
+	TEST_EQ(rl_raw_process_dispatch(1ull << 40, stub, stub, len), -RILL_EBADF);
 	TEST_EQ(rl_process_dispatch(RL_SELF_THREAD, stub, stub, len), -RILL_EBADFD);
-	weak = rl_handle_dup((uint64_t)ch.proc, RL_RIGHT_DUP);
+	weak = rl_handle_dup(ch.proc, RL_RIGHT_DUP);
 	TEST_ASSERT(weak > 0);
-	TEST_EQ(rl_process_dispatch((uint64_t)weak, stub, stub, len), -RILL_EPERM);
-	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
-	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub + len, stub, len), -RILL_EINVAL);
-	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub - 1, stub, len), -RILL_EINVAL);
-	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub, stub, 0), -RILL_EINVAL);
-	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub, stub, 2ull << 30), -RILL_EINVAL);
-	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, 0xffff800000000000ull,
+	TEST_EQ(rl_process_dispatch(weak, stub, stub, len), -RILL_EPERM);
+	TEST_EQ(rl_handle_close(weak), 0);
+	TEST_EQ(rl_process_dispatch(ch.proc, stub + len, stub, len), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch(ch.proc, stub - 1, stub, len), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch(ch.proc, stub, stub, 0), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch(ch.proc, stub, stub, 2ull << 30), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch(ch.proc, 0xffff800000000000ull,
 				    0xffff800000000000ull, 4096), -RILL_EINVAL);
-	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, 0x7ffffffff000ull, 0x7ffffffff000ull,
+	TEST_EQ(rl_process_dispatch(ch.proc, 0x7ffffffff000ull, 0x7ffffffff000ull,
 				    0x2000), -RILL_EINVAL);
-	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, 0, stub, 0), -RILL_EINVAL);
-	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, 0, 0, 0), 0);	/* off: fine */
+	TEST_EQ(rl_process_dispatch(ch.proc, 0, stub, 0), -RILL_EINVAL);
+	TEST_EQ(rl_process_dispatch(ch.proc, 0, 0, 0), 0);	/* off: fine */
 
-	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub, stub, len), 0);
+	TEST_EQ(rl_process_dispatch(ch.proc, stub, stub, len), 0);
 	ch.data[1] = 777;
-	th = rl_thread_create((uint64_t)ch.proc, CODE_VA, STACK_VA + STACK_LEN, DATA_VA,
+	th = rl_thread_create(ch.proc, CODE_VA, STACK_VA + STACK_LEN, DATA_VA,
 			      RL_THREAD_SUPERVISED);
 	TEST_ASSERT(th > 0);
-	TEST_EQ(rl_thread_start((uint64_t)th), 0);
+	TEST_EQ(rl_thread_start(th), 0);
 	/* getpid and call 1000 never stop the thread; exit does, from the
 	 * stub's own syscall, with the stub's registers. */
 	TEST_EQ(op(&q, RL_OP_OBSERVE, (rl_handle_t)th, (uint64_t)&regs, 0, &c), RL_OBS_SYSCALL);
@@ -390,9 +390,9 @@ DEFINE_TEST(dispatch_in_process)
 	TEST_ASSERT(regs.rip > stub && regs.rip <= stub + len);
 	TEST_EQ(ch.data[0], 777);
 	TEST_EQ(ch.data[2], 12);
-	TEST_EQ(rl_process_kill((uint64_t)ch.proc, 9), 0);
+	TEST_EQ(rl_process_kill(ch.proc, 9), 0);
 	TEST_EQ(op(&q, RL_OP_PROCESS_WAIT, (rl_handle_t)ch.proc, 0, 0, NULL), 9);
-	TEST_EQ(rl_handle_close((uint64_t)th), 0);
+	TEST_EQ(rl_handle_close(th), 0);
 	child_free(&ch);
 	queue_free(&q);
 }
@@ -411,17 +411,17 @@ DEFINE_TEST(dispatch_off_stops_as_before)
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	child_make(&ch, RL_PROCESS_FOREIGN, RL_RIGHTS_ALL, RL_RIGHTS_ALL, dispatch_child,
 		   dispatch_stub_end);
-	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, stub, stub, len), 0);
-	TEST_EQ(rl_process_dispatch((uint64_t)ch.proc, 0, 0, 0), 0);
-	th = rl_thread_create((uint64_t)ch.proc, CODE_VA, STACK_VA + STACK_LEN, DATA_VA,
+	TEST_EQ(rl_process_dispatch(ch.proc, stub, stub, len), 0);
+	TEST_EQ(rl_process_dispatch(ch.proc, 0, 0, 0), 0);
+	th = rl_thread_create(ch.proc, CODE_VA, STACK_VA + STACK_LEN, DATA_VA,
 			      RL_THREAD_SUPERVISED);
 	TEST_ASSERT(th > 0);
-	TEST_EQ(rl_thread_start((uint64_t)th), 0);
+	TEST_EQ(rl_thread_start(th), 0);
 	TEST_EQ(op(&q, RL_OP_OBSERVE, (rl_handle_t)th, 0, 0, &c), RL_OBS_SYSCALL);
 	TEST_EQ(c.aux[0], 39);
-	TEST_EQ(rl_process_kill((uint64_t)ch.proc, 9), 0);
+	TEST_EQ(rl_process_kill(ch.proc, 9), 0);
 	TEST_EQ(op(&q, RL_OP_PROCESS_WAIT, (rl_handle_t)ch.proc, 0, 0, NULL), 9);
-	TEST_EQ(rl_handle_close((uint64_t)th), 0);
+	TEST_EQ(rl_handle_close(th), 0);
 	child_free(&ch);
 	queue_free(&q);
 }

@@ -312,11 +312,11 @@ DEFINE_TEST(thread_create_errors)
 		TEST_EQ(rl_handle_close(weak), 0);
 	}
 	/* Handle values above 32 bits name nothing (no truncation). */
-	TEST_EQ(rl_thread_start((uint64_t)th | 1ull << 32), -RILL_EBADF);
-	TEST_EQ(rl_thread_kill((uint64_t)th | 1ull << 32), -RILL_EBADF);
-	TEST_EQ(rl_process_kill((uint64_t)ph | 1ull << 32, 0), -RILL_EBADF);
-	TEST_EQ(rl_thread_create((uint64_t)ph | 1ull << 40, CHILD_CODE, 0, 0, 0), -RILL_EBADF);
-	TEST_EQ(rl_process_give(ph, (uint64_t)code_mo | 1ull << 32, RL_RIGHT_READ), -RILL_EBADF);
+	TEST_EQ(rl_raw_thread_start((uint64_t)th | 1ull << 32), -RILL_EBADF);
+	TEST_EQ(rl_raw_thread_kill((uint64_t)th | 1ull << 32), -RILL_EBADF);
+	TEST_EQ(rl_raw_process_kill((uint64_t)ph | 1ull << 32, 0), -RILL_EBADF);
+	TEST_EQ(rl_raw_thread_create((uint64_t)ph | 1ull << 40, CHILD_CODE, 0, 0, 0), -RILL_EBADF);
+	TEST_EQ(rl_raw_process_give(ph, (uint64_t)code_mo | 1ull << 32, RL_RIGHT_READ), -RILL_EBADF);
 	TEST_EQ(rl_thread_start(th), 0);
 	TEST_EQ(rl_thread_start(th), -RILL_EBUSY);
 	TEST_EQ(rl_process_wait((rl_handle_t)ph), 3);
@@ -365,7 +365,7 @@ static void blocker(void *arg)
 	blocker_ready = 1;
 	/* The deadline only matters if the test is broken: it keeps a
 	 * failed run from hanging. */
-	blocker_result = rl_futex_wait((uint64_t)&blocker_word, 0, rl_clock_ns() + 30000 * MS);
+	blocker_result = rl_futex_wait(&blocker_word, 0, rl_clock_ns() + 30000 * MS);
 }
 
 DEFINE_TEST(kill_thread_blocked_in_futex)
@@ -391,7 +391,7 @@ DEFINE_TEST(kill_thread_blocked_in_futex)
 	TEST_EQ(rl_thread_kill(t), 0);
 	TEST_EQ(rl_handle_close(t), 0);
 	/* Nobody waits on the word any more. */
-	TEST_EQ(rl_futex_wake((uint64_t)&blocker_word, 10), 0);
+	TEST_EQ(rl_futex_wake(&blocker_word, 10), 0);
 }
 
 DEFINE_TEST(futex_errors)
@@ -399,21 +399,21 @@ DEFINE_TEST(futex_errors)
 	uint32_t w[2] = { 5, 6 };
 	uint64_t t0;
 
-	TEST_EQ(rl_futex_wait((uint64_t)&w[0], 4, 0), -RILL_EAGAIN);
-	TEST_EQ(rl_futex_wait((uint64_t)&w[1], 5, 0), -RILL_EAGAIN);
-	TEST_EQ(rl_futex_wait((uint64_t)&w[0] + 1, 5, 0), -RILL_EINVAL);
-	TEST_EQ(rl_futex_wait((uint64_t)&w[0] + 2, 5, 0), -RILL_EINVAL);
-	TEST_EQ(rl_futex_wake((uint64_t)&w[0] + 3, 1), -RILL_EINVAL);
-	TEST_EQ(rl_futex_wait(KERNEL_PTR, 0, 0), -RILL_EFAULT);
-	TEST_EQ(rl_futex_wait(RL_USER_TOP - 2, 0, 0), -RILL_EINVAL);
-	TEST_EQ(rl_futex_wait(RL_USER_TOP - 4 + 0x100000000000ull, 0, 0), -RILL_EFAULT);
+	TEST_EQ(rl_futex_wait(&w[0], 4, 0), -RILL_EAGAIN);
+	TEST_EQ(rl_futex_wait(&w[1], 5, 0), -RILL_EAGAIN);
+	TEST_EQ(rl_raw_futex_wait((uint64_t)&w[0] + 1, 5, 0), -RILL_EINVAL);
+	TEST_EQ(rl_raw_futex_wait((uint64_t)&w[0] + 2, 5, 0), -RILL_EINVAL);
+	TEST_EQ(rl_raw_futex_wake((uint64_t)&w[0] + 3, 1), -RILL_EINVAL);
+	TEST_EQ(rl_raw_futex_wait(KERNEL_PTR, 0, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_futex_wait(RL_USER_TOP - 2, 0, 0), -RILL_EINVAL);
+	TEST_EQ(rl_raw_futex_wait(RL_USER_TOP - 4 + 0x100000000000ull, 0, 0), -RILL_EFAULT);
 	TEST_EQ(rl_futex_wait(0, 0, 0), -RILL_EFAULT);
-	TEST_EQ(rl_futex_wake(KERNEL_PTR, 1), -RILL_EFAULT);
-	TEST_EQ(rl_futex_wake((uint64_t)&w[0], 1), 0);
+	TEST_EQ(rl_raw_futex_wake(KERNEL_PTR, 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_wake(&w[0], 1), 0);
 	/* A deadline in the past, and one a little ahead. */
-	TEST_EQ(rl_futex_wait((uint64_t)&w[0], 5, 1), -RILL_ETIMEDOUT);
+	TEST_EQ(rl_futex_wait(&w[0], 5, 1), -RILL_ETIMEDOUT);
 	t0 = rl_clock_ns();
-	TEST_EQ(rl_futex_wait((uint64_t)&w[0], 5, t0 + 15 * MS), -RILL_ETIMEDOUT);
+	TEST_EQ(rl_futex_wait(&w[0], 5, t0 + 15 * MS), -RILL_ETIMEDOUT);
 	TEST_ASSERT(rl_clock_ns() - t0 >= 15 * MS);
 	TEST_EQ(w[0], 5);
 }
@@ -429,7 +429,7 @@ static void wake_waiter(void *arg)
 	uint64_t i = (uint64_t)arg;
 
 	__atomic_fetch_add(&wake_arrived, 1, __ATOMIC_SEQ_CST);
-	wake_result[i] = rl_futex_wait((uint64_t)&wake_word, 0, rl_clock_ns() + 30000 * MS);
+	wake_result[i] = rl_futex_wait(&wake_word, 0, rl_clock_ns() + 30000 * MS);
 }
 
 static int count_results(int64_t want)
@@ -459,9 +459,9 @@ DEFINE_TEST(futex_wake_counts)
 		sleep_ms(1);
 	}
 	sleep_ms(200);		/* let them all block */
-	TEST_EQ(rl_futex_wake((uint64_t)&wake_word, 0), 0);
-	TEST_EQ(rl_futex_wake((uint64_t)&wake_word + 4, 10), 0);	/* another word */
-	TEST_EQ(rl_futex_wake((uint64_t)&wake_word, 2), 2);
+	TEST_EQ(rl_futex_wake(&wake_word, 0), 0);
+	TEST_EQ(rl_raw_futex_wake((uint64_t)&wake_word + 4, 10), 0);	/* another word */
+	TEST_EQ(rl_futex_wake(&wake_word, 2), 2);
 	until = rl_clock_ns() + 5000 * MS;
 	while (count_results(0) < 2) {
 		TEST_ASSERT(rl_clock_ns() < until);
@@ -470,13 +470,13 @@ DEFINE_TEST(futex_wake_counts)
 	sleep_ms(20);
 	TEST_EQ(count_results(0), 2);	/* exactly two woke */
 	TEST_EQ(count_results(1), 1);	/* one still waits */
-	TEST_EQ(rl_futex_wake((uint64_t)&wake_word, 100), 1);
+	TEST_EQ(rl_futex_wake(&wake_word, 100), 1);
 	for (int i = 0; i < WAITERS; i++) {
 		TEST_EQ(rl_thread_join((rl_handle_t)t[i]), 0);
 		TEST_EQ(rl_handle_close(t[i]), 0);
 	}
 	TEST_EQ(count_results(0), WAITERS);
-	TEST_EQ(rl_futex_wake((uint64_t)&wake_word, 100), 0);
+	TEST_EQ(rl_futex_wake(&wake_word, 100), 0);
 }
 
 #define MUTEX_THREADS	4
@@ -534,7 +534,7 @@ DEFINE_TEST(handle_errors_and_info)
 	mo = rl_memobj_create(3 * PAGE - 100, 0);
 	TEST_ASSERT(mo > 0);
 	memset(&hi, 0xff, sizeof(hi));
-	TEST_EQ(rl_handle_info(mo, (uint64_t)&hi), 0);
+	TEST_EQ(rl_handle_info(mo, &hi), 0);
 	TEST_EQ(hi.type, RL_OBJ_MEMORY);
 	TEST_EQ(hi.rights, MEM_RIGHTS);
 	TEST_EQ(hi.size, 3 * PAGE);
@@ -545,7 +545,7 @@ DEFINE_TEST(handle_errors_and_info)
 	d = rl_handle_dup(mo, RL_RIGHT_READ | RL_RIGHT_DUP);
 	TEST_ASSERT(d > 0);
 	TEST_ASSERT(d != mo);
-	TEST_EQ(rl_handle_info(d, (uint64_t)&hj), 0);
+	TEST_EQ(rl_handle_info(d, &hj), 0);
 	TEST_EQ(hj.type, RL_OBJ_MEMORY);
 	TEST_EQ(hj.rights, RL_RIGHT_READ | RL_RIGHT_DUP);
 	TEST_EQ(hj.id, hi.id);
@@ -555,51 +555,51 @@ DEFINE_TEST(handle_errors_and_info)
 	d2 = rl_handle_dup(d, RL_RIGHT_READ);
 	TEST_ASSERT(d2 > 0);
 	TEST_EQ(rl_handle_dup(d2, RL_RIGHT_READ), -RILL_EPERM);	/* no DUP right */
-	TEST_EQ(rl_handle_info(d2, (uint64_t)&hj), 0);
+	TEST_EQ(rl_handle_info(d2, &hj), 0);
 	TEST_EQ(hj.rights, RL_RIGHT_READ);
 	TEST_EQ(rl_handle_close(d2), 0);
 
 	/* Close twice; a closed handle is gone for every call. */
 	TEST_EQ(rl_handle_close(d), 0);
 	TEST_EQ(rl_handle_close(d), -RILL_EBADF);
-	TEST_EQ(rl_handle_info(d, (uint64_t)&hj), -RILL_EBADF);
+	TEST_EQ(rl_handle_info(d, &hj), -RILL_EBADF);
 	TEST_EQ(rl_handle_dup(d, 0), -RILL_EBADF);
 	/* The object lives on through mo. */
-	TEST_EQ(rl_handle_info(mo, (uint64_t)&hj), 0);
+	TEST_EQ(rl_handle_info(mo, &hj), 0);
 	TEST_EQ(hj.id, hi.id);
 	/* Values that are no handle. */
 	TEST_EQ(rl_handle_close(0), -RILL_EBADF);
 	TEST_EQ(rl_handle_close(-1), -RILL_EBADF);
-	TEST_EQ(rl_handle_close(0x100000000ull), -RILL_EBADF);
+	TEST_EQ(rl_raw_handle_close(0x100000000ull), -RILL_EBADF);
 	TEST_EQ(rl_handle_close(RL_SELF_PROCESS), -RILL_EBADF);
 	TEST_EQ(rl_handle_close(RL_SELF_THREAD), -RILL_EBADF);
-	TEST_EQ(rl_handle_info(0x7654321, (uint64_t)&hj), -RILL_EBADF);
+	TEST_EQ(rl_handle_info(0x7654321, &hj), -RILL_EBADF);
 	TEST_EQ(rl_handle_info(mo, 0), -RILL_EFAULT);
-	TEST_EQ(rl_handle_info(mo, KERNEL_PTR), -RILL_EFAULT);
+	TEST_EQ(rl_raw_handle_info(mo, KERNEL_PTR), -RILL_EFAULT);
 
 	/* The pseudo-handles and the other object types. */
-	TEST_EQ(rl_handle_info(RL_SELF_PROCESS, (uint64_t)&hj), 0);
+	TEST_EQ(rl_handle_info(RL_SELF_PROCESS, &hj), 0);
 	TEST_EQ(hj.type, RL_OBJ_PROCESS);
 	TEST_EQ(hj.rights, RL_RIGHTS_ALL);
 	TEST_EQ(hj.size, 0);
 	{
 		struct rl_handle_info hs;
 
-		TEST_EQ(rl_handle_info(rl_startup_info->self_process, (uint64_t)&hs), 0);
+		TEST_EQ(rl_handle_info(rl_startup_info->self_process, &hs), 0);
 		TEST_EQ(hs.type, RL_OBJ_PROCESS);
 		TEST_EQ(hs.id, hj.id);		/* the same process */
 	}
-	TEST_EQ(rl_handle_info(RL_SELF_THREAD, (uint64_t)&hj), 0);
+	TEST_EQ(rl_handle_info(RL_SELF_THREAD, &hj), 0);
 	TEST_EQ(hj.type, RL_OBJ_THREAD);
 	TEST_EQ(rl_queue_init(&q, 4, 8), 0);
-	TEST_EQ(rl_handle_info(q.handle, (uint64_t)&hj), 0);
+	TEST_EQ(rl_handle_info(q.handle, &hj), 0);
 	TEST_EQ(hj.type, RL_OBJ_QUEUE);
 	TEST_ASSERT(hj.rights & RL_RIGHT_SUBMIT);
 
 	/* Giving handles to another process. */
 	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(ph > 0);
-	TEST_EQ(rl_handle_info(ph, (uint64_t)&hj), 0);
+	TEST_EQ(rl_handle_info(ph, &hj), 0);
 	TEST_EQ(hj.type, RL_OBJ_PROCESS);
 	TEST_EQ(hj.rights, RL_RIGHTS_ALL);
 	TEST_EQ(rl_process_give(ph, q.handle, RL_RIGHT_SUBMIT), -RILL_EBADFD);
@@ -622,7 +622,7 @@ DEFINE_TEST(handle_errors_and_info)
 	TEST_EQ(rl_handle_close(ph), 0);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 	TEST_EQ(rl_handle_close(mo), 0);
-	TEST_EQ(rl_handle_info(mo, (uint64_t)&hj), -RILL_EBADF);
+	TEST_EQ(rl_handle_info(mo, &hj), -RILL_EBADF);
 }
 
 /* Handles given to a process are released with it; so are handle-table
@@ -689,10 +689,10 @@ DEFINE_TEST(sleeper_not_starved_by_spinner)
 	spinner_gave_up = 0;
 	t = rl_thread_spawn(spin_until_woken, NULL);
 	TEST_ASSERT(t > 0);
-	TEST_EQ(rl_futex_wait((uint64_t)&word, 0, rl_clock_ns() + 30000000ull), -RILL_ETIMEDOUT);
+	TEST_EQ(rl_futex_wait(&word, 0, rl_clock_ns() + 30000000ull), -RILL_ETIMEDOUT);
 	sleeper_woke = 1;
 	TEST_EQ(rl_thread_join((rl_handle_t)t), 0);
-	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+	TEST_EQ(rl_handle_close(t), 0);
 	TEST_EQ(spinner_gave_up, 0);
 }
 
@@ -709,12 +709,12 @@ DEFINE_TEST(unreachable_process_freed)
 	kc_settle(&c0);
 	ph = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(ph > 0);
-	th = rl_thread_create((uint64_t)ph, CHILD_CODE, 0, 0, 0);
+	th = rl_thread_create(ph, CHILD_CODE, 0, 0, 0);
 	TEST_ASSERT(th > 0);
-	TEST_ASSERT(rl_process_give((uint64_t)ph, (uint64_t)ph, RL_RIGHTS_ALL) > 0);
-	TEST_ASSERT(rl_process_give((uint64_t)ph, (uint64_t)th, RL_RIGHTS_ALL) > 0);
-	TEST_EQ(rl_handle_close((uint64_t)th), 0);
-	TEST_EQ(rl_handle_close((uint64_t)ph), 0);
+	TEST_ASSERT(rl_process_give(ph, ph, RL_RIGHTS_ALL) > 0);
+	TEST_ASSERT(rl_process_give(ph, th, RL_RIGHTS_ALL) > 0);
+	TEST_EQ(rl_handle_close(th), 0);
+	TEST_EQ(rl_handle_close(ph), 0);
 	kc_expect_back(&c0);
 }
 
@@ -736,13 +736,13 @@ DEFINE_TEST(process_chain_freed)
 		int64_t p = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 
 		TEST_ASSERT(p > 0);
-		TEST_ASSERT(rl_process_give((uint64_t)next, (uint64_t)p, RL_RIGHTS_ALL) > 0);
+		TEST_ASSERT(rl_process_give(next, p, RL_RIGHTS_ALL) > 0);
 		if (next != head)
-			TEST_EQ(rl_handle_close((uint64_t)next), 0);
+			TEST_EQ(rl_handle_close(next), 0);
 		next = p;
 	}
-	TEST_EQ(rl_handle_close((uint64_t)next), 0);
-	TEST_EQ(rl_handle_close((uint64_t)head), 0);
+	TEST_EQ(rl_handle_close(next), 0);
+	TEST_EQ(rl_handle_close(head), 0);
 	/* (600 processes freed: the heap may keep a slab page more.) */
 	rl_test_counters_expect_back_but_slabs(&c0);
 }
@@ -758,7 +758,7 @@ DEFINE_TEST(stale_handle_value_not_reused)
 	uint64_t n = 0;
 
 	TEST_ASSERT(h0 > 0);
-	TEST_EQ(rl_handle_close((uint64_t)h0), 0);
+	TEST_EQ(rl_handle_close(h0), 0);
 	while (reuses < 2100) {
 		v = rl_handle_dup(RL_SELF_PROCESS, RL_RIGHT_WAIT);
 		TEST_ASSERT(v > 0);
@@ -768,9 +768,9 @@ DEFINE_TEST(stale_handle_value_not_reused)
 		if (v == h0)
 			rl_test_fail(__FILE__, __LINE__, "value %#lx back after %u reuses of its slot",
 				     (unsigned long)v, reuses);
-		TEST_EQ(rl_handle_close((uint64_t)v), 0);
+		TEST_EQ(rl_handle_close(v), 0);
 	}
-	TEST_EQ(rl_handle_info((uint64_t)h0, (uint64_t)&hi), -RILL_EBADF);
+	TEST_EQ(rl_handle_info(h0, &hi), -RILL_EBADF);
 	rl_printf("process: %u reuses of a slot (%lu handles made) without its old value\n",
 		  reuses, (unsigned long)n);
 }
@@ -803,7 +803,7 @@ static int64_t peer_start(const char *mode, int64_t *mo, uint64_t *a, struct fut
 	TEST_ASSERT(p > 0);
 	while (!__atomic_load_n(&(*s)->state, __ATOMIC_SEQ_CST)) {
 		TEST_ASSERT(rl_clock_ns() < until);
-		rl_futex_wait((uint64_t)&(*s)->state, 0, rl_clock_ns() + 100 * MS);
+		rl_futex_wait(&(*s)->state, 0, rl_clock_ns() + 100 * MS);
 	}
 	return p;
 }
@@ -811,9 +811,9 @@ static int64_t peer_start(const char *mode, int64_t *mo, uint64_t *a, struct fut
 static void peer_end(int64_t p, int64_t mo, uint64_t a)
 {
 	TEST_EQ(rl_process_wait((rl_handle_t)p), 0);
-	TEST_EQ(rl_handle_close((uint64_t)p), 0);
+	TEST_EQ(rl_handle_close(p), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 2 * PAGE), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 }
 
 /* Call wake (returning how many it woke) until it wakes one: proof that
@@ -857,12 +857,12 @@ static void futex_warm_up(void)
 		for (uint64_t i = 0; i < 256; i++)
 			((volatile char *)a)[i * PAGE] = 1;
 		TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, 256 * PAGE), 0);
-		TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+		TEST_EQ(rl_handle_close(mo), 0);
 	}
 	t = rl_thread_spawn(nothing, NULL);
 	TEST_ASSERT(t > 0);
 	TEST_EQ(rl_thread_join((rl_handle_t)t), 0);
-	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+	TEST_EQ(rl_handle_close(t), 0);
 }
 
 DEFINE_TEST(futex_shared_object_across_processes)
@@ -886,9 +886,9 @@ DEFINE_TEST(futex_shared_object_across_processes)
 	sleep_ms(100);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)m2, 2 * PAGE), 0);
 	/* Woken from here, through our mapping: the peer waits on its own. */
-	n = WAKE_UNTIL_ONE(rl_futex_wake((uint64_t)&s->word, 10));
+	n = WAKE_UNTIL_ONE(rl_futex_wake(&s->word, 10));
 	/* And the other way: the peer wakes us through its mapping. */
-	TEST_EQ(rl_futex_wait((uint64_t)&s->back, 0, rl_clock_ns() + 30000 * MS), 0);
+	TEST_EQ(rl_futex_wait(&s->back, 0, rl_clock_ns() + 30000 * MS), 0);
 	peer_end(p, mo, a);
 	kc_expect_back(&c0);
 	rl_printf("futex: peer at %#lx, us at %#lx; woken after %lu wake calls\n",
@@ -904,19 +904,19 @@ static void wake_in_other_round(void)
 	uint64_t a;
 
 	p = peer_start("private", &mo, &a, &s);
-	weak = rl_handle_dup((uint64_t)p, RL_RIGHT_WAIT);
+	weak = rl_handle_dup(p, RL_RIGHT_WAIT);
 	TEST_ASSERT(weak > 0);
-	TEST_EQ(rl_futex_wake_in((uint64_t)weak, s->w1_addr, 1), -RILL_EPERM);
-	TEST_EQ(rl_futex_store_wake((uint64_t)weak, s->w2_addr, 7, 1), -RILL_EPERM);
-	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
-	TEST_EQ(rl_futex_wake_in((uint64_t)p, s->w1_addr, 0), 0);
+	TEST_EQ(rl_futex_wake_in(weak, s->w1_addr, 1), -RILL_EPERM);
+	TEST_EQ(rl_futex_store_wake(weak, s->w2_addr, 7, 1), -RILL_EPERM);
+	TEST_EQ(rl_handle_close(weak), 0);
+	TEST_EQ(rl_futex_wake_in(p, s->w1_addr, 0), 0);
 	/* Our word at that address is another futex (if mapped at all). */
-	TEST_EQ(rl_futex_wake((uint64_t)&s->word, 10), 0);
-	WAKE_UNTIL_ONE(rl_futex_wake_in((uint64_t)p, s->w1_addr, 10));
+	TEST_EQ(rl_futex_wake(&s->word, 10), 0);
+	WAKE_UNTIL_ONE(rl_futex_wake_in(p, s->w1_addr, 10));
 	/* The store of an unchanged value, and a wake: the peer was queued. */
-	WAKE_UNTIL_ONE(rl_futex_store_wake((uint64_t)p, s->w2_addr, 0, 10));
+	WAKE_UNTIL_ONE(rl_futex_store_wake(p, s->w2_addr, 0, 10));
 	/* Then the value it waits for: stored whether or not it waits yet. */
-	r = rl_futex_store_wake((uint64_t)p, s->w2_addr, 7, 10);
+	r = rl_futex_store_wake(p, s->w2_addr, 7, 10);
 	TEST_ASSERT(r == 0 || r == 1);
 	peer_end(p, mo, a);
 }
@@ -947,12 +947,12 @@ DEFINE_TEST(futex_wake_in_errors)
 	kc_settle(&c0);
 	/* Handles: none, out of range, not a process, no MANAGE. */
 	TEST_EQ(rl_futex_wake_in(12345, (uint64_t)&word, 1), -RILL_EBADF);
-	TEST_EQ(rl_futex_wake_in(1ull << 32, (uint64_t)&word, 1), -RILL_EBADF);
+	TEST_EQ(rl_raw_futex_wake_in(1ull << 32, (uint64_t)&word, 1), -RILL_EBADF);
 	TEST_EQ(rl_futex_store_wake(12345, (uint64_t)&word, 3, 1), -RILL_EBADF);
 	mo = rl_memobj_create(PAGE, 0);
 	TEST_ASSERT(mo > 0);
-	TEST_EQ(rl_futex_wake_in((uint64_t)mo, (uint64_t)&word, 1), -RILL_EBADFD);
-	TEST_EQ(rl_futex_store_wake((uint64_t)mo, (uint64_t)&word, 3, 1), -RILL_EBADFD);
+	TEST_EQ(rl_futex_wake_in(mo, (uint64_t)&word, 1), -RILL_EBADFD);
+	TEST_EQ(rl_futex_store_wake(mo, (uint64_t)&word, 3, 1), -RILL_EBADFD);
 	TEST_EQ(rl_futex_wake_in(RL_SELF_THREAD, (uint64_t)&word, 1), -RILL_EBADFD);
 	/* Addresses, in our own process: misaligned, kernel, unmapped. */
 	TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, (uint64_t)&word, 1), 0);
@@ -975,18 +975,18 @@ DEFINE_TEST(futex_wake_in_errors)
 	TEST_EQ(*(volatile uint32_t *)a, 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, PAGE), 0);
 	TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, a, 1), -RILL_EFAULT);
-	TEST_EQ(rl_futex_wake(a, 1), -RILL_EFAULT);
+	TEST_EQ(rl_raw_futex_wake(a, 1), -RILL_EFAULT);
 	/* A process with no mapping there, then one that has ended. */
 	code_setup();
 	p = child_new(ENTRY(blob_exit), 0, 1, true, &th);
 	TEST_ASSERT(p > 0);
-	TEST_EQ(rl_futex_wake_in((uint64_t)p, (uint64_t)&word, 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_wake_in(p, (uint64_t)&word, 1), -RILL_EFAULT);
 	TEST_EQ(rl_process_wait((rl_handle_t)p), 0);
-	TEST_EQ(rl_futex_wake_in((uint64_t)p, CHILD_CODE, 1), -RILL_EFAULT);
-	TEST_EQ(rl_futex_store_wake((uint64_t)p, CHILD_CODE, 3, 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_wake_in(p, CHILD_CODE, 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_store_wake(p, CHILD_CODE, 3, 1), -RILL_EFAULT);
 	TEST_EQ(rl_handle_close(th), 0);
-	TEST_EQ(rl_handle_close((uint64_t)p), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(p), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 	kc_expect_back(&c0);
 }
 
@@ -998,7 +998,7 @@ static void obj_waiter(void *arg)
 {
 	(void)arg;
 	__atomic_store_n(&obj_arrived, 1, __ATOMIC_SEQ_CST);
-	obj_result = rl_futex_wait((uint64_t)obj_word, 0, rl_clock_ns() + 30000 * MS);
+	obj_result = rl_futex_wait(obj_word, 0, rl_clock_ns() + 30000 * MS);
 }
 
 /* Start obj_waiter on w and let it block. */
@@ -1023,7 +1023,7 @@ static int64_t obj_wait_start(volatile uint32_t *w)
 static void obj_wait_end(int64_t t, int64_t want)
 {
 	TEST_EQ(rl_thread_join((rl_handle_t)t), 0);
-	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+	TEST_EQ(rl_handle_close(t), 0);
 	TEST_EQ(obj_result, want);
 }
 
@@ -1052,24 +1052,24 @@ DEFINE_TEST(futex_snapshot_is_another_futex)
 	 * the key is the object, not the page. */
 	a[1] = 2;
 	b[0] = 1;			/* a write in the snapshot */
-	TEST_EQ(rl_futex_wake((uint64_t)&b[0], 10), 0);
+	TEST_EQ(rl_futex_wake(&b[0], 10), 0);
 	TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, (uint64_t)&b[0], 10), 0);
 	TEST_EQ(rl_futex_store_wake(RL_SELF_PROCESS, (uint64_t)&b[0], 2, 10), 0);
 	TEST_EQ(obj_result, 1);		/* still waiting */
-	TEST_EQ(rl_futex_wake((uint64_t)&a[0], 10), 1);
+	TEST_EQ(rl_futex_wake(&a[0], 10), 1);
 	obj_wait_end(t, 0);
 	TEST_EQ(a[0], 0);
 	/* The other way: a waiter in the snapshot, woken only through it. */
 	b[0] = 0;
 	t = obj_wait_start(&b[0]);
-	TEST_EQ(rl_futex_wake((uint64_t)&a[0], 10), 0);
+	TEST_EQ(rl_futex_wake(&a[0], 10), 0);
 	TEST_EQ(obj_result, 1);
-	TEST_EQ(rl_futex_wake((uint64_t)&b[0], 10), 1);
+	TEST_EQ(rl_futex_wake(&b[0], 10), 1);
 	obj_wait_end(t, 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, PAGE), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, PAGE), 0);
-	TEST_EQ(rl_handle_close((uint64_t)A), 0);
-	TEST_EQ(rl_handle_close((uint64_t)B), 0);
+	TEST_EQ(rl_handle_close(A), 0);
+	TEST_EQ(rl_handle_close(B), 0);
 	kc_expect_back(&c0);
 }
 
@@ -1092,9 +1092,9 @@ DEFINE_TEST(futex_two_mappings_one_word)
 	t = obj_wait_start(&b[5]);
 	/* Our handle closed while it waits: the mappings and the waiter
 	 * keep the object. */
-	TEST_EQ(rl_handle_close((uint64_t)A), 0);
-	TEST_EQ(rl_futex_wake((uint64_t)&a[2 * PAGE / 4 + 6], 10), 0);	/* next word */
-	TEST_EQ(rl_futex_wake((uint64_t)&a[2 * PAGE / 4 + 5], 10), 1);
+	TEST_EQ(rl_handle_close(A), 0);
+	TEST_EQ(rl_futex_wake(&a[2 * PAGE / 4 + 6], 10), 0);	/* next word */
+	TEST_EQ(rl_futex_wake(&a[2 * PAGE / 4 + 5], 10), 1);
 	obj_wait_end(t, 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, 4 * PAGE), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, PAGE), 0);
@@ -1116,7 +1116,7 @@ DEFINE_TEST(futex_waiter_woken_by_unmap)
 	b = (volatile uint32_t *)rl_map(RL_SELF_PROCESS, (rl_handle_t)A, 0, 0, 2 * PAGE,
 					RL_PROT_READ | RL_PROT_WRITE);
 	TEST_ASSERT((int64_t)a > 0 && (int64_t)b > 0);
-	TEST_EQ(rl_handle_close((uint64_t)A), 0);
+	TEST_EQ(rl_handle_close(A), 0);
 	/* Unmapping the other mapping of the object, or another page of
 	 * this one, leaves the waiter be. */
 	t = obj_wait_start(&a[PAGE / 4]);
@@ -1128,8 +1128,8 @@ DEFINE_TEST(futex_waiter_woken_by_unmap)
 	 * goes with it. */
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a + PAGE, PAGE), 0);
 	obj_wait_end(t, -RILL_EFAULT);
-	TEST_EQ(rl_futex_wake((uint64_t)&a[PAGE / 4], 1), -RILL_EFAULT);
-	TEST_EQ(rl_futex_wait((uint64_t)&a[PAGE / 4], 0, 0), -RILL_EFAULT);
+	TEST_EQ(rl_futex_wake(&a[PAGE / 4], 1), -RILL_EFAULT);
+	TEST_EQ(rl_futex_wait(&a[PAGE / 4], 0, 0), -RILL_EFAULT);
 	kc_expect_back(&c0);
 }
 
@@ -1143,10 +1143,10 @@ DEFINE_TEST(futex_call_costs)
 
 	t0 = rl_clock_ns();
 	for (int i = 0; i < n; i++)
-		TEST_EQ(rl_futex_wake((uint64_t)&word, 1), 0);
+		TEST_EQ(rl_futex_wake(&word, 1), 0);
 	t1 = rl_clock_ns();
 	for (int i = 0; i < n; i++)
-		TEST_EQ(rl_futex_wait((uint64_t)&word, 0, 0), -RILL_EAGAIN);
+		TEST_EQ(rl_futex_wait(&word, 0, 0), -RILL_EAGAIN);
 	t2 = rl_clock_ns();
 	for (int i = 0; i < n; i++)
 		TEST_EQ(rl_futex_wake_in(RL_SELF_PROCESS, (uint64_t)&word, 1), 0);

@@ -75,15 +75,15 @@ DEFINE_TEST(enter_errors)
 	struct rl_queue q;
 	struct rl_queue_params p = { .sq_entries = 3 };
 
-	TEST_EQ(rl_queue_create((uint64_t)&p), -RILL_EINVAL);
+	TEST_EQ(rl_queue_create(&p), -RILL_EINVAL);
 	p.sq_entries = 4;
 	p.flags = 1;
-	TEST_EQ(rl_queue_create((uint64_t)&p), -RILL_EINVAL);
+	TEST_EQ(rl_queue_create(&p), -RILL_EINVAL);
 	p.flags = 0;
 	p.reserved = 1;
-	TEST_EQ(rl_queue_create((uint64_t)&p), -RILL_EINVAL);
+	TEST_EQ(rl_queue_create(&p), -RILL_EINVAL);
 	TEST_EQ(rl_queue_create(0), -RILL_EFAULT);
-	TEST_EQ(rl_queue_create(0xffff800000001000ull), -RILL_EFAULT);
+	TEST_EQ(rl_raw_queue_create(0xffff800000001000ull), -RILL_EFAULT);
 	TEST_EQ(rl_queue_init(&q, 4, 8), 0);
 	TEST_EQ(rl_queue_enter(q.handle, 5, 0, 0, 0), -RILL_EINVAL);
 	TEST_EQ(rl_queue_enter(q.handle, 0, 0, 0, 0x80), -RILL_EINVAL);
@@ -238,7 +238,7 @@ DEFINE_TEST(wait_woken_by_other_thread)
 	TEST_EQ(rl_submit_and_wait(&shared_q, 1, rl_clock_ns() + 60ull * 1000000000ull),
 		-RILL_EINTR);
 	TEST_EQ(rl_thread_join((rl_handle_t)t), 0);
-	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+	TEST_EQ(rl_handle_close(t), 0);
 	TEST_EQ(rl_handle_close(shared_q.handle), 0);
 }
 
@@ -294,7 +294,7 @@ DEFINE_TEST(million_nops_from_threads)
 	}
 	for (int i = 0; i < NOP_THREADS; i++) {
 		TEST_EQ(rl_thread_join((rl_handle_t)t[i]), 0);
-		rl_handle_close((uint64_t)t[i]);
+		rl_handle_close(t[i]);
 		total += nop_done[i];
 	}
 	TEST_EQ(total, NOPS_TOTAL);

@@ -110,25 +110,25 @@ static void fixtures_open(void)
 	fix[K_IOPORT_AUTH] = st->ioport_authority;
 	fix[K_PHYS_AUTH] = st->phys_authority;
 	if (st->irq_authority > 0) {
-		h = rl_irq_open((uint64_t)st->irq_authority, 5, 0);	/* unused on q35 */
+		h = rl_irq_open(st->irq_authority, 5, 0);	/* unused on q35 */
 		TEST_ASSERT(h > 0);
 		fix[K_IRQ] = (rl_handle_t)h;
 	}
 	if (st->ioport_authority > 0) {
-		h = rl_ioport_open((uint64_t)st->ioport_authority, 0x80, 1);
+		h = rl_ioport_open(st->ioport_authority, 0x80, 1);
 		TEST_ASSERT(h > 0);
 		fix[K_IOPORT] = (rl_handle_t)h;
 	}
 	h = rl_memobj_create(4096, 0);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 	stale = (rl_handle_t)h;
 	for (int k = K_PROCESS; k < K_COUNT; k++) {
 		struct rl_handle_info hi;
 
 		if (!fix[k])
 			continue;
-		TEST_EQ(rl_handle_info((uint64_t)fix[k], (uint64_t)&hi), 0);
+		TEST_EQ(rl_handle_info(fix[k], &hi), 0);
 		TEST_EQ(hi.type, kind_type[k]);
 	}
 }
@@ -137,14 +137,14 @@ static void fixtures_close(void)
 {
 	struct rl_sqe op = { .opcode = RL_OP_PROCESS_WAIT, .handle = fix[K_PROCESS] };
 
-	TEST_EQ(rl_thread_kill((uint64_t)fix[K_THREAD]), 0);
+	TEST_EQ(rl_thread_kill(fix[K_THREAD]), 0);
 	TEST_EQ(rl_thread_join(fix[K_THREAD]), -RILL_EINTR);
-	TEST_EQ(rl_process_kill((uint64_t)fix[K_PROCESS], 0), 0);
+	TEST_EQ(rl_process_kill(fix[K_PROCESS], 0), 0);
 	TEST_EQ(rl_sync_op(&op, NULL), 0);
 	for (int k = K_PROCESS; k < K_COUNT; k++) {
 		if (k >= K_IRQ_AUTH || !fix[k])
 			continue;	/* the authorities stay */
-		TEST_EQ(rl_handle_close((uint64_t)fix[k]), 0);
+		TEST_EQ(rl_handle_close(fix[k]), 0);
 		fix[k] = 0;
 	}
 	fix[K_ANY] = 0;
@@ -152,7 +152,7 @@ static void fixtures_close(void)
 
 static void counters(struct rl_kcounters *c)
 {
-	TEST_EQ(rl_kcounters((uint64_t)c, sizeof(*c)), sizeof(*c));
+	TEST_EQ(rl_kcounters(c, sizeof(*c)), sizeof(*c));
 }
 
 /* The counters of objects: they change only when something is created or
@@ -287,16 +287,16 @@ static int check_row(const struct hrow *r)
 	if (r->right && fix[r->kind]) {
 		struct rl_handle_info hi;
 
-		TEST_EQ(rl_handle_info((uint64_t)fix[r->kind], (uint64_t)&hi), 0);
+		TEST_EQ(rl_handle_info(fix[r->kind], &hi), 0);
 		for (uint32_t bit = 1; bit <= r->right; bit <<= 1) {
 			int64_t weak, got;
 
 			if (!(r->right & bit))
 				continue;
-			weak = rl_handle_dup((uint64_t)fix[r->kind], hi.rights & ~bit);
+			weak = rl_handle_dup(fix[r->kind], hi.rights & ~bit);
 			TEST_ASSERT(weak > 0);
 			got = call_row(r, weak);
-			TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+			TEST_EQ(rl_handle_close(weak), 0);
 			if (got != -RILL_EPERM)
 				rl_test_fail(__FILE__, __LINE__, "%s: without right %#x gave %ld, not -EPERM",
 					     r->name, bit, (long)got);
@@ -360,7 +360,7 @@ DEFINE_TEST(handle_errors)
 	{
 		struct rl_handle_info hi;
 
-		TEST_EQ(rl_handle_info((uint64_t)fix[K_THREAD], (uint64_t)&hi), 0);
+		TEST_EQ(rl_handle_info(fix[K_THREAD], &hi), 0);
 		TEST_EQ(hi.type, RL_OBJ_THREAD);
 	}
 	fixtures_close();
@@ -417,8 +417,8 @@ DEFINE_TEST(op_handle_errors)
 		if (fix[rows[i].kind]) {
 			struct rl_handle_info hi;
 
-			TEST_EQ(rl_handle_info((uint64_t)fix[rows[i].kind], (uint64_t)&hi), 0);
-			hs[n] = rl_handle_dup((uint64_t)fix[rows[i].kind], hi.rights & ~rows[i].right);
+			TEST_EQ(rl_handle_info(fix[rows[i].kind], &hi), 0);
+			hs[n] = rl_handle_dup(fix[rows[i].kind], hi.rights & ~rows[i].right);
 			TEST_ASSERT(hs[n] > 0);
 			want[n++] = -RILL_EPERM;
 		} else {
@@ -446,11 +446,11 @@ DEFINE_TEST(op_handle_errors)
 			checks++;
 		}
 		if (want[n - 1] == -RILL_EPERM)
-			TEST_EQ(rl_handle_close((uint64_t)hs[n - 1]), 0);
+			TEST_EQ(rl_handle_close(hs[n - 1]), 0);
 	}
 	/* MAP's memory object argument is a handle too. */
 	{
-		int64_t weak = rl_handle_dup((uint64_t)fix[K_MEMORY], RL_RIGHT_WRITE | RL_RIGHT_DUP);
+		int64_t weak = rl_handle_dup(fix[K_MEMORY], RL_RIGHT_WRITE | RL_RIGHT_DUP);
 		struct rl_sqe op = { .opcode = RL_OP_MAP, .handle = RL_SELF_PROCESS,
 				     .arg = { 0x5555, 0, 0, 4096, RL_PROT_READ } };
 		struct rl_cqe c;
@@ -463,7 +463,7 @@ DEFINE_TEST(op_handle_errors)
 		/* docs/abi.md, MAP: -EPERM without the rights the protection
 		 * needs. */
 		TEST_EQ(rl_call(&q, &op, &c), -RILL_EPERM);
-		TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+		TEST_EQ(rl_handle_close(weak), 0);
 		checks += 3;
 	}
 	same_counters(&before);
@@ -529,47 +529,47 @@ DEFINE_TEST(bad_pointers)
 					 end - 8, clock };
 
 		for (unsigned i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
-			TEST_EQ(rl_debug_write(in[i], 16), -RILL_EFAULT);
-			TEST_EQ(rl_queue_create(in[i]), -RILL_EFAULT);
-			TEST_EQ(rl_process_rw(RL_SELF_PROCESS, (uint64_t)scratch, in[i], 16,
-					      RL_RW_WRITE), -RILL_EFAULT);
-			TEST_EQ(rl_process_rw(RL_SELF_PROCESS, in[i], (uint64_t)scratch, 16,
+			TEST_EQ(rl_raw_debug_write(in[i], 16), -RILL_EFAULT);
+			TEST_EQ(rl_raw_queue_create(in[i]), -RILL_EFAULT);
+			TEST_EQ(rl_raw_process_rw(RL_SELF_PROCESS, (uint64_t)scratch, in[i], 16,
+						  RL_RW_WRITE), -RILL_EFAULT);
+			TEST_EQ(rl_process_rw(RL_SELF_PROCESS, in[i], scratch, 16,
 					      RL_RW_READ), -RILL_EFAULT);
 			if ((in[i] & 3) == 0) {
-				TEST_EQ(rl_futex_wait(in[i] == end - 8 ? end : in[i], 0, 0),
+				TEST_EQ(rl_raw_futex_wait(in[i] == end - 8 ? end : in[i], 0, 0),
 					-RILL_EFAULT);
-				TEST_EQ(rl_futex_wake(in[i] == end - 8 ? end : in[i], 1),
+				TEST_EQ(rl_raw_futex_wake(in[i] == end - 8 ? end : in[i], 1),
 					-RILL_EFAULT);
 			}
 		}
 		for (unsigned i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
-			TEST_EQ(rl_handle_info(RL_SELF_PROCESS, out[i]), -RILL_EFAULT);
-			TEST_EQ(rl_handle_info((uint64_t)mo, out[i]), -RILL_EFAULT);
-			TEST_EQ(rl_kcounters(out[i], sizeof(struct rl_kcounters)), -RILL_EFAULT);
-			TEST_EQ(rl_process_rw(RL_SELF_PROCESS, (uint64_t)scratch, out[i], 16,
-					      RL_RW_READ), -RILL_EFAULT);
-			TEST_EQ(rl_process_rw(RL_SELF_PROCESS, out[i], (uint64_t)scratch, 16,
+			TEST_EQ(rl_raw_handle_info(RL_SELF_PROCESS, out[i]), -RILL_EFAULT);
+			TEST_EQ(rl_raw_handle_info(mo, out[i]), -RILL_EFAULT);
+			TEST_EQ(rl_raw_kcounters(out[i], sizeof(struct rl_kcounters)), -RILL_EFAULT);
+			TEST_EQ(rl_raw_process_rw(RL_SELF_PROCESS, (uint64_t)scratch, out[i], 16,
+						  RL_RW_READ), -RILL_EFAULT);
+			TEST_EQ(rl_process_rw(RL_SELF_PROCESS, out[i], scratch, 16,
 					      RL_RW_WRITE), -RILL_EFAULT);
 		}
 		/* queue_create writes its results back: valid parameters in
 		 * read-only memory make it undo everything it did. */
-		TEST_EQ(rl_queue_create(ro_params), -RILL_EFAULT);
+		TEST_EQ(rl_raw_queue_create(ro_params), -RILL_EFAULT);
 		/* Lengths that wrap around. */
-		TEST_EQ(rl_process_rw(RL_SELF_PROCESS, (uint64_t)scratch, (uint64_t)scratch,
+		TEST_EQ(rl_process_rw(RL_SELF_PROCESS, (uint64_t)scratch, scratch,
 				      ~0ull - 100, RL_RW_READ), -RILL_EFAULT);
 	}
 	/* A process's memory read through another process handle. */
 	q = rl_process_create(0, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0);
 	TEST_ASSERT(q > 0);
-	TEST_EQ(rl_process_rw((uint64_t)q, 0x400000, (uint64_t)scratch, 8, RL_RW_READ),
+	TEST_EQ(rl_process_rw(q, 0x400000, scratch, 8, RL_RW_READ),
 		-RILL_EFAULT);
-	TEST_EQ(rl_process_kill((uint64_t)q, 0), 0);
+	TEST_EQ(rl_process_kill(q, 0), 0);
 	TEST_EQ(rl_process_wait((rl_handle_t)q), 0);
-	TEST_EQ(rl_handle_close((uint64_t)q), 0);
+	TEST_EQ(rl_handle_close(q), 0);
 	same_counters(&before);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, ro_params, 4096), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, rw_params, 4096), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)edge, 4096), 0);
 	nop_roundtrip();
 }
@@ -593,8 +593,8 @@ DEFINE_TEST(bad_flags)
 	mo = rl_memobj_create(4096, 0);
 	TEST_ASSERT(mo > 0);
 	quiet_counters(&before);
-	TEST_EQ(rl_debug_write((uint64_t)scratch, (1u << 20) + 1), -RILL_EINVAL);
-	TEST_EQ(rl_debug_write((uint64_t)scratch, ~0ull), -RILL_EINVAL);
+	TEST_EQ(rl_debug_write(scratch, (1u << 20) + 1), -RILL_EINVAL);
+	TEST_EQ(rl_debug_write(scratch, ~0ull), -RILL_EINVAL);
 	/* queue_create: every field checked. */
 	{
 		static const struct rl_queue_params bad[] = {
@@ -611,7 +611,7 @@ DEFINE_TEST(bad_flags)
 
 		for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			p = bad[i];
-			TEST_EQ(rl_queue_create((uint64_t)&p), -RILL_EINVAL);
+			TEST_EQ(rl_queue_create(&p), -RILL_EINVAL);
 		}
 	}
 	TEST_EQ(rl_queue_enter(q.handle, 0, 0, 0, 2), -RILL_EINVAL);
@@ -621,15 +621,15 @@ DEFINE_TEST(bad_flags)
 	/* Rights only shrink: unknown or missing rights are refused. */
 	TEST_EQ(rl_handle_dup(q.handle, RL_RIGHT_READ), -RILL_EPERM);
 	TEST_EQ(rl_handle_dup(q.handle, 0x800), -RILL_EPERM);
-	TEST_EQ(rl_handle_dup((uint64_t)mo, 1ull << 32), -RILL_EPERM);
-	TEST_EQ(rl_futex_wait((uint64_t)&futex_word + 1, 0, 0), -RILL_EINVAL);
-	TEST_EQ(rl_futex_wait((uint64_t)&futex_word + 2, 0, 0), -RILL_EINVAL);
-	TEST_EQ(rl_futex_wake((uint64_t)&futex_word + 3, 1), -RILL_EINVAL);
+	TEST_EQ(rl_handle_dup(mo, 1ull << 32), -RILL_EPERM);
+	TEST_EQ(rl_raw_futex_wait((uint64_t)&futex_word + 1, 0, 0), -RILL_EINVAL);
+	TEST_EQ(rl_raw_futex_wait((uint64_t)&futex_word + 2, 0, 0), -RILL_EINVAL);
+	TEST_EQ(rl_raw_futex_wake((uint64_t)&futex_word + 3, 1), -RILL_EINVAL);
 	TEST_EQ(rl_process_create(2, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0), -RILL_EINVAL);
 	TEST_EQ(rl_process_create(1ull << 63, RL_RIGHTS_ALL, RL_RIGHTS_ALL, 0), -RILL_EINVAL);
 	TEST_EQ(rl_process_create(0, RL_RIGHTS_ALL + 1, RL_RIGHTS_ALL, 0), -RILL_EINVAL);
 	TEST_EQ(rl_process_create(0, RL_RIGHTS_ALL, 1ull << 32, 0), -RILL_EINVAL);
-	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, (uint64_t)scratch, (uint64_t)scratch, 8, 2),
+	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, (uint64_t)scratch, scratch, 8, 2),
 		-RILL_EINVAL);
 	TEST_EQ(rl_thread_create(RL_SELF_PROCESS, (uint64_t)idle_entry, stack, 0, 2),
 		-RILL_EINVAL);
@@ -637,20 +637,20 @@ DEFINE_TEST(bad_flags)
 	TEST_EQ(rl_thread_create(RL_SELF_PROCESS, NONCANON_PTR, stack, 0, 0), -RILL_EINVAL);
 	TEST_EQ(rl_thread_create(RL_SELF_PROCESS, (uint64_t)idle_entry, KERNEL_PTR, 0, 0),
 		-RILL_EINVAL);
-	TEST_EQ(rl_thread_set_base((uint64_t)t, 2, 0), -RILL_EINVAL);
-	TEST_EQ(rl_thread_set_base((uint64_t)t, RL_BASE_FS, NONCANON_PTR), -RILL_EINVAL);
-	TEST_EQ(rl_thread_set_base((uint64_t)t, RL_BASE_GS, KERNEL_PTR), -RILL_EINVAL);
+	TEST_EQ(rl_thread_set_base(t, 2, 0), -RILL_EINVAL);
+	TEST_EQ(rl_thread_set_base(t, RL_BASE_FS, NONCANON_PTR), -RILL_EINVAL);
+	TEST_EQ(rl_thread_set_base(t, RL_BASE_GS, KERNEL_PTR), -RILL_EINVAL);
 	TEST_EQ(rl_thread_set_base(RL_SELF_THREAD, RL_BASE_FS, ~0ull), -RILL_EINVAL);
-	TEST_EQ(rl_thread_regs((uint64_t)t, 2, (uint64_t)&regs), -RILL_EINVAL);
-	TEST_EQ(rl_thread_resume((uint64_t)t, 4, 0), -RILL_EINVAL);
-	TEST_EQ(rl_thread_resume((uint64_t)t, 1ull << 40, 0), -RILL_EINVAL);
+	TEST_EQ(rl_thread_regs(t, 2, &regs), -RILL_EINVAL);
+	TEST_EQ(rl_thread_resume(t, 4, 0), -RILL_EINVAL);
+	TEST_EQ(rl_thread_resume(t, 1ull << 40, 0), -RILL_EINVAL);
 	TEST_EQ(rl_memobj_create(4096, 1), -RILL_EINVAL);
 	TEST_EQ(rl_memobj_create(0, 0), -RILL_EINVAL);
 	TEST_EQ(rl_memobj_create(RL_MEMOBJ_MAX + 4096, 0), -RILL_EINVAL);
 	TEST_EQ(rl_memobj_create(~0ull, 0), -RILL_EINVAL);
-	TEST_EQ(rl_kcounters((uint64_t)scratch, 0), -RILL_EINVAL);
-	TEST_EQ(rl_kcounters((uint64_t)scratch, sizeof(struct rl_kcounters) - 8), -RILL_EINVAL);
-	TEST_EQ(rl_kcounters((uint64_t)scratch, sizeof(struct rl_kcounters) + 8), -RILL_EINVAL);
+	TEST_EQ(rl_raw_kcounters((uint64_t)scratch, 0), -RILL_EINVAL);
+	TEST_EQ(rl_raw_kcounters((uint64_t)scratch, sizeof(struct rl_kcounters) - 8), -RILL_EINVAL);
+	TEST_EQ(rl_raw_kcounters((uint64_t)scratch, sizeof(struct rl_kcounters) + 8), -RILL_EINVAL);
 	/* The rest need the authorities. */
 	if (rl_startup_info->irq_authority > 0) {
 		uint64_t a = (uint64_t)rl_startup_info->irq_authority;
@@ -677,10 +677,10 @@ DEFINE_TEST(bad_flags)
 		TEST_EQ(rl_memobj_physical(a, ~0ull - 4095, 8192), -RILL_EPERM);
 	}
 	same_counters(&before);
-	TEST_EQ(rl_thread_kill((uint64_t)t), 0);
+	TEST_EQ(rl_thread_kill(t), 0);
 	TEST_EQ(rl_thread_join((rl_handle_t)t), -RILL_EINTR);
-	TEST_EQ(rl_handle_close((uint64_t)t), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(t), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 	nop_roundtrip();
 	skip_without_authorities("the authority calls' flags");
@@ -716,12 +716,12 @@ DEFINE_TEST(debug_write_and_yield)
 	static const char msg[] = "syscalls: debug_write reaches the console\n";
 	static char big[300];	/* more than the kernel's 256-byte chunk */
 
-	TEST_EQ(rl_debug_write((uint64_t)msg, sizeof(msg) - 1), sizeof(msg) - 1);
+	TEST_EQ(rl_debug_write(msg, sizeof(msg) - 1), sizeof(msg) - 1);
 	TEST_EQ(rl_debug_write(0, 0), 0);		/* nothing to read */
 	memset(big, '.', sizeof(big));
 	memcpy(big, "syscalls: a long write ", 23);
 	big[sizeof(big) - 1] = '\n';
-	TEST_EQ(rl_debug_write((uint64_t)big, sizeof(big)), sizeof(big));	/* > one chunk */
+	TEST_EQ(rl_debug_write(big, sizeof(big)), sizeof(big));	/* > one chunk */
 	TEST_EQ(rl_yield(), 0);
 	TEST_EQ(rl_yield(), 0);
 }
@@ -731,42 +731,42 @@ DEFINE_TEST(handles)
 	struct rl_handle_info hi, hi2;
 	int64_t mo, d;
 
-	TEST_EQ(rl_handle_info(RL_SELF_PROCESS, (uint64_t)&hi), 0);
+	TEST_EQ(rl_handle_info(RL_SELF_PROCESS, &hi), 0);
 	TEST_EQ(hi.type, RL_OBJ_PROCESS);
 	TEST_EQ(hi.rights, RL_RIGHTS_ALL);
 	TEST_EQ(hi.size, 0);
 	TEST_EQ(hi.reserved, 0);
-	TEST_EQ(rl_handle_info((uint64_t)rl_startup_info->self_process, (uint64_t)&hi2), 0);
+	TEST_EQ(rl_handle_info(rl_startup_info->self_process, &hi2), 0);
 	TEST_EQ(hi2.type, RL_OBJ_PROCESS);
 	TEST_EQ(hi2.id, hi.id);				/* same object, same id */
-	TEST_EQ(rl_handle_info(RL_SELF_THREAD, (uint64_t)&hi), 0);
+	TEST_EQ(rl_handle_info(RL_SELF_THREAD, &hi), 0);
 	TEST_EQ(hi.type, RL_OBJ_THREAD);
-	TEST_EQ(rl_handle_info((uint64_t)rl_startup_info->self_thread, (uint64_t)&hi2), 0);
+	TEST_EQ(rl_handle_info(rl_startup_info->self_thread, &hi2), 0);
 	TEST_EQ(hi2.id, hi.id);
 	mo = rl_memobj_create(3 * 4096, 0);
 	TEST_ASSERT(mo > 0);
-	TEST_EQ(rl_handle_info((uint64_t)mo, (uint64_t)&hi), 0);
+	TEST_EQ(rl_handle_info(mo, &hi), 0);
 	TEST_EQ(hi.type, RL_OBJ_MEMORY);
 	TEST_EQ(hi.size, 3 * 4096);
 	TEST_ASSERT(hi.rights & RL_RIGHT_DUP);
-	d = rl_handle_dup((uint64_t)mo, RL_RIGHT_READ);
+	d = rl_handle_dup(mo, RL_RIGHT_READ);
 	TEST_ASSERT(d > 0 && d != mo);
-	TEST_EQ(rl_handle_info((uint64_t)d, (uint64_t)&hi2), 0);
+	TEST_EQ(rl_handle_info(d, &hi2), 0);
 	TEST_EQ(hi2.rights, RL_RIGHT_READ);
 	TEST_EQ(hi2.id, hi.id);
-	TEST_EQ(rl_handle_dup((uint64_t)d, RL_RIGHT_READ), -RILL_EPERM);	/* no DUP */
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), -RILL_EBADF);
-	TEST_EQ(rl_handle_info((uint64_t)d, (uint64_t)&hi2), 0);	/* the object lives on */
-	TEST_EQ(rl_handle_close((uint64_t)d), 0);
-	TEST_EQ(rl_handle_info((uint64_t)d, (uint64_t)&hi2), -RILL_EBADF);
+	TEST_EQ(rl_handle_dup(d, RL_RIGHT_READ), -RILL_EPERM);	/* no DUP */
+	TEST_EQ(rl_handle_close(mo), 0);
+	TEST_EQ(rl_handle_close(mo), -RILL_EBADF);
+	TEST_EQ(rl_handle_info(d, &hi2), 0);	/* the object lives on */
+	TEST_EQ(rl_handle_close(d), 0);
+	TEST_EQ(rl_handle_info(d, &hi2), -RILL_EBADF);
 	/* A pseudo-handle can be made real. */
 	d = rl_handle_dup(RL_SELF_PROCESS, RL_RIGHT_WAIT);
 	TEST_ASSERT(d > 0);
-	TEST_EQ(rl_handle_info((uint64_t)d, (uint64_t)&hi2), 0);
+	TEST_EQ(rl_handle_info(d, &hi2), 0);
 	TEST_EQ(hi2.type, RL_OBJ_PROCESS);
 	TEST_EQ(hi2.rights, RL_RIGHT_WAIT);
-	TEST_EQ(rl_handle_close((uint64_t)d), 0);
+	TEST_EQ(rl_handle_close(d), 0);
 }
 
 DEFINE_TEST(queue_calls)
@@ -775,7 +775,7 @@ DEFINE_TEST(queue_calls)
 	struct rl_ring_header *hdr;
 	int64_t q;
 
-	q = rl_queue_create((uint64_t)&p);
+	q = rl_queue_create(&p);
 	TEST_ASSERT(q > 0);
 	TEST_ASSERT(p.ring_addr >= RL_USER_BOTTOM && p.ring_addr < RL_USER_TOP);
 	TEST_EQ(p.ring_addr & 4095, 0);
@@ -783,11 +783,11 @@ DEFINE_TEST(queue_calls)
 	TEST_EQ(hdr->sq_entries, 8);
 	TEST_EQ(hdr->cq_entries, 16);		/* 0 means twice sq_entries */
 	TEST_EQ(hdr->ring_size, p.ring_size);
-	TEST_EQ(rl_queue_enter((uint64_t)q, 0, 0, 0, 0), 0);
-	TEST_EQ(rl_queue_wake((uint64_t)q), 0);
+	TEST_EQ(rl_queue_enter(q, 0, 0, 0, 0), 0);
+	TEST_EQ(rl_queue_wake(q), 0);
 	/* Waiting for zero completions returns at once. */
-	TEST_EQ(rl_queue_enter((uint64_t)q, 0, 0, 0, RL_ENTER_WAIT), 0);
-	TEST_EQ(rl_handle_close((uint64_t)q), 0);
+	TEST_EQ(rl_queue_enter(q, 0, 0, 0, RL_ENTER_WAIT), 0);
+	TEST_EQ(rl_handle_close(q), 0);
 	nop_roundtrip();
 }
 
@@ -797,7 +797,7 @@ static volatile int64_t fw_result = 1;
 static void futex_waiter(void *arg)
 {
 	(void)arg;
-	fw_result = rl_futex_wait((uint64_t)&fw_word, 0, rl_clock_ns() + 30 * SEC);
+	fw_result = rl_futex_wait(&fw_word, 0, rl_clock_ns() + 30 * SEC);
 }
 
 DEFINE_TEST(futexes)
@@ -806,25 +806,25 @@ DEFINE_TEST(futexes)
 	int64_t t, woken = 0;
 
 	futex_word = 5;
-	TEST_EQ(rl_futex_wait((uint64_t)&futex_word, 4, 0), -RILL_EAGAIN);
-	TEST_EQ(rl_futex_wait((uint64_t)&futex_word, 5, t0 + 5 * 1000000ull), -RILL_ETIMEDOUT);
+	TEST_EQ(rl_futex_wait(&futex_word, 4, 0), -RILL_EAGAIN);
+	TEST_EQ(rl_futex_wait(&futex_word, 5, t0 + 5 * 1000000ull), -RILL_ETIMEDOUT);
 	TEST_ASSERT(rl_clock_ns() - t0 >= 5 * 1000000ull);
-	TEST_EQ(rl_futex_wait((uint64_t)&futex_word, 5, 1), -RILL_ETIMEDOUT);	/* past */
-	TEST_EQ(rl_futex_wake((uint64_t)&futex_word, 10), 0);
+	TEST_EQ(rl_futex_wait(&futex_word, 5, 1), -RILL_ETIMEDOUT);	/* past */
+	TEST_EQ(rl_futex_wake(&futex_word, 10), 0);
 	/* A real waiter, woken. */
 	fw_word = 0;
 	t = rl_thread_spawn(futex_waiter, NULL);
 	TEST_ASSERT(t > 0);
 	deadline = rl_clock_ns() + 20 * SEC;
 	while (woken == 0 && rl_clock_ns() < deadline) {
-		woken = rl_futex_wake((uint64_t)&fw_word, 1);
+		woken = rl_futex_wake(&fw_word, 1);
 		if (!woken)
 			rl_yield();
 	}
 	TEST_EQ(woken, 1);
 	TEST_EQ(rl_thread_join((rl_handle_t)t), 0);
 	TEST_EQ(fw_result, 0);
-	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+	TEST_EQ(rl_handle_close(t), 0);
 }
 
 static uint64_t fs_word[2] = { 0x1122334455667788ull, 0x99 };
@@ -877,11 +877,11 @@ DEFINE_TEST(thread_bases)
 	/* Another thread's base, set before it starts. */
 	t = rl_thread_create(RL_SELF_PROCESS, (uint64_t)fs_exit_entry, new_stack(), 0, 0);
 	TEST_ASSERT(t > 0);
-	TEST_EQ(rl_thread_set_base((uint64_t)t, RL_BASE_FS, (uint64_t)&word), 0);
-	TEST_EQ(rl_thread_start((uint64_t)t), 0);
-	TEST_EQ(rl_thread_start((uint64_t)t), -RILL_EBUSY);
+	TEST_EQ(rl_thread_set_base(t, RL_BASE_FS, (uint64_t)&word), 0);
+	TEST_EQ(rl_thread_start(t), 0);
+	TEST_EQ(rl_thread_start(t), -RILL_EBUSY);
 	TEST_EQ(rl_thread_join((rl_handle_t)t), 0x5151);
-	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+	TEST_EQ(rl_handle_close(t), 0);
 }
 
 static void __attribute__((noreturn)) exit_with(void *arg)
@@ -914,26 +914,26 @@ DEFINE_TEST(threads)
 	counters(&b);
 	TEST_EQ(b.threads, a.threads + 1);
 	TEST_EQ(b.handles, a.handles + 1);
-	TEST_EQ(rl_thread_start((uint64_t)t), 0);
+	TEST_EQ(rl_thread_start(t), 0);
 	TEST_EQ(rl_thread_join((rl_handle_t)t), 1234);
-	TEST_EQ(rl_thread_start((uint64_t)t), -RILL_EBUSY);	/* ended */
-	TEST_EQ(rl_thread_kill((uint64_t)t), 0);		/* harmless now */
+	TEST_EQ(rl_thread_start(t), -RILL_EBUSY);	/* ended */
+	TEST_EQ(rl_thread_kill(t), 0);		/* harmless now */
 	TEST_EQ(rl_thread_join((rl_handle_t)t), 1234);
-	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+	TEST_EQ(rl_handle_close(t), 0);
 	/* Killing a running thread, and one never started. */
 	spin_stop = 0;
 	t = rl_thread_create(RL_SELF_PROCESS, (uint64_t)spinner, stacks[1], 0, 0);
 	TEST_ASSERT(t > 0);
-	TEST_EQ(rl_thread_start((uint64_t)t), 0);
-	TEST_EQ(rl_thread_kill((uint64_t)t), 0);
+	TEST_EQ(rl_thread_start(t), 0);
+	TEST_EQ(rl_thread_kill(t), 0);
 	TEST_EQ(rl_thread_join((rl_handle_t)t), -RILL_EINTR);
-	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+	TEST_EQ(rl_handle_close(t), 0);
 	t2 = rl_thread_create(RL_SELF_PROCESS, (uint64_t)spinner, stacks[2], 0, 0);
 	TEST_ASSERT(t2 > 0);
-	TEST_EQ(rl_thread_kill((uint64_t)t2), 0);
-	TEST_EQ(rl_thread_start((uint64_t)t2), -RILL_EBUSY);
+	TEST_EQ(rl_thread_kill(t2), 0);
+	TEST_EQ(rl_thread_start(t2), -RILL_EBUSY);
 	TEST_EQ(rl_thread_join((rl_handle_t)t2), -RILL_EINTR);
-	TEST_EQ(rl_handle_close((uint64_t)t2), 0);
+	TEST_EQ(rl_handle_close(t2), 0);
 	same_counters(&a);	/* all gone */
 }
 
@@ -964,7 +964,7 @@ DEFINE_TEST(thread_regs_resume)
 	t = rl_thread_create(RL_SELF_PROCESS, (uint64_t)stop_entry, new_stack(), 0,
 			     RL_THREAD_SUPERVISED);
 	TEST_ASSERT(t > 0);
-	TEST_EQ(rl_thread_start((uint64_t)t), 0);
+	TEST_EQ(rl_thread_start(t), 0);
 	e = rl_get_sqe(&q);
 	e->opcode = RL_OP_OBSERVE;
 	e->handle = (rl_handle_t)t;
@@ -973,22 +973,22 @@ DEFINE_TEST(thread_regs_resume)
 	TEST_ASSERT(c);
 	TEST_EQ(c->result, RL_OBS_SYSCALL);
 	rl_cqe_done(&q);
-	TEST_EQ(rl_thread_regs((uint64_t)t, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_regs(t, RL_REGS_GET, &r), 0);
 	TEST_EQ(r.rax, 39);
 	/* Pointers: as everywhere. */
-	TEST_EQ(rl_thread_regs((uint64_t)t, RL_REGS_GET, 0), -RILL_EFAULT);
-	TEST_EQ(rl_thread_regs((uint64_t)t, RL_REGS_GET, KERNEL_PTR), -RILL_EFAULT);
-	TEST_EQ(rl_thread_regs((uint64_t)t, RL_REGS_GET, rl_startup_info->clock_page),
+	TEST_EQ(rl_thread_regs(t, RL_REGS_GET, 0), -RILL_EFAULT);
+	TEST_EQ(rl_raw_thread_regs(t, RL_REGS_GET, KERNEL_PTR), -RILL_EFAULT);
+	TEST_EQ(rl_raw_thread_regs(t, RL_REGS_GET, rl_startup_info->clock_page),
 		-RILL_EFAULT);
-	TEST_EQ(rl_thread_regs((uint64_t)t, RL_REGS_SET, UNMAPPED_PTR), -RILL_EFAULT);
+	TEST_EQ(rl_raw_thread_regs(t, RL_REGS_SET, UNMAPPED_PTR), -RILL_EFAULT);
 	/* The new FS base and rax take effect on resume. */
 	r.fs_base = (uint64_t)&word;
 	r.rax = 23;
-	TEST_EQ(rl_thread_regs((uint64_t)t, RL_REGS_SET, (uint64_t)&r), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)t, 0, 0), 0);
+	TEST_EQ(rl_thread_regs(t, RL_REGS_SET, &r), 0);
+	TEST_EQ(rl_thread_resume(t, 0, 0), 0);
 	res = rl_thread_join((rl_handle_t)t);
 	TEST_EQ(res, 1023);
-	TEST_EQ(rl_handle_close((uint64_t)t), 0);
+	TEST_EQ(rl_handle_close(t), 0);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }
 
@@ -1007,53 +1007,53 @@ DEFINE_TEST(processes_and_memory)
 	TEST_ASSERT(mo > 0);
 	TEST_EQ(rl_map((rl_handle_t)p, (rl_handle_t)mo, 0, 0x400000, 8192,
 		       RL_PROT_READ | RL_PROT_WRITE | RL_MAP_FIXED), 0x400000);
-	TEST_EQ(rl_process_rw((uint64_t)p, 0x400ff0, (uint64_t)text, sizeof(text),
+	TEST_EQ(rl_process_rw(p, 0x400ff0, (void *)text, sizeof(text),
 			      RL_RW_WRITE), sizeof(text));		/* across the page */
 	memset(back, 0, sizeof(back));
-	TEST_EQ(rl_process_rw((uint64_t)p, 0x400ff0, (uint64_t)back, sizeof(back), RL_RW_READ),
+	TEST_EQ(rl_process_rw(p, 0x400ff0, back, sizeof(back), RL_RW_READ),
 		sizeof(back));
 	TEST_EQ(memcmp(back, text, sizeof(text)), 0);
-	TEST_EQ(rl_process_rw((uint64_t)p, 0x401ff8, (uint64_t)back, 16, RL_RW_READ),
+	TEST_EQ(rl_process_rw(p, 0x401ff8, back, 16, RL_RW_READ),
 		-RILL_EFAULT);					/* off the end */
-	TEST_EQ(rl_process_rw((uint64_t)p, 0x400000, (uint64_t)back, 0, RL_RW_READ), 0);
+	TEST_EQ(rl_process_rw(p, 0x400000, back, 0, RL_RW_READ), 0);
 	/* Our own memory through the pseudo-handle. */
 	memset(back, 0, sizeof(back));
-	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, (uint64_t)text, (uint64_t)back, sizeof(text),
+	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, (uint64_t)text, back, sizeof(text),
 			      RL_RW_READ), sizeof(text));
 	TEST_EQ(memcmp(back, text, sizeof(text)), 0);
 	/* Writing needs writable memory: text is read-only data. */
-	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, (uint64_t)text, (uint64_t)back, sizeof(text),
+	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, (uint64_t)text, back, sizeof(text),
 			      RL_RW_WRITE), -RILL_EFAULT);
 	/* Giving a handle: rights only shrink. */
-	h = rl_process_give((uint64_t)p, (uint64_t)mo, RL_RIGHT_READ);
+	h = rl_process_give(p, mo, RL_RIGHT_READ);
 	TEST_ASSERT(h > 0);
-	weak = rl_handle_dup((uint64_t)mo, RL_RIGHT_READ | RL_RIGHT_TRANSFER);
+	weak = rl_handle_dup(mo, RL_RIGHT_READ | RL_RIGHT_TRANSFER);
 	TEST_ASSERT(weak > 0);
-	TEST_EQ(rl_process_give((uint64_t)p, (uint64_t)weak, RL_RIGHT_READ | RL_RIGHT_WRITE),
+	TEST_EQ(rl_process_give(p, weak, RL_RIGHT_READ | RL_RIGHT_WRITE),
 		-RILL_EPERM);
-	TEST_ASSERT(rl_process_give((uint64_t)p, (uint64_t)weak, RL_RIGHT_READ) > 0);
-	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
+	TEST_ASSERT(rl_process_give(p, weak, RL_RIGHT_READ) > 0);
+	TEST_EQ(rl_handle_close(weak), 0);
 	/* A thread in it, killed with it. */
-	h = rl_thread_create((uint64_t)p, 0x400000, 0x402000, 0, 0);
+	h = rl_thread_create(p, 0x400000, 0x402000, 0, 0);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_process_kill((uint64_t)p, 5), 0);
+	TEST_EQ(rl_process_kill(p, 5), 0);
 	TEST_EQ(rl_process_wait((rl_handle_t)p), 5);
-	TEST_EQ(rl_process_kill((uint64_t)p, 6), 0);		/* the first status stays */
+	TEST_EQ(rl_process_kill(p, 6), 0);		/* the first status stays */
 	TEST_EQ(rl_process_wait((rl_handle_t)p), 5);
 	TEST_EQ(rl_thread_join((rl_handle_t)h), -RILL_EINTR);
-	TEST_EQ(rl_thread_start((uint64_t)h), -RILL_EBUSY);
-	TEST_EQ(rl_thread_create((uint64_t)p, 0x400000, 0x402000, 0, 0), -RILL_ESRCH);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
-	TEST_EQ(rl_handle_close((uint64_t)p), 0);
+	TEST_EQ(rl_thread_start(h), -RILL_EBUSY);
+	TEST_EQ(rl_thread_create(p, 0x400000, 0x402000, 0, 0), -RILL_ESRCH);
+	TEST_EQ(rl_handle_close(h), 0);
+	TEST_EQ(rl_handle_close(p), 0);
 	/* Copy-on-write snapshots. */
 	a = (char *)rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 8192,
 			   RL_PROT_READ | RL_PROT_WRITE);
 	TEST_ASSERT((int64_t)a > 0);
 	TEST_EQ(memcmp(a + 0xff0, text, sizeof(text)), 0);	/* what the child saw */
 	a[0] = 'A';
-	snap = rl_memobj_cow((uint64_t)mo);
+	snap = rl_memobj_cow(mo);
 	TEST_ASSERT(snap > 0);
-	TEST_EQ(rl_handle_info((uint64_t)snap, (uint64_t)&hi), 0);
+	TEST_EQ(rl_handle_info(snap, &hi), 0);
 	TEST_EQ(hi.type, RL_OBJ_MEMORY);
 	TEST_EQ(hi.size, 8192);
 	a[0] = 'B';
@@ -1064,17 +1064,17 @@ DEFINE_TEST(processes_and_memory)
 	TEST_EQ(memcmp(b + 0xff0, text, sizeof(text)), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)a, 8192), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)b, 8192), 0);
-	TEST_EQ(rl_handle_close((uint64_t)snap), 0);
-	TEST_EQ(rl_handle_close((uint64_t)mo), 0);
+	TEST_EQ(rl_handle_close(snap), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 }
 
 DEFINE_TEST(kcounters_call)
 {
 	struct rl_kcounters a, b;
 
-	TEST_EQ(rl_kcounters((uint64_t)&a, sizeof(a)), sizeof(a));
+	TEST_EQ(rl_kcounters(&a, sizeof(a)), sizeof(a));
 	TEST_EQ(rl_yield(), 0);
-	TEST_EQ(rl_kcounters((uint64_t)&b, sizeof(b)), sizeof(b));
+	TEST_EQ(rl_kcounters(&b, sizeof(b)), sizeof(b));
 	TEST_ASSERT(a.processes >= 2);		/* init and this program */
 	TEST_ASSERT(a.threads >= 2);
 	TEST_ASSERT(a.queues >= 1);
@@ -1094,11 +1094,11 @@ DEFINE_TEST(latency_probe_call)
 	TEST_ASSERT(irq > 0);	/* init gives the tests the authorities */
 	/* Without the IRQ authority: refused, whatever the command. */
 	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0, 0), -RILL_EBADF);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, 0, 1ull << 40), -RILL_EBADF);
+	TEST_EQ(rl_raw_latency_probe(RL_LATPROBE_READ, 0, 0, 1ull << 40), -RILL_EBADF);
 	q = rl_memobj_create(4096, 0);
 	TEST_ASSERT(q > 0);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0, (uint64_t)q), -RILL_EBADFD);
-	TEST_EQ(rl_handle_close((uint64_t)q), 0);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0, q), -RILL_EBADFD);
+	TEST_EQ(rl_handle_close(q), 0);
 
 	TEST_EQ(rl_latency_probe(0, 0, 0, irq), -RILL_EINVAL);
 	TEST_EQ(rl_latency_probe(4, 0, 0, irq), -RILL_EINVAL);
@@ -1109,16 +1109,16 @@ DEFINE_TEST(latency_probe_call)
 	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0, irq), 0);
 	TEST_EQ(rl_latency_probe(RL_LATPROBE_START, 100000, 0, irq), -RILL_EBUSY);
 	rl_sleep_ns(2000000);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, 0x10, irq), -RILL_EFAULT);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, (uint64_t)&lat, irq), 0);
+	TEST_EQ(rl_raw_latency_probe(RL_LATPROBE_READ, 0, 0x10, irq), -RILL_EFAULT);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, &lat, irq), 0);
 	TEST_EQ(lat.running, 1);
 	TEST_EQ(lat.period_ns, 100000);
 	TEST_ASSERT(lat.fires >= 1);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, (uint64_t)&lat, irq), 0);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, &lat, irq), 0);
 	TEST_EQ(lat.running, 0);
 	TEST_ASSERT(lat.max_late_ns < 1000000000ull);
 	TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, 0, irq), -RILL_ENOENT);
-	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, (uint64_t)&lat, irq), 0);
+	TEST_EQ(rl_latency_probe(RL_LATPROBE_READ, 0, &lat, irq), 0);
 	TEST_EQ(lat.running, 0);
 }
 
@@ -1146,11 +1146,11 @@ DEFINE_TEST(realtime_clock)
 	TEST_ASSERT(d < 1000000 && d > -1000000);
 
 	TEST_EQ(rl_clock_set_realtime(0, set), -RILL_EBADF);
-	TEST_EQ(rl_clock_set_realtime(1ull << 40, set), -RILL_EBADF);
+	TEST_EQ(rl_raw_clock_set_realtime(1ull << 40, set), -RILL_EBADF);
 	TEST_EQ(rl_clock_set_realtime(RL_SELF_PROCESS, set), -RILL_EBADFD);
 	if (auth == 0 || st->irq_authority <= 0)
 		TEST_SKIP("no clock authority (init gives it to its tests)");
-	TEST_EQ(rl_clock_set_realtime((uint64_t)st->irq_authority, set), -RILL_EBADFD);
+	TEST_EQ(rl_clock_set_realtime(st->irq_authority, set), -RILL_EBADFD);
 	TEST_EQ(rl_clock_set_realtime(auth, 1ull << 63), -RILL_EINVAL);
 	d = (int64_t)(rl_clock_realtime_ns() - rl_clock_ns()) - off0;
 	TEST_ASSERT(d < 1000000 && d > -1000000);	/* refused: unchanged */
@@ -1187,25 +1187,25 @@ DEFINE_TEST(authority_calls)
 	TEST_EQ(rl_ioport_enable(RL_SELF_PROCESS), -RILL_EBADFD);
 	if (st->ioport_authority > 0) {
 		/* Authorities are different kinds from each other. */
-		TEST_EQ(rl_irq_open((uint64_t)st->ioport_authority, 5, 0), -RILL_EBADFD);
-		TEST_EQ(rl_memobj_physical((uint64_t)st->ioport_authority, 0xfeb00000ull, 4096),
+		TEST_EQ(rl_irq_open(st->ioport_authority, 5, 0), -RILL_EBADFD);
+		TEST_EQ(rl_memobj_physical(st->ioport_authority, 0xfeb00000ull, 4096),
 			-RILL_EBADFD);
-		TEST_EQ(rl_ioport_enable((uint64_t)st->ioport_authority), -RILL_EBADFD);
+		TEST_EQ(rl_ioport_enable(st->ioport_authority), -RILL_EBADFD);
 	}
 	if (st->irq_authority > 0) {
-		TEST_EQ(rl_ioport_open((uint64_t)st->irq_authority, 0x80, 1), -RILL_EBADFD);
-		TEST_EQ(rl_irq_ack((uint64_t)st->irq_authority), -RILL_EBADFD);
+		TEST_EQ(rl_ioport_open(st->irq_authority, 0x80, 1), -RILL_EBADFD);
+		TEST_EQ(rl_irq_ack(st->irq_authority), -RILL_EBADFD);
 	}
 	if (st->ioport_authority > 0) {
-		int64_t io = rl_ioport_open((uint64_t)st->ioport_authority, 0x80, 1);
+		int64_t io = rl_ioport_open(st->ioport_authority, 0x80, 1);
 		struct rl_handle_info hi;
 
 		TEST_ASSERT(io > 0);
-		TEST_EQ(rl_handle_info((uint64_t)io, (uint64_t)&hi), 0);
+		TEST_EQ(rl_handle_info(io, &hi), 0);
 		TEST_EQ(hi.type, RL_OBJ_IOPORT);
-		TEST_EQ(rl_ioport_enable((uint64_t)io), 0);
+		TEST_EQ(rl_ioport_enable(io), 0);
 		__asm__ volatile("outb %%al, $0x80" : : "a"(0));	/* POST code: harmless */
-		TEST_EQ(rl_handle_close((uint64_t)io), 0);
+		TEST_EQ(rl_handle_close(io), 0);
 	}
 	nop_roundtrip();
 	skip_without_authorities("the calls on the authorities themselves");

@@ -145,11 +145,11 @@ DEFINE_TEST(created_stopped_runs_with_given_registers)
 			     RL_THREAD_SUPERVISED | RL_THREAD_STOPPED);
 	TEST_ASSERT(h > 0);
 	/* Started already: stopped, reported as created. */
-	TEST_EQ(rl_thread_start((uint64_t)h), -RILL_EBUSY);
+	TEST_EQ(rl_thread_start(h), -RILL_EBUSY);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_CREATED);
 	TEST_EQ(c.aux[0], 0);
 	TEST_EQ(c.aux[1], 0);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &r), 0);
 	TEST_EQ(r.rip, 0x1000);
 	TEST_EQ(r.rsp, sp - 8);
 	TEST_EQ(r.rdi, 0xabcdef);
@@ -157,9 +157,9 @@ DEFINE_TEST(created_stopped_runs_with_given_registers)
 	TEST_EQ(r.rax | r.rbx | r.rcx | r.rdx | r.rsi | r.rbp | r.r8 | r.r9 | r.r10 | r.r11 |
 		r.r12 | r.r13 | r.r14 | r.r15 | r.fs_base | r.gs_base, 0);
 	/* Its FPU state is the reset one. */
-	size = rl_thread_fpu((uint64_t)h, RL_FPU_GET, 0, 0);
+	size = rl_thread_fpu(h, RL_FPU_GET, 0, 0);
 	TEST_ASSERT(size == RL_FPU_SIZE_SSE || size == RL_FPU_SIZE_AVX);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_GET, (uint64_t)&fa, (uint64_t)size), size);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_GET, &fa, size), size);
 	TEST_EQ(fa.fcw, 0x37f);
 	TEST_EQ(fa.mxcsr, 0x1f80);
 	/* Everything, as a clone child gets it. */
@@ -171,12 +171,12 @@ DEFINE_TEST(created_stopped_runs_with_given_registers)
 		.rflags = 0x202 | 0x1 | 0x80,	/* CF, SF */
 		.fs_base = (uint64_t)tls,
 	};
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &r), 0);
 	for (int i = 0; i < 16; i++)
 		fa.xmm[0][i] = (uint8_t)(0xf0 + i);
-	TEST_EQ(rl_thread_fpu((uint64_t)h, RL_FPU_SET, (uint64_t)&fa, (uint64_t)size), size);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), -RILL_EBUSY);
+	TEST_EQ(rl_thread_fpu(h, RL_FPU_SET, &fa, size), size);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), -RILL_EBUSY);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_SYSCALL);
 	TEST_EQ(c.aux[0], 39);
 	TEST_EQ(d.gpr[0], 0);
@@ -200,11 +200,11 @@ DEFINE_TEST(created_stopped_runs_with_given_registers)
 	TEST_EQ(d.fs0, tls[0]);
 	for (int i = 0; i < 16; i++)
 		TEST_EQ(d.xmm0[i], 0xf0 + i);
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 31), 0);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 31), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 31);
 	TEST_EQ(thread_wait((rl_handle_t)h), 31);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 }
 
 /* Resumed without being observed: runs; the next OBSERVE reports its next
@@ -221,18 +221,18 @@ DEFINE_TEST(created_stopped_resumed_unobserved)
 	h = rl_thread_create(RL_SELF_PROCESS, (uint64_t)dump_entry, sp - 8, 0,
 			     RL_THREAD_SUPERVISED | RL_THREAD_STOPPED);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &r), 0);
 	r.r15 = (uint64_t)&d;
 	r.fs_base = (uint64_t)&d;	/* dump_entry reads %fs:0 */
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&r), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &r), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_SYSCALL);
 	TEST_EQ(c.aux[0], 39);
 	TEST_EQ(d.gpr[7], sp - 8);
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL, 0), 0);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_KILL, 0), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ((int64_t)c.aux[0], -RILL_EINTR);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 }
 
 DEFINE_TEST(created_stopped_errors_and_ends)
@@ -256,24 +256,24 @@ DEFINE_TEST(created_stopped_errors_and_ends)
 	/* Registers that cannot be set are refused as for any stop. */
 	h = rl_thread_create(RL_SELF_PROCESS, 0x1000, sp, 0, RL_THREAD_SUPERVISED | RL_THREAD_STOPPED);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &r), 0);
 	r.rip = 0x800000000000ull;
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&r), -RILL_EINVAL);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, 0x10), -RILL_EFAULT);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &r), -RILL_EINVAL);
+	TEST_EQ(rl_raw_thread_regs(h, RL_REGS_SET, 0x10), -RILL_EFAULT);
 	/* Killed while created-stopped: exits -EINTR, never running. */
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL, 0), 0);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_KILL, 0), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ((int64_t)c.aux[0], -RILL_EINTR);
 	TEST_EQ(thread_wait((rl_handle_t)h), -RILL_EINTR);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), -RILL_EBUSY);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), -RILL_EBUSY);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &r), -RILL_EBUSY);
+	TEST_EQ(rl_thread_resume(h, 0, 0), -RILL_EBUSY);
+	TEST_EQ(rl_handle_close(h), 0);
 	/* thread_kill ends it too. */
 	h = rl_thread_create(RL_SELF_PROCESS, 0x1000, sp, 0, RL_THREAD_SUPERVISED | RL_THREAD_STOPPED);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(rl_thread_kill(h), 0);
 	TEST_EQ(thread_wait((rl_handle_t)h), -RILL_EINTR);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 	/* Its supervisor lets go of it (the last OBSERVE handle): it ends,
 	 * and nothing stays behind. */
 	rl_test_counters_settle(&k0);
@@ -281,11 +281,11 @@ DEFINE_TEST(created_stopped_errors_and_ends)
 		h = rl_thread_create(RL_SELF_PROCESS, 0x1000, sp, 0,
 				     RL_THREAD_SUPERVISED | RL_THREAD_STOPPED);
 		TEST_ASSERT(h > 0);
-		w = rl_handle_dup((uint64_t)h, RL_RIGHT_WAIT);
+		w = rl_handle_dup(h, RL_RIGHT_WAIT);
 		TEST_ASSERT(w > 0);
-		TEST_EQ(rl_handle_close((uint64_t)h), 0);
+		TEST_EQ(rl_handle_close(h), 0);
 		TEST_EQ(thread_wait((rl_handle_t)w), -RILL_EINTR);
-		TEST_EQ(rl_handle_close((uint64_t)w), 0);
+		TEST_EQ(rl_handle_close(w), 0);
 	}
 	rl_test_counters_expect_back(&k0);
 }
@@ -340,7 +340,7 @@ static int64_t start_thread(void (*fn)(void *), void *arg, uint64_t flags)
 
 	if (h <= 0)
 		rl_test_fail(__FILE__, __LINE__, "thread_create: %ld", (long)h);
-	if (rl_thread_start((uint64_t)h))
+	if (rl_thread_start(h))
 		rl_test_fail(__FILE__, __LINE__, "thread_start");
 	return h;
 }
@@ -378,13 +378,13 @@ DEFINE_TEST(interrupt_running_thread)
 		uint64_t ns;
 
 		t0 = rl_clock_ns();
-		TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+		TEST_EQ(rl_thread_interrupt(h), 0);
 		TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
 		ns = rl_clock_ns() - t0;
 		worst = ns > worst ? ns : worst;
 		TEST_EQ(c.aux[0], 0);		/* in user mode */
 		TEST_EQ(c.aux[1], 0);
-		TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+		TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &r), 0);
 		TEST_ASSERT(r.rip == (uint64_t)spin_entry || r.rip == (uint64_t)spin_entry + 3);
 		TEST_EQ(r.rdi, (uint64_t)&n1);
 		/* Stopped: it does not move. */
@@ -394,26 +394,26 @@ DEFINE_TEST(interrupt_running_thread)
 			sleep_ms(2);
 			TEST_EQ(n1, v);
 		}
-		TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+		TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 		TEST_ASSERT(moves(&n1));
 	}
 	/* Resumed with other registers, as a signal handler is entered. */
-	TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+	TEST_EQ(rl_thread_interrupt(h), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &r), 0);
 	r.rdi = (uint64_t)&n2;
 	r.rip = (uint64_t)spin_entry;
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&r), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &r), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_ASSERT(moves(&n2));
 	/* Killed while interrupted. */
-	TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+	TEST_EQ(rl_thread_interrupt(h), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
-	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(rl_thread_kill(h), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ((int64_t)c.aux[0], -RILL_EINTR);
-	TEST_EQ(rl_thread_interrupt((uint64_t)h), -RILL_ESRCH);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_thread_interrupt(h), -RILL_ESRCH);
+	TEST_EQ(rl_handle_close(h), 0);
 	rl_printf("threadctl: interrupt of a running thread to its observation: worst %lu us\n",
 		  (unsigned long)(worst / 1000));
 	TEST_ASSERT(worst < 2000 * MS);
@@ -436,15 +436,15 @@ static void interrupt_in_call(struct call *k, uint64_t nr)
 	h = start_thread(call_entry, k, RL_THREAD_SUPERVISED);
 	for (;;) {
 		sleep_ms(20);
-		TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+		TEST_EQ(rl_thread_interrupt(h), 0);
 		TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
 		if (c.aux[1] == 1)
 			break;
 		TEST_ASSERT(++tries < 10);
-		TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+		TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	}
 	TEST_EQ(c.aux[0], nr);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &r), 0);
 	TEST_EQ((int64_t)r.rax, -RILL_EINTR);
 	TEST_EQ(r.rip, (uint64_t)call_entry_syscall + 2);
 	TEST_EQ(k->done, 0);
@@ -452,29 +452,29 @@ static void interrupt_in_call(struct call *k, uint64_t nr)
 	 * rax (its arguments are still in their registers). */
 	r.rip -= 2;
 	r.rax = c.aux[0];
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&r), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &r), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	sleep_ms(20);
 	TEST_EQ(k->done, 0);			/* waiting again */
 	/* Interrupted again: this time it goes on with -EINTR. */
 	for (;;) {
-		TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+		TEST_EQ(rl_thread_interrupt(h), 0);
 		TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
 		if (c.aux[1] == 1)
 			break;
 		TEST_ASSERT(++tries < 10);
-		TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+		TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 		sleep_ms(20);
 	}
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_SYSCALL);
 	TEST_EQ(c.aux[0], 39);
 	TEST_EQ(k->done, 1);
 	TEST_EQ(k->result, -RILL_EINTR);
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 5), 0);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 5), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
 	TEST_EQ(c.aux[0], 5);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 }
 
 DEFINE_TEST(interrupt_futex_wait)
@@ -498,7 +498,7 @@ DEFINE_TEST(interrupt_queue_wait)
 			   .a = { (uint64_t)q.handle, 0, 1, rl_clock_ns() + 60000 * MS,
 				  RL_ENTER_WAIT } };
 	interrupt_in_call(&k, RL_SYS_queue_enter);
-	TEST_EQ(rl_handle_close((uint64_t)q.handle), 0);
+	TEST_EQ(rl_handle_close(q.handle), 0);
 }
 
 /* A restarted futex_wait that is then woken returns 0. */
@@ -517,31 +517,31 @@ DEFINE_TEST(interrupted_futex_wait_restarts)
 	h = start_thread(call_entry, &k, RL_THREAD_SUPERVISED);
 	for (;;) {
 		sleep_ms(20);
-		TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
+		TEST_EQ(rl_thread_interrupt(h), 0);
 		TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
 		if (c.aux[1] == 1)
 			break;
 		TEST_ASSERT(++tries < 10);
-		TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+		TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	}
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &r), 0);
 	r.rip -= 2;
 	r.rax = c.aux[0];
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_SET, (uint64_t)&r), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_SET, &r), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	{
 		uint64_t until = rl_clock_ns() + WAIT_NS;
 
-		while (rl_futex_wake((uint64_t)&word, 1) != 1) {
+		while (rl_futex_wake(&word, 1) != 1) {
 			TEST_ASSERT(rl_clock_ns() < until);
 			sleep_ms(1);
 		}
 	}
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_SYSCALL);
 	TEST_EQ(k.result, 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_KILL, 0), 0);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_KILL, 0), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 }
 
 /* Interrupting a stopped thread: the interrupt waits, merged with any
@@ -559,35 +559,35 @@ DEFINE_TEST(interrupt_stopped_thread_is_pending)
 	k = (struct call){ .nr = RL_SYS_yield };
 	h = start_thread(call_entry, &k, RL_THREAD_SUPERVISED);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_SYSCALL);	/* at call 39 */
-	TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
-	TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);		/* merged */
-	TEST_EQ(rl_thread_resume((uint64_t)h, RL_RESUME_SET_RAX, 77), 0);
+	TEST_EQ(rl_thread_interrupt(h), 0);
+	TEST_EQ(rl_thread_interrupt(h), 0);		/* merged */
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 77), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
 	TEST_EQ(c.aux[0], 39);				/* leaving the foreign call */
 	TEST_EQ(c.aux[1], 1);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &r), 0);
 	TEST_EQ(r.rax, 77);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);	/* one interrupt only */
 	TEST_EQ(c.aux[0], 77);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 
 	h = rl_thread_create(RL_SELF_PROCESS, (uint64_t)spin_entry, new_stack() - 8, (uint64_t)&n,
 			     RL_THREAD_SUPERVISED | RL_THREAD_STOPPED);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_interrupt((uint64_t)h), 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_interrupt(h), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_INTERRUPT);
 	TEST_EQ(c.aux[0], 0);
 	TEST_EQ(c.aux[1], 0);
-	TEST_EQ(rl_thread_regs((uint64_t)h, RL_REGS_GET, (uint64_t)&r), 0);
+	TEST_EQ(rl_thread_regs(h, RL_REGS_GET, &r), 0);
 	TEST_EQ(r.rip, (uint64_t)spin_entry);
 	TEST_EQ(n, 0);
-	TEST_EQ(rl_thread_resume((uint64_t)h, 0, 0), 0);
+	TEST_EQ(rl_thread_resume(h, 0, 0), 0);
 	TEST_ASSERT(moves(&n));
-	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(rl_thread_kill(h), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 }
 
 DEFINE_TEST(interrupt_errors)
@@ -598,30 +598,30 @@ DEFINE_TEST(interrupt_errors)
 
 	need_queue();
 	TEST_EQ(rl_thread_interrupt(12345), -RILL_EBADF);
-	TEST_EQ(rl_thread_interrupt(1ull << 32), -RILL_EBADF);
-	TEST_EQ(rl_thread_interrupt((uint64_t)sq.handle), -RILL_EBADFD);
+	TEST_EQ(rl_raw_thread_interrupt(1ull << 32), -RILL_EBADF);
+	TEST_EQ(rl_thread_interrupt(sq.handle), -RILL_EBADFD);
 	TEST_EQ(rl_thread_interrupt(RL_SELF_PROCESS), -RILL_EBADFD);
 	/* Not supervised: nobody to report to. Ourselves neither. */
 	h = start_thread(spin_entry, (void *)&n, 0);
 	TEST_ASSERT(moves(&n));
-	TEST_EQ(rl_thread_interrupt((uint64_t)h), -RILL_EINVAL);
+	TEST_EQ(rl_thread_interrupt(h), -RILL_EINVAL);
 	TEST_EQ(rl_thread_interrupt(RL_SELF_THREAD), -RILL_EINVAL);
 	TEST_ASSERT(moves(&n));
-	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(rl_thread_kill(h), 0);
 	TEST_EQ(thread_wait((rl_handle_t)h), -RILL_EINTR);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_handle_close(h), 0);
 	/* Created, never started. */
 	h = rl_thread_create(RL_SELF_PROCESS, (uint64_t)spin_entry, new_stack() - 8, (uint64_t)&n,
 			     RL_THREAD_SUPERVISED);
 	TEST_ASSERT(h > 0);
-	TEST_EQ(rl_thread_interrupt((uint64_t)h), -RILL_EBUSY);
+	TEST_EQ(rl_thread_interrupt(h), -RILL_EBUSY);
 	/* Without OBSERVE. */
-	weak = rl_handle_dup((uint64_t)h, RL_RIGHTS_ALL & ~RL_RIGHT_OBSERVE);
+	weak = rl_handle_dup(h, RL_RIGHTS_ALL & ~RL_RIGHT_OBSERVE);
 	TEST_ASSERT(weak > 0);
-	TEST_EQ(rl_thread_interrupt((uint64_t)weak), -RILL_EPERM);
-	TEST_EQ(rl_handle_close((uint64_t)weak), 0);
-	TEST_EQ(rl_thread_kill((uint64_t)h), 0);
+	TEST_EQ(rl_thread_interrupt(weak), -RILL_EPERM);
+	TEST_EQ(rl_handle_close(weak), 0);
+	TEST_EQ(rl_thread_kill(h), 0);
 	TEST_EQ(observe((rl_handle_t)h, &c), RL_OBS_EXIT);
-	TEST_EQ(rl_thread_interrupt((uint64_t)h), -RILL_ESRCH);
-	TEST_EQ(rl_handle_close((uint64_t)h), 0);
+	TEST_EQ(rl_thread_interrupt(h), -RILL_ESRCH);
+	TEST_EQ(rl_handle_close(h), 0);
 }

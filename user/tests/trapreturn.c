@@ -44,7 +44,7 @@ DEFINE_TEST(page_faults_under_interrupts)
 			p[off] = off ^ r;
 		for (uint64_t off = 0; off < BYTES / 8; off += 512)
 			bad += p[off] != (off ^ r);
-		TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, (uint64_t)&lat, irq), 0);
+		TEST_EQ(rl_latency_probe(RL_LATPROBE_STOP, 0, &lat, irq), 0);
 		TEST_ASSERT(lat.fires > 0);
 		fires += lat.fires;
 		TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)p, BYTES), 0);

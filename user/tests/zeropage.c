@@ -35,7 +35,7 @@ static uint64_t budget_used(void)
 {
 	struct rl_budget b;
 
-	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, (uint64_t)&b), 0);
+	TEST_EQ(rl_process_budget(RL_SELF_PROCESS, &b), 0);
 	return b.used;
 }
 
@@ -191,11 +191,11 @@ DEFINE_TEST(futex_on_zero_page)
 	volatile uint32_t *w = (volatile uint32_t *)(a + PAGE + 8);
 
 	TEST_EQ(((volatile uint32_t *)(r + PAGE + 8))[0], 0);
-	TEST_EQ(rl_futex_wait(r + PAGE + 8, 1, 0), -RILL_EAGAIN);
-	TEST_EQ(rl_futex_wait(r + PAGE + 8, 0, rl_clock_ns() + 2 * MS), -RILL_ETIMEDOUT);
+	TEST_EQ(rl_raw_futex_wait(r + PAGE + 8, 1, 0), -RILL_EAGAIN);
+	TEST_EQ(rl_raw_futex_wait(r + PAGE + 8, 0, rl_clock_ns() + 2 * MS), -RILL_ETIMEDOUT);
 	*w = 7;
-	TEST_EQ(rl_futex_wait(r + PAGE + 8, 0, 0), -RILL_EAGAIN);
-	TEST_EQ(rl_futex_wait(r + PAGE + 8, 7, rl_clock_ns() + 2 * MS), -RILL_ETIMEDOUT);
+	TEST_EQ(rl_raw_futex_wait(r + PAGE + 8, 0, 0), -RILL_EAGAIN);
+	TEST_EQ(rl_raw_futex_wait(r + PAGE + 8, 7, rl_clock_ns() + 2 * MS), -RILL_ETIMEDOUT);
 	TEST_EQ(((volatile uint32_t *)(r + PAGE + 8))[0], 7);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 2 * PAGE), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, r, 2 * PAGE), 0);
@@ -216,7 +216,7 @@ DEFINE_TEST(process_rw_over_zero_pages)
 	rl_test_counters_settle(&c0);
 	mo = new_mo(16 * PAGE);
 	a = map_prot(mo, 16 * PAGE, RL_PROT_READ | RL_PROT_WRITE);
-	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a + 100, (uint64_t)buf, sizeof(buf), RL_RW_READ),
+	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a + 100, buf, sizeof(buf), RL_RW_READ),
 		sizeof(buf));
 	for (size_t i = 0; i < sizeof(buf); i++)
 		if (buf[i])
@@ -226,7 +226,7 @@ DEFINE_TEST(process_rw_over_zero_pages)
 	/* Pages 0-3 now have the zero page entered (by the kernel's read):
 	 * write through process_rw, then read directly. */
 	memset(buf, 0x5c, sizeof(buf));
-	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a + PAGE + 8, (uint64_t)buf, 16, RL_RW_WRITE), 16);
+	TEST_EQ(rl_process_rw(RL_SELF_PROCESS, a + PAGE + 8, buf, 16, RL_RW_WRITE), 16);
 	TEST_EQ(((volatile uint8_t *)a)[PAGE + 8], 0x5c);
 	TEST_EQ(((volatile uint8_t *)a)[PAGE + 23], 0x5c);
 	TEST_EQ(((volatile uint8_t *)a)[PAGE + 24], 0);
@@ -297,8 +297,8 @@ DEFINE_TEST(ipc_over_zero_pages)
 	TEST_EQ(dst[PAGE + 20], 0x77);
 	TEST_EQ(dst[2 * PAGE + 20], 0x78);
 	TEST_EQ(dst[2 * PAGE + 21], 0);
-	TEST_EQ(rl_handle_close((uint64_t)l[0]), 0);
-	TEST_EQ(rl_handle_close((uint64_t)l[1]), 0);
+	TEST_EQ(rl_handle_close(l[0]), 0);
+	TEST_EQ(rl_handle_close(l[1]), 0);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, a, 8 * PAGE), 0);
 	TEST_EQ(rl_handle_close(mo), 0);

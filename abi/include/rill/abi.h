@@ -24,7 +24,7 @@
 #define RL_SYSCALL_BASE		0x20000000u
 
 enum {
-#define SYSCALL(nr, name, nargs, kind) RL_SYS_##name = RL_SYSCALL_BASE + (nr),
+#define SYSCALL(nr, name, ...) RL_SYS_##name = RL_SYSCALL_BASE + (nr),
 #include <rill/syscalls.def>
 #undef SYSCALL
 };

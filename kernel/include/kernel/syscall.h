@@ -1,6 +1,8 @@
 /*
  * syscall.h - the native system-call table (generated from
- * rill/syscalls.def) and its handlers' common signature.
+ * rill/syscalls.def) and its handlers' common signature: the six raw
+ * registers, whatever types the table gives the user stubs, since every
+ * value must be checked here anyway.
  */
 #ifndef KERNEL_SYSCALL_H
 #define KERNEL_SYSCALL_H
@@ -12,7 +14,7 @@
 	int64_t sys_##name(uint64_t a0, uint64_t a1, uint64_t a2,	\
 			   uint64_t a3, uint64_t a4, uint64_t a5)
 
-#define SYSCALL(nr, name, nargs, kind) SYSCALL_DEFINE(name);
+#define SYSCALL(nr, name, ...) SYSCALL_DEFINE(name);
 #include <rill/syscalls.def>
 #undef SYSCALL
 

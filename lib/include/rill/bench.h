@@ -38,7 +38,7 @@ static inline uint64_t rl_bench_syscalls(void)
 {
 	struct rl_kcounters c;
 
-	rl_kcounters((uint64_t)&c, sizeof(c));
+	rl_kcounters(&c, sizeof(c));
 	return c.syscalls;
 }
 

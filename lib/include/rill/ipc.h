@@ -78,7 +78,7 @@ static inline void *rl_ipc_inline(void *results, unsigned i)
 /* Create a stream: lanes[0] and lanes[1]. 0 or -errno. */
 static inline int64_t rl_stream(rl_handle_t lanes[2])
 {
-	return rl_stream_create((uint64_t)lanes);
+	return rl_stream_create(lanes);
 }
 
 /* Shut a lane's stream down now (both sides see -EPIPE). */
