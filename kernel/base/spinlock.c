@@ -3,7 +3,7 @@
  */
 #include <kernel/spinlock.h>
 
-__attribute__((cold, noinline)) void spin_lock_contended(spinlock_t *l)
+__attribute__((cold, noinline, no_caller_saved_registers)) void spin_lock_contended(spinlock_t *l)
 {
 	do {
 		/* Spin on a plain read so the line stays shared until free. */

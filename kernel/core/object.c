@@ -132,6 +132,34 @@ static struct handle_entry *lookup(struct handle_table *t, rl_handle_t h)
 	return &t->e[index];
 }
 
+/* Type and rights: 0, -EBADFD or -EPERM. */
+static inline int handle_check(const struct kobj *o, uint32_t rights, uint32_t type,
+			       uint32_t need)
+{
+	if (type && o->type != type)
+		return -EBADFD;
+	return (rights & need) == need ? 0 : -EPERM;
+}
+
+/* RL_SELF_PROCESS and RL_SELF_THREAD: not in the table. */
+static __attribute__((noinline)) int handle_get_self(struct uthread *u, rl_handle_t h,
+						     uint32_t type, uint32_t need,
+						     struct kobj **out, uint32_t *rights_out)
+{
+	struct kobj *o = h == RL_SELF_PROCESS ? &u->proc->obj : &u->obj;
+	uint32_t rights = h == RL_SELF_PROCESS ? u->proc->self_process_rights
+					       : u->proc->self_thread_rights;
+	int r = handle_check(o, rights, type, need);
+
+	if (r)
+		return r;
+	kobj_get(o);
+	if (rights_out)
+		*rights_out = rights;
+	*out = o;
+	return 0;
+}
+
 int handle_get(uint64_t hv, uint32_t type, uint32_t need, struct kobj **out,
 	       uint32_t *rights_out)
 {
@@ -142,35 +170,28 @@ int handle_get(uint64_t hv, uint32_t type, uint32_t need, struct kobj **out,
 	struct kobj *o;
 	uint32_t rights;
 	irqflags_t f;
+	int r;
 
 	if (!u || hv > INT32_MAX)	/* every bit of the value counts */
 		return -EBADF;
-	if (h == RL_SELF_PROCESS || h == RL_SELF_THREAD) {
-		o = h == RL_SELF_PROCESS ? &u->proc->obj : &u->obj;
-		rights = h == RL_SELF_PROCESS ? u->proc->self_process_rights
-					      : u->proc->self_thread_rights;
-		kobj_get(o);
-	} else {
-		t = &u->proc->handles;
-		f = spin_lock_irqsave(&t->lock);
-		e = lookup(t, h);
-		if (!e) {
-			spin_unlock_irqrestore(&t->lock, f);
-			return -EBADF;
-		}
-		o = e->obj;
-		rights = e->rights;
-		kobj_get(o);
+	if (__builtin_expect(h == RL_SELF_PROCESS || h == RL_SELF_THREAD, 0))
+		return handle_get_self(u, h, type, need, out, rights_out);
+	t = &u->proc->handles;
+	f = spin_lock_irqsave(&t->lock);
+	e = lookup(t, h);
+	if (!e) {
 		spin_unlock_irqrestore(&t->lock, f);
+		return -EBADF;
 	}
-	if (type && o->type != type) {
-		kobj_put(o);
-		return -EBADFD;
-	}
-	if ((rights & need) != need) {
-		kobj_put(o);
-		return -EPERM;
-	}
+	o = e->obj;
+	rights = e->rights;
+	/* Checked under the lock: a failure takes no reference. */
+	r = handle_check(o, rights, type, need);
+	if (!r)
+		kobj_get(o);
+	spin_unlock_irqrestore(&t->lock, f);
+	if (r)
+		return r;
 	if (rights_out)
 		*rights_out = rights;
 	*out = o;

@@ -484,7 +484,7 @@ static void uthread_take_interrupts(struct uthread *u);
 
 /* Out of line: the check on every return to user mode stays a few
  * instructions with no stack frame. */
-static __attribute__((noinline, cold)) void uthread_return_slow(struct uthread *u)
+__attribute__((noinline, cold)) void uthread_return_slow(struct uthread *u)
 {
 	if (READ_ONCE(u->killed))
 		uthread_exit(-EINTR);
@@ -494,10 +494,7 @@ static __attribute__((noinline, cold)) void uthread_return_slow(struct uthread *
 
 void uthread_return_check(void)
 {
-	struct uthread *u = uthread_current();
-
-	if (u && (READ_ONCE(u->killed) || READ_ONCE(u->interrupt)))
-		uthread_return_slow(u);
+	uthread_return_check_inline();
 }
 
 /* A stopped thread's registers stay in its own trap frame, on its kernel
@@ -585,9 +582,9 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	struct qop *op;
 	irqflags_t f;
 
-	if (kind != RL_OBS_EXIT)
-		arch_fpu_stop(u);	/* its FPU state in u->fpu, for thread_fpu */
 	f = spin_lock_irqsave(&u->lock);
+	if (kind != RL_OBS_EXIT)
+		arch_fpu_stop_irqoff(u);	/* its FPU state in u->fpu, for thread_fpu */
 	u->obs_kind = kind;
 	u->obs_info[0] = i0;
 	u->obs_info[1] = i1;
@@ -597,18 +594,29 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 	 * where others may reach them until a resume is accepted. */
 	if (kind != RL_OBS_EXIT)
 		u->state = UT_STOPPED;
-	op = u->observer;
-	u->observer = NULL;
-	/* Claim under u->lock: a cancel that claimed op first must still run
-	 * observe_detach (which takes u->lock) before it frees op, so op is
-	 * valid here. If the cancel won, the stop waits for the next OBSERVE. */
-	if (op && !qop_claim(op))
-		op = NULL;
-	u->obs_delivered = op != NULL;
 	if (u->rec)
-		record_stop(u, kind, i0, i1);
-	if (op && op->arg[0] && kind != RL_OBS_EXIT)
-		stopped_regs(u, &r);
+		record_stop(u, kind, i0, i1);	/* before any report */
+	op = u->observer;
+	if (op && op->multi && kind != RL_OBS_EXIT && !READ_ONCE(op->claimed) &&
+	    qop_post_more(op, kind | RL_OBS_MORE, i0, i1)) {
+		/* Reported, and the observation stays armed (a cancel that
+		 * claims op now ends it after this report). */
+		u->obs_delivered = true;
+		op = NULL;
+	} else {
+		/* Claim under u->lock: a cancel that claimed op first must
+		 * still run observe_detach (which takes u->lock) before it
+		 * frees op, so op is valid here. If the cancel won, the stop
+		 * waits for the next OBSERVE. A multi-shot op ends here:
+		 * the exit, or a ring with no room for a report that keeps
+		 * it armed. */
+		u->observer = NULL;
+		if (op && !qop_claim(op))
+			op = NULL;
+		u->obs_delivered = op != NULL;
+		if (op && op->arg[0] && kind != RL_OBS_EXIT)
+			stopped_regs(u, &r);
+	}
 	spin_unlock_irqrestore(&u->lock, f);
 	/* We block (or exit) next: the supervisor, if waiting here, runs
 	 * straight after (a direct switch). */
@@ -641,7 +649,7 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 		arch_irq_restore(f);
 	}
 	arch_fpu_resume(u);
-	uthread_return_check();
+	uthread_return_check_inline();
 }
 
 /*
@@ -1256,9 +1264,22 @@ SYSCALL_DEFINE(thread_record)
 	return install_new(&mo->obj, RL_RIGHT_READ | RL_RIGHT_DUP | RL_RIGHT_TRANSFER);
 }
 
-int op_resume(const struct rl_sqe *sqe, struct kobj *o)
+/* The op: its submitter usually waits next (the supervisor's loop), so
+ * the thread is woken to run straight after it (resume_wake sync). */
+int64_t op_resume(struct queue *q, const struct rl_sqe *sqe, struct kobj *o)
 {
-	return uthread_resume(container_of(o, struct uthread, obj), sqe->arg[0], sqe->arg[1]);
+	struct uthread *u = container_of(o, struct uthread, obj);
+	irqflags_t f;
+	int r;
+
+	if (sqe->arg[0] & ~(uint64_t)(RL_RESUME_KILL | RL_RESUME_SET_RAX))
+		return -EINVAL;
+	f = spin_lock_irqsave(&u->lock);
+	r = resume_locked(u, sqe->arg[0], sqe->arg[1]);
+	if (!r)
+		resume_wake(u, true);
+	spin_unlock_irqrestore(&u->lock, f);
+	return r;
 }
 
 /* ---- operations: observe, wait for exit ----------------------------------------- */
@@ -1284,10 +1305,13 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe)
 
 	/* arg[1] = RL_OBSERVE_RESUME or 0; with it, arg[2] = RL_RESUME_*
 	 * flags and arg[3] = rax, as RESUME's arg[0] and arg[1]. */
-	if ((sqe->arg[1] & ~(uint64_t)RL_OBSERVE_RESUME) ||
-	    (sqe->arg[1] ? sqe->arg[2] & ~(uint64_t)(RL_RESUME_KILL | RL_RESUME_SET_RAX)
-			 : sqe->arg[2] || sqe->arg[3]))
+	if ((sqe->arg[1] & ~(uint64_t)(RL_OBSERVE_RESUME | RL_OBSERVE_MULTI)) ||
+	    ((sqe->arg[1] & RL_OBSERVE_RESUME)
+	     ? sqe->arg[2] & ~(uint64_t)(RL_RESUME_KILL | RL_RESUME_SET_RAX)
+	     : sqe->arg[2] || sqe->arg[3]) ||
+	    ((sqe->arg[1] & RL_OBSERVE_MULTI) && sqe->arg[0]))
 		return -EINVAL;
+	op->multi = sqe->arg[1] & RL_OBSERVE_MULTI;
 	op->detach = observe_detach;
 	op->arg[0] = sqe->arg[0];
 	if (sqe->arg[0] && !user_range_ok(sqe->arg[0], sizeof(struct rl_regs)))
@@ -1297,8 +1321,15 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe)
 		r = -EINVAL;
 	} else if (u->observer) {
 		r = -EBUSY;
-	} else if (sqe->arg[1] && (r = resume_locked(u, sqe->arg[2], sqe->arg[3])) != 0) {
+	} else if ((sqe->arg[1] & RL_OBSERVE_RESUME) &&
+		   (r = resume_locked(u, sqe->arg[2], sqe->arg[3])) != 0) {
 		/* Not stopped, or resumed already: nothing changes. */
+	} else if (op->multi && u->obs_kind && !u->obs_delivered && u->obs_kind != RL_OBS_EXIT &&
+		   qop_post_more(op, u->obs_kind | RL_OBS_MORE, u->obs_info[0], u->obs_info[1])) {
+		/* A stop waiting for a report: the first one, and it stays
+		 * armed. */
+		u->obs_delivered = true;
+		u->observer = op;
 	} else if (u->obs_kind && !u->obs_delivered) {
 		/* Claim under u->lock: if a cancel got the op first, the stop
 		 * stays undelivered for the next OBSERVE. */
@@ -1318,7 +1349,7 @@ int op_observe(struct qop *op, const struct rl_sqe *sqe)
 	} else {
 		u->observer = op;
 	}
-	if (sqe->arg[1] && !r)
+	if ((sqe->arg[1] & RL_OBSERVE_RESUME) && !r)
 		resume_wake(u, true);
 	spin_unlock_irqrestore(&u->lock, f);
 	/* Resumed, the thread goes on and, when it next stops, takes the op

@@ -195,15 +195,47 @@ static void complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux
 {
 	struct queue *q = op->q;
 	irqflags_t f = spin_lock_irqsave(&q->lock);
+	bool quiet = op->quiet && result >= 0;
 
 	if (op->qlink.next) {
 		list_del(&op->qlink);
 		op->qlink.next = NULL;
 	}
-	queue_post_locked(q, op->user_data, result, aux0, aux1);
+	if (quiet)
+		__atomic_fetch_sub(&q->outstanding, 1, __ATOMIC_RELAXED);
+	else
+		queue_post_locked(q, op->user_data, result, aux0, aux1);
 	spin_unlock_irqrestore(&q->lock, f);
-	wake_waiters(q, sync);
+	if (!quiet)
+		wake_waiters(q, sync);
 	qop_free(op);
+}
+
+bool qop_post_more(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1)
+{
+	struct queue *q = op->q;
+	bool posted = true;	/* to a dead queue: gone, as every completion */
+
+	spin_lock(&q->lock);	/* (interrupts are off: the caller's lock) */
+	if (!q->dead) {
+		uint32_t head = __atomic_load_n(&q->hdr->cq_head, __ATOMIC_ACQUIRE);
+
+		posted = q->ovf_count == 0 && q->cq_tail - head < q->cq_entries;
+		if (posted) {
+			struct rl_cqe *c = &q->cq[q->cq_tail & (q->cq_entries - 1)];
+
+			c->user_data = op->user_data;
+			c->result = result;
+			c->aux[0] = aux0;
+			c->aux[1] = aux1;
+			q->cq_tail++;
+			__atomic_store_n(&q->hdr->cq_tail, q->cq_tail, __ATOMIC_RELEASE);
+		}
+	}
+	spin_unlock(&q->lock);
+	if (posted)
+		wake_waiters(q, true);
+	return posted;
 }
 
 void qop_complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1)
@@ -246,6 +278,8 @@ static struct qop *qop_new(struct queue *q, const struct rl_sqe *sqe)
 	op->q = q;
 	op->user_data = sqe->user_data;
 	op->opcode = sqe->opcode;
+	op->quiet = sqe->flags & RL_SQE_QUIET;
+	op->multi = false;
 	op->detach = detach_nothing;
 	__atomic_fetch_add(&q->oprefs, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&nr_qops, 1, __ATOMIC_RELAXED);
@@ -490,11 +524,6 @@ static int64_t op_nop(struct queue *q, const struct rl_sqe *sqe, struct kobj *un
 	return (int64_t)sqe->arg[0];
 }
 
-static int64_t op_resume_now(struct queue *q, const struct rl_sqe *sqe, struct kobj *o)
-{
-	return op_resume(sqe, o);
-}
-
 static int64_t op_lane_shutdown_now(struct queue *q, const struct rl_sqe *sqe, struct kobj *unused)
 {
 	return op_lane_shutdown(sqe);
@@ -528,7 +557,7 @@ static const struct opdef opdefs[RL_OP_COUNT] = {
 	[RL_OP_OBSERVE] = { RL_OBJ_THREAD, RL_RIGHT_OBSERVE, .start = op_observe },
 	[RL_OP_PROCESS_WAIT] = { RL_OBJ_PROCESS, RL_RIGHT_WAIT, .start = op_process_wait },
 	[RL_OP_THREAD_WAIT] = { RL_OBJ_THREAD, RL_RIGHT_WAIT, .start = op_thread_wait },
-	[RL_OP_RESUME] = { RL_OBJ_THREAD, RL_RIGHT_OBSERVE, .now = op_resume_now },
+	[RL_OP_RESUME] = { RL_OBJ_THREAD, RL_RIGHT_OBSERVE, .now = op_resume },
 	[RL_OP_IPC] = { 0 },	/* its own path: see submit_one */
 	[RL_OP_LANE_SHUTDOWN] = { .now = op_lane_shutdown_now },
 	[RL_OP_DISCARD] = { RL_OBJ_PROCESS, RL_RIGHT_MANAGE, .now = op_vm },
@@ -543,7 +572,8 @@ static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 	struct qop *op;
 	int64_t r;
 
-	if (sqe->flags || sqe->reserved) {
+	if ((sqe->flags & ~RL_SQE_QUIET) || sqe->reserved ||
+	    (sqe->flags && sqe->opcode == RL_OP_IPC)) {
 		r = -EINVAL;
 		goto now;
 	}
@@ -585,7 +615,10 @@ static void submit_one(struct queue *q, const struct rl_sqe *sqe)
 		qop_complete(op, r, 0, 0);
 	return;
 now:
-	post(q, sqe->user_data, r, 0, 0);
+	if (r >= 0 && (sqe->flags & RL_SQE_QUIET))
+		__atomic_fetch_sub(&q->outstanding, 1, __ATOMIC_RELAXED);
+	else
+		post(q, sqe->user_data, r, 0, 0);
 }
 
 static bool queue_ready(struct queue *q, uint32_t min)

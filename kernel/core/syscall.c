@@ -57,7 +57,7 @@ void syscall_dispatch(struct trap_frame *tf)
 		sched_preempt();
 		arch_irq_restore(f);
 	}
-	uthread_return_check();
+	uthread_return_check_inline();
 }
 
 /* ---- user memory -------------------------------------------------------------- */

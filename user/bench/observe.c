@@ -108,7 +108,15 @@ static struct rl_sqe *sqe(struct rl_queue *q)
 	return e;
 }
 
-int main(int argc, char **argv)
+/*
+ * One supervised thread making CALLS foreign calls, forwarded to us. multi:
+ * one multi-shot OBSERVE armed once (RL_OBSERVE_MULTI), then per call a
+ * quiet RESUME (RL_SQE_QUIET: no completion of its own) submitted by the
+ * queue_enter that waits for the next stop - the POSIX server's loop. Not
+ * multi: per call one OBSERVE with RL_OBSERVE_RESUME (answer and next
+ * observation in one operation).
+ */
+static void forward(const char *name, bool multi)
 {
 	const volatile struct rl_stop_record *rec;
 	struct rl_queue q;
@@ -136,6 +144,7 @@ int main(int argc, char **argv)
 	e->opcode = RL_OP_OBSERVE;
 	e->handle = (rl_handle_t)h;
 	e->user_data = 1;
+	e->arg[1] = multi ? RL_OBSERVE_MULTI : 0;
 	for (;;) {
 		struct rl_cqe *c;
 		int64_t kind;
@@ -152,18 +161,29 @@ int main(int argc, char **argv)
 		rl_cqe_done(&q);
 		if (kind == RL_OBS_EXIT)
 			break;
-		if (kind != RL_OBS_SYSCALL || rec->regs.rax != 39 || rec->stops != calls + 1)
+		if (kind != (multi ? RL_OBS_SYSCALL | RL_OBS_MORE : RL_OBS_SYSCALL) ||
+		    rec->regs.rax != 39 || rec->stops != calls + 1)
 			rl_bench_fail(PROG, "stop %lu: kind %ld, rax %lu, %lu stops recorded",
 				      (unsigned long)calls, (long)kind, (unsigned long)rec->regs.rax,
 				      (unsigned long)rec->stops);
-		/* The answer and the next observation in one operation. */
 		e = sqe(&q);
-		e->opcode = RL_OP_OBSERVE;
 		e->handle = (rl_handle_t)h;
-		e->user_data = 1;
-		e->arg[1] = RL_OBSERVE_RESUME;
-		e->arg[2] = RL_RESUME_SET_RAX;
-		e->arg[3] = calls++;
+		if (multi) {
+			/* The answer; the armed observation reports the
+			 * next stop. */
+			e->opcode = RL_OP_RESUME;
+			e->flags = RL_SQE_QUIET;
+			e->user_data = 2;
+			e->arg[0] = RL_RESUME_SET_RAX;
+			e->arg[1] = calls++;
+		} else {
+			/* The answer and the next observation in one op. */
+			e->opcode = RL_OP_OBSERVE;
+			e->user_data = 1;
+			e->arg[1] = RL_OBSERVE_RESUME;
+			e->arg[2] = RL_RESUME_SET_RAX;
+			e->arg[3] = calls++;
+		}
 	}
 	rl_bench_stop();
 	t1 = rl_clock_ns();
@@ -174,8 +194,16 @@ int main(int argc, char **argv)
 			      (unsigned long)calls, CALLS, (long)exit_status);
 	/* syscalls counts the supervisor's entries and the forwarded calls
 	 * themselves; report the supervisor's per forwarded call. */
-	rl_printf("BENCHREGION name=forward_syscall iters=%u ns=%lu syscalls=%lu\n", CALLS,
+	rl_printf("BENCHREGION name=%s iters=%u ns=%lu syscalls=%lu\n", name, CALLS,
 		  t1 - t0, s1 - s0 - 1 - CALLS);
+	rl_handle_close(q.handle);
+	rl_handle_close(h);
+}
+
+int main(int argc, char **argv)
+{
+	forward("forward_syscall", true);
+	forward("forward_syscall_oneshot", false);
 	dispatch_getpid();
 	return 0;
 }

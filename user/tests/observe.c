@@ -606,7 +606,7 @@ DEFINE_TEST(bad_observe_entries)
 	e->opcode = RL_OP_OBSERVE;
 	e->handle = (rl_handle_t)h;
 	e->user_data = 1;
-	e->flags = 1;
+	e->flags = 0x8000;	/* no such flag */
 	e = rl_get_sqe(&q);
 	e->opcode = RL_OP_OBSERVE;
 	e->handle = (rl_handle_t)h;
@@ -1366,5 +1366,181 @@ DEFINE_TEST(stop_record_errors)
 	TEST_EQ(rl_handle_close(weak), 0);
 	TEST_EQ(rl_handle_close(mo), 0);
 	forget_thread(h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* ---- multi-shot observation ----------------------------------------------------- */
+
+static void arm_multi(struct rl_queue *q, rl_handle_t h, uint64_t ud)
+{
+	struct rl_sqe *e = rl_get_sqe(q);
+
+	TEST_ASSERT(e);
+	e->opcode = RL_OP_OBSERVE;
+	e->handle = h;
+	e->user_data = ud;
+	e->arg[1] = RL_OBSERVE_MULTI;
+	TEST_EQ(rl_submit(q), 1);
+}
+
+static void resume_quiet(struct rl_queue *q, rl_handle_t h, uint64_t rax)
+{
+	struct rl_sqe *e = rl_get_sqe(q);
+
+	TEST_ASSERT(e);
+	e->opcode = RL_OP_RESUME;
+	e->flags = RL_SQE_QUIET;
+	e->handle = h;
+	e->user_data = 99;
+	e->arg[0] = RL_RESUME_SET_RAX;
+	e->arg[1] = rax;
+}
+
+/* One OBSERVE armed once reports every stop (RL_OBS_MORE) and ends with
+ * the exit; the quiet RESUMEs post nothing: one completion per stop. */
+DEFINE_TEST(multi_observe_loop)
+{
+	static struct loop_arg a = { .rounds = 40 };
+	const volatile struct rl_stop_record *rec;
+	struct rl_queue q;
+	struct rl_cqe c;
+	int64_t h, mo, addr;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	mo = rl_thread_record(h, 0);
+	TEST_ASSERT(mo > 0);
+	addr = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 4096, RL_PROT_READ);
+	TEST_ASSERT(addr > 0);
+	rec = (const volatile struct rl_stop_record *)addr;
+	arm_multi(&q, h, 7);
+	TEST_EQ(rl_thread_start(h), 0);
+	for (uint64_t i = 0; i < a.rounds; i++) {
+		TEST_EQ(wait_cqe(&q, &c), 0);
+		TEST_EQ(c.user_data, 7);
+		TEST_EQ(c.result, RL_OBS_SYSCALL | RL_OBS_MORE);
+		TEST_EQ(c.aux[0], 39);
+		TEST_EQ(rec->stops, i + 1);
+		TEST_EQ(rec->regs.rdi, 11 + i);
+		resume_quiet(&q, h, 1234 + i);
+	}
+	TEST_EQ(wait_cqe(&q, &c), 0);
+	TEST_EQ(c.user_data, 7);
+	TEST_EQ(c.result, RL_OBS_EXIT);	/* the last report: no MORE */
+	TEST_ASSERT(!rl_peek_cqe(&q));
+	TEST_EQ(thread_wait(&q, h), 0);
+	TEST_EQ(a.bad, 0);
+	TEST_EQ(observe(&q, h, &c), -RILL_ESRCH);
+	forget_thread(h);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, addr, 4096), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* A multi-shot observation ends with a cancel (the thread goes on being
+ * stoppable and a new OBSERVE gets its next stop) and refuses a register
+ * buffer. */
+DEFINE_TEST(multi_observe_cancel)
+{
+	static struct loop_arg a = { .rounds = 2 };
+	struct rl_queue q;
+	struct rl_sqe *e;
+	struct rl_cqe c;
+	int64_t h;
+	struct rl_regs regs;
+
+	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
+	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_OBSERVE;
+	e->handle = h;
+	e->user_data = 5;
+	e->arg[0] = (uint64_t)&regs;
+	e->arg[1] = RL_OBSERVE_MULTI;
+	TEST_EQ(rl_submit(&q), 1);
+	TEST_EQ(wait_cqe(&q, &c), 0);
+	TEST_EQ(c.result, -RILL_EINVAL);
+	arm_multi(&q, h, 5);
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_CANCEL;
+	e->user_data = 6;
+	e->arg[0] = 5;
+	TEST_EQ(rl_submit(&q), 1);
+	for (int i = 0; i < 2; i++) {
+		TEST_EQ(wait_cqe(&q, &c), 0);
+		if (c.user_data == 5)
+			TEST_EQ(c.result, -RILL_ECANCELED);
+		else
+			TEST_EQ(c.result, 1);
+	}
+	TEST_EQ(rl_thread_start(h), 0);
+	TEST_EQ(observe(&q, h, &c), RL_OBS_SYSCALL);	/* one-shot, nothing else armed */
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 1234), 0);
+	arm_multi(&q, h, 8);
+	TEST_EQ(wait_cqe(&q, &c), 0);
+	TEST_EQ(c.user_data, 8);
+	TEST_EQ(c.result, RL_OBS_SYSCALL | RL_OBS_MORE);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 1235), 0);
+	TEST_EQ(wait_cqe(&q, &c), 0);
+	TEST_EQ(c.result, RL_OBS_EXIT);
+	TEST_EQ(thread_wait(&q, h), 0);
+	TEST_EQ(a.bad, 0);
+	forget_thread(h);
+	TEST_EQ(rl_handle_close(q.handle), 0);
+}
+
+/* Stops reported faster than the supervisor reaps: while the completion
+ * ring has room each report keeps the observation armed; the stop that
+ * finds it full is still reported (in the overflow) but without
+ * RL_OBS_MORE: the observation has ended, the next stop waits for a new
+ * OBSERVE. */
+DEFINE_TEST(multi_observe_ring_full_ends_it)
+{
+	static struct loop_arg a = { .rounds = 4 };
+	struct rl_queue q;
+	struct rl_cqe c;
+	const volatile struct rl_stop_record *rec;
+	int64_t h, mo, addr;
+	uint64_t deadline;
+
+	TEST_EQ(rl_queue_init(&q, 2, 2), 0);
+	h = make_thread(loop_entry, &a, RL_THREAD_SUPERVISED, NULL);
+	TEST_ASSERT(h > 0);
+	mo = rl_thread_record(h, 0);
+	TEST_ASSERT(mo > 0);
+	addr = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 4096, RL_PROT_READ);
+	TEST_ASSERT(addr > 0);
+	rec = (const volatile struct rl_stop_record *)addr;
+	arm_multi(&q, h, 3);
+	TEST_EQ(rl_thread_start(h), 0);
+	/* Three stops, none reaped: resume each as soon as it is recorded. */
+	for (uint64_t i = 0; i < 3; i++) {
+		deadline = rl_clock_ns() + WAIT_NS;
+		while (rec->stops < i + 1 && rl_clock_ns() < deadline)
+			rl_yield();
+		TEST_EQ(rec->stops, i + 1);
+		TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 1234 + i), 0);
+	}
+	deadline = rl_clock_ns() + WAIT_NS;
+	while (rec->stops < 4 && rl_clock_ns() < deadline)
+		rl_yield();
+	TEST_EQ(rec->stops, 4);
+	for (int i = 0; i < 3; i++) {
+		TEST_EQ(wait_cqe(&q, &c), 0);
+		TEST_EQ(c.user_data, 3);
+		TEST_EQ(c.result, i < 2 ? RL_OBS_SYSCALL | RL_OBS_MORE : RL_OBS_SYSCALL);
+	}
+	/* The fourth stop was not reported: nothing is armed. */
+	TEST_ASSERT(!rl_peek_cqe(&q));
+	TEST_EQ(observe(&q, h, &c), RL_OBS_SYSCALL);
+	TEST_EQ(rl_thread_resume(h, RL_RESUME_SET_RAX, 1237), 0);
+	TEST_EQ(observe(&q, h, &c), RL_OBS_EXIT);
+	TEST_EQ(thread_wait(&q, h), 0);
+	TEST_EQ(a.bad, 0);
+	forget_thread(h);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, addr, 4096), 0);
+	TEST_EQ(rl_handle_close(mo), 0);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }

@@ -49,7 +49,7 @@ DEFINE_TEST(bad_entries_complete_with_errors)
 	e->user_data = 0;
 	e = rl_get_sqe(&q);
 	e->opcode = RL_OP_NOP;
-	e->flags = 1;
+	e->flags = 0x8000;	/* no such flag */
 	e->user_data = 1;
 	e = rl_get_sqe(&q);
 	e->opcode = RL_OP_NOP;
@@ -365,4 +365,70 @@ DEFINE_TEST(cancel_when_budget_full)
 	TEST_ASSERT(rl_peek_cqe(&q) == NULL);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 	TEST_EQ(rl_unmap(RL_SELF_PROCESS, (uint64_t)q.hdr, q.hdr->ring_size), 0);
+}
+
+/* RL_SQE_QUIET: a success posts nothing (and takes no completion slot:
+ * a small ring takes any number of them), a failure completes as usual,
+ * for immediate and waiting operations alike; IPC refuses it. */
+DEFINE_TEST(quiet_success_posts_nothing)
+{
+	struct rl_queue q;
+	struct rl_sqe *e;
+	struct rl_cqe *c;
+
+	TEST_EQ(rl_queue_init(&q, 4, 4), 0);
+	for (int round = 0; round < 50; round++) {
+		for (int i = 0; i < 4; i++) {
+			e = rl_get_sqe(&q);
+			TEST_ASSERT(e);
+			e->opcode = RL_OP_NOP;
+			e->flags = RL_SQE_QUIET;
+			e->user_data = 100 + i;
+			e->arg[0] = 7;
+		}
+		TEST_EQ(rl_submit(&q), 4);
+		TEST_ASSERT(!rl_peek_cqe(&q));
+	}
+	/* A failure is reported, quiet or not. */
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_NOP;
+	e->flags = RL_SQE_QUIET;
+	e->user_data = 1;
+	e->arg[0] = (uint64_t)-RILL_EINVAL;
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_THREAD_WAIT;
+	e->flags = RL_SQE_QUIET;
+	e->handle = 0x5555;
+	e->user_data = 2;
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_IPC;
+	e->flags = RL_SQE_QUIET;
+	e->user_data = 3;
+	TEST_EQ(rl_submit(&q), 3);
+	for (uint64_t ud = 1; ud <= 3; ud++) {
+		c = rl_peek_cqe(&q);
+		TEST_ASSERT(c);
+		TEST_EQ(c->user_data, ud);
+		TEST_EQ(c->result, ud == 2 ? -RILL_EBADF : -RILL_EINVAL);
+		rl_cqe_done(&q);
+	}
+	/* A waiting operation: a quiet timeout ends without a word; the
+	 * loud one after it is the only completion. */
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_TIMEOUT;
+	e->flags = RL_SQE_QUIET;
+	e->user_data = 4;
+	e->arg[0] = rl_clock_ns() + 1000000;
+	e = rl_get_sqe(&q);
+	e->opcode = RL_OP_TIMEOUT;
+	e->user_data = 5;
+	e->arg[0] = rl_clock_ns() + 20000000;
+	TEST_EQ(rl_submit(&q), 2);
+	TEST_EQ(rl_submit_and_wait(&q, 1, rl_clock_ns() + 5000000000ull), 0);
+	c = rl_peek_cqe(&q);
+	TEST_ASSERT(c);
+	TEST_EQ(c->user_data, 5);
+	rl_cqe_done(&q);
+	TEST_ASSERT(!rl_peek_cqe(&q));
+	TEST_EQ(rl_handle_close(q.handle), 0);
 }

@@ -83,12 +83,17 @@ struct rl_handle_info {
 /* Submission entry: 64 bytes. */
 struct rl_sqe {
 	uint16_t opcode;	/* RL_OP_* */
-	uint16_t flags;		/* none defined: must be 0 */
+	uint16_t flags;		/* RL_SQE_*, or 0 */
 	rl_handle_t handle;	/* the object the operation acts on */
 	uint64_t user_data;	/* returned in the completion */
 	uint64_t arg[5];	/* per opcode */
 	uint64_t reserved;	/* must be 0 */
 };
+
+/* struct rl_sqe flags */
+#define RL_SQE_QUIET	0x1u	/* no completion when the operation succeeds
+				   (result >= 0); a failure completes as usual.
+				   Not for RL_OP_IPC (EINVAL). */
 
 /* Completion entry: 32 bytes. */
 struct rl_cqe {
@@ -352,6 +357,13 @@ enum rl_observation {
 #define RL_OBSERVE_RESUME	0x1u	/* resume the stopped thread first (arg[2] =
 					   RL_RESUME_* flags, arg[3] = rax), then
 					   observe its next stop */
+#define RL_OBSERVE_MULTI	0x2u	/* stay armed (arg[0] must be 0: read the
+					   stop record): every stop is reported,
+					   with RL_OBS_MORE in the result, until a
+					   report without it ends the observation
+					   (the exit, a cancel, or a stop that found
+					   the completion ring full: observe again) */
+#define RL_OBS_MORE		0x100	/* in an OBSERVE result: still armed */
 
 /* ---- time --------------------------------------------------------------- */
 

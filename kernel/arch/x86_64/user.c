@@ -218,15 +218,12 @@ static inline void fpu_load(struct cpu *c, struct uthread *u)
 	u->fpu_loaded = true;
 }
 
-void arch_fpu_stop(struct uthread *u)
+void arch_fpu_stop_irqoff(struct uthread *u)
 {
-	irqflags_t f = arch_irq_save();
-
 	if (u->fpu_loaded) {
 		fpu_save(u->fpu);
 		u->fpu_loaded = false;
 	}
-	arch_irq_restore(f);
 }
 
 void arch_fpu_resume(struct uthread *u)

@@ -145,6 +145,18 @@ static inline struct process *process_current(void)
 	return u ? u->proc : NULL;
 }
 
+/* On every return to user mode (trap.h's uthread_return_check, inline
+ * here for the system-call path): a killed thread ends, an interrupted
+ * one stops for its supervisor. */
+void uthread_return_slow(struct uthread *u);
+static inline void uthread_return_check_inline(void)
+{
+	struct uthread *u = uthread_current();
+
+	if (u && __builtin_expect(READ_ONCE(u->killed) || READ_ONCE(u->interrupt), 0))
+		uthread_return_slow(u);
+}
+
 /* End the current user thread. */
 void uthread_exit(int64_t status) __noreturn;
 
@@ -182,8 +194,8 @@ void arch_enter_user(const struct rl_regs *regs) __noreturn;
 void arch_fpu_init_state(uint8_t *fpu);
 /* The current thread stops for its supervisor: its registers go to u->fpu,
  * which is its state until arch_fpu_resume loads it back (if this CPU's
- * registers do not hold it already). Interrupts any. */
-void arch_fpu_stop(struct uthread *u);
+ * registers do not hold it already). Interrupts off. */
+void arch_fpu_stop_irqoff(struct uthread *u);
 void arch_fpu_resume(struct uthread *u);
 /* thread_fpu: the size of the user-visible area (rill/abi.h RL_FPU_*);
  * a thread's area as user space reads it; a user-given area checked (so

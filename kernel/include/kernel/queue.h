@@ -29,6 +29,8 @@ struct qop {
 	struct queue *q;
 	uint64_t user_data;
 	uint16_t opcode;
+	bool quiet;			/* RL_SQE_QUIET: no completion on success */
+	bool multi;			/* stays armed (OBSERVE RL_OBSERVE_MULTI) */
 	uint32_t claimed;
 	struct kobj *target;		/* referenced, or NULL */
 	void (*detach)(struct qop *op);	/* after a successful cancel claim */
@@ -80,6 +82,12 @@ bool qop_claim(struct qop *op);
 void qop_complete(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1);
 /* qop_complete by a thread about to block: a waiter on this CPU runs next. */
 void qop_complete_sync(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1);
+/* A report of a multi-shot op that stays in flight: posted only where the
+ * ring has room, after every earlier completion (false otherwise: end the
+ * op with a plain completion). The waiter is woken as by
+ * qop_complete_sync. The caller keeps op alive (its object's lock, held
+ * with interrupts off). */
+bool qop_post_more(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1);
 /* Register op as cancellable (call after it is queued on its object). */
 void qop_pending(struct qop *op);
 
@@ -103,7 +111,7 @@ int op_thread_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_irq_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_pager_wait(struct qop *op, const struct rl_sqe *sqe);	/* core/pager.c */
 /* Immediate: resume a stopped thread (process.c). */
-int op_resume(const struct rl_sqe *sqe, struct kobj *o);
+int64_t op_resume(struct queue *q, const struct rl_sqe *sqe, struct kobj *o);
 
 /* IPC's part of a queue, implemented in ipc/stream.c (a layer above). */
 /* RL_OP_IPC on q: 0 when the submission now belongs to IPC (it completes

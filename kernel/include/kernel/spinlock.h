@@ -48,9 +48,11 @@ static inline void tlb_shootdown_poll(void) { }
 #endif
 
 /* The contended path, out of line (spinlock.c), so that the common one
- * is an exchange and a branch in its caller. */
+ * is an exchange and a branch in its caller; and it keeps every register
+ * (it saves what it uses), so a caller keeps nothing live across it and
+ * the fast path costs no saved registers in its caller's frame. */
 #ifndef RILL_HOST_TEST
-void spin_lock_contended(spinlock_t *l);
+void spin_lock_contended(spinlock_t *l) __attribute__((no_caller_saved_registers));
 #else
 static inline void spin_lock_contended(spinlock_t *l)
 {
@@ -63,8 +65,16 @@ static inline void spin_lock_contended(spinlock_t *l)
 /* Interrupts must already be disabled. */
 static inline void spin_lock(spinlock_t *l)
 {
+#ifndef RILL_HOST_TEST
+	/* Called from asm that clobbers nothing (the callee keeps every
+	 * register): the caller keeps its values in any register. The
+	 * kernel has no red zone, so the call may push below rsp. */
+	if (__builtin_expect(!spin_trylock(l), 0))
+		__asm__ volatile("call spin_lock_contended" : : "D"(l) : "memory", "cc");
+#else
 	if (__builtin_expect(!spin_trylock(l), 0))
 		spin_lock_contended(l);
+#endif
 }
 
 static inline void spin_unlock(spinlock_t *l)
