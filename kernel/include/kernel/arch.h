@@ -91,6 +91,15 @@ static inline void arch_set_user_tls(uint64_t fs, uint64_t gs)
 	arch_set_user_gs(gs);
 }
 
+/* The flags register a user thread runs with, from the one its supervisor
+ * gave (0 for a new thread's): only what user code may change is kept
+ * (x86: CF PF AF ZF SF TF DF OF AC), interrupts are on (IF) and the
+ * always-one bit 1 is set. */
+static inline uint64_t arch_user_flags(uint64_t want)
+{
+	return (want & 0x40dd5) | (1ul << 9) | 2;
+}
+
 /* This CPU's struct cpu, which this_cpu() reads through GS (the kernel's
  * GS base, active in the kernel). */
 static inline void arch_set_percpu_base(void *cpu)
