@@ -63,7 +63,8 @@ SYSCALL_DEFINE(ioport_enable)
 	if (r)
 		return r;
 	io = container_of(o, struct ioport_range, obj);
-	r = arch_ioport_enable(uthread_current(), io->base, io->count);
+	r = arch_ioport_enable(&uthread_current()->arch, process_current()->budget, io->base,
+			       io->count);
 	kobj_put(o);
 	return r;
 }

@@ -30,8 +30,6 @@
 #include <kernel/cpu.h>
 #include <kernel/syscall.h>
 #include <kernel/vmm.h>
-#include <arch/cpu_arch.h>
-#include <arch/x86.h>
 #include <arch/clock.h>
 #include <rill/string.h>
 
@@ -266,9 +264,7 @@ static void uthread_destroy(struct kobj *o)
 
 	list_del(&u->proc_link);
 	spin_unlock_irqrestore(&p->lock, f);
-	if (u->iobitmap)
-		budget_uncharge(p->budget, IOBITMAP_SIZE);	/* arch_ioport_enable's */
-	kfree(u->iobitmap);
+	arch_uthread_release(&u->arch, p->budget);
 	if (u->record)
 		kobj_put(&u->record->obj);
 	kmem_cache_free(uthread_cache, u);
@@ -321,8 +317,7 @@ int uthread_create(struct process *p, uint64_t entry, uint64_t stack, uint64_t a
 	u->supervised = supervised;
 	u->foreign = p->foreign;
 	u->state = UT_CREATED;
-	arch_fpu_init_state(u->fpu);
-	u->fpu_cpu = -1;
+	arch_uthread_init(&u->arch, &p->as);
 	kobj_get(&p->obj);
 	u->proc = p;
 	f = spin_lock_irqsave(&p->lock);
@@ -379,20 +374,28 @@ static __noreturn void uthread_first_resume(struct uthread *u)
 	arch_irq_disable();
 	if (READ_ONCE(u->interrupt))
 		smp_send_resched(cpu_id());
-	arch_enter_user(&u->regs);
+	arch_enter_user_regs(&u->arch, &u->regs);
 }
 
 static void uthread_entry(void *arg)
 {
 	struct uthread *u = arg;
+	struct thread *t = thread_current();
+	irqflags_t f;
 
-	thread_current()->u = u;
-	u->tf = (struct trap_frame *)(thread_current()->kstack_top - sizeof(struct trap_frame));
+	/* A user thread from here: every switch to it loads its user state
+	 * (which needs its kernel stack). */
+	f = arch_irq_save();
+	u->arch.kstack_top = t->kstack_top;
+	t->u = u;
+	t->uarch = &u->arch;
+	arch_irq_restore(f);
+	u->tf = (struct trap_frame *)(t->kstack_top - sizeof(struct trap_frame));
 	if (READ_ONCE(u->killed))
 		uthread_exit(-EINTR);
 	if (u->start_stopped)
 		uthread_first_resume(u);
-	arch_enter_user(NULL);
+	arch_enter_user(&u->arch, u->entry, u->stack, u->arg);
 }
 
 int uthread_start(struct uthread *u)
@@ -412,7 +415,7 @@ int uthread_start(struct uthread *u)
 		 * nobody else can reach it yet (its handle comes after). */
 		u->regs = (struct rl_regs){
 			.rip = u->entry, .rsp = u->stack, .rdi = u->arg,
-			.rflags = RFLAGS_IF | 2,
+			.rflags = arch_user_flags(0),
 		};
 		u->regs_in_u = true;
 		u->state = UT_STOPPED;
@@ -523,8 +526,8 @@ static void stopped_regs(const struct uthread *u, struct rl_regs *r)
 		*r = u->regs;
 	else
 		frame_to_regs(u->tf, r);
-	r->fs_base = u->fs_base;
-	r->gs_base = u->gs_base;
+	r->fs_base = u->arch.fs_base;
+	r->gs_base = u->arch.gs_base;
 }
 
 static void regs_to_frame(const struct rl_regs *r, struct trap_frame *tf)
@@ -584,7 +587,7 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 
 	f = spin_lock_irqsave(&u->lock);
 	if (kind != RL_OBS_EXIT)
-		arch_fpu_stop_irqoff(u);	/* its FPU state in u->fpu, for thread_fpu */
+		arch_uthread_stop_irqoff(&u->arch);	/* its FPU state in memory, for thread_fpu */
 	u->obs_kind = kind;
 	u->obs_info[0] = i0;
 	u->obs_info[1] = i1;
@@ -639,16 +642,9 @@ static void uthread_stop(struct uthread *u, uint32_t kind, uint64_t i0, uint64_t
 		u->obs_kind = 0;
 		spin_unlock_irqrestore(&u->lock, f);
 	}
-	/* thread_regs may have changed the FS/GS bases. They are loaded on a
-	 * switch to this thread, but a resume that came before the wait
-	 * blocked involves no switch: load them here. */
-	if (READ_ONCE(u->bases_changed)) {
-		f = arch_irq_save();
-		u->bases_changed = false;
-		arch_set_user_tls(u->fs_base, u->gs_base);
-		arch_irq_restore(f);
-	}
-	arch_fpu_resume(u);
+	/* Its FPU state back in the registers, and the FS/GS bases if
+	 * thread_regs or thread_set_base changed them meanwhile. */
+	arch_uthread_resume(&u->arch);
 	uthread_return_check_inline();
 }
 
@@ -709,6 +705,13 @@ int uthread_interrupt(struct uthread *u)
 	return r;
 }
 
+struct arch_uthread *arch_uthread_current(void)
+{
+	struct thread *t = thread_current();
+
+	return t->uarch;
+}
+
 void uthread_exit(int64_t status)
 {
 	struct uthread *u = uthread_current();
@@ -721,6 +724,7 @@ void uthread_exit(int64_t status)
 	f = arch_irq_save();
 	arch_switch_page_table(vmm_kernel_pml4());
 	thread_current()->u = NULL;
+	thread_current()->uarch = NULL;
 	arch_irq_restore(f);
 
 	list_init(&done);
@@ -1079,10 +1083,10 @@ SYSCALL_DEFINE(thread_set_base)
 	if (r)
 		return r;
 	if (a1 == RL_BASE_FS)
-		u->fs_base = a2;
+		u->arch.fs_base = a2;
 	else
-		u->gs_base = a2;
-	WRITE_ONCE(u->bases_changed, true);	/* for a stopped thread (uthread_stop) */
+		u->arch.gs_base = a2;
+	WRITE_ONCE(u->arch.bases_changed, true);	/* for a stopped thread (uthread_stop) */
 	if (u == uthread_current()) {
 		irqflags_t f = arch_irq_save();
 
@@ -1122,9 +1126,8 @@ SYSCALL_DEFINE(thread_regs)
 		if (!e && (!canonical_user(r.rip) || !canonical_user(r.rsp) ||
 			   !canonical_user(r.fs_base) || !canonical_user(r.gs_base)))
 			e = -EINVAL;
-		/* User-changeable flags only (CF PF AF ZF SF TF DF OF AC);
-		 * IF always set. */
-		r.rflags = (r.rflags & 0x40dd5) | RFLAGS_IF | 2;
+		/* What user code may change only, interrupts on. */
+		r.rflags = arch_user_flags(r.rflags);
 		if (e) {
 			kobj_put(&u->obj);
 			return e;
@@ -1140,9 +1143,9 @@ SYSCALL_DEFINE(thread_regs)
 			u->regs = r;
 		else
 			regs_to_frame(&r, u->tf);
-		u->fs_base = r.fs_base;
-		u->gs_base = r.gs_base;
-		u->bases_changed = true;
+		u->arch.fs_base = r.fs_base;
+		u->arch.gs_base = r.gs_base;
+		u->arch.bases_changed = true;
 	}
 	spin_unlock_irqrestore(&u->lock, f);
 	kobj_put(&u->obj);

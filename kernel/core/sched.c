@@ -188,7 +188,7 @@ static void schedule(bool preempt)
 	 * rest of its slice: a pair taking turns shares one. */
 	if (next != rq->idle && !handed)
 		slice_start(rq, now);
-	arch_switch(prev, next);
+	arch_switch(prev->uarch, next->uarch);
 	context_switch(&prev->rsp, next->rsp);
 	finish_switch();
 }

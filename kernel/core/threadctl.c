@@ -47,10 +47,9 @@ SYSCALL_DEFINE(thread_fpu)
 	if (!uthread_stopped_locked(u)) {
 		e = -EBUSY;
 	} else if (a1 == RL_FPU_GET) {
-		arch_fpu_export(u->fpu, buf);
+		arch_fpu_export(&u->arch, buf);
 	} else {
-		memcpy(u->fpu, buf, size);
-		u->fpu_cpu = -1;	/* no CPU's registers hold it now */
+		arch_fpu_store(&u->arch, buf);
 	}
 	spin_unlock_irqrestore(&u->lock, f);
 	kobj_put(&u->obj);

@@ -3,7 +3,11 @@
  * what a context switch changes for user threads, I/O port permission,
  * and user-mode exceptions.
  *
- * FS and GS bases live in struct uthread (user space cannot change them:
+ * A user thread's x86 state is its struct arch_uthread (arch/user.h,
+ * embedded in struct uthread as u->arch): this file never sees the
+ * uthread, its process or its kernel thread, only what callers pass.
+ *
+ * FS and GS bases live in the arch_uthread (user space cannot change them:
  * CR4.FSGSBASE stays off) and are loaded on every switch to a user thread.
  *
  * FPU state. The kernel itself never touches x87, SSE or AVX registers
@@ -24,7 +28,7 @@
  *     blocks while only kernel threads run (idle, say) comes back with no
  *     XRSTOR. Kernel threads neither save nor load anything.
  *   - A thread that stops for its supervisor saves its registers and
- *     marks them not live (arch_fpu_stop): until it is resumed the area
+ *     marks them not live (arch_uthread_stop): until it is resumed the area
  *     is its state, which thread_fpu reads and writes, and no switch
  *     saves over it. A new thread's registers are not live either until
  *     it first enters user mode, so a switch before that cannot store
@@ -35,7 +39,8 @@
 #include <kernel/errno.h>
 #include <kernel/kheap.h>
 #include <kernel/log.h>
-#include <kernel/process.h>
+#include <kernel/trap.h>
+#include <kernel/vm.h>
 #include <kernel/vmm.h>
 #include <arch/user.h>
 #include <arch/x86.h>
@@ -192,9 +197,20 @@ void arch_user_init(void)
 		fpu_user_size, have_xsaveopt ? ", XSAVEOPT" : "");
 }
 
-void arch_fpu_init_state(uint8_t *fpu)
+void arch_uthread_init(struct arch_uthread *au, struct aspace *as)
 {
-	memcpy(fpu, fpu_template, sizeof(fpu_template));
+	memcpy(au->fpu, fpu_template, sizeof(fpu_template));
+	au->fpu_cpu = -1;
+	au->as = as;
+}
+
+void arch_uthread_release(struct arch_uthread *au, struct budget *b)
+{
+	if (au->iobitmap) {
+		kfree(au->iobitmap);
+		budget_uncharge(b, IOBITMAP_SIZE);	/* arch_ioport_enable's */
+		au->iobitmap = NULL;
+	}
 }
 
 uint32_t arch_fpu_size(void)
@@ -202,35 +218,46 @@ uint32_t arch_fpu_size(void)
 	return fpu_user_size;
 }
 
-/* Registers of CPU c hold u's state. */
-static inline bool fpu_held(const struct cpu *c, const struct uthread *u)
+/* Registers of CPU c hold au's state. */
+static inline bool fpu_held(const struct cpu *c, const struct arch_uthread *au)
 {
-	return c->arch.fpu_owner == u && u->fpu_cpu == (int32_t)c->id;
+	return c->arch.fpu_owner == au && au->fpu_cpu == (int32_t)c->id;
 }
 
-static inline void fpu_load(struct cpu *c, struct uthread *u)
+static inline void fpu_load(struct cpu *c, struct arch_uthread *au)
 {
-	if (!fpu_held(c, u)) {
-		fpu_restore(u->fpu);
-		c->arch.fpu_owner = u;
-		u->fpu_cpu = (int32_t)c->id;
+	if (!fpu_held(c, au)) {
+		fpu_restore(au->fpu);
+		c->arch.fpu_owner = au;
+		au->fpu_cpu = (int32_t)c->id;
 	}
-	u->fpu_loaded = true;
+	au->fpu_loaded = true;
 }
 
-void arch_fpu_stop_irqoff(struct uthread *u)
+void arch_uthread_stop_irqoff(struct arch_uthread *au)
 {
-	if (u->fpu_loaded) {
-		fpu_save(u->fpu);
-		u->fpu_loaded = false;
+	if (au->fpu_loaded) {
+		fpu_save(au->fpu);
+		au->fpu_loaded = false;
 	}
 }
 
-void arch_fpu_resume(struct uthread *u)
+/*
+ * thread_regs or thread_set_base may have changed the FS/GS bases while
+ * the thread was stopped. They are loaded on a switch to this thread, but
+ * a resume that came before the thread's wait blocked involves no
+ * switch: load them here.
+ */
+void arch_uthread_resume(struct arch_uthread *au)
 {
 	irqflags_t f = arch_irq_save();
 
-	fpu_load(this_cpu(), u);
+	if (READ_ONCE(au->bases_changed)) {
+		au->bases_changed = false;
+		wrmsr(MSR_FS_BASE, au->fs_base);
+		wrmsr(MSR_KERNEL_GS_BASE, au->gs_base);
+	}
+	fpu_load(this_cpu(), au);
 	arch_irq_restore(f);
 }
 
@@ -258,9 +285,9 @@ static void fpu_fill_init(uint8_t *a)
 	*(uint64_t *)(a + FPU_HEADER) = xcr0 ? xcr0 : XFEATURE_X87 | XFEATURE_SSE;
 }
 
-void arch_fpu_export(const uint8_t *area, uint8_t *out)
+void arch_fpu_export(const struct arch_uthread *au, uint8_t *out)
 {
-	memcpy(out, area, fpu_user_size);
+	memcpy(out, au->fpu, fpu_user_size);
 	if (!xcr0)	/* FXSAVE wrote no header */
 		*(uint64_t *)(out + FPU_HEADER) = XFEATURE_X87 | XFEATURE_SSE;
 	fpu_fill_init(out);
@@ -289,20 +316,25 @@ int arch_fpu_import(uint8_t *buf)
 	return 0;
 }
 
-static void load_user(struct cpu *c, struct thread *t)
+void arch_fpu_store(struct arch_uthread *au, const uint8_t *buf)
 {
-	struct uthread *u = t->u;
+	memcpy(au->fpu, buf, fpu_user_size);
+	au->fpu_cpu = -1;	/* no CPU's registers hold it now */
+}
+
+static void load_user(struct cpu *c, struct arch_uthread *au)
+{
 	struct arch_cpu *a = &c->arch;
 
-	c->kstack_top = t->kstack_top;
-	a->tss.rsp[0] = t->kstack_top;
-	aspace_activate(&u->proc->as);
-	wrmsr(MSR_FS_BASE, u->fs_base);
-	wrmsr(MSR_KERNEL_GS_BASE, u->gs_base);
-	if (u->fpu_loaded)
-		fpu_load(c, u);
-	if (u->iobitmap) {
-		memcpy(a->iobitmap, u->iobitmap, IOBITMAP_SIZE);
+	c->kstack_top = au->kstack_top;
+	a->tss.rsp[0] = au->kstack_top;
+	aspace_activate(au->as);
+	wrmsr(MSR_FS_BASE, au->fs_base);
+	wrmsr(MSR_KERNEL_GS_BASE, au->gs_base);
+	if (au->fpu_loaded)
+		fpu_load(c, au);
+	if (au->iobitmap) {
+		memcpy(a->iobitmap, au->iobitmap, IOBITMAP_SIZE);
 		a->io_open = true;
 	} else if (a->io_open) {
 		memset(a->iobitmap, 0xff, IOBITMAP_SIZE);
@@ -311,13 +343,13 @@ static void load_user(struct cpu *c, struct thread *t)
 }
 
 /* Called by the scheduler with interrupts off, before the stack switch. */
-void arch_switch(struct thread *prev, struct thread *next)
+void arch_switch(struct arch_uthread *prev, struct arch_uthread *next)
 {
 	struct cpu *c = this_cpu();
 
-	if (prev->u && prev->u->fpu_loaded)
-		fpu_save(prev->u->fpu);
-	if (next->u) {
+	if (prev && prev->fpu_loaded)
+		fpu_save(prev->fpu);
+	if (next) {
 		load_user(c, next);
 	} else {
 		if (read_cr3() != vmm_kernel_pml4())
@@ -329,53 +361,60 @@ void arch_switch(struct thread *prev, struct thread *next)
 	}
 }
 
-/* Enter user mode for the first time: the thread was created as a kernel
- * thread and is becoming t->u now. */
-void arch_enter_user(const struct rl_regs *regs)
+/* Enter user mode for the first time: the current thread was created as
+ * a kernel thread and has been a user thread (au) since uthread_entry. */
+static void enter_prepare(struct arch_uthread *au)
 {
-	struct thread *t = thread_current();
-	struct uthread *u = t->u;
-
 	arch_irq_disable();
-	load_user(this_cpu(), t);
-	fpu_load(this_cpu(), u);
-	if (regs)
-		enter_user_regs(regs, t->kstack_top);
-	enter_user_first(u->entry, u->stack, u->arg, t->kstack_top);
+	load_user(this_cpu(), au);
+	fpu_load(this_cpu(), au);
 }
 
-int arch_ioport_enable(struct uthread *u, uint16_t base, uint32_t count)
+void arch_enter_user(struct arch_uthread *au, uint64_t entry, uint64_t stack, uint64_t arg)
+{
+	enter_prepare(au);
+	enter_user_first(entry, stack, arg, au->kstack_top);
+}
+
+void arch_enter_user_regs(struct arch_uthread *au, const struct rl_regs *regs)
+{
+	enter_prepare(au);
+	enter_user_regs(regs, au->kstack_top);
+}
+
+int arch_ioport_enable(struct arch_uthread *au, struct budget *budget, uint16_t base,
+		       uint32_t count)
 {
 	irqflags_t f;
 
-	if (!u->iobitmap) {
+	if (!au->iobitmap) {
 		uint8_t *b;
 
-		if (budget_charge(u->proc->budget, IOBITMAP_SIZE))
+		if (budget_charge(budget, IOBITMAP_SIZE))
 			return -ENOMEM;
 		b = kmalloc(IOBITMAP_SIZE);
 		if (!b) {
-			budget_uncharge(u->proc->budget, IOBITMAP_SIZE);
+			budget_uncharge(budget, IOBITMAP_SIZE);
 			return -ENOMEM;
 		}
 		memset(b, 0xff, IOBITMAP_SIZE);
 		f = arch_irq_save();
-		if (!u->iobitmap) {
-			u->iobitmap = b;
+		if (!au->iobitmap) {
+			au->iobitmap = b;
 			b = NULL;
 		}
 		arch_irq_restore(f);
 		if (b) {
 			kfree(b);
-			budget_uncharge(u->proc->budget, IOBITMAP_SIZE);
+			budget_uncharge(budget, IOBITMAP_SIZE);
 		}
 	}
 	for (uint32_t p = base; p < (uint32_t)base + count; p++)
-		u->iobitmap[p / 8] &= (uint8_t)~(1u << (p % 8));
-	/* Load it now if u is this CPU's thread. */
+		au->iobitmap[p / 8] &= (uint8_t)~(1u << (p % 8));
+	/* Load it now if au is this CPU's thread. */
 	f = arch_irq_save();
-	if (uthread_current() == u) {
-		memcpy(this_cpu()->arch.iobitmap, u->iobitmap, IOBITMAP_SIZE);
+	if (arch_uthread_current() == au) {
+		memcpy(this_cpu()->arch.iobitmap, au->iobitmap, IOBITMAP_SIZE);
 		this_cpu()->arch.io_open = true;
 	}
 	arch_irq_restore(f);
@@ -386,13 +425,12 @@ int arch_ioport_enable(struct uthread *u, uint16_t base, uint32_t count)
  * be turned on again here. */
 void arch_user_exception(struct trap_frame *tf)
 {
-	struct uthread *u = uthread_current();
 	uint64_t addr = 0;
 
 	if (tf->vector == 14) {
 		addr = read_cr2();
 		arch_irq_enable();
-		if (vm_fault(&u->proc->as, addr, (unsigned)tf->error) == 0)
+		if (vm_fault(arch_uthread_current()->as, addr, (unsigned)tf->error) == 0)
 			return;
 	}
 	arch_irq_enable();

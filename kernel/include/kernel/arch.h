@@ -40,6 +40,13 @@ static inline bool arch_irq_enabled(void)
 /* Spin-wait hint. */
 static inline void arch_cpu_relax(void) { __asm__ volatile("pause" : : : "memory"); }
 
+/* Call fn(arg) from asm that clobbers no register: fn must keep every
+ * register itself (__attribute__((no_caller_saved_registers))), so the
+ * caller keeps nothing live across the call. Kernel code has no red zone:
+ * the call may push below rsp. */
+#define ARCH_CALL_KEEPING_REGS(fn, arg) \
+	__asm__ volatile("call " #fn : : "D"(arg) : "memory", "cc")
+
 /* Wait for an interrupt with interrupts enabled (atomically sti; hlt). */
 static inline void arch_idle(void) { __asm__ volatile("sti; hlt" : : : "memory"); }
 
@@ -89,6 +96,15 @@ static inline void arch_set_user_tls(uint64_t fs, uint64_t gs)
 {
 	arch_set_user_fs(fs);
 	arch_set_user_gs(gs);
+}
+
+/* The flags register a user thread runs with, from the one its supervisor
+ * gave (0 for a new thread's): only what user code may change is kept
+ * (x86: CF PF AF ZF SF TF DF OF AC), interrupts are on (IF) and the
+ * always-one bit 1 is set. */
+static inline uint64_t arch_user_flags(uint64_t want)
+{
+	return (want & 0x40dd5) | (1ul << 9) | 2;
 }
 
 /* This CPU's struct cpu, which this_cpu() reads through GS (the kernel's

@@ -21,12 +21,9 @@
 #include <kernel/trap.h>
 #include <kernel/vm.h>
 #include <kernel/waitq.h>
+#include <arch/user.h>
 
 struct qop;
-
-/* Bytes of the largest FPU state kept per thread: the XSAVE standard
- * format of x87, SSE (512 + 64 header) and AVX (256 at offset 576). */
-#define FPU_AREA_MAX	832
 
 struct process {
 	struct kobj obj;
@@ -81,8 +78,6 @@ struct uthread {
 	 * in_interrupt is the thread's own: it is in that stop. */
 	bool interrupt;
 	bool in_interrupt;
-	uint64_t fs_base, gs_base;
-	bool bases_changed;		/* by another thread: reload them on resume */
 	uint64_t entry, stack, arg;	/* first user context */
 	struct trap_frame *tf;		/* user frame while in the kernel */
 	/* A thread created RL_THREAD_STOPPED has no frame yet: until its
@@ -104,20 +99,11 @@ struct uthread {
 	bool resumed;			/* set under lock; then u->kt is woken */
 	int64_t status;
 	struct list_head waiters;	/* RL_OP_THREAD_WAIT ops */
-	uint8_t *iobitmap;		/* 8 KiB, or NULL: no ports */
-	/* x87/SSE/AVX state, XSAVE standard format (arch/x86_64/user.c):
-	 * fpu_loaded is set while the CPU's registers are the thread's
-	 * state (it runs, or was switched out after its registers were
-	 * saved here); clear while it is stopped or not yet in user mode,
-	 * when this area is the state. fpu_cpu: the CPU whose registers
-	 * still equal this area, -1 when none may. Both belong to the
-	 * thread itself and the switch code, with interrupts off; a
-	 * supervisor's thread_fpu writes the area (and fpu_cpu = -1) only
-	 * while the thread is stopped. */
-	uint8_t fpu[FPU_AREA_MAX] __aligned(64);
-	int32_t fpu_cpu;
-	bool fpu_loaded;
 	uint64_t charged;		/* bytes charged to its process's budget */
+	/* The machine's part (arch/user.h): FS/GS bases, the FPU area and
+	 * where it is loaded, the I/O bitmap. Core reads and writes the
+	 * bases (thread_set_base, thread_regs); the rest is user.c's. */
+	struct arch_uthread arch;
 };
 
 void process_init(void);
@@ -160,10 +146,10 @@ static inline void uthread_return_check_inline(void)
 /* End the current user thread. */
 void uthread_exit(int64_t status) __noreturn;
 
-/* A user-mode fault the address space could not resolve, or a foreign
- * system call: stop for the supervisor or end the process. Returns when
- * the thread may continue (its registers possibly changed). */
-void uthread_fault(struct trap_frame *tf, uint64_t addr);
+/* A foreign system call: stop for the supervisor or end the process
+ * (uthread_fault, its counterpart for a user-mode fault, is declared in
+ * arch/user.h, for user.c). Returns when the thread may continue
+ * (its registers possibly changed). */
 void uthread_foreign_syscall(struct trap_frame *tf);
 
 /* Stopped for its supervisor and not yet resumed, so its registers and
@@ -184,25 +170,7 @@ int uthread_get(uint64_t h, uint32_t need, struct uthread **out);
 /* Counters for accounting. */
 extern uint64_t nr_processes, nr_uthreads;
 
-/* Arch hooks (arch/x86_64/user.c). */
-void arch_user_init(void);			/* boot CPU */
-void arch_switch(struct thread *prev, struct thread *next);
-/* Enter user mode: with regs NULL at u->entry (rsp u->stack, rdi u->arg,
- * every other register zero), else with the registers regs (rip, rsp,
- * rflags and the general ones; not on the thread's kernel stack). */
-void arch_enter_user(const struct rl_regs *regs) __noreturn;
-void arch_fpu_init_state(uint8_t *fpu);
-/* The current thread stops for its supervisor: its registers go to u->fpu,
- * which is its state until arch_fpu_resume loads it back (if this CPU's
- * registers do not hold it already). Interrupts off. */
-void arch_fpu_stop_irqoff(struct uthread *u);
-void arch_fpu_resume(struct uthread *u);
-/* thread_fpu: the size of the user-visible area (rill/abi.h RL_FPU_*);
- * a thread's area as user space reads it; a user-given area checked (so
- * XRSTOR of it cannot fault) and made whole: 0 or -EINVAL. */
-uint32_t arch_fpu_size(void);
-void arch_fpu_export(const uint8_t *area, uint8_t *out);
-int arch_fpu_import(uint8_t *buf);
-int arch_ioport_enable(struct uthread *u, uint16_t base, uint32_t count);
+/* What core calls on a thread's machine state (u->arch, arch/x86_64/user.c)
+ * is declared in arch/user.h. */
 
 #endif

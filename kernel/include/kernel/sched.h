@@ -56,6 +56,9 @@ struct thread {
 	uint64_t last_start_ns;
 	char name[24];
 	struct uthread *u;		/* user context, NULL for kernel threads */
+	/* &u->arch, set and cleared with u (interrupts off): what
+	 * arch_switch works on, so the switch never looks into u. */
+	struct arch_uthread *uarch;
 	/* Processes this thread is ending or freeing (process.c): the first
 	 * one runs here, those its teardown lets go are queued and run by
 	 * the same loop, never by recursion. Touched with interrupts off. */

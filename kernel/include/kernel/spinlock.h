@@ -66,11 +66,10 @@ static inline void spin_lock_contended(spinlock_t *l)
 static inline void spin_lock(spinlock_t *l)
 {
 #ifndef RILL_HOST_TEST
-	/* Called from asm that clobbers nothing (the callee keeps every
-	 * register): the caller keeps its values in any register. The
-	 * kernel has no red zone, so the call may push below rsp. */
+	/* (The callee keeps every register: the caller keeps its values
+	 * in any register, and the fast path costs it no frame.) */
 	if (__builtin_expect(!spin_trylock(l), 0))
-		__asm__ volatile("call spin_lock_contended" : : "D"(l) : "memory", "cc");
+		ARCH_CALL_KEEPING_REGS(spin_lock_contended, l);
 #else
 	if (__builtin_expect(!spin_trylock(l), 0))
 		spin_lock_contended(l);
