@@ -288,6 +288,10 @@ def linux_and_ratios(say, build, rill, wall_runs):
     # ipc_inflight_lanes_<N> (persistent lanes) has the shape of Linux's
     # ipc_inflight_<N> (a pipe pair per client) too.
     pairs = [(n, re.sub(r"^ipc_inflight_lanes_", "ipc_inflight_", n)) for n in rill]
+    # A Linux system call answered in the process (dispatch_getpid) and one
+    # forwarded to a supervisor (forward_syscall), next to Linux's getpid:
+    # the cheap-call path and the server path of docs/design.md.
+    pairs += [(n, "getpid") for n in ("dispatch_getpid", "forward_syscall") if n in rill]
     pairs = [(n, m) for n, m in pairs if m in linux]
     if pairs:
         say(f"{'benchmark':<26} {'vs linux':<18} {'insns rill/linux':>17} "
