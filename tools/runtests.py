@@ -595,7 +595,19 @@ def run_user(build, smp, res, label="user", append="test log=info", d="tests",
             problems.append(f"init says failed={done[1]}, the log shows {failed_progs} "
                             "failed programs")
     any_failed = failed_progs > 0 or (done is not None and done[1] > 0)
+    # tests/klog hands the serial line over and writes KLOG_HIDDEN while it
+    # is (RL_KLOG_CONSOLE): that text must reach the log's ring only.
+    if "klog" in expected and "klog" in progs:
+        name = f"{prefix}/klog/serial_quiet_while_handed_over"
+        if KLOG_HIDDEN in text:
+            res.fail(name, "text written while the serial line was handed over reached it")
+            any_failed = True
+        else:
+            res.ok(name)
     boot_verdict(res, prefix, text, status, timed_out, timeout, any_failed, problems)
+
+
+KLOG_HIDDEN = "klog-handover-marker-5c1e"	# user/tests/klog.c HIDDEN
 
 
 def check_program(res, prefix, name, p):

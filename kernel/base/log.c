@@ -12,11 +12,40 @@
 #include <kernel/panic.h>
 #include <kernel/spinlock.h>
 #include <kernel/time.h>
+#include <rill/abi.h>
 #include <rill/format.h>
 #include <rill/string.h>
 
 static spinlock_t log_lock = SPINLOCK_INIT;
 static int log_level = LOG_INFO;
+static bool console_on = true;
+
+/* Before core attaches the ring: the first bytes of the boot (the rest,
+ * if any, are counted as lost). */
+#define EARLY_SIZE 16384
+static char early[EARLY_SIZE];
+static uint64_t early_head;
+static struct rl_klog *ring;
+static uint64_t ring_size;
+
+static void ring_put(char c)
+{
+	if (ring) {
+		ring->data[ring->head % ring_size] = c;
+		__atomic_store_n(&ring->head, ring->head + 1, __ATOMIC_RELEASE);
+	} else {
+		if (early_head < EARLY_SIZE)
+			early[early_head] = c;
+		early_head++;
+	}
+}
+
+static void out(char c)
+{
+	ring_put(c);
+	if (console_on || panic_in_progress)
+		arch_console_putc(c);
+}
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -36,7 +65,7 @@ int log_parse_level(const char *name)
 
 static void console_put(char c, void *ctx)
 {
-	arch_console_putc(c);
+	out(c);
 }
 
 /* Returns whether the lock was taken (it may not be, after a panic). */
@@ -90,7 +119,7 @@ void vklog(int level, const char *fmt, va_list ap)
 		       (unsigned long)(ns % 1000000000ull / 1000), cpu_id(),
 		       level_names[level < 0 ? 0 : level > LOG_DEBUG ? LOG_DEBUG : level]);
 	vkprintf_locked(fmt, ap);
-	arch_console_putc('\n');
+	out('\n');
 	log_lock_release(locked, flags);
 }
 
@@ -122,6 +151,39 @@ void console_write(const char *s, size_t len)
 	bool locked = log_lock_acquire(&f);
 
 	for (size_t i = 0; i < len; i++)
-		arch_console_putc(s[i]);
+		out(s[i]);
 	log_lock_release(locked, f);
+}
+
+void log_attach_ring(struct rl_klog *r, uint64_t bytes)
+{
+	irqflags_t f;
+	bool locked = log_lock_acquire(&f);
+	uint64_t n = early_head < EARLY_SIZE ? early_head : EARLY_SIZE;
+
+	r->magic = RL_KLOG_MAGIC;
+	r->version = 1;
+	r->size = bytes - sizeof(*r);
+	ring_size = r->size;
+	/* The early bytes first; those that did not fit are gone, but
+	 * counted, so positions stay true. */
+	for (uint64_t i = 0; i < n && i < ring_size; i++)
+		r->data[i] = early[i];
+	__atomic_store_n(&r->head, early_head, __ATOMIC_RELEASE);
+	ring = r;
+	log_lock_release(locked, f);
+}
+
+void log_console(bool on)
+{
+	irqflags_t f;
+	bool locked = log_lock_acquire(&f);
+
+	console_on = on;
+	log_lock_release(locked, f);
+}
+
+uint64_t log_head(void)
+{
+	return ring ? __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE) : 0;
 }

@@ -151,6 +151,7 @@ void kmain(uint32_t magic, uint32_t info)
 
 	arch_user_init();
 	vm_init();
+	klog_init();		/* the log's ring, early: it holds the boot */
 	queue_init();
 	ipc_init();
 	process_init();

@@ -562,6 +562,7 @@ static const struct opdef opdefs[RL_OP_COUNT] = {
 	[RL_OP_LANE_SHUTDOWN] = { .now = op_lane_shutdown_now },
 	[RL_OP_DISCARD] = { RL_OBJ_PROCESS, RL_RIGHT_MANAGE, .now = op_vm },
 	[RL_OP_PAGER_WAIT] = { RL_OBJ_PAGER, RL_RIGHT_SUBMIT, .start = op_pager_wait },
+	[RL_OP_LOG_WAIT] = { RL_OBJ_LOG_AUTHORITY, 0, .start = op_log_wait },
 };
 
 /* Execute one consumed submission entry (a private copy). */

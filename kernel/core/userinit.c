@@ -23,6 +23,7 @@
 #define STACK_SIZE	(256 * 1024ull)
 
 extern struct kobj irq_authority, ioport_authority, phys_authority, clock_authority;
+extern struct kobj log_authority;
 
 /* Copy len bytes into a populated anonymous object at off. */
 static void memobj_write(struct memobj *mo, uint64_t off, const void *src, size_t len)
@@ -131,6 +132,7 @@ static int start_init(const char *path)
 	st.ioport_authority = give(p, &ioport_authority, RL_RIGHTS_ALL);
 	st.phys_authority = give(p, &phys_authority, RL_RIGHTS_ALL);
 	st.clock_authority = give(p, &clock_authority, RL_RIGHTS_ALL);
+	st.log_authority = give(p, &log_authority, RL_RIGHTS_ALL);
 
 	r = memobj_create_anon(STACK_SIZE, NULL, &stack);
 	if (r)

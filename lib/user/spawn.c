@@ -139,6 +139,7 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	st.ioport_authority = give(ph, opts->ioport_authority);
 	st.phys_authority = give(ph, opts->phys_authority);
 	st.clock_authority = give(ph, opts->clock_authority);
+	st.log_authority = give(ph, opts->log_authority);
 	for (unsigned i = 0; i < 4; i++)
 		st.handles[i] = give(ph, opts->handles[i]);
 	if (opts->initrd) {

@@ -68,6 +68,7 @@ static int run_dir(const char *initrd, size_t len, const char *dir, const char *
 		.ioport_authority = st->ioport_authority,
 		.phys_authority = st->phys_authority,
 		.clock_authority = st->clock_authority,
+		.log_authority = st->log_authority,
 		.initrd = st->initrd,
 	};
 	size_t dl = strlen(dir);

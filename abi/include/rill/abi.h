@@ -54,6 +54,7 @@ enum rl_object_type {
 	RL_OBJ_CLOCK_AUTHORITY = 11,	/* clock_set_realtime */
 	RL_OBJ_CREDS = 12,		/* a credentials token (IPC, docs/ipc.md) */
 	RL_OBJ_PAGER = 13,		/* the server side of a paged memory object */
+	RL_OBJ_LOG_AUTHORITY = 14,	/* the kernel log (klog_control, LOG_WAIT) */
 };
 
 #define RL_RIGHT_READ		0x0001u	/* memory: map readable, read */
@@ -140,6 +141,9 @@ enum rl_opcode {
 				   with the next request: result = RL_PAGER_*,
 				   aux[0] = offset, aux[1] = length; -EPIPE once
 				   the pager is gone */
+	RL_OP_LOG_WAIT = 15,	/* handle = log authority; arg[0] = a position in
+				   the kernel log; completes when the log has
+				   grown past it: result = the log's head */
 	RL_OP_COUNT
 };
 
@@ -365,6 +369,32 @@ enum rl_observation {
 					   the completion ring full: observe again) */
 #define RL_OBS_MORE		0x100	/* in an OBSERVE result: still armed */
 
+/* ---- the kernel log ------------------------------------------------------ */
+
+/*
+ * The kernel log (klog_control RL_KLOG_MAP): every line the kernel logs
+ * and every debug_write, in a ring the kernel writes and a privileged
+ * reader maps read-only. head counts the bytes ever written; byte n is at
+ * data[n % size] while n >= head - size. A reader copies [from, head)
+ * (no older than head - size), then reads head again: bytes older than
+ * the new head - size may have been overwritten while it copied, and are
+ * lost. RL_OP_LOG_WAIT waits for head to pass a position.
+ */
+struct rl_klog {
+	uint32_t magic;		/* RL_KLOG_MAGIC */
+	uint32_t version;	/* 1 */
+	uint64_t size;		/* bytes of data */
+	uint64_t head;		/* bytes written so far (release store) */
+	uint64_t reserved[5];
+	char data[];		/* size bytes */
+};
+
+#define RL_KLOG_MAGIC		0x474f4c4bu	/* "KLOG" */
+#define RL_KLOG_MAP		0	/* -> read-only memory object of the log */
+#define RL_KLOG_CONSOLE		1	/* arg 0: the kernel stops writing its log
+					   and debug_write to the serial line
+					   (panics always do); 1: it writes again */
+
 /* ---- time --------------------------------------------------------------- */
 
 /* The clock page, mapped read-only in every process (its address is in the
@@ -400,7 +430,7 @@ struct rl_startup {
 	uint64_t cmdline;		/* kernel command line (init only) */
 	rl_handle_t handles[4];		/* handles the parent chose to give (0: none) */
 	rl_handle_t clock_authority;	/* (init only) */
-	uint32_t reserved0;
+	rl_handle_t log_authority;	/* (init only) */
 	uint64_t reserved1;
 };
 
@@ -552,6 +582,8 @@ _Static_assert(__builtin_offsetof(struct rl_clock_page, realtime_offset) == 40, 
 _Static_assert(sizeof(struct rl_startup) == 104, "startup size");
 _Static_assert(__builtin_offsetof(struct rl_startup, handles) == 72, "startup handles");
 _Static_assert(__builtin_offsetof(struct rl_startup, clock_authority) == 88, "clock_authority");
+_Static_assert(__builtin_offsetof(struct rl_startup, log_authority) == 92, "log_authority");
+_Static_assert(sizeof(struct rl_klog) == 64, "klog header size");
 _Static_assert(sizeof(struct rl_budget) == 32, "budget size");
 _Static_assert(sizeof(struct rl_kcounters) == 128, "kcounters size (grows only at the end)");
 _Static_assert(sizeof(struct rl_latency) == 64, "latency size");

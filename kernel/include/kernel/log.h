@@ -29,6 +29,18 @@ void console_write(const char *s, size_t len);
 void log_set_level(int level);
 int log_parse_level(const char *name);	/* -1 when unknown */
 
+/*
+ * Everything the log and console_write print also goes to a ring (struct
+ * rl_klog, rill/abi.h) that a privileged reader maps: until core attaches
+ * one (log_attach_ring), to a small early buffer, copied into the ring
+ * when it comes. log_console(false) stops the serial output (a panic
+ * still prints); log_head() is the ring's byte count.
+ */
+struct rl_klog;
+void log_attach_ring(struct rl_klog *ring, uint64_t bytes);
+void log_console(bool on);
+uint64_t log_head(void);
+
 #define pr_err(...)	klog(LOG_ERROR, __VA_ARGS__)
 #define pr_warn(...)	klog(LOG_WARN, __VA_ARGS__)
 #define pr_info(...)	klog(LOG_INFO, __VA_ARGS__)

@@ -110,6 +110,7 @@ int op_process_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_thread_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_irq_wait(struct qop *op, const struct rl_sqe *sqe);
 int op_pager_wait(struct qop *op, const struct rl_sqe *sqe);	/* core/pager.c */
+int op_log_wait(struct qop *op, const struct rl_sqe *sqe);	/* core/klog.c */
 /* Immediate: resume a stopped thread (process.c). */
 int64_t op_resume(struct queue *q, const struct rl_sqe *sqe, struct kobj *o);
 

@@ -14,5 +14,7 @@ void userinit(void);
 /* Boot-time set-up of the user-space subsystems. */
 void futex_init(void);
 void authorities_init(void);
+/* The kernel log's ring and authority (core/klog.c). */
+void klog_init(void);
 
 #endif

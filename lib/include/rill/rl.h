@@ -104,6 +104,7 @@ struct rl_spawn_opts {
 	/* Handles of the caller to give to the child (0: none); they appear
 	 * in the child's startup block. */
 	rl_handle_t irq_authority, ioport_authority, phys_authority, clock_authority;
+	rl_handle_t log_authority;
 	/* Further handles to give, with all their rights (0: none); they
 	 * appear in the child's rl_startup_info->handles[]. */
 	rl_handle_t handles[4];
