@@ -67,11 +67,11 @@ HEADERS = {
     "kernel/pmm.h": "mm", "kernel/radix.h": "mm", "kernel/kstack.h": "mm",
     "kernel/vm.h": "mm", "kernel/budget.h": "mm",
     # arch: x86-64 internals, for arch/, for the few core files that program
-    # a device (the APIC for interrupt objects and timers), and the machine
-    # half of user threads (arch/user.h: struct arch_uthread, which
-    # process.h embeds).
+    # a device (the APIC for interrupt objects and timers, PCI configuration
+    # space for the device list), and the machine half of user threads
+    # (arch/user.h: struct arch_uthread, which process.h embeds).
     "arch/apic.h": "arch", "arch/clock.h": "arch", "arch/x86.h": "arch",
-    "arch/frame.h": "arch", "arch/user.h": "arch",
+    "arch/frame.h": "arch", "arch/user.h": "arch", "arch/pci.h": "arch",
     # core: objects and handles, threads and the scheduler, timers, wait
     # queues, processes, submission queues, system call plumbing, ktest.
     "kernel/object.h": "core", "kernel/sched.h": "core", "kernel/waitq.h": "core",

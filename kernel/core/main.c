@@ -157,6 +157,7 @@ void kmain(uint32_t magic, uint32_t info)
 	process_init();
 	futex_init();
 	authorities_init();
+	devices_init();
 
 	timer_cpu_init();
 	sched_init();

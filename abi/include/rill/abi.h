@@ -369,6 +369,44 @@ enum rl_observation {
 					   the completion ring full: observe again) */
 #define RL_OBS_MORE		0x100	/* in an OBSERVE result: still armed */
 
+/* ---- devices ------------------------------------------------------------- */
+
+/* What the kernel found at boot (dev_list): every PCI function, and the
+ * legacy devices it probed. Drivers find their devices here (through
+ * mbus, which publishes this list), not by hard-coded addresses. */
+enum rl_device_kind {
+	RL_DEV_PCI = 1,
+	RL_DEV_UART = 2,	/* a 16550-like serial port: io_base, 8 ports, irq */
+	RL_DEV_PS2 = 3,		/* the 8042 controller: ports 0x60 and 0x64, irq 1
+				   (keyboard) and aux_irq 12 (mouse) */
+};
+
+#define RL_BAR_IO		0x1u	/* I/O ports, else memory */
+#define RL_BAR_64		0x2u	/* a 64-bit memory BAR (it took two slots) */
+#define RL_BAR_PREFETCH		0x4u
+
+struct rl_device_bar {
+	uint64_t base;		/* as the firmware assigned it; 0: unused */
+	uint64_t size;
+	uint32_t flags;		/* RL_BAR_* */
+	uint32_t reserved;
+};
+
+struct rl_device {
+	uint32_t kind;		/* RL_DEV_* */
+	uint32_t index;		/* its place in the list, for this boot */
+	uint16_t vendor, device;		/* PCI ids (0 for legacy devices) */
+	uint8_t class_code, subclass, prog_if, revision;
+	uint8_t bus, slot, func;		/* PCI address */
+	uint8_t irq;		/* legacy: its ISA IRQ; PCI: the interrupt line the
+				   firmware wrote (0xff: none) */
+	uint8_t irq_pin;	/* PCI: 1-4 for INTA-INTD, 0 none */
+	uint8_t aux_irq;	/* RL_DEV_PS2: the mouse's IRQ; else 0 */
+	uint16_t io_base;	/* legacy devices: their first port */
+	struct rl_device_bar bar[6];	/* PCI: BAR n at bar[n] (a 64-bit BAR's
+					   upper slot stays 0) */
+};
+
 /* ---- the kernel log ------------------------------------------------------ */
 
 /*
@@ -584,6 +622,8 @@ _Static_assert(__builtin_offsetof(struct rl_startup, handles) == 72, "startup ha
 _Static_assert(__builtin_offsetof(struct rl_startup, clock_authority) == 88, "clock_authority");
 _Static_assert(__builtin_offsetof(struct rl_startup, log_authority) == 92, "log_authority");
 _Static_assert(sizeof(struct rl_klog) == 64, "klog header size");
+_Static_assert(sizeof(struct rl_device_bar) == 24, "device bar size");
+_Static_assert(sizeof(struct rl_device) == 24 + 6 * 24, "device size");
 _Static_assert(sizeof(struct rl_budget) == 32, "budget size");
 _Static_assert(sizeof(struct rl_kcounters) == 128, "kcounters size (grows only at the end)");
 _Static_assert(sizeof(struct rl_latency) == 64, "latency size");

@@ -14,6 +14,8 @@ void userinit(void);
 /* Boot-time set-up of the user-space subsystems. */
 void futex_init(void);
 void authorities_init(void);
+/* The devices found at boot, for dev_list (core/devices.c). */
+void devices_init(void);
 /* The kernel log's ring and authority (core/klog.c). */
 void klog_init(void);
 
