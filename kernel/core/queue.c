@@ -119,12 +119,10 @@ static void flush_overflow_locked(struct queue *q)
  * sole or waiters with a locked instruction before it checks its
  * condition, so one of the two sees the other's store.
  */
-static void wake_waiters(struct queue *q, bool sync)
+static __attribute__((noinline)) void wake_waiters_slow(struct queue *q, bool sync)
 {
-	struct thread *t;
+	struct thread *t = __atomic_load_n(&q->sole, __ATOMIC_ACQUIRE);
 
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	t = __atomic_load_n(&q->sole, __ATOMIC_ACQUIRE);
 	if (t && t != QUEUE_SOLE_BUSY) {
 		irqflags_t f = arch_irq_save();
 
@@ -146,6 +144,15 @@ static void wake_waiters(struct queue *q, bool sync)
 		else
 			waitq_wake_all(&q->wq);
 	}
+}
+
+/* (Inline: most completions find nobody waiting.) */
+static inline void wake_waiters(struct queue *q, bool sync)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&q->sole, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&q->waiters, __ATOMIC_ACQUIRE))
+		wake_waiters_slow(q, sync);
 }
 
 void queue_wake(struct queue *q)
@@ -233,8 +240,11 @@ bool qop_post_more(struct qop *op, int64_t result, uint64_t aux0, uint64_t aux1)
 		}
 	}
 	spin_unlock(&q->lock);
-	if (posted)
-		wake_waiters(q, true);
+	if (posted) {
+		/* (A report is for a waiting supervisor, as a rule.) */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		wake_waiters_slow(q, true);
+	}
 	return posted;
 }
 
