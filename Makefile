@@ -136,9 +136,10 @@ UBENCH     := $(patsubst user/bench/%.c,$(ROOT)/bench/%,$(sort $(wildcard user/b
 UBIN       := $(patsubst user/bin/%.c,$(ROOT)/bin/%,$(sort $(wildcard user/bin/*.c)))
 # Fixtures of the runners' self-test (deliberate failures): in the initrd,
 # but init runs them only when booted with "selftest" too.
+UCONSOLE   := $(patsubst user/tests-console/%.c,$(ROOT)/tests-console/%,$(sort $(wildcard user/tests-console/*.c)))
 USELFTEST  := $(patsubst user/tests-selftest/%.c,$(ROOT)/tests-selftest/%,$(sort $(wildcard user/tests-selftest/*.c))) \
               $(patsubst user/bench-selftest/%.c,$(ROOT)/bench-selftest/%,$(sort $(wildcard user/bench-selftest/*.c)))
-UPROGS     := $(ROOT)/bin/init $(UTESTS) $(UBENCH) $(UBIN) $(USELFTEST)
+UPROGS     := $(ROOT)/bin/init $(UTESTS) $(UBENCH) $(UBIN) $(USELFTEST) $(UCONSOLE)
 
 $(BUILD)/u/%.c.o: %.c
 	@mkdir -p $(dir $@)
@@ -159,6 +160,11 @@ $(ROOT)/bin/init: $(UCRT0) $(INIT_OBJ) $(ULIB)
 	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $(INIT_OBJ) $(ULIB) -lgcc
 
 $(ROOT)/tests/%: $(BUILD)/u/user/tests/%.c.o $(UCRT0) $(UTESTMAIN) $(ULIB)
+	@mkdir -p $(dir $@)
+	@echo "  ULD     $@"
+	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(UTESTMAIN) $(ULIB) -lgcc
+
+$(ROOT)/tests-console/%: $(BUILD)/u/user/tests-console/%.c.o $(UCRT0) $(UTESTMAIN) $(ULIB)
 	@mkdir -p $(dir $@)
 	@echo "  ULD     $@"
 	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(UTESTMAIN) $(ULIB) -lgcc

@@ -43,6 +43,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -104,24 +105,61 @@ def _kill_group(proc):
         pass
 
 
+def _connect_serial(path, proc, deadline):
+    """Connect to QEMU's serial socket (it waits for us before it runs)."""
+    while True:
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(path)
+            sock.setblocking(False)
+            return sock
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            if proc.poll() is not None or time.monotonic() >= deadline:
+                raise BootError("QEMU's serial socket never came up")
+            time.sleep(0.05)
+
+
+def _drain(sock):
+    """Read and drop what the guest wrote (the log file has it)."""
+    try:
+        while sock.recv(65536):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+
+
 def boot(kernel, initrd=None, cdrom=None, smp=1, mem="512M", append="",
-         timeout=120, until=None, machine="q35", extra_args=()):
+         timeout=120, until=None, machine="q35", extra_args=(), serial_input=()):
     """Boot once, non-interactively. Returns (exit_status, serial_text, timed_out).
+
+    serial_input: (pattern, bytes) pairs, in order: once pattern (a regular
+    expression) shows in the serial output, bytes are typed into the serial
+    line (its receive side), as a user at a terminal would. Without any,
+    the line has no input at all.
 
     Raises BootError if an image or QEMU itself is missing.
     """
     q = _check_qemu()
     image = _image_args(kernel, initrd, cdrom, append)
     until_re = re.compile(until, re.MULTILINE) if until else None
+    inputs = [(re.compile(p, re.MULTILINE), b) for p, b in serial_input]
 
     with tempfile.TemporaryDirectory(prefix="rill-qemu-") as tmp:
         serial_path = os.path.join(tmp, "serial.log")
         stdio_path = os.path.join(tmp, "qemu.log")
+        sock_path = os.path.join(tmp, "serial.sock")
         open(serial_path, "wb").close()
+        if inputs:
+            # A socket the guest's output also goes to (drained below),
+            # logged to the same file; what we write is its input.
+            serial = ["-chardev", f"socket,id=ser0,path={sock_path},server=on,wait=on,"
+                      f"logfile={serial_path}", "-serial", "chardev:ser0"]
+        else:
+            serial = ["-serial", f"file:{serial_path}"]
         cmd = [q, "-machine", machine, "-cpu", "max", "-m", str(mem),
                "-smp", str(smp), "-display", "none", "-monitor", "none",
-               "-serial", f"file:{serial_path}", "-no-reboot",
-               *DEBUG_EXIT, *image, *extra_args]
+               *serial, "-no-reboot", *DEBUG_EXIT, *image, *extra_args]
         status = None
         timed_out = False
         with open(stdio_path, "wb") as stdio, open(os.devnull, "rb") as devnull:
@@ -129,6 +167,7 @@ def boot(kernel, initrd=None, cdrom=None, smp=1, mem="512M", append="",
                                     stderr=subprocess.STDOUT,
                                     start_new_session=True)
             deadline = time.monotonic() + timeout
+            sock = _connect_serial(sock_path, proc, deadline) if inputs else None
             try:
                 with open(serial_path, "rb") as serial:
                     seen = b""
@@ -138,11 +177,16 @@ def boot(kernel, initrd=None, cdrom=None, smp=1, mem="512M", append="",
                             break
                         except subprocess.TimeoutExpired:
                             pass
-                        if until_re is not None:
+                        if sock is not None:
+                            _drain(sock)
+                        if until_re is not None or inputs:
                             chunk = serial.read()
                             if chunk:
                                 seen += chunk
-                                if until_re.search(seen.decode("utf-8", "replace")):
+                                text_now = seen.decode("utf-8", "replace")
+                                while inputs and inputs[0][0].search(text_now):
+                                    sock.sendall(inputs.pop(0)[1])
+                                if until_re is not None and until_re.search(text_now):
                                     _kill_group(proc)
                                     status = None
                                     break
@@ -154,6 +198,9 @@ def boot(kernel, initrd=None, cdrom=None, smp=1, mem="512M", append="",
             except BaseException:
                 _kill_group(proc)
                 raise
+            finally:
+                if sock is not None:
+                    sock.close()
             if status is not None:
                 # QEMU is gone; make sure nothing it started lingers.
                 try:
@@ -206,6 +253,10 @@ def main(argv=None):
         else:
             p.add_argument("--timeout", type=float, default=120)
             p.add_argument("--until")
+            p.add_argument("--type", nargs=2, action="append", default=[],
+                           metavar=("PATTERN", "TEXT"),
+                           help="once PATTERN shows in the output, type TEXT into "
+                                "the serial line (\\r for Enter); repeatable")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "run":
@@ -214,7 +265,9 @@ def main(argv=None):
         status, text, timed_out = boot(
             args.kernel, args.initrd, args.cdrom, smp=args.smp, mem=args.mem,
             append=args.append, timeout=args.timeout, until=args.until,
-            machine=args.machine)
+            machine=args.machine,
+            serial_input=[(p, t.encode().decode("unicode_escape").encode("latin-1"))
+                          for p, t in args.type])
     except BootError as e:
         print(f"qemu.py: {e}", file=sys.stderr)
         return 2

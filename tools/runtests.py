@@ -338,13 +338,14 @@ def kernel_images(build):
     return (os.path.join(build, "rill.bin"), os.path.join(build, "initrd.cpio"))
 
 
-def boot(build, res, prefix, logname, smp, append, timeout, extra_args=()):
+def boot(build, res, prefix, logname, smp, append, timeout, extra_args=(), serial_input=()):
     """(status, text, timed_out), or None after a FAIL <prefix>/boot."""
     kernel, initrd = kernel_images(build)
     try:
         status, text, timed_out = qemu.boot(kernel, initrd=initrd, smp=smp,
                                             append=append, timeout=timeout,
-                                            extra_args=extra_args)
+                                            extra_args=extra_args,
+                                            serial_input=serial_input)
     except qemu.BootError as e:
         res.fail(f"{prefix}/boot", f"{e} (build it with `make`)")
         return None
@@ -521,7 +522,7 @@ class Prog:
 
 
 def run_user(build, smp, res, label="user", append="test log=info", d="tests",
-             extra=(), timeout=USER_TIMEOUT, only=None, qemu_args=()):
+             extra=(), timeout=USER_TIMEOUT, only=None, qemu_args=(), serial_input=()):
     """Boot with "test": init runs every <d>/* program of the initrd (with
     only=<prog>, that one: it must be in the initrd); each must start once,
     report its results and an end line that agrees with them, and init's
@@ -542,10 +543,12 @@ def run_user(build, smp, res, label="user", append="test log=info", d="tests",
         res.fail(f"{prefix}/boot", f"no {d}/ program in the initrd")
         return
     b = boot(build, res, prefix, f"{label}-smp{smp}.log", smp, append, timeout,
-             extra_args=qemu_args)
+             extra_args=qemu_args, serial_input=serial_input)
     if b is None:
         return
     status, text, timed_out = b
+    if d == "tests-console":
+        check_console_echo(res, prefix, text)
     progs = {}
     done = None
     for line in lines_of(text):
@@ -608,6 +611,24 @@ def run_user(build, smp, res, label="user", append="test log=info", d="tests",
 
 
 KLOG_HIDDEN = "klog-handover-marker-5c1e"	# user/tests/klog.c HIDDEN
+
+# The console boot: init runs tests-console/ ("console-input"), whose test
+# starts the console driver; once it says it is ready, we type a line, and
+# it must come back on the serial output (the driver's echo: QEMU logs
+# only what the guest writes, never what is typed).
+CONSOLE_READY = r"console: ready"
+CONSOLE_TEXT = "rill-echo-7731"		# user/tests-console/console.c TYPED, without \r
+
+
+def check_console_echo(res, prefix, text):
+    name = f"{prefix}/console/typed_line_echoed"
+    at = text.find("console: ready")
+    if at < 0:
+        res.fail(name, "the driver never said it was ready")
+    elif CONSOLE_TEXT + "\r\n" not in text[at:]:
+        res.fail(name, f"{CONSOLE_TEXT!r} typed, no echo of it (with CR LF) on the serial line")
+    else:
+        res.ok(name)
 
 
 def check_program(res, prefix, name, p):
@@ -920,6 +941,11 @@ def main(argv=None):
         # Programs whose bugs only an interrupt at an exact instruction
         # shows: again under -icount, where QEMU ends translation blocks
         # (and takes interrupts) wherever the instruction budget runs out.
+        # The console driver, with the runner typing on the serial line.
+        steps.append(("console", lambda: run_user(
+            args.build, 1, res, label="console", append="test log=info console-input",
+            d="tests-console",
+            serial_input=[(CONSOLE_READY, (CONSOLE_TEXT + "\r").encode())])))
         for prog in ICOUNT_PROGRAMS:
             steps.append((f"user-icount/{prog}",
                           lambda prog=prog: run_user(args.build, 1, res,

@@ -5,7 +5,9 @@
  * With "test" on the kernel command line it is the in-OS test runner: it
  * starts every program under tests/ in the initrd ("bench": bench/; with
  * "selftest" too: tests-selftest/ or bench-selftest/, the deliberately
- * failing fixtures of the runners' self-test), one after another, and
+ * failing fixtures of the runners' self-test; with "console-input":
+ * tests-console/, which need a person, or the runner, typing on the serial
+ * line), one after another, and
  * prints for each (<tag> is utest, or bench)
  *	<tag>: start <prog>
  *	<tag>: FAIL <prog>/start: cannot start (<error>)	or
@@ -137,7 +139,9 @@ int main(int argc, char **argv)
 	initrd = (void *)a;
 	if (has_word(cmdline, "test") || has_word(cmdline, "bench")) {
 		bool test = has_word(cmdline, "test"), self = has_word(cmdline, "selftest");
-		const char *dir = test ? (self ? "tests-selftest/" : "tests/")
+		const char *dir = test ? (self ? "tests-selftest/"
+					  : has_word(cmdline, "console-input") ? "tests-console/"
+					  : "tests/")
 				       : (self ? "bench-selftest/" : "bench/");
 		int bad = run_dir(initrd, st->initrd_size, dir, test ? "utest" : "bench");
 

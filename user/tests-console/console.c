@@ -1,0 +1,29 @@
+/*
+ * The console driver (bin/console) echoing what is typed on the serial
+ * line. Run only in the boot that types (tools/runtests.py's console boot:
+ * "console-input" makes init run tests-console/, and the runner types
+ * CONSOLE_TEXT once "console: ready" shows). The runner also checks that
+ * the echo reached the serial output.
+ */
+#include <rill/rl.h>
+#include <rill/string.h>
+#include <rill/test.h>
+
+#define TYPED	"rill-echo-7731\r"	/* tools/runtests.py CONSOLE_TEXT */
+
+DEFINE_TEST(echoes_a_typed_line)
+{
+	const struct rl_startup *st = rl_startup_info;
+	const struct rl_spawn_opts opts = {
+		.irq_authority = st->irq_authority,
+		.ioport_authority = st->ioport_authority,
+	};
+	const char *argv[] = { "console", "echo-line" };
+	int64_t p;
+
+	p = rl_spawn_file("bin/console", 2, argv, &opts, NULL);
+	TEST_ASSERT(p > 0);
+	/* It exits after the line with the count of bytes it received. */
+	TEST_EQ(rl_process_wait((rl_handle_t)p), (int64_t)strlen(TYPED));
+	TEST_EQ(rl_handle_close(p), 0);
+}
