@@ -629,6 +629,17 @@ def check_console_echo(res, prefix, text):
         res.fail(name, f"{CONSOLE_TEXT!r} typed, no echo of it (with CR LF) on the serial line")
     else:
         res.ok(name)
+    # The driver owned the line meanwhile and printed the kernel's log
+    # from its ring, from where the kernel stopped: every line once.
+    name = f"{prefix}/console/log_printed_once_while_owned"
+    lines = [l for l in text.splitlines() if "console: ready" in l or "klog: the " in l]
+    want = ["console: ready on 0x3f8 irq 4, printing the kernel's log"]
+    if sum(1 for l in lines if "klog: the serial line is handed over" in l) != 1 or \
+       sum(1 for l in lines if "klog: the kernel writes its log" in l) != 1 or \
+       [l for l in lines if "console: ready" in l] != want:
+        res.fail(name, "expected each once, intact: " + " | ".join(lines))
+    else:
+        res.ok(name)
 
 
 def check_program(res, prefix, name, p):

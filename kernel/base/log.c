@@ -174,13 +174,15 @@ void log_attach_ring(struct rl_klog *r, uint64_t bytes)
 	log_lock_release(locked, f);
 }
 
-void log_console(bool on)
+uint64_t log_console(bool on)
 {
 	irqflags_t f;
 	bool locked = log_lock_acquire(&f);
+	uint64_t at = ring ? ring->head : early_head;
 
 	console_on = on;
 	log_lock_release(locked, f);
+	return at;
 }
 
 uint64_t log_head(void)

@@ -117,15 +117,18 @@ SYSCALL_DEFINE(klog_control)
 		kobj_get(&klog_mo->obj);
 		return install_new(&klog_mo->obj, RL_RIGHT_READ | RL_RIGHT_DUP |
 				   RL_RIGHT_TRANSFER);
-	case RL_KLOG_CONSOLE:
+	case RL_KLOG_CONSOLE: {
+		uint64_t at;
+
 		if (a2 > 1)
 			return -EINVAL;
 		if (!a2)
 			pr_info("klog: the serial line is handed over; the log goes on in its ring");
-		log_console(a2);
+		at = log_console(a2);
 		if (a2)
 			pr_info("klog: the kernel writes its log to the serial line again");
-		return 0;
+		return (int64_t)(at & INT64_MAX);
+	}
 	default:
 		return -EINVAL;
 	}

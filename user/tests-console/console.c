@@ -1,6 +1,8 @@
 /*
  * The console driver (bin/console) echoing what is typed on the serial
- * line. Run only in the boot that types (tools/runtests.py's console boot:
+ * line, having taken the line over from the kernel's log (which it then
+ * prints, so the runner still sees every line once). Run only in the boot
+ * that types (tools/runtests.py's console boot:
  * "console-input" makes init run tests-console/, and the runner types
  * CONSOLE_TEXT once "console: ready" shows). The runner also checks that
  * the echo reached the serial output.
@@ -17,11 +19,12 @@ DEFINE_TEST(echoes_a_typed_line)
 	const struct rl_spawn_opts opts = {
 		.irq_authority = st->irq_authority,
 		.ioport_authority = st->ioport_authority,
+		.log_authority = st->log_authority,
 	};
-	const char *argv[] = { "console", "echo-line" };
+	const char *argv[] = { "console", "takeover", "echo-line" };
 	int64_t p;
 
-	p = rl_spawn_file("bin/console", 2, argv, &opts, NULL);
+	p = rl_spawn_file("bin/console", 3, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
 	/* It exits after the line with the count of bytes it received. */
 	TEST_EQ(rl_process_wait((rl_handle_t)p), (int64_t)strlen(TYPED));

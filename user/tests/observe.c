@@ -1279,7 +1279,8 @@ DEFINE_TEST(stop_record)
 	addr2 = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo2, 0, 0, 4096, RL_PROT_READ);
 	TEST_ASSERT(addr2 > 0);
 	rec2 = (const volatile struct rl_stop_record *)addr2;
-	TEST_EQ(rec2->stops, a.rounds);
+	/* (The last resume let it go on: it may have reached its exit.) */
+	TEST_ASSERT(rec2->stops == a.rounds || rec2->stops == a.rounds + 1);
 	TEST_EQ(observe(&q, h, &c), RL_OBS_EXIT);
 	TEST_EQ(rec->kind, RL_OBS_EXIT);
 	TEST_EQ(rec->info[0], 0);

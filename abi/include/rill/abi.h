@@ -431,7 +431,11 @@ struct rl_klog {
 #define RL_KLOG_MAP		0	/* -> read-only memory object of the log */
 #define RL_KLOG_CONSOLE		1	/* arg 0: the kernel stops writing its log
 					   and debug_write to the serial line
-					   (panics always do); 1: it writes again */
+					   (panics always do); 1: it writes again.
+					   Returns the log position where it
+					   stopped (or started again): bytes
+					   before it went to the line, none after
+					   (or: bytes from it on will) */
 
 /* ---- time --------------------------------------------------------------- */
 

@@ -34,11 +34,13 @@ int log_parse_level(const char *name);	/* -1 when unknown */
  * rl_klog, rill/abi.h) that a privileged reader maps: until core attaches
  * one (log_attach_ring), to a small early buffer, copied into the ring
  * when it comes. log_console(false) stops the serial output (a panic
- * still prints); log_head() is the ring's byte count.
+ * still prints) and returns the ring position where it stopped: every
+ * byte before it went to the line, none after (true: where it starts
+ * again); log_head() is the ring's byte count.
  */
 struct rl_klog;
 void log_attach_ring(struct rl_klog *ring, uint64_t bytes);
-void log_console(bool on);
+uint64_t log_console(bool on);
 uint64_t log_head(void);
 
 #define pr_err(...)	klog(LOG_ERROR, __VA_ARGS__)
