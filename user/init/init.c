@@ -1,6 +1,6 @@
 /*
  * init - the first user program. It receives the initrd and the hardware
- * authorities from the kernel.
+ * authorities from the kernel, by name (RL_NAME_INITRD, RL_NAME_*_AUTH).
  *
  * With "test" on the kernel command line it is the in-OS test runner: it
  * starts every program under tests/ in the initrd ("bench": bench/; with
@@ -23,7 +23,7 @@
 
 static void qemu_exit(int code)
 {
-	int64_t io = rl_ioport_open(rl_startup_info->ioport_authority, 0xf4, 4);
+	int64_t io = rl_ioport_open(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), 0xf4, 4);
 
 	if (io >= 0 && rl_ioport_enable(io) == 0)
 		__asm__ volatile("outl %0, %1" : : "a"((uint32_t)code), "Nd"((uint16_t)0xf4));
@@ -59,17 +59,20 @@ static void word_value(const char *line, const char *w, char *buf, size_t size)
 	}
 }
 
+/* What every program run gets from init, under the same names. */
+static const char *const passed_on[] = {
+	RL_NAME_INITRD, RL_NAME_IRQ_AUTH, RL_NAME_IOPORT_AUTH, RL_NAME_PHYS_AUTH,
+	RL_NAME_CLOCK_AUTH,
+};
+
+#define NPASSED	(sizeof(passed_on) / sizeof(passed_on[0]))
+
 static int run_dir(const char *initrd, size_t len, const char *dir, const char *tag)
 {
 	char only[64], except[64];
 	const struct rl_startup *st = rl_startup_info;
-	const struct rl_spawn_opts opts = {
-		.irq_authority = st->irq_authority,
-		.ioport_authority = st->ioport_authority,
-		.phys_authority = st->phys_authority,
-		.clock_authority = st->clock_authority,
-		.initrd = st->initrd,
-	};
+	struct rl_spawn_handle hs[NPASSED];
+	struct rl_spawn_opts opts = { .handles = hs };
 	size_t dl = strlen(dir);
 	struct cpio_entry e;
 	size_t off = 0;
@@ -79,6 +82,13 @@ static int run_dir(const char *initrd, size_t len, const char *dir, const char *
 	 * "except=<program>" all but that one. */
 	word_value((const char *)st->cmdline, "only", only, sizeof(only));
 	word_value((const char *)st->cmdline, "except", except, sizeof(except));
+	for (unsigned i = 0; i < NPASSED; i++) {
+		int64_t h = rl_startup_handle(passed_on[i]);
+
+		if (h > 0)
+			hs[opts.nhandles++] = (struct rl_spawn_handle){ passed_on[i],
+									(rl_handle_t)h, 0 };
+	}
 	while (cpio_next(initrd, len, &off, &e) > 0) {
 		char name[128];
 		const char *argv[1];
@@ -122,13 +132,16 @@ int main(int argc, char **argv)
 {
 	const struct rl_startup *st = rl_startup_info;
 	const char *cmdline = (const char *)st->cmdline;
+	rl_handle_t rd = rl_startup_handle_or0(RL_NAME_INITRD);
+	struct rl_handle_info hi = { 0 };
 	void *initrd;
 	int64_t a;
 
+	/* The object is the archive rounded up to pages; its trailer ends it. */
+	rl_handle_info(rd, &hi);
 	rl_printf("init: running (own process handle %d, initrd %lu bytes)\n", st->self_process,
-		  (unsigned long)st->initrd_size);
-	a = rl_map(RL_SELF_PROCESS, st->initrd, 0, 0, (st->initrd_size + 4095) & ~4095ull,
-		   RL_PROT_READ);
+		  (unsigned long)hi.size);
+	a = rl_map(RL_SELF_PROCESS, rd, 0, 0, hi.size, RL_PROT_READ);
 	if (a < 0) {
 		rl_printf("init: cannot map the initrd (%ld)\n", (long)a);
 		return 1;
@@ -138,7 +151,7 @@ int main(int argc, char **argv)
 		bool test = has_word(cmdline, "test"), self = has_word(cmdline, "selftest");
 		const char *dir = test ? (self ? "tests-selftest/" : "tests/")
 				       : (self ? "bench-selftest/" : "bench/");
-		int bad = run_dir(initrd, st->initrd_size, dir, test ? "utest" : "bench");
+		int bad = run_dir(initrd, hi.size, dir, test ? "utest" : "bench");
 
 		qemu_exit(bad ? 1 : 0);
 		return bad;
