@@ -5,7 +5,9 @@
  * (IRQs, I/O ports, physical memory). Everything after that is init's job.
  *
  * Init's first thread starts with rdi pointing at a struct rl_startup near
- * the top of its stack; the kernel command line is copied above it.
+ * the top of its stack; the kernel command line is copied above it. The
+ * initrd and the authorities come in the block's named handles
+ * (RL_NAME_INITRD, RL_NAME_*_AUTH), as any parent hands handles on.
  */
 #include <kernel/budget.h>
 #include <kernel/boot.h>
@@ -84,6 +86,23 @@ static int give(struct process *p, struct kobj *o, uint32_t rights)
 	return handle_install(&p->handles, o, rights);
 }
 
+/* Give o to init under name (shorter than RL_HANDLE_NAME_MAX, in st's
+ * zeroed table): 0 or a negative error. */
+static int give_named(struct process *p, struct rl_startup *st, const char *name,
+		      struct kobj *o, uint32_t rights)
+{
+	struct rl_named_handle *e = &st->handles[st->nhandles];
+	int h = give(p, o, rights);
+
+	if (h < 0)
+		return h;
+	memcpy(e->name, name, strlen(name));
+	e->handle = (rl_handle_t)h;
+	e->rights = rights;
+	st->nhandles++;
+	return 0;
+}
+
 static int start_init(const char *path)
 {
 	const struct boot_module *m = &boot_info.mods[0];
@@ -93,7 +112,8 @@ static int start_init(const char *path)
 	struct process *p;
 	struct uthread *u;
 	struct memobj *stack, *rd;
-	struct rl_startup st = { 0 };
+	/* 2 KiB: static rather than on this stack; init starts once. */
+	static struct rl_startup st;
 	const char *cl = cmdline_get();
 	size_t cl_len = strlen(cl) + 1, path_len = strlen(path) + 1;
 	uint64_t entry, sp, cl_va, path_va, argv_va, argv[2];
@@ -120,19 +140,22 @@ static int start_init(const char *path)
 	r = memobj_populate(rd);
 	if (!r)
 		memobj_write(rd, 0, initrd, initrd_len);
-	st.initrd = r ? r : give(p, &rd->obj, RL_RIGHT_READ | RL_RIGHT_DUP |
-				 RL_RIGHT_TRANSFER | RL_RIGHT_DERIVE);
+	if (!r)
+		r = give_named(p, &st, RL_NAME_INITRD, &rd->obj, RL_RIGHT_READ | RL_RIGHT_DUP |
+			       RL_RIGHT_TRANSFER | RL_RIGHT_DERIVE);
 	kobj_put(&rd->obj);
-	if (st.initrd < 0) {
-		r = st.initrd;
+	if (!r)
+		r = give_named(p, &st, RL_NAME_IRQ_AUTH, &irq_authority, RL_RIGHTS_ALL);
+	if (!r)
+		r = give_named(p, &st, RL_NAME_IOPORT_AUTH, &ioport_authority, RL_RIGHTS_ALL);
+	if (!r)
+		r = give_named(p, &st, RL_NAME_PHYS_AUTH, &phys_authority, RL_RIGHTS_ALL);
+	if (!r)
+		r = give_named(p, &st, RL_NAME_CLOCK_AUTH, &clock_authority, RL_RIGHTS_ALL);
+	if (!r)
+		r = give_named(p, &st, RL_NAME_LOG_AUTH, &log_authority, RL_RIGHTS_ALL);
+	if (r)
 		goto fail;
-	}
-	st.initrd_size = initrd_len;
-	st.irq_authority = give(p, &irq_authority, RL_RIGHTS_ALL);
-	st.ioport_authority = give(p, &ioport_authority, RL_RIGHTS_ALL);
-	st.phys_authority = give(p, &phys_authority, RL_RIGHTS_ALL);
-	st.clock_authority = give(p, &clock_authority, RL_RIGHTS_ALL);
-	st.log_authority = give(p, &log_authority, RL_RIGHTS_ALL);
 
 	r = memobj_create_anon(STACK_SIZE, NULL, &stack);
 	if (r)
@@ -165,7 +188,7 @@ static int start_init(const char *path)
 	sp -= sizeof(st);
 	sp = ALIGN_DOWN(sp, 16ull);
 	st.magic = RL_STARTUP_MAGIC;
-	st.version = 1;
+	st.version = RL_STARTUP_VERSION;
 	st.clock_page = p->clock_va;
 	st.argc = 1;
 	st.argv = argv_va;

@@ -33,16 +33,62 @@ static int64_t load_region(rl_handle_t child, uint64_t addr, uint64_t len, unsig
 	return r < 0 ? r : 0;
 }
 
-/* Give h to the child with every right it has here; 0 when it cannot. */
-static rl_handle_t give(int64_t child, rl_handle_t h)
+/* The caller's table of handles to give, checked before anything is
+ * created (rl.h lists the errors). */
+static int64_t check_handles(const struct rl_spawn_opts *opts)
+{
+	const struct rl_spawn_handle *hs = opts->handles;
+	struct rl_handle_info hi;
+
+	if (opts->nhandles > RL_STARTUP_HANDLES)
+		return -RILL_E2BIG;
+	if (opts->nhandles && !hs)
+		return -RILL_EINVAL;
+	for (uint32_t i = 0; i < opts->nhandles; i++) {
+		if (!hs[i].name)
+			return -RILL_EINVAL;
+		if (strnlen(hs[i].name, RL_HANDLE_NAME_MAX + 1) > RL_HANDLE_NAME_MAX)
+			return -RILL_E2BIG;
+		if (!rl_handle_name_valid(hs[i].name, RL_HANDLE_NAME_MAX + 1))
+			return -RILL_EINVAL;
+		for (uint32_t j = 0; j < i; j++)
+			if (!strcmp(hs[j].name, hs[i].name))
+				return -RILL_EEXIST;
+		if (hs[i].handle <= 0 || rl_handle_info(hs[i].handle, &hi) < 0)
+			return -RILL_EBADF;
+		if (!(hi.rights & RL_RIGHT_TRANSFER) || (hs[i].rights & ~hi.rights))
+			return -RILL_EPERM;
+	}
+	return 0;
+}
+
+/* Give the checked table to the child, into st's zeroed handles[]. */
+static int64_t give_handles(int64_t child, const struct rl_spawn_opts *opts,
+			    struct rl_startup *st)
 {
 	struct rl_handle_info hi;
-	int64_t r;
 
-	if (!h || rl_handle_info(h, &hi) < 0)
-		return 0;
-	r = rl_process_give(child, h, hi.rights);
-	return r < 0 ? 0 : (rl_handle_t)r;
+	for (uint32_t i = 0; i < opts->nhandles; i++) {
+		const struct rl_spawn_handle *h = &opts->handles[i];
+		struct rl_named_handle *e = &st->handles[i];
+		uint32_t rights = h->rights;
+		int64_t r;
+
+		if (!rights) {
+			r = rl_handle_info(h->handle, &hi);
+			if (r < 0)
+				return r;
+			rights = hi.rights;
+		}
+		r = rl_process_give(child, h->handle, rights);
+		if (r < 0)
+			return r;
+		memcpy(e->name, h->name, strlen(h->name));
+		e->handle = (rl_handle_t)r;
+		e->rights = rights;
+	}
+	st->nhandles = opts->nhandles;
+	return 0;
 }
 
 int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const *argv,
@@ -52,10 +98,11 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	bool supervised;
 	uint32_t prights, trights;
 	struct elf_image ei;
-	struct rl_startup st;
+	/* Built in place, in the child's stack (2 KiB: not on ours). */
+	struct rl_startup *st;
 	int64_t ph, th, r;
 	char *top;
-	uint64_t sp, strs[32];
+	uint64_t sp, argv_va, strs[32];
 	size_t total = 0;
 	char *stack;
 	int64_t mo;
@@ -70,6 +117,9 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 		return r;
 	if (ei.type != ELF_ET_EXEC || ei.has_interp || argc < 0 || argc > 31)
 		return -RILL_ENOEXEC;
+	r = check_handles(opts);
+	if (r < 0)
+		return r;
 	ph = rl_process_create(opts->foreign ? RL_PROCESS_FOREIGN : 0, prights, trights,
 			       opts->budget);
 	if (ph < 0)
@@ -117,14 +167,15 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 	top = (char *)((uint64_t)top & ~15ull);
 	top -= (argc + 1) * sizeof(uint64_t);
 	memcpy(top, strs, (argc + 1) * sizeof(uint64_t));
-	memset(&st, 0, sizeof(st));
-	st.magic = RL_STARTUP_MAGIC;
-	st.version = 1;
-	st.argc = (uint64_t)argc;
-	st.argv = CHILD_STACK_TOP - (uint64_t)(stack + CHILD_STACK_SIZE - top);
-	st.clock_page = rl_startup_info->clock_page;
-	top -= sizeof(st);
+	argv_va = CHILD_STACK_TOP - (uint64_t)(stack + CHILD_STACK_SIZE - top);
+	top -= sizeof(*st);
 	top = (char *)((uint64_t)top & ~15ull);
+	st = (struct rl_startup *)top;	/* the object is fresh: all zero */
+	st->magic = RL_STARTUP_MAGIC;
+	st->version = RL_STARTUP_VERSION;
+	st->argc = (uint64_t)argc;
+	st->argv = argv_va;
+	st->clock_page = rl_startup_info->clock_page;
 	sp = CHILD_STACK_TOP - (uint64_t)(stack + CHILD_STACK_SIZE - top);
 
 	th = rl_thread_create(ph, ei.entry, sp - 8, sp,
@@ -133,23 +184,15 @@ int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const 
 		r = th;
 		goto fail_stack;
 	}
-	st.self_process = (rl_handle_t)rl_process_give(ph, ph, prights);
-	st.self_thread = (rl_handle_t)rl_process_give(ph, th, trights);
-	st.irq_authority = give(ph, opts->irq_authority);
-	st.ioport_authority = give(ph, opts->ioport_authority);
-	st.phys_authority = give(ph, opts->phys_authority);
-	st.clock_authority = give(ph, opts->clock_authority);
-	st.log_authority = give(ph, opts->log_authority);
-	for (unsigned i = 0; i < 4; i++)
-		st.handles[i] = give(ph, opts->handles[i]);
-	if (opts->initrd) {
-		int64_t h = rl_process_give(ph, opts->initrd,
-					    RL_RIGHT_READ | RL_RIGHT_DUP | RL_RIGHT_TRANSFER);
-
-		st.initrd = h > 0 ? (rl_handle_t)h : 0;
-		st.initrd_size = h > 0 ? rl_startup_info->initrd_size : 0;
+	st->self_process = (rl_handle_t)rl_process_give(ph, ph, prights);
+	st->self_thread = (rl_handle_t)rl_process_give(ph, th, trights);
+	r = give_handles(ph, opts, st);
+	if (r < 0) {
+		rl_handle_close(th);
+		goto fail_stack;
 	}
-	memcpy(top, &st, sizeof(st));
+	if (opts->edit_startup)
+		opts->edit_startup(st, opts->edit_arg);
 	rl_unmap(RL_SELF_PROCESS, (uint64_t)stack, CHILD_STACK_SIZE);
 	r = rl_map((rl_handle_t)ph, (rl_handle_t)mo, 0, CHILD_STACK_TOP - CHILD_STACK_SIZE,
 		   CHILD_STACK_SIZE, RL_PROT_READ | RL_PROT_WRITE | RL_MAP_FIXED);
@@ -173,24 +216,29 @@ fail:
 	return r;
 }
 
+/* Set once, under initrd_lock; never changed after. */
 static const char *initrd_base;
+static uint64_t initrd_size;
 static rl_mutex_t initrd_lock = RL_MUTEX_INIT;
 
 const void *rl_initrd_file(const char *path, size_t *len)
 {
-	const struct rl_startup *st = rl_startup_info;
+	int64_t rd = rl_startup_handle(RL_NAME_INITRD);
+	struct rl_handle_info hi;
 	struct cpio_entry e;
 
 	rl_mutex_lock(&initrd_lock);
-	if (!initrd_base && st->initrd > 0 && st->initrd_size) {
-		int64_t a = rl_map(RL_SELF_PROCESS, st->initrd, 0, 0,
-				   (st->initrd_size + 4095) & ~4095ull, RL_PROT_READ);
+	if (!initrd_base && rd > 0 && rl_handle_info((rl_handle_t)rd, &hi) == 0 && hi.size) {
+		int64_t a = rl_map(RL_SELF_PROCESS, (rl_handle_t)rd, 0, 0, hi.size, RL_PROT_READ);
 
-		if (a >= 0)
+		if (a >= 0) {
 			initrd_base = (const char *)a;
+			initrd_size = hi.size;
+		}
 	}
 	rl_mutex_unlock(&initrd_lock);
-	if (!initrd_base || cpio_find(initrd_base, st->initrd_size, path, &e))
+	/* The object is the archive rounded up to pages; its trailer ends it. */
+	if (!initrd_base || cpio_find(initrd_base, initrd_size, path, &e))
 		return NULL;
 	*len = e.size;
 	return e.data;

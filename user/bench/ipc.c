@@ -30,7 +30,7 @@
  *
  * The same program is the peers: "bench/ipc pong", "bench/ipc client <id>",
  * "bench/ipc server <N> <requests>", "bench/ipc lclient <id>", "bench/ipc
- * lserver <N> <requests>"; lanes come in handles[0]. Client <id> numbers
+ * lserver <N> <requests>"; lanes come by the name "lane". Client <id> numbers
  * its requests from id << 32, so a reply that reaches the wrong client
  * cannot pass for its own.
  *
@@ -639,6 +639,8 @@ static void pingpong(size_t size, const char *name)
 {
 	static char msg[4096], back[4096];
 	struct rl_spawn_opts opts = { 0 };
+	struct rl_spawn_handle hs[2];
+	int64_t rd = rl_startup_handle(RL_NAME_INITRD);
 	const char *argv[] = { PROG, "pong" };
 	char res[2 * 32];
 	struct rl_chain c;
@@ -650,8 +652,11 @@ static void pingpong(size_t size, const char *name)
 	queue_init(&q, 4, 8);
 	if ((p = rl_stream(l)) < 0)
 		die("stream_create: %ld", (long)p);
-	opts.handles[0] = l[1];
-	opts.initrd = rl_startup_info->initrd;
+	hs[0] = (struct rl_spawn_handle){ "lane", l[1], 0 };
+	hs[1] = (struct rl_spawn_handle){ RL_NAME_INITRD, (rl_handle_t)rd,
+					  RL_RIGHT_READ | RL_RIGHT_DUP | RL_RIGHT_TRANSFER };
+	opts.handles = hs;
+	opts.nhandles = rd > 0 ? 2 : 1;
 	p = rl_spawn_file(PROG, 2, argv, &opts, NULL);
 	rl_handle_close(l[1]);
 	if (p < 0)
@@ -711,7 +716,8 @@ static void inflight(unsigned n, bool lanes)
 	 * which is once they all do (OFFER, SEND, RECV_INLINE each; lane
 	 * clients their OFFER), so the server measures its memory alone. */
 	a0 = counters().ipc_actions;
-	opts.handles[0] = l[0];
+	opts.handles = (const struct rl_spawn_handle[]){ { "lane", l[0], 0 } };
+	opts.nhandles = 1;
 	for (unsigned i = 0; i < n; i++) {
 		rill_snprintf(ids, sizeof(ids), "%u", i + 1);
 		kids[i] = rl_spawn_file(PROG, 3, cargv, &opts, NULL);
@@ -724,7 +730,8 @@ static void inflight(unsigned n, bool lanes)
 		if (rl_clock_ns() > end)
 			die("%u %s: %lu IPC actions waiting, not %u", n, cargv[1],
 			    (unsigned long)(counters().ipc_actions - a0), n * (lanes ? 1 : 3));
-	opts.handles[0] = l[1];
+	opts.handles = (const struct rl_spawn_handle[]){ { "lane", l[1], 0 } };
+	opts.nhandles = 1;
 	srv = rl_spawn_file(PROG, 4, sargv, &opts, NULL);
 	rl_handle_close(l[1]);
 	if (srv < 0)
@@ -736,7 +743,7 @@ static void inflight(unsigned n, bool lanes)
 
 int main(int argc, char **argv)
 {
-	rl_handle_t lane = rl_startup_info->handles[0];
+	rl_handle_t lane = (rl_handle_t)rl_startup_handle("lane");
 
 	if (argc > 1 && !strcmp(argv[1], "pong"))
 		return pong(lane);

@@ -86,7 +86,7 @@ static int64_t begin(uint64_t *t0)
 	sleeper_stop = false;
 	sleeper_late = sleeper_wakes = 0;
 	r = rl_latency_probe(RL_LATPROBE_START, PROBE_NS, 0,
-			     rl_startup_info->irq_authority);
+			     rl_startup_handle_or0(RL_NAME_IRQ_AUTH));
 	if (r)
 		rl_bench_fail(PROG, "latency_probe start: %ld", (long)r);
 	th = rl_thread_spawn(sleeper, NULL);
@@ -114,7 +114,7 @@ static void end(const char *name, uint64_t t0, int64_t th, const char *unit, uin
 		rl_bench_fail(PROG, "%s: sleeper ended with %ld", name, (long)r);
 	rl_handle_close(th);
 	r = rl_latency_probe(RL_LATPROBE_STOP, 0, &lat,
-			     rl_startup_info->irq_authority);
+			     rl_startup_handle_or0(RL_NAME_IRQ_AUTH));
 	if (r)
 		rl_bench_fail(PROG, "%s: latency_probe stop: %ld", name, (long)r);
 	if (!lat.fires || !sleeper_wakes)

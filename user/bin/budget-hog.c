@@ -3,7 +3,7 @@
  * for the budget tests (user/tests/budget.c). It is started with a small
  * kernel-memory budget of its own.
  *
- *   bin/budget-hog KIND    handles[0]: a memory object of one page; the
+ *   bin/budget-hog KIND    "page": a memory object of one page; the
  *                          hog writes there (struct hog_report) how many
  *                          it made and the error that stopped it, then
  *                          exits with that error as its status.
@@ -113,7 +113,7 @@ static int64_t one(const char *kind, struct rl_queue *q, rl_handle_t lane, int64
 
 int main(int argc, char **argv)
 {
-	rl_handle_t page = rl_startup_info->handles[0];
+	rl_handle_t page = (rl_handle_t)rl_startup_handle("page");
 	struct rl_queue q;
 	rl_handle_t l[2] = { 0, 0 };
 	int64_t r, mo = 0;

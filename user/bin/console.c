@@ -93,7 +93,7 @@ static void arm_log_wait(struct rl_queue *q)
 	struct rl_sqe *e = rl_get_sqe(q);
 
 	e->opcode = RL_OP_LOG_WAIT;
-	e->handle = rl_startup_info->log_authority;
+	e->handle = rl_startup_handle_or0(RL_NAME_LOG_AUTH);
 	e->user_data = 2;
 	e->arg[0] = logpos;
 }
@@ -110,7 +110,7 @@ static void arm_irq_wait(struct rl_queue *q, rl_handle_t irq, uint64_t seen)
 
 static void take_over(struct rl_queue *q)
 {
-	rl_handle_t a = rl_startup_info->log_authority;
+	rl_handle_t a = rl_startup_handle_or0(RL_NAME_LOG_AUTH);
 	int64_t mo = rl_klog_control(a, RL_KLOG_MAP, 0), at;
 
 	if (mo < 0)
@@ -127,7 +127,7 @@ static void take_over(struct rl_queue *q)
 
 static void give_back(void)
 {
-	int64_t at = rl_klog_control(rl_startup_info->log_authority, RL_KLOG_CONSOLE, 1);
+	int64_t at = rl_klog_control(rl_startup_handle_or0(RL_NAME_LOG_AUTH), RL_KLOG_CONSOLE, 1);
 
 	if (at >= 0)
 		print_log((uint64_t)at);	/* the kernel prints the rest */
@@ -136,7 +136,7 @@ static void give_back(void)
 static int64_t find_uart(struct rl_device *out)
 {
 	static struct rl_device devs[64];
-	int64_t n = rl_dev_list(rl_startup_info->ioport_authority, 0, devs, 64);
+	int64_t n = rl_dev_list(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), 0, devs, 64);
 
 	if (n < 0)
 		return n;
@@ -168,11 +168,11 @@ int main(int argc, char **argv)
 	if ((r = find_uart(&dev)) < 0)
 		fail("no UART in the device list", r);
 	base = dev.io_base;
-	if ((io = rl_ioport_open(rl_startup_info->ioport_authority, base, 8)) < 0)
+	if ((io = rl_ioport_open(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), base, 8)) < 0)
 		fail("ioport_open", io);
 	if ((r = rl_ioport_enable(io)) < 0)
 		fail("ioport_enable", r);
-	if ((irq = rl_irq_open(rl_startup_info->irq_authority, dev.irq, 0)) < 0)
+	if ((irq = rl_irq_open(rl_startup_handle_or0(RL_NAME_IRQ_AUTH), dev.irq, 0)) < 0)
 		fail("irq_open", irq);
 	if ((r = rl_queue_init(&q, 4, 8)) < 0)
 		fail("queue", r);

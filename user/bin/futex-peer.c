@@ -1,6 +1,6 @@
 /*
  * futex-peer - the other process of the cross-process futex tests
- * (user/tests/process.c). handles[0] is a two-page memory object; the
+ * (user/tests/process.c). "shared" is a two-page memory object; the
  * peer maps its second page only (offset 4096), so the words the test
  * and the peer share lie at other addresses and other offsets into their
  * mappings. struct futex_shared is at the start of that page.
@@ -35,7 +35,7 @@ static void report(struct futex_shared *s)
 
 int main(int argc, char **argv)
 {
-	rl_handle_t mo = rl_startup_info->handles[0];
+	rl_handle_t mo = (rl_handle_t)rl_startup_handle("shared");
 	struct futex_shared *s;
 	int64_t a;
 

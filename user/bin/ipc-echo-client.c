@@ -8,7 +8,7 @@
  * after it (depth 1) go to that stream without another system call, and
  * its lane ends by itself when the submission completes.
  *
- *   bin/ipc-echo-client <requests> [in flight]   lane: handles[0]
+ *   bin/ipc-echo-client <requests> [in flight]   lane: "lane"
  *
  * Checks every reply (its own process id, then the request upper-cased);
  * exits 0 when all of them were right.
@@ -52,7 +52,7 @@ static void start(struct rl_queue *q, rl_handle_t lane, struct conv *c, unsigned
 
 int main(int argc, char **argv)
 {
-	rl_handle_t lane = rl_startup_info->handles[0];
+	rl_handle_t lane = (rl_handle_t)rl_startup_handle("lane");
 	unsigned total = argc > 1 ? num(argv[1]) : 0, flight = argc > 2 ? num(argv[2]) : 1;
 	unsigned started = 0, done = 0, bad = 0;
 	struct conv *convs;

@@ -11,7 +11,7 @@
  * followed by the request upper-cased. All the submissions of one round
  * go in one queue_enter, which also waits for the next round.
  *
- *   bin/ipc-echo-server [slots]     lane: rl_startup_info->handles[0]
+ *   bin/ipc-echo-server [slots]     lane: "lane"
  *
  * It ends when the listening lane does (every client handle closed, or a
  * shutdown), printing how many requests it served.
@@ -43,7 +43,7 @@ static int post_accept(struct rl_queue *q, rl_handle_t lane, unsigned i)
 
 int main(int argc, char **argv)
 {
-	rl_handle_t lane = rl_startup_info->handles[0];
+	rl_handle_t lane = (rl_handle_t)rl_startup_handle("lane");
 	unsigned nslots = 16, live = 0;
 	uint64_t served = 0, failed = 0;
 	struct rl_queue q;
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 			nslots = nslots * 10 + (unsigned)(*p - '0');
 	}
 	if (lane <= 0 || nslots == 0 || nslots > MAX_SLOTS) {
-		rl_printf("ipc-echo-server: usage: [slots 1..%u], lane in handles[0]\n", MAX_SLOTS);
+		rl_printf("ipc-echo-server: usage: [slots 1..%u], lane named \"lane\"\n", MAX_SLOTS);
 		return 2;
 	}
 	slots = rl_alloc_pages(nslots * sizeof(*slots));

@@ -1,21 +1,22 @@
 /*
  * ipc-test-peer - a peer process for the IPC tests (user/tests/ipc.c)
- * that stops mid-conversation, so the tests can kill it there.
+ * that stops mid-conversation, so the tests can kill it there. Its lanes
+ * come by name: "lane" (the one it works on) and "back" (to report on).
  *
- *   bin/ipc-test-peer accept   handles[0]: lane to serve, handles[1]: lane
- *                              to report on. Accepts one conversation
+ *   bin/ipc-test-peer accept   "lane": to serve, "back": to report
+ *                              on. Accepts one conversation
  *                              (keeping its lane), receives the request,
- *                              sends "ready" on handles[1], then waits for
+ *                              sends "ready" on "back", then waits for
  *                              ever without replying.
- *   bin/ipc-test-peer offer    handles[0]: lane to call on, handles[1]:
- *                              lane to report on. Submits a whole
+ *   bin/ipc-test-peer offer    "lane": to call on, "back": to report
+ *                              on. Submits a whole
  *                              conversation [OFFER, SEND, RECV_INLINE],
  *                              sends "ready" once it is submitted, waits.
- *   bin/ipc-test-peer send TEXT handles[0]: lane. Sends TEXT, exits 0 when
+ *   bin/ipc-test-peer send TEXT "lane". Sends TEXT, exits 0 when
  *                              the send succeeded.
- *   bin/ipc-test-peer imbue    handles[0]: lane. Imbues its credentials,
+ *   bin/ipc-test-peer imbue    "lane". Imbues its credentials,
  *                              exits 0 when they were extracted.
- *   bin/ipc-test-peer forward  handles[0]: lane. Extracts credentials with a
+ *   bin/ipc-test-peer forward  "lane". Extracts credentials with a
  *                              token, sends back what it saw (process,
  *                              thread, forwarder: 3 x u64, then the token's
  *                              handle_info type) and imbues the token in the
@@ -42,7 +43,8 @@ static int report(rl_handle_t lane)
 
 int main(int argc, char **argv)
 {
-	rl_handle_t lane = rl_startup_info->handles[0], back = rl_startup_info->handles[1];
+	rl_handle_t lane = (rl_handle_t)rl_startup_handle("lane"),
+		    back = (rl_handle_t)rl_startup_handle("back");
 	struct rl_queue q;
 	struct rl_chain c;
 

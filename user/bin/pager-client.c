@@ -1,6 +1,6 @@
 /*
  * pager-client - a process faulting on a paged memory object, for
- * tests/pager: handles[0] is the object. It maps it read-only and reads
+ * tests/pager: the handle named "object" is the object. It maps it read-only and reads
  * the first word of each page index in argv[1..], each of which must hold
  * the pattern tests/pager's pager supplies ((offset / 8) * 2654435761 + 7).
  * Exits 0 when all matched, 3 on a mismatch; a fault the pager cannot
@@ -19,7 +19,7 @@ static uint64_t num(const char *s)
 
 int main(int argc, char **argv)
 {
-	rl_handle_t mo = rl_startup_info->handles[0];
+	rl_handle_t mo = (rl_handle_t)rl_startup_handle("object");
 	struct rl_handle_info info;
 	int64_t a;
 

@@ -1,31 +1,26 @@
 /*
- * init - the first user program. It receives the initrd and the hardware
- * authorities from the kernel.
+ * init - the first user program. The kernel gives it, by name, the initrd
+ * (RL_NAME_INITRD) and the hardware authorities (RL_NAME_*_AUTH).
  *
- * With "test" on the kernel command line it is the in-OS test runner: it
- * starts every program under tests/ in the initrd ("bench": bench/; with
- * "selftest" too: tests-selftest/ or bench-selftest/, the deliberately
- * failing fixtures of the runners' self-test; with "console-input":
- * tests-console/, which need a person, or the runner, typing on the serial
- * line), one after another, and
- * prints for each (<tag> is utest, or bench)
- *	<tag>: start <prog>
- *	<tag>: FAIL <prog>/start: cannot start (<error>)	or
- *	<tag>: FAIL <prog>/exit: status <n>		for any status but 0
- * then "<tag>: done programs=<n> failed=<n>" (programs found; programs
- * that could not start or ended with a non-zero status), and ends the
- * machine through QEMU's isa-debug-exit port (0: none failed, 1: some
- * failed). tools/runtests.py and tools/runbench.py check every count
- * against the lines they saw and the initrd's listing. Otherwise init
- * reports that user space is up and waits.
+ * With "test" or "bench" on the kernel command line, init's one job is to
+ * start bin/testrunner (user/bin/testrunner.c) with the directory to run
+ * (tests/ or bench/; with "selftest" too, tests-selftest/ or
+ * bench-selftest/, the runners' deliberately failing fixtures; with
+ * "console-input", tests-console/, which need somebody typing on the serial
+ * line), its tag
+ * (utest or bench) and the command line's only= and except=, handing on
+ * the initrd and the authorities under the same names; then wait for it
+ * and end the machine through QEMU's isa-debug-exit port: 0 when the
+ * runner ended with status 0, 1 otherwise (some program failed, or the
+ * runner itself could not start or crashed; tools/runtests.py then finds
+ * no done line). Otherwise init reports that user space is up and waits.
  */
-#include <rill/cpio.h>
 #include <rill/rl.h>
 #include <rill/string.h>
 
 static void qemu_exit(int code)
 {
-	int64_t io = rl_ioport_open(rl_startup_info->ioport_authority, 0xf4, 4);
+	int64_t io = rl_ioport_open(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), 0xf4, 4);
 
 	if (io >= 0 && rl_ioport_enable(io) == 0)
 		__asm__ volatile("outl %0, %1" : : "a"((uint32_t)code), "Nd"((uint16_t)0xf4));
@@ -61,61 +56,51 @@ static void word_value(const char *line, const char *w, char *buf, size_t size)
 	}
 }
 
-static int run_dir(const char *initrd, size_t len, const char *dir, const char *tag)
+/* The handles init hands on to the test runner: all it was given, with
+ * every right. */
+static const char *const runner_handles[] = {
+	RL_NAME_INITRD, RL_NAME_IRQ_AUTH, RL_NAME_IOPORT_AUTH, RL_NAME_PHYS_AUTH,
+	RL_NAME_CLOCK_AUTH, RL_NAME_LOG_AUTH,
+};
+
+#define NRUNNER	(sizeof(runner_handles) / sizeof(runner_handles[0]))
+
+/* Run bin/testrunner on dir; its exit status (negative: it could not
+ * start). */
+static int64_t run_tests(const char *cmdline, const char *dir, const char *tag)
 {
-	char only[64], except[64];
-	const struct rl_startup *st = rl_startup_info;
-	const struct rl_spawn_opts opts = {
-		.irq_authority = st->irq_authority,
-		.ioport_authority = st->ioport_authority,
-		.phys_authority = st->phys_authority,
-		.clock_authority = st->clock_authority,
-		.log_authority = st->log_authority,
-		.initrd = st->initrd,
-	};
-	size_t dl = strlen(dir);
-	struct cpio_entry e;
-	size_t off = 0;
-	int progs = 0, bad = 0;
+	char only[64 + 5] = "only=", except[64 + 7] = "except=";
+	const char *argv[5] = { "bin/testrunner", dir, tag };
+	struct rl_spawn_handle hs[NRUNNER];
+	struct rl_spawn_opts opts = { .handles = hs };
+	int argc = 3;
+	int64_t p, status;
 
 	/* "only=<program>" runs that one alone (for working on it);
 	 * "except=<program>" all but that one. */
-	word_value((const char *)st->cmdline, "only", only, sizeof(only));
-	word_value((const char *)st->cmdline, "except", except, sizeof(except));
-	while (cpio_next(initrd, len, &off, &e) > 0) {
-		char name[128];
-		const char *argv[1];
-		int64_t p, status;
+	word_value(cmdline, "only", only + 5, sizeof(only) - 5);
+	word_value(cmdline, "except", except + 7, sizeof(except) - 7);
+	if (only[5])
+		argv[argc++] = only;
+	if (except[7])
+		argv[argc++] = except;
+	for (unsigned i = 0; i < NRUNNER; i++) {
+		int64_t h = rl_startup_handle(runner_handles[i]);
 
-		if (e.namelen <= dl || strncmp(e.name, dir, dl) || e.namelen >= sizeof(name) ||
-		    (e.mode & 0170000) != 0100000)
-			continue;
-		memcpy(name, e.name, e.namelen);
-		name[e.namelen] = 0;
-		if ((only[0] && strcmp(name + dl, only)) || (except[0] && !strcmp(name + dl, except)))
-			continue;
-		argv[0] = name;
-		progs++;
-		rl_printf("%s: start %s\n", tag, name + dl);
-		/* Test programs are trusted with the hardware authorities, so
-		 * driver-facing calls (IRQs, ports, device memory) get tested. */
-		p = rl_spawn_image(e.data, e.size, 1, argv, &opts, NULL);
-		if (p < 0) {
-			rl_printf("%s: FAIL %s/start: cannot start (%ld)\n", tag, name + dl, (long)p);
-			bad++;
-			continue;
-		}
-		status = rl_process_wait((rl_handle_t)p);
-		rl_handle_close(p);
-		/* Any status but 0 is a failure: a program that ended itself
-		 * with a positive status skipped the tests after that point. */
-		if (status != 0) {
-			rl_printf("%s: FAIL %s/exit: status %ld\n", tag, name + dl, (long)status);
-			bad++;
-		}
+		if (h > 0)
+			hs[opts.nhandles++] = (struct rl_spawn_handle){ runner_handles[i],
+									(rl_handle_t)h, 0 };
 	}
-	rl_printf("%s: done programs=%d failed=%d\n", tag, progs, bad);
-	return bad;
+	p = rl_spawn_file("bin/testrunner", argc, argv, &opts, NULL);
+	if (p < 0) {
+		rl_printf("init: cannot start bin/testrunner (%ld)\n", (long)p);
+		return p;
+	}
+	status = rl_process_wait((rl_handle_t)p);
+	rl_handle_close(p);
+	if (status != 0)
+		rl_printf("init: bin/testrunner ended with status %ld\n", (long)status);
+	return status;
 }
 
 /* init waits on it for ever once it has nothing to do: nobody wakes it. */
@@ -124,29 +109,20 @@ static uint32_t idle_word;
 int main(int argc, char **argv)
 {
 	const struct rl_startup *st = rl_startup_info;
-	const char *cmdline = (const char *)st->cmdline;
-	void *initrd;
-	int64_t a;
+	const char *cmdline = st->cmdline ? (const char *)st->cmdline : "";
 
-	rl_printf("init: running (own process handle %d, initrd %lu bytes)\n", st->self_process,
-		  (unsigned long)st->initrd_size);
-	a = rl_map(RL_SELF_PROCESS, st->initrd, 0, 0, (st->initrd_size + 4095) & ~4095ull,
-		   RL_PROT_READ);
-	if (a < 0) {
-		rl_printf("init: cannot map the initrd (%ld)\n", (long)a);
-		return 1;
-	}
-	initrd = (void *)a;
+	rl_printf("init: running (own process handle %d, %u handles by name)\n",
+		  st->self_process, st->nhandles);
 	if (has_word(cmdline, "test") || has_word(cmdline, "bench")) {
 		bool test = has_word(cmdline, "test"), self = has_word(cmdline, "selftest");
 		const char *dir = test ? (self ? "tests-selftest/"
 					  : has_word(cmdline, "console-input") ? "tests-console/"
 					  : "tests/")
 				       : (self ? "bench-selftest/" : "bench/");
-		int bad = run_dir(initrd, st->initrd_size, dir, test ? "utest" : "bench");
+		int64_t status = run_tests(cmdline, dir, test ? "utest" : "bench");
 
-		qemu_exit(bad ? 1 : 0);
-		return bad;
+		qemu_exit(status ? 1 : 0);
+		return status ? 1 : 0;
 	}
 	rl_printf("init: user space is up; no shell yet\n");
 	for (;;)

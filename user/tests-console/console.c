@@ -15,12 +15,12 @@
 
 DEFINE_TEST(echoes_a_typed_line)
 {
-	const struct rl_startup *st = rl_startup_info;
-	const struct rl_spawn_opts opts = {
-		.irq_authority = st->irq_authority,
-		.ioport_authority = st->ioport_authority,
-		.log_authority = st->log_authority,
+	const struct rl_spawn_handle hs[] = {
+		{ RL_NAME_IRQ_AUTH, rl_startup_handle_or0(RL_NAME_IRQ_AUTH), 0 },
+		{ RL_NAME_IOPORT_AUTH, rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), 0 },
+		{ RL_NAME_LOG_AUTH, rl_startup_handle_or0(RL_NAME_LOG_AUTH), 0 },
 	};
+	const struct rl_spawn_opts opts = { .handles = hs, .nhandles = 3 };
 	const char *argv[] = { "console", "takeover", "echo-line" };
 	int64_t p;
 

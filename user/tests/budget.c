@@ -70,7 +70,9 @@ static void round_trip(struct rl_queue *q, uint64_t i)
 static void run_hog(const char *kind, int64_t want_status, uint64_t min_made)
 {
 	static uint64_t trips;
-	struct rl_spawn_opts opts = { .budget = HOG_BUDGET, .initrd = rl_startup_info->initrd };
+	struct rl_spawn_opts opts = { .budget = HOG_BUDGET };
+	struct rl_spawn_handle hs[2];
+	int64_t rd = rl_startup_handle(RL_NAME_INITRD);
 	const char *argv[] = { "budget-hog", kind };
 	struct rl_budget mine0, mine, hogs;
 	struct hog_report *rep;
@@ -88,7 +90,12 @@ static void run_hog(const char *kind, int64_t want_status, uint64_t min_made)
 	a = rl_map(RL_SELF_PROCESS, (rl_handle_t)page, 0, 0, 4096, RL_PROT_READ | RL_PROT_WRITE);
 	TEST_ASSERT(a > 0);
 	rep = (struct hog_report *)a;
-	opts.handles[0] = (rl_handle_t)page;
+	/* The initrd too, as the test runner gives every program. */
+	hs[0] = (struct rl_spawn_handle){ "page", (rl_handle_t)page, 0 };
+	hs[1] = (struct rl_spawn_handle){ RL_NAME_INITRD, (rl_handle_t)rd,
+					  RL_RIGHT_READ | RL_RIGHT_DUP | RL_RIGHT_TRANSFER };
+	opts.handles = hs;
+	opts.nhandles = rd > 0 ? 2 : 1;
 	ph = rl_spawn_file("bin/budget-hog", 2, argv, &opts, NULL);
 	TEST_ASSERT(ph > 0);
 	/* Its budget is its own, carved out of ours. */

@@ -98,13 +98,14 @@ static void imbue_extract(rl_handle_t l[2], rl_handle_t tok, bool want_token,
  * pages, a stream's family caches. */
 static void warm_up(void)
 {
-	struct rl_sqe nop = { .opcode = RL_OP_NOP, .arg = { 5 } };
 	struct rl_ipc_result x;
 	rl_handle_t l[2];
 	size_t n;
 
 	Q();
-	TEST_EQ(rl_sync_op(&nop, NULL), 5);
+	/* The runtime's queue, and 48 KiB of stack: how deep spawning a
+	 * peer goes is no test's doing. */
+	rl_test_warm_up();
 	TEST_ASSERT(rl_initrd_file("bin/ipc-test-peer", &n) != NULL);
 	memset(&wa, 0, sizeof(wa));
 	memset(&wb, 0, sizeof(wb));
@@ -142,7 +143,8 @@ DEFINE_TEST(forward_across_three_processes)
 	warm_up();
 	rl_test_counters_settle(&c0);
 	TEST_EQ(rl_stream(l1), 0);
-	opts.handles[0] = l1[1];
+	opts.handles = (const struct rl_spawn_handle[]){ { "lane", l1[1], 0 } };
+	opts.nhandles = 1;
 	cp = rl_spawn_file("bin/ipc-test-peer", 2, cargv, &opts, &ct);
 	TEST_ASSERT(cp > 0);
 	TEST_EQ(rl_handle_close(l1[1]), 0);
@@ -170,7 +172,8 @@ DEFINE_TEST(forward_across_three_processes)
 
 	/* The token outlives its client; D sees C, forwarded by us. */
 	TEST_EQ(rl_stream(l2), 0);
-	opts.handles[0] = l2[1];
+	opts.handles = (const struct rl_spawn_handle[]){ { "lane", l2[1], 0 } };
+	opts.nhandles = 1;
 	dp = rl_spawn_file("bin/ipc-test-peer", 2, dargv, &opts, NULL);
 	TEST_ASSERT(dp > 0);
 	TEST_EQ(rl_handle_close(l2[1]), 0);

@@ -13,7 +13,7 @@ static struct rl_device all[MAX], part[MAX];
 
 static int64_t list(uint64_t start, struct rl_device *buf, uint64_t count)
 {
-	return rl_dev_list(rl_startup_info->ioport_authority, start, buf, count);
+	return rl_dev_list(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), start, buf, count);
 }
 
 static bool pow2(uint64_t x)
@@ -95,11 +95,11 @@ DEFINE_TEST(errors)
 
 	TEST_EQ(rl_queue_init(&q, 2, 2), 0);
 	TEST_EQ(rl_dev_list(q.handle, 0, all, 1), -RILL_EBADFD);
-	TEST_EQ(rl_dev_list(rl_startup_info->irq_authority, 0, all, 1), -RILL_EBADFD);
+	TEST_EQ(rl_dev_list(rl_startup_handle_or0(RL_NAME_IRQ_AUTH), 0, all, 1), -RILL_EBADFD);
 	TEST_EQ(rl_dev_list(0x7fff0000, 0, all, 1), -RILL_EBADF);
 	TEST_EQ(rl_raw_dev_list(1ull << 40, 0, (uint64_t)all, 1), -RILL_EBADF);
-	TEST_EQ(rl_raw_dev_list(rl_startup_info->ioport_authority, 0, 0xffff800000001000ull, 1),
+	TEST_EQ(rl_raw_dev_list(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), 0, 0xffff800000001000ull, 1),
 		-RILL_EFAULT);
-	TEST_EQ(rl_raw_dev_list(rl_startup_info->ioport_authority, 0, 16, 1), -RILL_EFAULT);
+	TEST_EQ(rl_raw_dev_list(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), 0, 16, 1), -RILL_EFAULT);
 	TEST_EQ(rl_handle_close(q.handle), 0);
 }

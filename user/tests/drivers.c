@@ -26,7 +26,7 @@ static inline void outb(uint16_t port, uint8_t v)
 
 DEFINE_TEST(ioport_errors)
 {
-	rl_handle_t a = rl_startup_info->ioport_authority;
+	rl_handle_t a = rl_startup_handle_or0(RL_NAME_IOPORT_AUTH);
 
 	TEST_ASSERT(a > 0);
 	TEST_EQ(rl_ioport_open(a, 0x3f8, 0), -RILL_EINVAL);
@@ -66,13 +66,13 @@ static int64_t wait_one(uint64_t ud, uint64_t deadline, int64_t *result)
 
 DEFINE_TEST(irq_from_the_uart)
 {
-	rl_handle_t ia = rl_startup_info->irq_authority;
+	rl_handle_t ia = rl_startup_handle_or0(RL_NAME_IRQ_AUTH);
 	int64_t io, irq, res = 0;
 	uint8_t ier, mcr;
 	struct rl_sqe *e;
 
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
-	io = rl_ioport_open(rl_startup_info->ioport_authority, COM1, 8);
+	io = rl_ioport_open(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), COM1, 8);
 	TEST_ASSERT(io > 0);
 	TEST_EQ(rl_ioport_enable(io), 0);
 	TEST_EQ(rl_irq_open(ia, 2, 0), -RILL_EINVAL);
@@ -123,7 +123,7 @@ DEFINE_TEST(irq_from_the_uart)
 
 DEFINE_TEST(device_memory)
 {
-	rl_handle_t pa = rl_startup_info->phys_authority;
+	rl_handle_t pa = rl_startup_handle_or0(RL_NAME_PHYS_AUTH);
 	int64_t mo, a;
 	volatile uint64_t *hpet;
 

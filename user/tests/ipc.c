@@ -874,7 +874,8 @@ DEFINE_TEST(credentials_of_another_process)
 
 	begin();
 	stream(l);
-	opts.handles[0] = l[0];
+	opts.handles = (const struct rl_spawn_handle[]){ { "lane", l[0], 0 } };
+	opts.nhandles = 1;
 	p = rl_spawn_file("bin/ipc-echo-client", 2, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
 	TEST_EQ(rl_handle_close(l[0]), 0);
@@ -1177,7 +1178,8 @@ DEFINE_TEST(receive_into_copy_on_write_page)
 	rl_chain_init(&c);
 	rl_chain_recv(&c, a, 64);
 	post(l[0], &c, res, 0);
-	opts.handles[0] = l[1];
+	opts.handles = (const struct rl_spawn_handle[]){ { "lane", l[1], 0 } };
+	opts.nhandles = 1;
 	p = rl_spawn_file("bin/ipc-test-peer", 3, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
 	rl_handle_close(l[1]);
@@ -1234,8 +1236,9 @@ DEFINE_TEST(server_dies_mid_conversation)
 	begin();
 	stream(l);
 	stream(b);
-	opts.handles[0] = l[1];
-	opts.handles[1] = b[1];
+	opts.handles = (const struct rl_spawn_handle[]){ { "lane", l[1], 0 },
+							  { "back", b[1], 0 } };
+	opts.nhandles = 2;
 	p = rl_spawn_file("bin/ipc-test-peer", 2, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
 	rl_handle_close(l[1]);
@@ -1271,8 +1274,9 @@ DEFINE_TEST(client_dies_mid_conversation)
 	begin();
 	stream(l);
 	stream(b);
-	opts.handles[0] = l[0];
-	opts.handles[1] = b[1];
+	opts.handles = (const struct rl_spawn_handle[]){ { "lane", l[0], 0 },
+							  { "back", b[1], 0 } };
+	opts.nhandles = 2;
 	p = rl_spawn_file("bin/ipc-test-peer", 2, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
 	rl_handle_close(b[1]);
@@ -1681,11 +1685,13 @@ static void example_run(void)
 	int64_t srv, cl[3];
 
 	stream(l);
-	opts.handles[0] = l[1];
+	opts.handles = (const struct rl_spawn_handle[]){ { "lane", l[1], 0 } };
+	opts.nhandles = 1;
 	srv = rl_spawn_file("bin/ipc-echo-server", 2, sargv, &opts, NULL);
 	TEST_ASSERT(srv > 0);
 	rl_handle_close(l[1]);
-	opts.handles[0] = l[0];
+	opts.handles = (const struct rl_spawn_handle[]){ { "lane", l[0], 0 } };
+	opts.nhandles = 1;
 	for (unsigned i = 0; i < 3; i++) {
 		cl[i] = rl_spawn_file("bin/ipc-echo-client", 3, cargv, &opts, NULL);
 		TEST_ASSERT(cl[i] > 0);

@@ -17,7 +17,7 @@
 
 static const volatile struct rl_klog *log_map(int64_t *mo_out)
 {
-	int64_t mo = rl_klog_control(rl_startup_info->log_authority, RL_KLOG_MAP, 0);
+	int64_t mo = rl_klog_control(rl_startup_handle_or0(RL_NAME_LOG_AUTH), RL_KLOG_MAP, 0);
 	int64_t a;
 
 	TEST_ASSERT(mo > 0);
@@ -97,7 +97,7 @@ static void log_wait(struct rl_queue *q, uint64_t from)
 
 	TEST_ASSERT(e);
 	e->opcode = RL_OP_LOG_WAIT;
-	e->handle = rl_startup_info->log_authority;
+	e->handle = rl_startup_handle_or0(RL_NAME_LOG_AUTH);
 	e->user_data = ++wait_ud;
 	e->arg[0] = from;
 	TEST_EQ(rl_submit(q), 1);
@@ -189,7 +189,7 @@ DEFINE_TEST(console_handover)
 {
 	int64_t mo;
 	const volatile struct rl_klog *k = log_map(&mo);
-	rl_handle_t a = rl_startup_info->log_authority;
+	rl_handle_t a = rl_startup_handle_or0(RL_NAME_LOG_AUTH);
 	uint64_t from = k->head;
 	int64_t off, on;
 
@@ -212,7 +212,7 @@ DEFINE_TEST(errors)
 	struct rl_sqe *e;
 	uint64_t ud;
 	int64_t mo;
-	rl_handle_t a = rl_startup_info->log_authority;
+	rl_handle_t a = rl_startup_handle_or0(RL_NAME_LOG_AUTH);
 
 	TEST_EQ(rl_queue_init(&q, 8, 16), 0);
 	TEST_EQ(rl_klog_control(q.handle, RL_KLOG_MAP, 0), -RILL_EBADFD);

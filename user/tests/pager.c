@@ -351,7 +351,8 @@ static int64_t client(int64_t mo, const char *page)
 	const char *argv[] = { "pager-client", page };
 	int64_t p;
 
-	opts.handles[0] = (rl_handle_t)mo;
+	opts.handles = (const struct rl_spawn_handle[]){ { "object", (rl_handle_t)mo, 0 } };
+	opts.nhandles = 1;
 	p = rl_spawn_file("bin/pager-client", 2, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
 	return p;
@@ -434,8 +435,9 @@ DEFINE_TEST(pager_dies_with_its_process)
 
 	fill(buf, 3 * PAGE);
 	TEST_EQ(rl_pager_supply(pager, 3 * PAGE, buf, PAGE, 0), PAGE);
-	opts.handles[0] = (rl_handle_t)mo;
-	opts.handles[1] = pager;
+	opts.handles = (const struct rl_spawn_handle[]){ { "object", (rl_handle_t)mo, 0 },
+							  { "pager", pager, 0 } };
+	opts.nhandles = 2;
 	p = rl_spawn_file("bin/pager-client", 2, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
 	TEST_EQ(rl_handle_close(pager), 0);	/* the child's is the last */
@@ -459,7 +461,8 @@ DEFINE_TEST(dead_pager_fault_seen_by_supervisor)
 	int64_t mo = paged(8 * PAGE, &pager), p;
 
 	opts.supervised = true;
-	opts.handles[0] = (rl_handle_t)mo;
+	opts.handles = (const struct rl_spawn_handle[]){ { "object", (rl_handle_t)mo, 0 } };
+	opts.nhandles = 1;
 	p = rl_spawn_file("bin/pager-client", 2, argv, &opts, &th);
 	TEST_ASSERT(p > 0 && th > 0);
 	TEST_EQ(wait_exit(p, 100), 1000);	/* waiting for page 7 */

@@ -282,7 +282,7 @@ DEFINE_TEST(spawn_foreign_is_supervised)
 	int64_t ph;
 
 	if (!elf) {
-		TEST_ASSERT(rl_startup_info->initrd > 0);	/* init gives tests the initrd */
+		TEST_ASSERT(rl_startup_handle(RL_NAME_INITRD) > 0);	/* init gives tests the initrd */
 		rl_test_fail(__FILE__, __LINE__, "bin/ipc-test-peer missing from the initrd");
 	}
 	TEST_EQ(rl_queue_init(&q, 4, 8), 0);

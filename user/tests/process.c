@@ -798,7 +798,8 @@ static int64_t peer_start(const char *mode, int64_t *mo, uint64_t *a, struct fut
 			      RL_PROT_READ | RL_PROT_WRITE);
 	TEST_ASSERT((int64_t)*a > 0);
 	*s = (struct futex_shared *)(*a + PAGE);
-	opts.handles[0] = (rl_handle_t)*mo;
+	opts.handles = (const struct rl_spawn_handle[]){ { "shared", (rl_handle_t)*mo, 0 } };
+	opts.nhandles = 1;
 	p = rl_spawn_file("bin/futex-peer", 2, argv, &opts, NULL);
 	TEST_ASSERT(p > 0);
 	while (!__atomic_load_n(&(*s)->state, __ATOMIC_SEQ_CST)) {

@@ -20,6 +20,11 @@
 #define KERNEL_PTR	0xffffffff80000000ull
 #define NONCANON_PTR	0x0000800000000000ull
 #define UNMAPPED_PTR	0x0000000000001000ull	/* below RL_USER_BOTTOM: never mapped */
+/* The hardware authorities the test runner gives by name (0: not given). */
+#define IRQ_AUTH	rl_startup_handle_or0(RL_NAME_IRQ_AUTH)
+#define IOPORT_AUTH	rl_startup_handle_or0(RL_NAME_IOPORT_AUTH)
+#define PHYS_AUTH	rl_startup_handle_or0(RL_NAME_PHYS_AUTH)
+#define CLOCK_AUTH	rl_startup_handle_or0(RL_NAME_CLOCK_AUTH)
 
 static int64_t sys(unsigned nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
 		   uint64_t a4, uint64_t a5)
@@ -60,9 +65,7 @@ static int rights_unchecked;		/* -EPERM checks a missing fixture prevented */
  * SKIP instead of passing (skip_without_authorities, at their end). */
 static bool authorities_held(void)
 {
-	const struct rl_startup *st = rl_startup_info;
-
-	return st->irq_authority > 0 && st->ioport_authority > 0 && st->phys_authority > 0;
+	return IRQ_AUTH > 0 && IOPORT_AUTH > 0 && PHYS_AUTH > 0;
 }
 
 static void skip_without_authorities(const char *what)
@@ -89,7 +92,6 @@ static uint64_t new_stack(void)
 
 static void fixtures_open(void)
 {
-	const struct rl_startup *st = rl_startup_info;
 	int64_t h;
 
 	TEST_EQ(rl_queue_init(&fixq, 8, 16), 0);
@@ -106,16 +108,16 @@ static void fixtures_open(void)
 	fix[K_ANY] = fix[K_MEMORY];
 	/* Test programs may hold init's authorities; with them, an IRQ and a
 	 * port range to test those calls' rights too. */
-	fix[K_IRQ_AUTH] = st->irq_authority;
-	fix[K_IOPORT_AUTH] = st->ioport_authority;
-	fix[K_PHYS_AUTH] = st->phys_authority;
-	if (st->irq_authority > 0) {
-		h = rl_irq_open(st->irq_authority, 5, 0);	/* unused on q35 */
+	fix[K_IRQ_AUTH] = IRQ_AUTH;
+	fix[K_IOPORT_AUTH] = IOPORT_AUTH;
+	fix[K_PHYS_AUTH] = PHYS_AUTH;
+	if (IRQ_AUTH > 0) {
+		h = rl_irq_open(IRQ_AUTH, 5, 0);	/* unused on q35 */
 		TEST_ASSERT(h > 0);
 		fix[K_IRQ] = (rl_handle_t)h;
 	}
-	if (st->ioport_authority > 0) {
-		h = rl_ioport_open(st->ioport_authority, 0x80, 1);
+	if (IOPORT_AUTH > 0) {
+		h = rl_ioport_open(IOPORT_AUTH, 0x80, 1);
 		TEST_ASSERT(h > 0);
 		fix[K_IOPORT] = (rl_handle_t)h;
 	}
@@ -652,8 +654,8 @@ DEFINE_TEST(bad_flags)
 	TEST_EQ(rl_raw_kcounters((uint64_t)scratch, sizeof(struct rl_kcounters) - 8), -RILL_EINVAL);
 	TEST_EQ(rl_raw_kcounters((uint64_t)scratch, sizeof(struct rl_kcounters) + 8), -RILL_EINVAL);
 	/* The rest need the authorities. */
-	if (rl_startup_info->irq_authority > 0) {
-		uint64_t a = (uint64_t)rl_startup_info->irq_authority;
+	if (IRQ_AUTH > 0) {
+		uint64_t a = (uint64_t)IRQ_AUTH;
 
 		TEST_EQ(rl_irq_open(a, 5, 1), -RILL_EINVAL);
 		TEST_EQ(rl_irq_open(a, 0, 0), -RILL_EINVAL);
@@ -661,16 +663,16 @@ DEFINE_TEST(bad_flags)
 		TEST_EQ(rl_irq_open(a, 16, 0), -RILL_EINVAL);
 		TEST_EQ(rl_irq_open(a, ~0ull, 0), -RILL_EINVAL);
 	}
-	if (rl_startup_info->ioport_authority > 0) {
-		uint64_t a = (uint64_t)rl_startup_info->ioport_authority;
+	if (IOPORT_AUTH > 0) {
+		uint64_t a = (uint64_t)IOPORT_AUTH;
 
 		TEST_EQ(rl_ioport_open(a, 0x80, 0), -RILL_EINVAL);
 		TEST_EQ(rl_ioport_open(a, 0x10000, 1), -RILL_EINVAL);
 		TEST_EQ(rl_ioport_open(a, 0xffff, 2), -RILL_EINVAL);
 		TEST_EQ(rl_ioport_open(a, 0, 0x10001), -RILL_EINVAL);
 	}
-	if (rl_startup_info->phys_authority > 0) {
-		uint64_t a = (uint64_t)rl_startup_info->phys_authority;
+	if (PHYS_AUTH > 0) {
+		uint64_t a = (uint64_t)PHYS_AUTH;
 
 		/* RAM is never device memory; a range that wraps is refused. */
 		TEST_EQ(rl_memobj_physical(a, 0x100000, 4096), -RILL_EPERM);
@@ -1087,7 +1089,7 @@ DEFINE_TEST(kcounters_call)
 /* The latency probe: every error path, and figures that make sense. */
 DEFINE_TEST(latency_probe_call)
 {
-	uint64_t irq = (uint64_t)rl_startup_info->irq_authority;
+	uint64_t irq = (uint64_t)IRQ_AUTH;
 	struct rl_latency lat;
 	int64_t q;
 
@@ -1127,8 +1129,7 @@ DEFINE_TEST(latency_probe_call)
  * the clock authority and moves only realtime. */
 DEFINE_TEST(realtime_clock)
 {
-	const struct rl_startup *st = rl_startup_info;
-	uint64_t auth = (uint64_t)st->clock_authority, set = 1ull << 60, t0, m0, t1, m1;
+	uint64_t auth = (uint64_t)CLOCK_AUTH, set = 1ull << 60, t0, m0, t1, m1;
 	int64_t off0, d;
 
 	t0 = rl_clock_realtime_ns();
@@ -1148,9 +1149,9 @@ DEFINE_TEST(realtime_clock)
 	TEST_EQ(rl_clock_set_realtime(0, set), -RILL_EBADF);
 	TEST_EQ(rl_raw_clock_set_realtime(1ull << 40, set), -RILL_EBADF);
 	TEST_EQ(rl_clock_set_realtime(RL_SELF_PROCESS, set), -RILL_EBADFD);
-	if (auth == 0 || st->irq_authority <= 0)
+	if (auth == 0 || IRQ_AUTH <= 0)
 		TEST_SKIP("no clock authority (init gives it to its tests)");
-	TEST_EQ(rl_clock_set_realtime(st->irq_authority, set), -RILL_EBADFD);
+	TEST_EQ(rl_clock_set_realtime(IRQ_AUTH, set), -RILL_EBADFD);
 	TEST_EQ(rl_clock_set_realtime(auth, 1ull << 63), -RILL_EINVAL);
 	d = (int64_t)(rl_clock_realtime_ns() - rl_clock_ns()) - off0;
 	TEST_ASSERT(d < 1000000 && d > -1000000);	/* refused: unchanged */
@@ -1175,8 +1176,6 @@ DEFINE_TEST(realtime_clock)
  * errors are reachable. */
 DEFINE_TEST(authority_calls)
 {
-	const struct rl_startup *st = rl_startup_info;
-
 	TEST_EQ(rl_ioport_open(RL_SELF_PROCESS, 0x80, 1), -RILL_EBADFD);
 	TEST_EQ(rl_ioport_open(0x5555, 0x80, 1), -RILL_EBADF);
 	TEST_EQ(rl_irq_open(RL_SELF_THREAD, 5, 0), -RILL_EBADFD);
@@ -1185,19 +1184,19 @@ DEFINE_TEST(authority_calls)
 	TEST_EQ(rl_memobj_physical(0x5555, 0xfeb00000ull, 4096), -RILL_EBADF);
 	TEST_EQ(rl_irq_ack(RL_SELF_PROCESS), -RILL_EBADFD);
 	TEST_EQ(rl_ioport_enable(RL_SELF_PROCESS), -RILL_EBADFD);
-	if (st->ioport_authority > 0) {
+	if (IOPORT_AUTH > 0) {
 		/* Authorities are different kinds from each other. */
-		TEST_EQ(rl_irq_open(st->ioport_authority, 5, 0), -RILL_EBADFD);
-		TEST_EQ(rl_memobj_physical(st->ioport_authority, 0xfeb00000ull, 4096),
+		TEST_EQ(rl_irq_open(IOPORT_AUTH, 5, 0), -RILL_EBADFD);
+		TEST_EQ(rl_memobj_physical(IOPORT_AUTH, 0xfeb00000ull, 4096),
 			-RILL_EBADFD);
-		TEST_EQ(rl_ioport_enable(st->ioport_authority), -RILL_EBADFD);
+		TEST_EQ(rl_ioport_enable(IOPORT_AUTH), -RILL_EBADFD);
 	}
-	if (st->irq_authority > 0) {
-		TEST_EQ(rl_ioport_open(st->irq_authority, 0x80, 1), -RILL_EBADFD);
-		TEST_EQ(rl_irq_ack(st->irq_authority), -RILL_EBADFD);
+	if (IRQ_AUTH > 0) {
+		TEST_EQ(rl_ioport_open(IRQ_AUTH, 0x80, 1), -RILL_EBADFD);
+		TEST_EQ(rl_irq_ack(IRQ_AUTH), -RILL_EBADFD);
 	}
-	if (st->ioport_authority > 0) {
-		int64_t io = rl_ioport_open(st->ioport_authority, 0x80, 1);
+	if (IOPORT_AUTH > 0) {
+		int64_t io = rl_ioport_open(IOPORT_AUTH, 0x80, 1);
 		struct rl_handle_info hi;
 
 		TEST_ASSERT(io > 0);

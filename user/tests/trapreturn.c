@@ -26,7 +26,8 @@
 
 DEFINE_TEST(page_faults_under_interrupts)
 {
-	uint64_t irq = (uint64_t)rl_startup_info->irq_authority, faults = 0, bad = 0, fires = 0;
+	uint64_t irq = (uint64_t)rl_startup_handle_or0(RL_NAME_IRQ_AUTH);
+	uint64_t faults = 0, bad = 0, fires = 0;
 	struct rl_latency lat;
 
 	TEST_ASSERT(irq > 0);	/* init gives the tests the authorities */

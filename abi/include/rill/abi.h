@@ -454,27 +454,50 @@ struct rl_clock_page {
 
 /* ---- starting a process --------------------------------------------------- */
 
-/* A new program's first thread starts with rdi = address of this block
- * (on its stack for init; wherever its creator put it otherwise). */
+/*
+ * A new program's first thread starts with rdi = the address of this block
+ * (on its stack for init; wherever its creator put it otherwise). All
+ * sizeof(struct rl_startup) bytes at rdi are mapped readable, whatever
+ * nhandles says: the child's runtime checks the block without reading past
+ * it (docs/abi.md, "Starting a process").
+ *
+ * Handles other than the process's and thread's own come by name in
+ * handles[0..nhandles): each name at most once, 1..RL_HANDLE_NAME_MAX bytes
+ * of [a-z0-9._-] NUL-padded to the end of its field, each handle > 0.
+ */
+#define RL_STARTUP_VERSION	2
+#define RL_STARTUP_HANDLES	64	/* entries of rl_startup.handles[] */
+#define RL_HANDLE_NAME_MAX	23	/* bytes of a name, without its NUL */
+
+struct rl_named_handle {
+	char name[RL_HANDLE_NAME_MAX + 1];	/* NUL-padded */
+	rl_handle_t handle;		/* in the new process's table */
+	uint32_t rights;		/* the rights it was given with */
+};
+
 struct rl_startup {
 	uint32_t magic;			/* RL_STARTUP_MAGIC */
-	uint32_t version;		/* 1 */
+	uint32_t version;		/* RL_STARTUP_VERSION */
 	rl_handle_t self_process;	/* handles in the new process's table */
 	rl_handle_t self_thread;
-	rl_handle_t initrd;		/* memory object with the initrd (init only) */
-	rl_handle_t irq_authority;	/* (init only) */
-	rl_handle_t ioport_authority;	/* (init only) */
-	rl_handle_t phys_authority;	/* (init only) */
-	uint64_t initrd_size;
 	uint64_t clock_page;		/* address of struct rl_clock_page */
 	uint64_t argc;
 	uint64_t argv;			/* char *argv[argc + 1] */
-	uint64_t cmdline;		/* kernel command line (init only) */
-	rl_handle_t handles[4];		/* handles the parent chose to give (0: none) */
-	rl_handle_t clock_authority;	/* (init only) */
-	rl_handle_t log_authority;	/* (init only) */
-	uint64_t reserved1;
+	uint64_t cmdline;		/* kernel command line (init only; else 0) */
+	uint32_t nhandles;		/* entries of handles[] in use */
+	uint32_t reserved0;		/* 0 */
+	uint64_t reserved1;		/* 0 */
+	struct rl_named_handle handles[RL_STARTUP_HANDLES];
 };
+
+/* The names the kernel gives init its handles by; init hands them on
+ * under the same names. */
+#define RL_NAME_INITRD		"initrd"	/* memory object: the initrd (cpio) */
+#define RL_NAME_IRQ_AUTH	"irq-authority"
+#define RL_NAME_IOPORT_AUTH	"ioport-authority"
+#define RL_NAME_PHYS_AUTH	"phys-authority"
+#define RL_NAME_CLOCK_AUTH	"clock-authority"
+#define RL_NAME_LOG_AUTH	"log-authority"	/* the kernel log (klog_control) */
 
 #define RL_STARTUP_MAGIC	0x52494c4cu	/* "RILL" */
 
@@ -621,10 +644,10 @@ _Static_assert(sizeof(struct rl_handle_info) == 32, "handle_info size");
 _Static_assert(sizeof(struct rl_queue_params) == 32, "queue_params size");
 _Static_assert(sizeof(struct rl_clock_page) == 48, "clock page size");
 _Static_assert(__builtin_offsetof(struct rl_clock_page, realtime_offset) == 40, "realtime_offset");
-_Static_assert(sizeof(struct rl_startup) == 104, "startup size");
-_Static_assert(__builtin_offsetof(struct rl_startup, handles) == 72, "startup handles");
-_Static_assert(__builtin_offsetof(struct rl_startup, clock_authority) == 88, "clock_authority");
-_Static_assert(__builtin_offsetof(struct rl_startup, log_authority) == 92, "log_authority");
+_Static_assert(sizeof(struct rl_named_handle) == 32, "named handle size");
+_Static_assert(__builtin_offsetof(struct rl_startup, nhandles) == 48, "startup nhandles");
+_Static_assert(__builtin_offsetof(struct rl_startup, handles) == 64, "startup handles");
+_Static_assert(sizeof(struct rl_startup) == 64 + 32 * RL_STARTUP_HANDLES, "startup size");
 _Static_assert(sizeof(struct rl_klog) == 64, "klog header size");
 _Static_assert(sizeof(struct rl_device_bar) == 24, "device bar size");
 _Static_assert(sizeof(struct rl_device) == 24 + 6 * 24, "device size");

@@ -15,6 +15,24 @@
 /* ---- start-up ---- */
 extern const struct rl_startup *rl_startup_info;
 int main(int argc, char **argv);
+/* The handle the parent gave this program under name (the block's
+ * handles[]), or -RILL_ENOENT when it gave none by that name, -RILL_EINVAL
+ * when name is not a valid handle name or the parent's table was
+ * malformed (lib/user/start.c says what is checked). */
+int64_t rl_startup_handle(const char *name);
+/* The same, or 0 when there is no such handle. */
+static inline rl_handle_t rl_startup_handle_or0(const char *name)
+{
+	int64_t h = rl_startup_handle(name);
+
+	return h > 0 ? (rl_handle_t)h : 0;
+}
+/* The rights the parent says it gave that handle with (the kernel's word
+ * is rl_handle_info); errors as rl_startup_handle. */
+int64_t rl_startup_rights(const char *name);
+/* Whether name[0..size) holds a valid handle name: 1..RL_HANDLE_NAME_MAX
+ * bytes of [a-z0-9._-] and a NUL. */
+bool rl_handle_name_valid(const char *name, size_t size);
 void rl_exit(int64_t status) __attribute__((noreturn));	/* this thread */
 
 /* ---- the queue ---- */
@@ -86,8 +104,14 @@ int64_t rl_thread_spawn(void (*fn)(void *), void *arg);
 int64_t rl_thread_join(rl_handle_t t);
 
 /* ---- processes ---- */
-/* Start a native program image (static ELF64) as a new process with args;
- * returns the process handle. opts may be NULL. */
+/* One handle to give a child (struct rl_spawn_opts.handles). */
+struct rl_spawn_handle {
+	const char *name;	/* how the child finds it: rl_startup_handle(name) */
+	rl_handle_t handle;	/* the caller's */
+	uint32_t rights;	/* what the child gets, a subset of the handle's
+				   rights; 0: every right it has here */
+};
+
 struct rl_spawn_opts {
 	bool supervised;		/* its first thread is RL_THREAD_SUPERVISED */
 	/* RL_PROCESS_FOREIGN: none of its system calls reach the kernel,
@@ -101,22 +125,28 @@ struct rl_spawn_opts {
 	/* Kernel-memory budget in bytes, carved out of the caller's (0: the
 	 * child shares the caller's). */
 	uint64_t budget;
-	/* Handles of the caller to give to the child (0: none); they appear
-	 * in the child's startup block. */
-	rl_handle_t irq_authority, ioport_authority, phys_authority, clock_authority;
-	rl_handle_t log_authority;
-	/* Further handles to give, with all their rights (0: none); they
-	 * appear in the child's rl_startup_info->handles[]. */
-	rl_handle_t handles[4];
-	/* The initrd memory object to pass on (0: none), read-only; the child
-	 * finds it in rl_startup_info->initrd and can use rl_initrd_file. */
-	rl_handle_t initrd;
+	/* Handles of the caller to give to the child by name: handles[0..
+	 * nhandles), at most RL_STARTUP_HANDLES, each name once. The spawn
+	 * fails before it creates anything on a bad table (-RILL_E2BIG: too
+	 * many, or a name longer than RL_HANDLE_NAME_MAX; -RILL_EINVAL: a
+	 * name empty or with a byte outside [a-z0-9._-]; -RILL_EEXIST: a name
+	 * twice; -RILL_EBADF: not a handle; -RILL_EPERM: rights it lacks or
+	 * no TRANSFER) and on any handle the kernel refuses to give. */
+	const struct rl_spawn_handle *handles;
+	uint32_t nhandles;
+	/* Tests of the child's checks only: called on the finished startup
+	 * block just before it is copied into the child. */
+	void (*edit_startup)(struct rl_startup *st, void *arg);
+	void *edit_arg;
 };
+/* Start a native program image (static ELF64) as a new process with args;
+ * returns the process handle. opts may be NULL. */
 int64_t rl_spawn_image(const void *elf, size_t len, int argc, const char *const *argv,
 		       const struct rl_spawn_opts *opts, rl_handle_t *thread_out);
 int64_t rl_process_wait(rl_handle_t p);
-/* A file of the initrd this process was given (mapped read-only on first
- * use); NULL when there is no initrd or no such file. */
+/* A file of the initrd this process was given (its RL_NAME_INITRD handle,
+ * mapped read-only on first use); NULL when there is no initrd or no such
+ * file. */
 const void *rl_initrd_file(const char *path, size_t *len);
 /* rl_spawn_image of an initrd file (-RILL_ENOENT when it is missing). */
 int64_t rl_spawn_file(const char *path, int argc, const char *const *argv,
