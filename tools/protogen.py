@@ -129,7 +129,7 @@ def parse(path, errnos):
         elif t in ("string", "bytes"):
             if len(toks) != 3:
                 fail(f"expected: {t} NAME MAX")
-            f.update(kind=t, name=toks[1], max=number(toks[2]))
+            f.update(kind=t, name=toks[1], max=number(toks[2]), maxtok=toks[2])
             if not 1 <= f["max"] <= MSG_MAX:
                 fail(f"{t} maximum {f['max']} outside 1..{MSG_MAX}")
         elif t == "array":
@@ -138,7 +138,7 @@ def parse(path, errnos):
             elem = field([toks[1], "x"], "", False)
             if elem["kind"] not in ("int", "bool", "enum", "bits", "record"):
                 fail("arrays hold integers, bools, enums, bits or records")
-            f.update(kind="array", elem=elem, name=toks[2], max=number(toks[3]))
+            f.update(kind="array", elem=elem, name=toks[2], max=number(toks[3]), maxtok=toks[3])
             if not 1 <= f["max"] <= MSG_MAX:
                 fail(f"array maximum {f['max']} outside 1..{MSG_MAX}")
         elif t in ("handle", "handle?"):
@@ -323,6 +323,11 @@ class Gen:
         self.errnos = errnos
         self.P = p.name.upper()
 
+    def maxc(self, f):
+        """An item's maximum as C: the limit's name where it has one."""
+        t = f["maxtok"]
+        return f"{self.P}_{t}" if t in self.p.limits else str(f["max"])
+
     def ctype(self, f):
         """C type of one item of f (an array's element for arrays)."""
         k = f["kind"]
@@ -342,12 +347,12 @@ class Gen:
         k = f["kind"]
         c = f" /* {f['comment']} */" if f["comment"] else ""
         if k == "string":
-            return [f"{ind}char {f['name']}[{f['max']} + 1];{c}"]
+            return [f"{ind}char {f['name']}[{self.maxc(f)} + 1];{c}"]
         if k == "bytes":
-            return [f"{ind}uint8_t {f['name']}[{f['max']}];{c}",
+            return [f"{ind}uint8_t {f['name']}[{self.maxc(f)}];{c}",
                     f"{ind}uint32_t {f['name']}_len;"]
         if k == "array":
-            return [f"{ind}{self.ctype(f['elem'])} {f['name']}[{f['max']}];{c}",
+            return [f"{ind}{self.ctype(f['elem'])} {f['name']}[{self.maxc(f)}];{c}",
                     f"{ind}uint32_t {f['name']}_count;"]
         if k == "handle":
             opt = "or RL_PROTO_NO_HANDLE " if f["optional"] else ""
@@ -446,9 +451,9 @@ class Gen:
             o.append(f"{ind}\trl_pw_fail(w, -RILL_ERANGE);")
             o.append(f"{ind}rl_pw_uint(w, (uint64_t){lv}, {size});")
         elif k == "string":
-            o.append(f"{ind}rl_pw_string(w, {lv}, {f['max']});")
+            o.append(f"{ind}rl_pw_string(w, {lv}, {self.maxc(f)});")
         elif k == "bytes":
-            o.append(f"{ind}rl_pw_blob(w, {lv}, {lv}_len, {f['max']});")
+            o.append(f"{ind}rl_pw_blob(w, {lv}, {lv}_len, {self.maxc(f)});")
         elif k == "record":
             o.append(f"{ind}enc_{f['type']}(w, &{lv});")
         elif k == "handle":
@@ -459,7 +464,7 @@ class Gen:
                   f"{ind}\trl_pw_uint(w, {lv}, 1);", f"{ind}}}"]
         elif k == "array":
             i = f"i{depth}"
-            o += [f"{ind}if ({lv}_count > {f['max']}) {{",
+            o += [f"{ind}if ({lv}_count > {self.maxc(f)}) {{",
                   f"{ind}\trl_pw_fail(w, -RILL_ERANGE);",
                   f"{ind}}} else {{",
                   f"{ind}\trl_pw_uint(w, {lv}_count, 4);",
@@ -520,9 +525,9 @@ class Gen:
                   f"{ind}\t\trl_pr_fail(r, -RILL_ERANGE);",
                   f"{ind}\t{lv} = ({self.ctype(f)})x;", f"{ind}}}"]
         elif k == "string":
-            o.append(f"{ind}rl_pr_string(r, {lv}, {f['max']});")
+            o.append(f"{ind}rl_pr_string(r, {lv}, {self.maxc(f)});")
         elif k == "bytes":
-            o.append(f"{ind}rl_pr_blob(r, {lv}, &{lv}_len, {f['max']});")
+            o.append(f"{ind}rl_pr_blob(r, {lv}, &{lv}_len, {self.maxc(f)});")
         elif k == "record":
             o.append(f"{ind}dec_{f['type']}(r, &{lv});")
         elif k == "handle":
@@ -533,7 +538,7 @@ class Gen:
                   f"{ind}\tif (se)", f"{ind}\t\trl_pr_fail(r, se);", f"{ind}}}"]
         elif k == "array":
             i = f"i{depth}"
-            o += [f"{ind}{lv}_count = rl_pr_count(r, {f['max']});",
+            o += [f"{ind}{lv}_count = rl_pr_count(r, {self.maxc(f)});",
                   f"{ind}for (uint32_t {i} = 0; {i} < {lv}_count && !r->err; {i}++)"]
             inner = self.dec(f["elem"], f"{lv}[{i}]", ind + "\t", depth + 1)
             if len(inner) > 1:
