@@ -228,7 +228,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(HOST_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $<"
 	$(Q)clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $(INCLUDES) \
-		-DRILL_HOST_TEST -o $@ $< kernel/ipc/ipc_core.c
+		-I$(BUILD)/gen -DRILL_HOST_TEST -o $@ $< kernel/ipc/ipc_core.c $(PROTO_C)
 
 fuzz: deps $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 	@for f in $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS)); do \
@@ -239,6 +239,39 @@ $(BUILD)/host/%: tests/host/%.c $(HOST_SRCS) $(wildcard kernel/include/kernel/*.
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC  $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_SRCS) $(HOST_LIBS)
+
+# --- protocols ----------------------------------------------------------------
+#
+# Each protocols/<name>/<name>.proto becomes $(BUILD)/gen/proto/<name>.{h,c}
+# (tools/protogen.py, docs/protocols.md): programs include <proto/<name>.h>,
+# the codecs join librill.a and every host test. The included stamp makes
+# make generate them before it compiles anything.
+
+PROTO_DEFS := $(sort $(wildcard protocols/*/*.proto))
+PROTO_DIR  := $(BUILD)/gen/proto
+PROTO_H    := $(patsubst %,$(PROTO_DIR)/%.h,$(basename $(notdir $(PROTO_DEFS))))
+PROTO_C    := $(PROTO_H:.h=.c)
+UCFLAGS    += -I$(BUILD)/gen
+HOST_CFLAGS += -I$(BUILD)/gen
+HOST_SRCS  += $(PROTO_C)
+
+$(ULIB): $(patsubst %,$(BUILD)/u/%.o,$(PROTO_C))
+$(HOST_TESTS) $(FUZZ_SMOKE): $(PROTO_C) $(PROTO_H) lib/include/rill/proto.h
+
+define PROTO_RULE
+$(PROTO_DIR)/$(1).h $(PROTO_DIR)/$(1).c &: protocols/$(1)/$(1).proto tools/protogen.py abi/include/rill/errno.h
+	@mkdir -p $(PROTO_DIR)
+	@echo "  PROTO   $$<"
+	$(Q)$(PYTHON) tools/protogen.py --errno abi/include/rill/errno.h $$< $(PROTO_DIR)
+endef
+$(foreach p,$(basename $(notdir $(PROTO_DEFS))),$(eval $(call PROTO_RULE,$(p))))
+
+$(PROTO_DIR)/stamp.mk: $(PROTO_H) $(PROTO_C)
+	@echo "# the protocol codecs are generated" > $@
+
+ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
+-include $(PROTO_DIR)/stamp.mk
+endif
 
 # --- running ------------------------------------------------------------------
 
