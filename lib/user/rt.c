@@ -11,7 +11,8 @@
  *
  * so rl_task_self() is the stack pointer rounded up. Slots come in chunks
  * of CHUNK_SLOTS: one reservation and one memory object per chunk (its
- * header in a page of its own above the slots); a
+ * header in a page of its own above the slots, the chunks high in the
+ * address space: chunk_reserve); a
  * slot's stack is mapped (MAP FIXED into the reservation) the first time
  * the slot is used, and an ended task's slot goes to the loop's free list
  * with its pages, so spawning in steady state makes no system call. An
@@ -53,10 +54,10 @@
 _Static_assert(sizeof(struct rl_task) % 16 == 0, "the task struct keeps the stack aligned");
 _Static_assert((RL_TASK_SLOT & (RL_TASK_SLOT - 1)) == 0, "slots are a power of two");
 
-/* A chunk of task slots. */
+/* A chunk of task slots: CHUNK_SLOTS slots and one more whose first page
+ * holds this header. */
 struct rt_chunk {
 	struct rt_chunk *next;
-	uint64_t resv, resv_len;	/* the whole reservation (unmapped at fini) */
 	uint64_t base;			/* slot 0, aligned to RL_TASK_SLOT */
 	rl_handle_t mo;			/* the stacks' memory object */
 	uint32_t used;			/* slots mapped so far, in order */
@@ -105,30 +106,76 @@ static inline void list_splice(struct rl_task_list *q, struct rl_task_list *from
 
 /* ---- slots -------------------------------------------------------------------------- */
 
-/* A new chunk: its header lives in a page of its own memory object
- * mapped just above the last slot, which the reservation's slack always
- * leaves room for (the base is at most RL_TASK_SLOT - 4096 above it). */
+/*
+ * Where chunks go: downward from RT_REGION_TOP, each at a fixed address
+ * just below the last, shared by every loop of the process (region_lock).
+ * The kernel keeps a process's areas in an address-ordered list and finds
+ * one by walking it from the bottom, so areas high above everything else,
+ * the newest lowest, keep the walks short: a new slot's map and first
+ * fault pass the program's few areas and its own chunk's, not every
+ * task's. Chunks a loop gave back are kept (their addresses) for the next
+ * one, so their page tables serve again.
+ */
+#define RT_REGION_TOP	0x700000000000ull
+#define CHUNK_LEN	((uint64_t)(CHUNK_SLOTS + 1) * RL_TASK_SLOT)
+#define FREE_CHUNKS	256
+
+static rl_mutex_t region_lock = RL_MUTEX_INIT;
+static uint64_t region_next = RT_REGION_TOP;	/* lowest chunk ever placed */
+static uint64_t free_chunks[FREE_CHUNKS];	/* addresses of chunks given back */
+static uint32_t nfree_chunks;
+
+/* Reserve CHUNK_LEN bytes aligned to RL_TASK_SLOT: a chunk given back,
+ * else the next below the region. 0 when none can be had. */
+static uint64_t chunk_reserve(void)
+{
+	uint64_t addr = 0;
+
+	rl_mutex_lock(&region_lock);
+	while (nfree_chunks && !addr) {
+		addr = free_chunks[--nfree_chunks];
+		if (rl_map(RL_SELF_PROCESS, 0, 0, addr, CHUNK_LEN, RL_MAP_RESERVE | RL_MAP_FIXED) < 0)
+			addr = 0;	/* taken meanwhile by someone else */
+	}
+	/* Anything already there (EEXIST) moves us further down. */
+	for (int tries = 0; !addr && tries < 64; tries++) {
+		region_next -= CHUNK_LEN;
+		if (rl_map(RL_SELF_PROCESS, 0, 0, region_next, CHUNK_LEN,
+			   RL_MAP_RESERVE | RL_MAP_FIXED) >= 0)
+			addr = region_next;
+	}
+	rl_mutex_unlock(&region_lock);
+	return addr;
+}
+
+static void chunk_release(uint64_t addr)
+{
+	rl_unmap(RL_SELF_PROCESS, addr, CHUNK_LEN);
+	rl_mutex_lock(&region_lock);
+	if (nfree_chunks < FREE_CHUNKS)
+		free_chunks[nfree_chunks++] = addr;
+	rl_mutex_unlock(&region_lock);
+}
+
+/* A new chunk: its header lives in a page of its own memory object,
+ * mapped at the start of the chunk's last slot (which holds no task). */
 static struct rt_chunk *chunk_new(struct rl_loop *l)
 {
-	uint64_t len = (uint64_t)(CHUNK_SLOTS + 1) * RL_TASK_SLOT, base;
-	int64_t resv, mo, hdr;
+	uint64_t base = chunk_reserve();
+	int64_t mo, hdr;
 	struct rt_chunk *c;
 
-	resv = rl_map(RL_SELF_PROCESS, 0, 0, 0, len, RL_MAP_RESERVE);
-	if (resv < 0)
+	if (!base)
 		return NULL;
 	mo = rl_memobj_create((uint64_t)CHUNK_SLOTS * STACK_BYTES + 4096, 0);
 	if (mo < 0)
 		goto fail_mo;
-	base = ((uint64_t)resv + RL_TASK_SLOT - 1) & ~(uint64_t)(RL_TASK_SLOT - 1);
 	hdr = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, (uint64_t)CHUNK_SLOTS * STACK_BYTES,
 		     base + (uint64_t)CHUNK_SLOTS * RL_TASK_SLOT, 4096,
 		     RL_PROT_READ | RL_PROT_WRITE | RL_MAP_FIXED);
 	if (hdr < 0)
 		goto fail_map;
 	c = (struct rt_chunk *)hdr;
-	c->resv = (uint64_t)resv;
-	c->resv_len = len;
 	c->base = base;
 	c->mo = (rl_handle_t)mo;
 	c->used = 0;
@@ -138,7 +185,7 @@ static struct rt_chunk *chunk_new(struct rl_loop *l)
 fail_map:
 	rl_handle_close(mo);
 fail_mo:
-	rl_unmap(RL_SELF_PROCESS, (uint64_t)resv, len);
+	chunk_release(base);
 	return NULL;
 }
 
@@ -633,9 +680,10 @@ void rl_loop_fini(struct rl_loop *l)
 
 	for (c = l->chunks; c; c = n) {
 		rl_handle_t mo = c->mo;
+		uint64_t base = c->base;
 
 		n = c->next;
-		rl_unmap(RL_SELF_PROCESS, c->resv, c->resv_len);	/* c too */
+		chunk_release(base);	/* c too */
 		rl_handle_close(mo);
 	}
 	l->chunks = NULL;
