@@ -10,6 +10,7 @@
  * back once it is gone (page tables excepted: the kernel keeps those
  * until the process ends, docs/memory.md).
  */
+#include <rill/format.h>
 #include <rill/ipc.h>
 #include <rill/rl.h>
 #include <rill/rt.h>
@@ -606,6 +607,89 @@ DEFINE_TEST(ipc_loops_on_two_threads)
 	TEST_EQ(served, NCLIENTS * ROUNDS);
 	rl_handle_close(lanes[1]);
 	rl_loop_fini(&server_loop);
+	rl_loop_fini(&l);
+	rl_test_counters_expect_back_but_tables(&before);
+}
+
+/* Clients as tasks against bin/rt-echo-server (docs/runtime.md's
+ * example), in another process: every reply is its request. */
+struct echo_arg {
+	rl_handle_t lane;
+	uint32_t id;
+};
+
+static uint32_t echo_errors;
+
+static int64_t echo_client(void *arg)
+{
+	struct echo_arg *a = arg;
+	char msg[64], res[3 * 32 + 256];
+	struct rl_chain c;
+
+	for (uint32_t k = 0; k < 4; k++) {
+		int n = rill_snprintf(msg, sizeof(msg), "%s%u/%u", (a->id + k) % 2 ? "sleep " : "",
+				      a->id, k);
+
+		rl_chain_init(&c);
+		rl_chain_offer(&c, 0);
+		rl_chain_send(&c, msg, (size_t)n);
+		rl_chain_recv_inline(&c, 256);
+		if (rl_await_ipc(a->lane, &c, res) < 0 || rl_ipc_result(res, 2)->status ||
+		    rl_ipc_result(res, 2)->length != (uint64_t)n ||
+		    memcmp(rl_ipc_inline(res, 2), msg, (size_t)n)) {
+			echo_errors++;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+#define ECHO_CLIENTS	100
+
+static struct echo_arg eargs[ECHO_CLIENTS];
+
+static int64_t echo_main(void *arg)
+{
+	rl_handle_t *lane = arg;
+	struct rl_task *t[ECHO_CLIENTS];
+
+	for (uint32_t i = 0; i < ECHO_CLIENTS; i++) {
+		eargs[i] = (struct echo_arg){ *lane, i };
+		if (!(t[i] = rl_task_spawn(echo_client, &eargs[i])))
+			return -1;
+	}
+	for (uint32_t i = 0; i < ECHO_CLIENTS; i++)
+		if (rl_task_join(t[i]) != 0)
+			return -2;
+	return 0;
+}
+
+DEFINE_TEST(echo_server_process)
+{
+	struct rl_spawn_opts opts = { 0 };
+	const char *argv[] = { "bin/rt-echo-server" };
+	struct rl_kcounters before;
+	struct rl_loop l;
+	struct rl_task *m;
+	rl_handle_t lanes[2];
+	int64_t p;
+
+	warm_up(&before);
+	echo_errors = 0;
+	TEST_EQ(rl_stream(lanes), 0);
+	opts.handles[0] = lanes[1];
+	p = rl_spawn_file("bin/rt-echo-server", 1, argv, &opts, NULL);
+	TEST_ASSERT(p > 0);
+	TEST_EQ(rl_handle_close(lanes[1]), 0);
+	TEST_EQ(rl_loop_init(&l, 64, 256), 0);
+	m = rl_loop_spawn(&l, echo_main, &lanes[0]);
+	TEST_ASSERT(m);
+	TEST_EQ(rl_loop_run(&l), 0);
+	TEST_EQ(m->status, 0);
+	TEST_EQ(echo_errors, 0);
+	TEST_EQ(rl_handle_close(lanes[0]), 0);	/* the server's listening ends */
+	TEST_EQ(rl_process_wait((rl_handle_t)p), ECHO_CLIENTS * 4);
+	rl_handle_close(p);
 	rl_loop_fini(&l);
 	rl_test_counters_expect_back_but_tables(&before);
 }
