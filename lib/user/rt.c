@@ -462,7 +462,11 @@ int64_t rl_op_wait_any(struct rl_op *ops, uint32_t n)
 {
 	struct rl_task *t = rl_task_self();
 	struct rl_loop *l = t->loop;
-	struct rl_op *first = wait_ops(l, t, ops, n, false);
+	struct rl_op *first;
+
+	if (!n)
+		return -RILL_EINVAL;	/* no first one would ever come */
+	first = wait_ops(l, t, ops, n, false);
 
 	/* The others end now, cancelled or done, before their stack frame
 	 * can go. */
@@ -525,6 +529,7 @@ int64_t rl_await_ipc(rl_handle_t lane, const struct rl_chain *c, void *results)
 	struct rl_loop *l = t->loop;
 	struct rl_sqe *e;
 	struct rl_op o;
+	int64_t r;
 
 	if (c->overflow || !c->count)
 		return -RILL_EINVAL;
@@ -535,7 +540,19 @@ int64_t rl_await_ipc(rl_handle_t lane, const struct rl_chain *c, void *results)
 	e = sqe_get(l, t);
 	rl_chain_prep(e, lane, c, results, 0);
 	op_bind(l, t, e, &o);
-	return await_one(l, t, &o, NULL);
+	r = await_one(l, t, &o, NULL);
+	/* A cancelled IPC submission completes as a whole, its waiting
+	 * actions -ECANCELED (docs/abi.md): that is this cancel taking
+	 * effect. The results stay in the buffer. */
+	if (r >= 0 && t->cancel && o.aux[0]) {
+		for (unsigned i = 0; i < c->count; i++) {
+			if (rl_ipc_result(results, i)->status == -RILL_ECANCELED) {
+				t->cancel = 0;
+				return -RILL_ECANCELED;
+			}
+		}
+	}
+	return r;
 }
 
 int64_t rl_await_deadline(const struct rl_sqe *op, struct rl_cqe *out, uint64_t deadline)

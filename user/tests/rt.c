@@ -446,6 +446,45 @@ DEFINE_TEST(cancel_not_waiting_and_join)
 	rl_test_counters_expect_back_but_tables(&before);
 }
 
+/* An IPC receive nobody answers, cancelled: -ECANCELED, the action's
+ * status says so, and the next await works. */
+static int64_t cancelled_receive(void *arg)
+{
+	rl_handle_t *lanes = arg;
+	struct rl_sqe nop = { .opcode = RL_OP_NOP, .arg = { 8 } };
+	struct rl_chain c;
+	char buf[8], res[32];
+
+	rl_chain_init(&c);
+	rl_chain_recv(&c, buf, sizeof(buf));
+	if (rl_await_ipc(lanes[0], &c, res) != -RILL_ECANCELED)
+		return -1;
+	if (rl_ipc_result(res, 0)->status != -RILL_ECANCELED)
+		return -2;
+	return rl_await(&nop, NULL) == 8 ? 0 : -3;
+}
+
+DEFINE_TEST(cancel_ipc_await)
+{
+	struct rl_kcounters before;
+	struct rl_loop l;
+	struct rl_task *t;
+	rl_handle_t lanes[2];
+
+	warm_up(&before);
+	TEST_EQ(rl_loop_init(&l, 16, 32), 0);
+	TEST_EQ(rl_stream(lanes), 0);
+	t = rl_loop_spawn(&l, cancelled_receive, lanes);
+	TEST_ASSERT(t);
+	TEST_ASSERT(rl_loop_spawn(&l, cancels_joiner, t));
+	TEST_EQ(rl_loop_run(&l), 0);
+	TEST_EQ(t->status, 0);
+	rl_handle_close(lanes[0]);
+	rl_handle_close(lanes[1]);
+	rl_loop_fini(&l);
+	rl_test_counters_expect_back_but_tables(&before);
+}
+
 /* ---- IPC ------------------------------------------------------------------------------ */
 
 /* One conversation per task (the docs/runtime.md server): accept one

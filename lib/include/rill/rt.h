@@ -156,7 +156,9 @@ int64_t rl_await_deadline(const struct rl_sqe *op, struct rl_cqe *out, uint64_t 
 /* TIMEOUT: 0 at the deadline (monotonic ns), or -ECANCELED. */
 int64_t rl_sleep_until(uint64_t deadline);
 int64_t rl_sleep_for(uint64_t ns);
-/* An IPC submission of chain c on lane (docs/ipc.md): as rl_ipc_call. */
+/* An IPC submission of chain c on lane (docs/ipc.md): as rl_ipc_call;
+ * -ECANCELED when a cancel withdrew actions of it (each action's result
+ * is in results, those that finished first included). */
 int64_t rl_await_ipc(rl_handle_t lane, const struct rl_chain *c, void *results);
 
 /* Several operations at once: take an entry for each op with rl_op_sqe
@@ -166,9 +168,9 @@ struct rl_sqe *rl_op_sqe(struct rl_op *op);
 /* Wait for every op of ops[n]: 0, or -ECANCELED if the task was
  * cancelled (each op's own result is in it). */
 int64_t rl_op_wait_all(struct rl_op *ops, uint32_t n);
-/* Wait for the first of ops[n] to complete, then cancel the others and
- * reap them: the first one's index, or -ECANCELED if a pending cancel
- * ended them all. Each op's result is in it. */
+/* Wait for the first of ops[n] (n > 0, else -EINVAL) to complete, then
+ * cancel the others and reap them: the first one's index, or -ECANCELED
+ * if the task's cancel ended it. Each op's result is in it. */
 int64_t rl_op_wait_any(struct rl_op *ops, uint32_t n);
 
 #endif
