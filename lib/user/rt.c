@@ -20,7 +20,10 @@
  *
  * Switching: rt_switch (rt_switch.S) saves the callee-saved registers and
  * rsp of one context and loads another's. A task that waits switches
- * straight to the next runnable task, or to the loop when none is left.
+ * straight to the next runnable task; when none is left it runs the
+ * loop's turn itself (block), so a task alone waits without a switch.
+ * The loop's own context runs only at the start, when every task has
+ * ended, and when the tasks left can never run again.
  *
  * Invariants:
  *  - Single-threaded: every field of a loop and of its tasks is touched
@@ -222,14 +225,25 @@ static void slot_free(struct rl_loop *l, struct rl_task *t)
 
 /* ---- switching ---------------------------------------------------------------------- */
 
+static bool can_turn(const struct rl_loop *l);
+static void turn(struct rl_loop *l);
+
 /* Switch away from the running task t (already on a list, or waiting):
- * to the next runnable task, or to the loop. Returns when t is resumed. */
+ * to the next runnable task. When none is, the loop's turn runs here, on
+ * t's stack, until one is (t itself goes on without a switch); the switch
+ * is to the loop only when nothing can ever make one runnable (it then
+ * returns). Returns when t is resumed. */
 static inline void block(struct rl_loop *l, struct rl_task *t)
 {
 	struct rl_task *n = list_pop(&l->run);
 
+	while (!n && can_turn(l)) {
+		turn(l);
+		n = list_pop(&l->run);
+	}
 	l->current = n;
-	rt_switch(&t->rsp, n ? n->rsp : l->loop_rsp);
+	if (n != t)
+		rt_switch(&t->rsp, n ? n->rsp : l->loop_rsp);
 }
 
 void rt_task_main(struct rl_task *t)
@@ -343,25 +357,29 @@ void rl_task_yield(void)
 
 /* ---- submissions -------------------------------------------------------------------- */
 
-/* A zeroed submission entry for the running task t. When the ring is full
- * it is handed to the kernel first; when the kernel takes nothing (its
- * budget of operations in flight is used up), t waits until the loop has
- * reaped completions. */
-static struct rl_sqe *sqe_get(struct rl_loop *l, struct rl_task *t)
+/* The next submission entry for the running task t, as the ring left it
+ * (sqe_get zeroes it). When the ring is full it is handed to the kernel
+ * first; when the kernel takes nothing (its budget of operations in
+ * flight is used up), t waits until the loop has reaped completions. */
+static inline struct rl_sqe *sqe_take(struct rl_loop *l, struct rl_task *t)
 {
-	struct rl_sqe *e;
+	struct rl_queue *q = &l->q;
 
-	for (;;) {
-		e = rl_get_sqe(&l->q);
-		if (e)
-			return e;
-		rl_submit(&l->q);
-		e = rl_get_sqe(&l->q);
-		if (e)
-			return e;
-		list_push(&l->sqw, t);
-		block(l, t);
+	while (q->sq_tail - __atomic_load_n(&q->hdr->sq_head, __ATOMIC_ACQUIRE) > q->sq_mask) {
+		if (rl_submit(q) <= 0) {
+			list_push(&l->sqw, t);
+			block(l, t);
+		}
 	}
+	return &q->sq[q->sq_tail++ & q->sq_mask];
+}
+
+static inline struct rl_sqe *sqe_get(struct rl_loop *l, struct rl_task *t)
+{
+	struct rl_sqe *e = sqe_take(l, t);
+
+	*e = (struct rl_sqe){ 0 };
+	return e;
 }
 
 static inline void op_bind(struct rl_loop *l, struct rl_task *t, struct rl_sqe *e,
@@ -505,7 +523,7 @@ int64_t rl_await(const struct rl_sqe *op, struct rl_cqe *out)
 		t->cancel = 0;
 		return -RILL_ECANCELED;
 	}
-	e = sqe_get(l, t);
+	e = sqe_take(l, t);
 	*e = *op;
 	op_bind(l, t, e, &o);
 	return await_one(l, t, &o, out);
@@ -537,8 +555,8 @@ int64_t rl_await_ipc(rl_handle_t lane, const struct rl_chain *c, void *results)
 		t->cancel = 0;
 		return -RILL_ECANCELED;
 	}
-	e = sqe_get(l, t);
-	rl_chain_prep(e, lane, c, results, 0);
+	e = sqe_take(l, t);
+	rl_chain_prep(e, lane, c, results, 0);	/* sets every field */
 	op_bind(l, t, e, &o);
 	r = await_one(l, t, &o, NULL);
 	/* A cancelled IPC submission completes as a whole, its waiting
@@ -671,23 +689,37 @@ static void enter(struct rl_loop *l)
 		rl_queue_enter(q->handle, 0, 1, 0, RL_ENTER_WAIT);
 }
 
+/* Whether a turn can make progress: operations in flight (or in the
+ * ring), or tasks waiting only for the turn itself. */
+static bool can_turn(const struct rl_loop *l)
+{
+	return l->inflight || l->yielded.head || l->sqw.head;
+}
+
+/* One turn after the runnable tasks have run: enter, reap, and the tasks
+ * that waited for the turn become runnable. */
+static void turn(struct rl_loop *l)
+{
+	enter(l);
+	reap(l);
+	list_splice(&l->run, &l->yielded);
+	list_splice(&l->run, &l->sqw);
+}
+
 int64_t rl_loop_run(struct rl_loop *l)
 {
 	for (;;) {
 		struct rl_task *t = list_pop(&l->run);
 
-		if (t) {	/* back here when no task is runnable */
+		if (t) {	/* back here when every task has ended or is stuck */
 			l->current = t;
 			rt_switch(&l->loop_rsp, t->rsp);
 		}
 		if (!l->tasks)
 			return 0;
-		if (!l->inflight && !l->yielded.head && !l->sqw.head)
+		if (!can_turn(l))
 			return l->tasks;	/* waiting for each other: never */
-		enter(l);
-		reap(l);
-		list_splice(&l->run, &l->yielded);
-		list_splice(&l->run, &l->sqw);
+		turn(l);
 	}
 }
 

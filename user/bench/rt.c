@@ -7,8 +7,14 @@
  *                        NOPs go to the kernel in one queue_enter): the
  *                        instructions one short task costs, slots reused
  *                        (every slot was used once before the region)
- *   rt_yield             one task yielding to the loop and resumed (two
- *                        switches and a loop turn without a system call)
+ *   rt_await_raw         one NOP submitted and waited for, one after the
+ *                        other: fill the entry, queue_enter (wait for 1),
+ *                        reap (the raw rings)
+ *   rt_await_task        the same from a task, rl_await: the runtime's
+ *                        cost per await when nothing batches
+ *   rt_yield             two tasks yielding in turn: per yield a switch to
+ *                        the other task and half a loop turn (which makes
+ *                        no system call: nothing to submit)
  *   rt_task_inflight     4,096 tasks spawned on a fresh loop, each waiting
  *                        in a TIMEOUT, until all are in the kernel; then
  *                        all cancelled. bytes_per_task: the free pages the
@@ -45,6 +51,7 @@
 #define NOP_ROUNDS	8
 #define YIELDS		4096
 #define INFLIGHT	4096
+#define AWAITS		16384
 
 static const char *who = "driver";
 
@@ -135,9 +142,75 @@ static void task_nop(void)
 	rl_loop_fini(&l);
 }
 
+static void await_raw(void)
+{
+	struct rl_queue q;
+	uint64_t t0, t1, s0, s1, bad = 0;
+
+	if (rl_queue_init(&q, 8, 16) < 0)
+		die("queue_init");
+	s0 = rl_bench_syscalls();
+	t0 = rl_clock_ns();
+	rl_bench_start();
+	for (uint64_t i = 0; i < AWAITS; i++) {
+		struct rl_sqe *e = &q.sq[q.sq_tail++ & q.sq_mask];
+		struct rl_cqe *c;
+
+		*e = (struct rl_sqe){ .opcode = RL_OP_NOP, .user_data = i, .arg = { i } };
+		while (!(c = rl_peek_cqe(&q)))
+			bad |= rl_submit_and_wait(&q, 1, 0) != 1;
+		bad |= (uint64_t)c->result ^ i;
+		rl_cqe_done(&q);
+	}
+	rl_bench_stop();
+	t1 = rl_clock_ns();
+	s1 = rl_bench_syscalls();
+	if (bad)
+		die("rt_await_raw: a NOP went wrong");
+	rl_printf("BENCHREGION name=rt_await_raw iters=%u ns=%lu syscalls=%lu\n", AWAITS, t1 - t0,
+		  s1 - s0 - 1);
+	rl_handle_close(q.handle);
+	rl_unmap(RL_SELF_PROCESS, (uint64_t)q.hdr, q.hdr->ring_size);
+}
+
+static struct {
+	uint64_t t0, t1, s0, s1, bad;
+} aw;
+
+static int64_t awaiter(void *arg)
+{
+	aw.s0 = rl_bench_syscalls();
+	aw.t0 = rl_clock_ns();
+	rl_bench_start();
+	for (uint64_t i = 0; i < AWAITS; i++) {
+		struct rl_sqe nop = { .opcode = RL_OP_NOP, .arg = { i } };
+
+		aw.bad |= (uint64_t)rl_await(&nop, NULL) ^ i;
+	}
+	rl_bench_stop();
+	aw.t1 = rl_clock_ns();
+	aw.s1 = rl_bench_syscalls();
+	return 0;
+}
+
+static void await_task(void)
+{
+	struct rl_loop l;
+
+	loop_init(&l, 8, 16);
+	if (!rl_loop_spawn(&l, awaiter, NULL))
+		die("spawn failed");
+	loop_run(&l);
+	if (aw.bad)
+		die("rt_await_task: a NOP went wrong");
+	rl_printf("BENCHREGION name=rt_await_task iters=%u ns=%lu syscalls=%lu\n", AWAITS,
+		  aw.t1 - aw.t0, aw.s1 - aw.s0 - 1);
+	rl_loop_fini(&l);
+}
+
 static int64_t yielder(void *arg)
 {
-	for (int i = 0; i < YIELDS; i++)
+	for (int i = 0; i < YIELDS / 2; i++)
 		rl_task_yield();
 	return 0;
 }
@@ -148,7 +221,7 @@ static void yield_cost(void)
 	uint64_t t0, t1, s0, s1, turns0;
 
 	loop_init(&l, 8, 16);
-	if (!rl_loop_spawn(&l, yielder, NULL))
+	if (!rl_loop_spawn(&l, yielder, NULL) || !rl_loop_spawn(&l, yielder, NULL))
 		die("spawn failed");
 	turns0 = l.turns;
 	s0 = rl_bench_syscalls();
@@ -467,6 +540,8 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		die("unknown role %s", argv[1]);
 	task_nop();
+	await_raw();
+	await_task();
 	yield_cost();
 	inflight_cost();
 	raw_pingpong();
