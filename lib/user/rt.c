@@ -388,7 +388,44 @@ static inline void op_bind(struct rl_loop *l, struct rl_task *t, struct rl_sqe *
 	e->user_data = (uint64_t)op;
 	op->task = t;
 	op->done = 0;
+	op->sqe = e;
 	l->inflight++;
+}
+
+/* What the op's entry holds, read when its wait begins (rl_op_sqe's
+ * caller has filled it by then), once. The entry is checked to be still the
+ * op's: the kernel never writes entries, but a ring that wrapped since
+ * (more ops in one wait than entries) holds another; such an op is taken
+ * for no IPC. */
+static inline void op_note(struct rl_op *op)
+{
+	const struct rl_sqe *e = op->sqe;
+
+	if (!e)
+		return;		/* noted at an earlier wait */
+	op->sqe = NULL;
+	op->opcode = 0;
+	if (e->user_data != (uint64_t)op)
+		return;
+	op->opcode = e->opcode;
+	if (e->opcode == RL_OP_IPC) {
+		op->ipc_count = (uint16_t)e->arg[1];
+		op->ipc_results = (void *)e->arg[2];
+	}
+}
+
+/* Whether a cancel ended op: -ECANCELED, or for an IPC submission (which
+ * completes as a whole) an action withdrawn with -ECANCELED. */
+static bool op_cancelled(const struct rl_op *op)
+{
+	if (op->result == -RILL_ECANCELED)
+		return true;
+	if (op->opcode != RL_OP_IPC || op->result < 0 || !op->aux[0])
+		return false;
+	for (unsigned i = 0; i < op->ipc_count; i++)
+		if (rl_ipc_result(op->ipc_results, i)->status == -RILL_ECANCELED)
+			return true;
+	return false;
 }
 
 struct rl_sqe *rl_op_sqe(struct rl_op *op)
@@ -434,6 +471,8 @@ static struct rl_op *wait_ops(struct rl_loop *l, struct rl_task *t, struct rl_op
 
 	t->wait_ops = ops;
 	t->wait_n = n;
+	for (uint32_t i = 0; i < n; i++)
+		op_note(&ops[i]);
 	if (t->cancel)
 		cancel_ops(l, t, ops, n);	/* a cancel that came before the wait */
 	for (uint32_t i = 0; i < n; i++) {
@@ -459,7 +498,7 @@ static struct rl_op *wait_ops(struct rl_loop *l, struct rl_task *t, struct rl_op
 /* After a wait: whether it ends the task's cancel request (-ECANCELED). */
 static inline bool cancel_taken(struct rl_task *t, const struct rl_op *op)
 {
-	if (!t->cancel || op->result != -RILL_ECANCELED)
+	if (!t->cancel || !op_cancelled(op))
 		return false;
 	t->cancel = 0;
 	return true;
@@ -500,14 +539,15 @@ static inline int64_t await_one(struct rl_loop *l, struct rl_task *t, struct rl_
 				struct rl_cqe *out)
 {
 	wait_ops(l, t, o, 1, true);
-	cancel_taken(t, o);
 	if (out) {
 		out->user_data = 0;
 		out->result = o->result;
 		out->aux[0] = o->aux[0];
 		out->aux[1] = o->aux[1];
 	}
-	return o->result;
+	/* An IPC submission a cancel ended completes with 0 (its actions
+	 * say -ECANCELED): the wait still reports the cancel. */
+	return cancel_taken(t, o) ? -RILL_ECANCELED : o->result;
 }
 
 int64_t rl_await(const struct rl_sqe *op, struct rl_cqe *out)
@@ -547,7 +587,6 @@ int64_t rl_await_ipc(rl_handle_t lane, const struct rl_chain *c, void *results)
 	struct rl_loop *l = t->loop;
 	struct rl_sqe *e;
 	struct rl_op o;
-	int64_t r;
 
 	if (c->overflow || !c->count)
 		return -RILL_EINVAL;
@@ -558,19 +597,7 @@ int64_t rl_await_ipc(rl_handle_t lane, const struct rl_chain *c, void *results)
 	e = sqe_take(l, t);
 	rl_chain_prep(e, lane, c, results, 0);	/* sets every field */
 	op_bind(l, t, e, &o);
-	r = await_one(l, t, &o, NULL);
-	/* A cancelled IPC submission completes as a whole, its waiting
-	 * actions -ECANCELED (docs/abi.md): that is this cancel taking
-	 * effect. The results stay in the buffer. */
-	if (r >= 0 && t->cancel && o.aux[0]) {
-		for (unsigned i = 0; i < c->count; i++) {
-			if (rl_ipc_result(results, i)->status == -RILL_ECANCELED) {
-				t->cancel = 0;
-				return -RILL_ECANCELED;
-			}
-		}
-	}
-	return r;
+	return await_one(l, t, &o, NULL);
 }
 
 int64_t rl_await_deadline(const struct rl_sqe *op, struct rl_cqe *out, uint64_t deadline)

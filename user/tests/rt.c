@@ -485,6 +485,112 @@ DEFINE_TEST(cancel_ipc_await)
 	rl_test_counters_expect_back_but_tables(&before);
 }
 
+/* Cancels raining on tasks that sleep, wait for a deadline and wait for
+ * pairs of timers: every cancel issued to a task without one pending is
+ * seen exactly once, by one wait returning -ECANCELED, or is still
+ * pending when the task ends. Nothing is left in flight. */
+#define STORM_TASKS	300
+#define STORM_ROUNDS	30
+
+static struct {
+	uint64_t seed;
+	uint32_t issued, seen, pending_at_end, errors, running;
+	rl_handle_t lanes[2];
+	struct rl_task *t[STORM_TASKS];
+} storm;
+
+static uint32_t storm_rand(uint32_t n)
+{
+	storm.seed = storm.seed * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(storm.seed >> 33) % n;
+}
+
+static void storm_saw(int64_t r, int64_t normal)
+{
+	if (r == -RILL_ECANCELED)
+		storm.seen++;
+	else if (r != normal)
+		storm.errors++;
+}
+
+static int64_t storm_task(void *arg)
+{
+	for (int k = 0; k < STORM_ROUNDS; k++) {
+		uint64_t now = rl_clock_ns();
+		uint32_t what = storm_rand(3);
+
+		if (what == 0) {
+			storm_saw(rl_sleep_until(now + storm_rand(3000) * 1000), 0);
+		} else if (what == 1) {
+			struct rl_chain c;
+			struct rl_sqe op;
+			char buf[8], res[32];
+
+			rl_chain_init(&c);
+			rl_chain_recv(&c, buf, sizeof(buf));
+			rl_chain_prep(&op, storm.lanes[0], &c, res, 0);
+			storm_saw(rl_await_deadline(&op, NULL, now + storm_rand(3000) * 1000),
+				  -RILL_ETIMEDOUT);
+		} else {
+			struct rl_op ops[2];
+
+			for (int i = 0; i < 2; i++) {
+				struct rl_sqe *e = rl_op_sqe(&ops[i]);
+
+				e->opcode = RL_OP_TIMEOUT;
+				e->arg[0] = now + storm_rand(3000) * 1000;
+			}
+			storm_saw(rl_op_wait_all(ops, 2), 0);
+		}
+	}
+	if (rl_task_self()->cancel)
+		storm.pending_at_end++;
+	storm.running--;
+	return 0;
+}
+
+static int64_t storm_canceller(void *arg)
+{
+	while (storm.running) {
+		for (int i = 0; i < 10; i++) {
+			struct rl_task *t = storm.t[storm_rand(STORM_TASKS)];
+
+			if (!t->ended && !t->cancel)
+				storm.issued++;
+			rl_task_cancel(t);
+		}
+		rl_sleep_for(300 * 1000);
+	}
+	return 0;
+}
+
+DEFINE_TEST(cancel_storm)
+{
+	struct rl_kcounters before;
+	struct rl_loop l;
+
+	warm_up(&before);
+	memset(&storm, 0, sizeof(storm));
+	storm.seed = 12345;
+	TEST_EQ(rl_loop_init(&l, 256, 1024), 0);
+	TEST_EQ(rl_stream(storm.lanes), 0);
+	storm.running = STORM_TASKS;
+	for (int i = 0; i < STORM_TASKS; i++)
+		TEST_ASSERT((storm.t[i] = rl_loop_spawn(&l, storm_task, NULL)));
+	TEST_ASSERT(rl_loop_spawn(&l, storm_canceller, NULL));
+	TEST_EQ(rl_loop_run(&l), 0);
+	rl_printf("rt: cancel_storm: %u cancels issued, %u seen by a wait, %u pending at the end\n",
+		  storm.issued, storm.seen, storm.pending_at_end);
+	TEST_EQ(storm.errors, 0);
+	TEST_ASSERT(storm.issued > 100);
+	TEST_EQ(storm.seen + storm.pending_at_end, storm.issued);
+	TEST_EQ(l.inflight, 0);
+	rl_handle_close(storm.lanes[0]);
+	rl_handle_close(storm.lanes[1]);
+	rl_loop_fini(&l);
+	rl_test_counters_expect_back_but_tables(&before);
+}
+
 /* ---- IPC ------------------------------------------------------------------------------ */
 
 /* One conversation per task (the docs/runtime.md server): accept one

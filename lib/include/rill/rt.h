@@ -58,7 +58,10 @@ struct rl_loop;
 struct rl_op {
 	struct rl_task *task;	/* which task to resume */
 	uint32_t done;		/* its completion has arrived */
-	uint32_t reserved;
+	uint16_t opcode;	/* the entry's, read when the wait begins */
+	uint16_t ipc_count;	/* RL_OP_IPC: its actions, their results at */
+	void *ipc_results;	/* ipc_results (how a cancel shows there) */
+	struct rl_sqe *sqe;	/* its ring entry, until the wait begins */
 	int64_t result;		/* the completion's result and aux words */
 	uint64_t aux[2];
 };
