@@ -397,20 +397,27 @@ static inline void op_bind(struct rl_loop *l, struct rl_task *t, struct rl_sqe *
  * op's: the kernel never writes entries, but a ring that wrapped since
  * (more ops in one wait than entries) holds another; such an op is taken
  * for no IPC. */
+static inline void op_note_entry(struct rl_op *op, const struct rl_sqe *e)
+{
+	op->sqe = NULL;
+	op->opcode = e->opcode;
+	if (e->opcode == RL_OP_IPC) {
+		op->ipc_count = (uint16_t)e->arg[1];
+		op->ipc_results = (void *)e->arg[2];
+	}
+}
+
 static inline void op_note(struct rl_op *op)
 {
 	const struct rl_sqe *e = op->sqe;
 
 	if (!e)
-		return;		/* noted at an earlier wait */
-	op->sqe = NULL;
-	op->opcode = 0;
-	if (e->user_data != (uint64_t)op)
-		return;
-	op->opcode = e->opcode;
-	if (e->opcode == RL_OP_IPC) {
-		op->ipc_count = (uint16_t)e->arg[1];
-		op->ipc_results = (void *)e->arg[2];
+		return;		/* noted already */
+	if (e->user_data == (uint64_t)op) {
+		op_note_entry(op, e);
+	} else {
+		op->sqe = NULL;
+		op->opcode = 0;
 	}
 }
 
@@ -535,10 +542,21 @@ int64_t rl_op_wait_any(struct rl_op *ops, uint32_t n)
 
 /* ---- single operations -------------------------------------------------------------- */
 
+/* The wait for one op whose entry the caller filled and noted: what
+ * wait_ops does, for one. */
 static inline int64_t await_one(struct rl_loop *l, struct rl_task *t, struct rl_op *o,
 				struct rl_cqe *out)
 {
-	wait_ops(l, t, o, 1, true);
+	t->wait_ops = o;
+	t->wait_n = 1;
+	if (t->cancel)
+		cancel_ops(l, t, o, 1);
+	if (!o->done) {
+		t->need = 1;
+		block(l, t);
+	}
+	t->wait_ops = NULL;
+	t->wait_n = 0;
 	if (out) {
 		out->user_data = 0;
 		out->result = o->result;
@@ -566,6 +584,7 @@ int64_t rl_await(const struct rl_sqe *op, struct rl_cqe *out)
 	e = sqe_take(l, t);
 	*e = *op;
 	op_bind(l, t, e, &o);
+	op_note_entry(&o, e);
 	return await_one(l, t, &o, out);
 }
 
@@ -597,6 +616,10 @@ int64_t rl_await_ipc(rl_handle_t lane, const struct rl_chain *c, void *results)
 	e = sqe_take(l, t);
 	rl_chain_prep(e, lane, c, results, 0);	/* sets every field */
 	op_bind(l, t, e, &o);
+	o.sqe = NULL;
+	o.opcode = RL_OP_IPC;
+	o.ipc_count = (uint16_t)c->count;
+	o.ipc_results = results;
 	return await_one(l, t, &o, NULL);
 }
 
