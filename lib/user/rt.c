@@ -10,13 +10,13 @@
  *   slot + SLOT - sizeof(t)  struct rl_task
  *
  * so rl_task_self() is the stack pointer rounded up. Slots come in chunks
- * of CHUNK_SLOTS: one reservation and one memory object per chunk (its
+ * of CHUNK_SLOTS: one reservation and one memory object per chunk, its
  * header in a page of its own above the slots, the chunks high in the
- * address space: chunk_reserve); a
- * slot's stack is mapped (MAP FIXED into the reservation) the first time
- * the slot is used, and an ended task's slot goes to the loop's free list
- * with its pages, so spawning in steady state makes no system call. An
- * idle task costs the page holding its struct and the top of its stack.
+ * address space (chunk_reserve). A slot's stack is mapped (MAP FIXED into
+ * the reservation) the first time the slot is used, and an ended task's
+ * slot goes to the loop's free list with its pages, so spawning in steady
+ * state makes no system call. An idle task costs the page holding its
+ * struct and the top of its stack.
  *
  * Switching: rt_switch (rt_switch.S) saves the callee-saved registers and
  * rsp of one context and loads another's. A task that waits switches
@@ -31,7 +31,9 @@
  *    nothing here takes a lock or needs atomics, except the ring indices
  *    shared with the kernel (queue.c's rules).
  *  - A task is on at most one list (run, yielded, sqw, free) at a time,
- *    and on none while it runs or waits for completions or a join.
+ *    and on none while it runs its own code or waits for completions or
+ *    a join (block() may put it on the run list while it runs the turn
+ *    for the loop, and then takes it off again).
  *  - Every operation submitted with a nonzero user_data names a struct
  *    rl_op of a task that is inside the wait covering it: waits return
  *    only once each of their ops is done, so no completion can name a
@@ -41,8 +43,9 @@
  *    CANCEL that finds nothing (-ENOENT) completes with user_data 0 and is
  *    dropped.
  *  - t->need counts the completions t still waits for; it is nonzero only
- *    while t is switched out in a wait for ops, so a completion resumes t
- *    exactly once, when it reaches 0.
+ *    while t is in block() for a wait for ops (switched out, or running
+ *    the loop's turn), so a completion makes t runnable exactly once,
+ *    when it reaches 0.
  *  - A cancel sets t->cancel; the flag is cleared by the wait that
  *    returns -ECANCELED. The CANCELs of a task's ops go into the ring
  *    after the ops themselves, so the kernel sees them in that order.
@@ -218,7 +221,6 @@ static struct rl_task *slot_alloc(struct rl_loop *l)
 
 static void slot_free(struct rl_loop *l, struct rl_task *t)
 {
-	t->in_use = 0;
 	t->next = l->free_slots;
 	l->free_slots = t;
 }
@@ -262,7 +264,6 @@ struct rl_task *rl_loop_spawn(struct rl_loop *l, rl_task_fn fn, void *arg)
 	t->loop = l;
 	t->fn = fn;
 	t->arg = arg;
-	t->in_use = 1;
 	/* As rt_switch leaves a stack: r15, r14, r13, r12 (the task), rbx,
 	 * rbp, then the return address; rt_task_start then runs with rsp 16
 	 * bytes below the struct, 16-aligned as a call site's must be. */

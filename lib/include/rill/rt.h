@@ -81,8 +81,10 @@ struct rl_task {
 	struct rl_task *joiner;		/* the task waiting in rl_task_join */
 	struct rl_task *joining;	/* the task this one waits to end */
 	struct rl_op *woke;		/* the op whose completion ended the wait */
-	uint8_t ended, detached, cancel, in_use;
-	uint32_t reserved;
+	uint8_t ended;			/* fn returned or rl_task_exit */
+	uint8_t detached;		/* its slot is freed when it ends */
+	uint8_t cancel;			/* a cancel waits for a wait to take it */
+	uint8_t reserved[5];
 };
 
 /* A FIFO of tasks linked through rl_task.next. */
