@@ -123,6 +123,7 @@ static inline void list_splice(struct rl_task_list *q, struct rl_task_list *from
  * one, so their page tables serve again.
  */
 #define RT_REGION_TOP	0x700000000000ull
+#define RT_REGION_FLOOR	0x100000000000ull	/* not below: the program's */
 #define CHUNK_LEN	((uint64_t)(CHUNK_SLOTS + 1) * RL_TASK_SLOT)
 #define FREE_CHUNKS	256
 
@@ -131,24 +132,45 @@ static uint64_t region_next = RT_REGION_TOP;	/* lowest chunk ever placed */
 static uint64_t free_chunks[FREE_CHUNKS];	/* addresses of chunks given back */
 static uint32_t nfree_chunks;
 
+/* Whether nothing is mapped or reserved in [addr, addr + CHUNK_LEN) (MAP
+ * FIXED would quietly take over a reservation of the program's own
+ * there); if something is, *below is an address under it to go on from. */
+static bool chunk_range_free(uint64_t addr, uint64_t *below)
+{
+	struct rl_region r;
+	int64_t n = rl_vm_regions(RL_SELF_PROCESS, addr, &r, 1);
+
+	if (n == 0 || (n == 1 && r.start >= addr + CHUNK_LEN))
+		return true;
+	*below = n == 1 ? r.start & ~(uint64_t)(RL_TASK_SLOT - 1) : addr;
+	return false;
+}
+
 /* Reserve CHUNK_LEN bytes aligned to RL_TASK_SLOT: a chunk given back,
- * else the next below the region. 0 when none can be had. */
+ * else the next free range below the region. 0 when none can be had. */
 static uint64_t chunk_reserve(void)
 {
-	uint64_t addr = 0;
+	const unsigned resv = RL_MAP_RESERVE | RL_MAP_FIXED;
+	uint64_t addr = 0, below;
 
 	rl_mutex_lock(&region_lock);
 	while (nfree_chunks && !addr) {
 		addr = free_chunks[--nfree_chunks];
-		if (rl_map(RL_SELF_PROCESS, 0, 0, addr, CHUNK_LEN, RL_MAP_RESERVE | RL_MAP_FIXED) < 0)
-			addr = 0;	/* taken meanwhile by someone else */
+		if (!chunk_range_free(addr, &below) ||
+		    rl_map(RL_SELF_PROCESS, 0, 0, addr, CHUNK_LEN, resv) < 0)
+			addr = 0;	/* taken meanwhile by the program */
 	}
-	/* Anything already there (EEXIST) moves us further down. */
-	for (int tries = 0; !addr && tries < 64; tries++) {
-		region_next -= CHUNK_LEN;
-		if (rl_map(RL_SELF_PROCESS, 0, 0, region_next, CHUNK_LEN,
-			   RL_MAP_RESERVE | RL_MAP_FIXED) >= 0)
-			addr = region_next;
+	/* Anything already there moves us below it. */
+	for (int tries = 0; !addr && tries < 256 && region_next > RT_REGION_FLOOR; tries++) {
+		uint64_t cand = region_next - CHUNK_LEN;
+
+		if (!chunk_range_free(cand, &below)) {
+			region_next = below < region_next ? below : cand;
+			continue;
+		}
+		region_next = cand;
+		if (rl_map(RL_SELF_PROCESS, 0, 0, cand, CHUNK_LEN, resv) >= 0)
+			addr = cand;
 	}
 	rl_mutex_unlock(&region_lock);
 	return addr;

@@ -839,6 +839,31 @@ DEFINE_TEST(echo_server_process)
 	rl_test_counters_expect_back_but_tables(&before);
 }
 
+/* A reservation of the program's own where the runtime puts its task
+ * chunks (below 0x700000000000) is left whole: the chunks go elsewhere. */
+DEFINE_TEST(chunks_leave_program_reservations_alone)
+{
+	const uint64_t len = 4ull << 30, top = 0x700000000000ull;
+	struct rl_kcounters before;
+	struct rl_region r;
+	struct rl_loop l;
+
+	warm_up(&before);
+	TEST_EQ(rl_map(RL_SELF_PROCESS, 0, 0, top - len, len, RL_MAP_RESERVE | RL_MAP_FIXED),
+		(int64_t)(top - len));
+	TEST_EQ(rl_loop_init(&l, 64, 128), 0);
+	for (int i = 0; i < 200; i++)
+		TEST_ASSERT(rl_loop_spawn(&l, nothing, NULL));
+	TEST_EQ(rl_loop_run(&l), 0);
+	TEST_EQ(rl_vm_regions(RL_SELF_PROCESS, top - len, &r, 1), 1);
+	TEST_EQ(r.start, top - len);
+	TEST_EQ(r.length, len);
+	TEST_EQ(r.object, 0);
+	rl_loop_fini(&l);
+	TEST_EQ(rl_unmap(RL_SELF_PROCESS, top - len, len), 0);
+	rl_test_counters_expect_back_but_tables(&before);
+}
+
 /* ---- a loop that can never finish ----------------------------------------------------- */
 
 static struct rl_task *ring[2];
