@@ -17,9 +17,9 @@
  *	rl_loop_fini(&loop);
  *
  * A task runs until it waits (an await, a join, a yield) or ends; then the
- * next runnable task runs, and when none is left the loop submits every
- * entry the tasks filled in one queue_enter, reaps the completions (no
- * system call) and resumes the tasks they belong to.
+ * next runnable task runs, and when none is left the loop's turn submits
+ * every entry the tasks filled in one queue_enter, reaps the completions
+ * (no system call) and resumes the tasks they belong to.
  *
  * Rules:
  *  - One loop belongs to one thread: its tasks all run on that thread,
@@ -167,8 +167,10 @@ int64_t rl_sleep_for(uint64_t ns);
 int64_t rl_await_ipc(rl_handle_t lane, const struct rl_chain *c, void *results);
 
 /* Several operations at once: take an entry for each op with rl_op_sqe
- * (zeroed, its user_data set: fill in the rest), then wait for them all
- * or for the first. */
+ * (zeroed, its user_data set: fill in the rest, never user_data or
+ * RL_SQE_QUIET), then wait for them all or for the first. An op taken
+ * must be waited for by the same task before the function holding it
+ * returns (the rule above). */
 struct rl_sqe *rl_op_sqe(struct rl_op *op);
 /* Wait for every op of ops[n]: 0, or -ECANCELED if the task was
  * cancelled (each op's own result is in it). */
