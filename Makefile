@@ -114,9 +114,9 @@ $(KERNEL_BIN): $(KERNEL_ELF)
 # --- native user programs ---------------------------------------------------
 #
 # lib/user (runtime) + lib/common (portable code) make build/u/librill.a;
-# user/init/*.c is init; each user/tests/<name>.c is the in-OS test program
-# tests/<name> (linked with lib/user/testmain.c). They land in
-# build/initrd-root, which is merged with initrd/ into the initrd.
+# mk/program.mk says which programs there are (servers/, drivers/, user/)
+# and links each. They land in build/initrd-root, which is merged with
+# initrd/ into the initrd.
 
 UCFLAGS    := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pie \
               -fno-asynchronous-unwind-tables -fno-omit-frame-pointer -MMD -MP \
@@ -130,16 +130,7 @@ ULIB       := $(BUILD)/u/librill.a
 UCRT0      := $(BUILD)/u/lib/user/crt0.S.o
 UTESTMAIN  := $(BUILD)/u/lib/user/testmain.c.o
 ROOT       := $(BUILD)/initrd-root
-INIT_OBJ   := $(patsubst %,$(BUILD)/u/%.o,$(sort $(wildcard user/init/*.c)))
-UTESTS     := $(patsubst user/tests/%.c,$(ROOT)/tests/%,$(sort $(wildcard user/tests/*.c)))
-UBENCH     := $(patsubst user/bench/%.c,$(ROOT)/bench/%,$(sort $(wildcard user/bench/*.c)))
-UBIN       := $(patsubst user/bin/%.c,$(ROOT)/bin/%,$(sort $(wildcard user/bin/*.c)))
-# Fixtures of the runners' self-test (deliberate failures): in the initrd,
-# but init runs them only when booted with "selftest" too.
-UCONSOLE   := $(patsubst user/tests-console/%.c,$(ROOT)/tests-console/%,$(sort $(wildcard user/tests-console/*.c)))
-USELFTEST  := $(patsubst user/tests-selftest/%.c,$(ROOT)/tests-selftest/%,$(sort $(wildcard user/tests-selftest/*.c))) \
-              $(patsubst user/bench-selftest/%.c,$(ROOT)/bench-selftest/%,$(sort $(wildcard user/bench-selftest/*.c)))
-UPROGS     := $(ROOT)/bin/init $(UTESTS) $(UBENCH) $(UBIN) $(USELFTEST) $(UCONSOLE)
+UPROGS     :=
 
 $(BUILD)/u/%.c.o: %.c
 	@mkdir -p $(dir $@)
@@ -154,40 +145,7 @@ $(BUILD)/u/%.S.o: %.S
 $(ULIB): $(filter-out $(UCRT0),$(ULIB_OBJ))
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(ROOT)/bin/init: $(UCRT0) $(INIT_OBJ) $(ULIB)
-	@mkdir -p $(dir $@)
-	@echo "  ULD     $@"
-	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $(INIT_OBJ) $(ULIB) -lgcc
-
-$(ROOT)/tests/%: $(BUILD)/u/user/tests/%.c.o $(UCRT0) $(UTESTMAIN) $(ULIB)
-	@mkdir -p $(dir $@)
-	@echo "  ULD     $@"
-	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(UTESTMAIN) $(ULIB) -lgcc
-
-$(ROOT)/tests-console/%: $(BUILD)/u/user/tests-console/%.c.o $(UCRT0) $(UTESTMAIN) $(ULIB)
-	@mkdir -p $(dir $@)
-	@echo "  ULD     $@"
-	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(UTESTMAIN) $(ULIB) -lgcc
-
-$(ROOT)/tests-selftest/%: $(BUILD)/u/user/tests-selftest/%.c.o $(UCRT0) $(UTESTMAIN) $(ULIB)
-	@mkdir -p $(dir $@)
-	@echo "  ULD     $@"
-	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(UTESTMAIN) $(ULIB) -lgcc
-
-$(ROOT)/bench-selftest/%: $(BUILD)/u/user/bench-selftest/%.c.o $(UCRT0) $(ULIB)
-	@mkdir -p $(dir $@)
-	@echo "  ULD     $@"
-	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(ULIB) -lgcc
-
-$(ROOT)/bin/%: $(BUILD)/u/user/bin/%.c.o $(UCRT0) $(ULIB)
-	@mkdir -p $(dir $@)
-	@echo "  ULD     $@"
-	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(ULIB) -lgcc
-
-$(ROOT)/bench/%: $(BUILD)/u/user/bench/%.c.o $(UCRT0) $(ULIB)
-	@mkdir -p $(dir $@)
-	@echo "  ULD     $@"
-	$(Q)$(CC) $(ULDFLAGS) -o $@ $(UCRT0) $< $(ULIB) -lgcc
+include mk/program.mk
 
 user: $(UPROGS)
 
@@ -259,10 +217,10 @@ $(ULIB): $(patsubst %,$(BUILD)/u/%.o,$(PROTO_C))
 $(HOST_TESTS) $(FUZZ_SMOKE): $(PROTO_C) $(PROTO_H) lib/include/rill/proto.h
 
 define PROTO_RULE
-$(PROTO_DIR)/$(1).h $(PROTO_DIR)/$(1).c &: protocols/$(1)/$(1).proto tools/protogen.py abi/include/rill/errno.h
+$(PROTO_DIR)/$(1).h $(PROTO_DIR)/$(1).c &: protocols/$(1)/$(1).proto tools/protogen.py abi/include/abi/errno.h
 	@mkdir -p $(PROTO_DIR)
 	@echo "  PROTO   $$<"
-	$(Q)$(PYTHON) tools/protogen.py --errno abi/include/rill/errno.h $$< $(PROTO_DIR)
+	$(Q)$(PYTHON) tools/protogen.py --errno abi/include/abi/errno.h $$< $(PROTO_DIR)
 endef
 $(foreach p,$(basename $(notdir $(PROTO_DEFS))),$(eval $(call PROTO_RULE,$(p))))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """protogen.py - C codecs from a protocol definition (docs/protocols.md).
 
-    protogen.py --errno abi/include/rill/errno.h protocols/mbus/mbus.proto OUTDIR
+    protogen.py --errno abi/include/abi/errno.h protocols/mbus/mbus.proto OUTDIR
 
 writes OUTDIR/mbus.h (constants, enums, one struct per record and message,
 the codec prototypes) and OUTDIR/mbus.c (the codecs, built on rill/proto.h).
@@ -699,7 +699,7 @@ def lit(v, signed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--errno", required=True, help="abi/include/rill/errno.h")
+    ap.add_argument("--errno", required=True, help="abi/include/abi/errno.h")
     ap.add_argument("definition")
     ap.add_argument("outdir")
     a = ap.parse_args()

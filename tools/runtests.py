@@ -617,7 +617,7 @@ KLOG_HIDDEN = "klog-handover-marker-5c1e"	# user/tests/klog.c HIDDEN
 # it must come back on the serial output (the driver's echo: QEMU logs
 # only what the guest writes, never what is typed).
 CONSOLE_READY = r"console: ready"
-CONSOLE_TEXT = "rill-echo-7731"		# user/tests-console/console.c TYPED, without \r
+CONSOLE_TEXT = "rill-echo-7731"		# drivers/console/tests-console/console.c TYPED, without \r
 
 
 def check_console_echo(res, prefix, text):

@@ -12,7 +12,7 @@
 #include <kernel/panic.h>
 #include <kernel/spinlock.h>
 #include <kernel/time.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 #include <rill/format.h>
 #include <rill/string.h>
 

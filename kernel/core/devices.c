@@ -18,7 +18,7 @@
 #include <kernel/process.h>
 #include <kernel/syscall.h>
 #include <kernel/userinit.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 #include <rill/string.h>
 
 #define MAX_DEVICES	128

@@ -30,7 +30,7 @@
 #include <kernel/timer.h>
 #include <kernel/userinit.h>
 #include <kernel/vm.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 
 #define KLOG_BYTES	(64 * 1024)		/* header and data */
 #define LOG_POLL_NS	(10 * 1000000ull)

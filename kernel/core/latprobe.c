@@ -24,7 +24,7 @@
 #include <kernel/time.h>
 #include <kernel/timer.h>
 #include <kernel/vm.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 
 struct probe_cpu {
 	struct timer t;

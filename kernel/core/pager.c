@@ -32,7 +32,7 @@
 #include <kernel/syscall.h>
 #include <kernel/vm.h>
 #include <kernel/waitq.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 
 struct preq {
 	struct list_head link;

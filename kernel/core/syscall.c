@@ -23,13 +23,13 @@ typedef int64_t (*syscall_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, 
 
 static const syscall_fn table[] = {
 #define SYSCALL(nr, name, ...) [nr] = sys_##name,
-#include <rill/syscalls.def>
+#include <abi/syscalls.def>
 #undef SYSCALL
 };
 
 static const char *const names[] = {
 #define SYSCALL(nr, name, ...) [nr] = #name,
-#include <rill/syscalls.def>
+#include <abi/syscalls.def>
 #undef SYSCALL
 };
 

@@ -26,7 +26,7 @@
 #include <kernel/smp.h>
 #include <kernel/time.h>
 #include <kernel/vm.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 #include <rill/string.h>
 
 #define MAP_BASE	0x0000100000000000ull	/* where "anywhere" starts: 16 TiB */

@@ -12,7 +12,7 @@
 #include <kernel/errno.h>
 #include <kernel/vm.h>
 #include <kernel/vmm.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 #include <rill/string.h>
 
 /* Take every free page, one at a time, then give them all back: the free

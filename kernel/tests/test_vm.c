@@ -11,7 +11,7 @@
 #include <kernel/radix.h>
 #include <kernel/time.h>
 #include <kernel/vm.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 
 #define MIB		(1ull << 20)
 #define GIB		(1ull << 30)

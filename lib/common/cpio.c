@@ -8,7 +8,7 @@
  */
 #include <stdbool.h>
 #include <rill/cpio.h>
-#include <rill/errno.h>
+#include <abi/errno.h>
 #include <rill/string.h>
 
 #define CPIO_MAGIC	"070701"

@@ -7,7 +7,7 @@
  * bounds, so no field value can wrap a uint64_t past a check.
  */
 #include <rill/elf.h>
-#include <rill/errno.h>
+#include <abi/errno.h>
 #include <rill/string.h>
 
 #define NOEXEC	(-RILL_ENOEXEC)

@@ -24,7 +24,7 @@ const struct rl_startup *rl_startup_info;
 
 const char *const rl_syscall_names[] = {
 #define SYSCALL(nr, name, ...) [nr] = #name,
-#include <rill/syscalls.def>
+#include <abi/syscalls.def>
 #undef SYSCALL
 };
 const unsigned rl_syscall_count = sizeof(rl_syscall_names) / sizeof(rl_syscall_names[0]);

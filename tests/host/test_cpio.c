@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include <rill/cpio.h>
-#include <rill/errno.h>
+#include <abi/errno.h>
 #include "support.h"
 
 /*

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include <rill/elf.h>
-#include <rill/errno.h>
+#include <abi/errno.h>
 #include "support.h"
 
 /* A passing ck_assert costs a message to Check's runner: not in hot loops. */

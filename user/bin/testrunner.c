@@ -1,7 +1,7 @@
 /*
  * testrunner - runs the initrd's test or bench programs, one after
  * another. init starts it when the kernel command line says "test" or
- * "bench" (user/init/init.c) and ends the machine when it returns.
+ * "bench" (servers/init/init.c) and ends the machine when it returns.
  *
  *   bin/testrunner <dir> <tag> [only=<prog>] [except=<prog>]
  *

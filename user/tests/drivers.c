@@ -1,7 +1,7 @@
 /*
  * In-OS tests of the resources drivers get: I/O port ranges, IRQ objects
  * and device memory. Test programs receive init's authorities (see
- * user/init/init.c). The IRQ test drives the real COM1 UART: enabling its
+ * servers/init/init.c). The IRQ test drives the real COM1 UART: enabling its
  * transmitter-empty interrupt raises IRQ 4 at once.
  */
 #include <rill/ipc.h>

@@ -21,11 +21,11 @@
 #define STACK_LEN	0x4000ull
 #define WAIT_NS		(20ull * 1000000000ull)
 
-/* Native system-call numbers there are (rill/syscalls.def): one past the
+/* Native system-call numbers there are (abi/syscalls.def): one past the
  * highest, since the table may have gaps. */
 static const char native_numbers[] = {
 #define SYSCALL(nr, name, ...) [nr] = 1,
-#include <rill/syscalls.def>
+#include <abi/syscalls.def>
 #undef SYSCALL
 };
 #define NATIVE_CALLS ((uint64_t)sizeof(native_numbers))

@@ -1,5 +1,5 @@
 /*
- * In-OS tests of every native system call (rill/syscalls.def): the
+ * In-OS tests of every native system call (abi/syscalls.def): the
  * success path of each, and its errors. The handle errors are one table
  * (handle_errors): for each call and each handle argument, a handle that
  * does not exist (-EBADF), one naming the wrong kind of object (-EBADFD)

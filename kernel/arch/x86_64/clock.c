@@ -22,7 +22,7 @@
 #include <kernel/vmm.h>
 #include <arch/clock.h>
 #include <arch/x86.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 #include <rill/string.h>
 
 #define HPET_CAP	0x000

@@ -12,7 +12,7 @@
 #include <kernel/pmm.h>
 #include <kernel/vm.h>
 #include <kernel/vmm.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 #include <rill/string.h>
 
 #define PTE_P		(1ull << 0)

@@ -1,8 +1,8 @@
-/* errno.h - kernel spellings of the ABI error codes (rill/errno.h). */
+/* errno.h - kernel spellings of the ABI error codes (abi/errno.h). */
 #ifndef KERNEL_ERRNO_H
 #define KERNEL_ERRNO_H
 
-#include <rill/errno.h>
+#include <abi/errno.h>
 
 #define EPERM		RILL_EPERM
 #define ENOENT		RILL_ENOENT

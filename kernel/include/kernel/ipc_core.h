@@ -43,9 +43,9 @@
 #define KERNEL_IPC_CORE_H
 
 #include <kernel/types.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 
-/* The ABI's action types, one source (rill/abi.h): the core's names. */
+/* The ABI's action types, one source (abi/rill.h): the core's names. */
 enum ipc_type {
 	IPC_SEND = RL_IPC_SEND,			/* buf, len */
 	IPC_SEND_SG = RL_IPC_SEND_SG,		/* buf = iovec array, len = total bytes

@@ -31,7 +31,7 @@ int log_parse_level(const char *name);	/* -1 when unknown */
 
 /*
  * Everything the log and console_write print also goes to a ring (struct
- * rl_klog, rill/abi.h) that a privileged reader maps: until core attaches
+ * rl_klog, abi/rill.h) that a privileged reader maps: until core attaches
  * one (log_attach_ring), to a small early buffer, copied into the ring
  * when it comes. log_console(false) stops the serial output (a panic
  * still prints) and returns the ring position where it stopped: every

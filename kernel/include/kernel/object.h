@@ -18,7 +18,7 @@
 #include <kernel/kobj.h>
 #include <kernel/spinlock.h>
 #include <kernel/types.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 
 /* A handle's value is ((gen + 1) << HANDLE_INDEX_BITS) | index, with gen
  * 0..HANDLE_GENS - 1: always positive, never 0, and never one of the

@@ -18,7 +18,7 @@
 #include <kernel/spinlock.h>
 #include <kernel/timer.h>
 #include <kernel/waitq.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 
 struct queue;
 struct process;

@@ -1,6 +1,6 @@
 /*
  * syscall.h - the native system-call table (generated from
- * rill/syscalls.def) and its handlers' common signature: the six raw
+ * abi/syscalls.def) and its handlers' common signature: the six raw
  * registers, whatever types the table gives the user stubs, since every
  * value must be checked here anyway.
  */
@@ -15,7 +15,7 @@
 			   uint64_t a3, uint64_t a4, uint64_t a5)
 
 #define SYSCALL(nr, name, ...) SYSCALL_DEFINE(name);
-#include <rill/syscalls.def>
+#include <abi/syscalls.def>
 #undef SYSCALL
 
 void syscall_dispatch(struct trap_frame *tf);

@@ -45,7 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <rill/errno.h>
+#include <abi/errno.h>
 
 #define RL_PROTO_HDR_SIZE	16
 #define RL_PROTO_MSG_MAX	4096	/* every message fits one RECV_INLINE */

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 #include <rill/syscall.h>
 
 /* ---- start-up ---- */

@@ -1,6 +1,6 @@
 /*
  * rill/syscall.h - native system-call stubs for user programs, generated
- * from rill/syscalls.def. Each call has two:
+ * from abi/syscalls.def. Each call has two:
  *
  *   rl_<name>(args...)      typed as the table says: handles rl_handle_t,
  *                           pointers pointers, integers uint64_t;
@@ -17,7 +17,7 @@
 #define RILL_SYSCALL_H
 
 #include <stdint.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 
 static inline int64_t rl_syscall6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 				  uint64_t a3, uint64_t a4, uint64_t a5)
@@ -84,7 +84,7 @@ static inline int64_t rl_syscall6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_
 			     RL_REG p3, RL_REG p4, 0); }
 
 #define SYSCALL(nr, name, kind, nargs, ...) RL_STUB##nargs(name, __VA_ARGS__)
-#include <rill/syscalls.def>
+#include <abi/syscalls.def>
 #undef SYSCALL
 
 /* Names, for traces: rl_syscall_names[n] for RL_SYSCALL_BASE + n. */

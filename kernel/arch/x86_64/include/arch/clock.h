@@ -11,7 +11,7 @@ void clock_mark_boot(void);
  * the PIT. Afterwards clock_ns() runs. */
 void clock_init(paddr_t hpet_phys);
 
-/* Fill the clock page user space reads the time from (rill/abi.h). */
+/* Fill the clock page user space reads the time from (abi/rill.h). */
 struct rl_clock_page;
 void clock_page_init(struct rl_clock_page *cp);
 

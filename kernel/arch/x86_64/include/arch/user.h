@@ -12,7 +12,7 @@
 #define ARCH_USER_H
 
 #include <kernel/types.h>
-#include <rill/abi.h>
+#include <abi/rill.h>
 
 struct aspace;
 struct budget;
@@ -80,7 +80,7 @@ void arch_enter_user_regs(struct arch_uthread *au, const struct rl_regs *regs) _
 void arch_uthread_stop_irqoff(struct arch_uthread *au);
 void arch_uthread_resume(struct arch_uthread *au);
 
-/* thread_fpu: the size of the user-visible area (rill/abi.h RL_FPU_*);
+/* thread_fpu: the size of the user-visible area (abi/rill.h RL_FPU_*);
  * a stopped thread's area as user space reads it (into out); a
  * user-given area checked (so XRSTOR of it cannot fault) and made whole:
  * 0 or -EINVAL; a checked area stored as a stopped thread's state. */

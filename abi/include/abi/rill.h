@@ -1,5 +1,5 @@
 /*
- * rill/abi.h - the kernel/user interface of Rill, shared by the kernel and
+ * abi/rill.h - the kernel/user interface of Rill, shared by the kernel and
  * every native program. docs/abi.md explains each part; this header is the
  * definition. Rules that hold throughout:
  *
@@ -13,11 +13,11 @@
 #define RILL_ABI_H
 
 #include <stdint.h>
-#include <rill/errno.h>
+#include <abi/errno.h>
 
 /* ---- system calls ------------------------------------------------------ */
 
-/* Native numbers are RL_SYSCALL_BASE + n (rill/syscalls.def). Linux uses
+/* Native numbers are RL_SYSCALL_BASE + n (abi/syscalls.def). Linux uses
  * 0..~460 and x32 sets bit 30; bit 29 alone is neither, so any other
  * number is foreign: it is reported to the thread's supervisor, or fails
  * with -RILL_ENOSYS when there is none. */
@@ -25,7 +25,7 @@
 
 enum {
 #define SYSCALL(nr, name, ...) RL_SYS_##name = RL_SYSCALL_BASE + (nr),
-#include <rill/syscalls.def>
+#include <abi/syscalls.def>
 #undef SYSCALL
 };
 

@@ -1,5 +1,5 @@
 /*
- * rill/errno.h - the error vocabulary of Rill, shared by the kernel and user
+ * abi/errno.h - the error vocabulary of Rill, shared by the kernel and user
  * space. Functions return 0 (or a non-negative result) on success and the
  * negated code on failure. The numbers match Linux's where the meaning is
  * the same, so the POSIX server can pass them through unchanged.
