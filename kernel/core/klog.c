@@ -13,7 +13,13 @@
  *
  * RL_KLOG_CONSOLE hands the serial line over: from then on the kernel
  * only logs into the ring (a panic still prints); the console driver
- * owns the line.
+ * owns the line. The kernel notes how far its owner has printed: the
+ * position of the owner's latest LOG_WAIT (a driver waits from where it
+ * has printed to). A driver that dies owning the line leaves it quiet; the
+ * next one to take it over (init restarts it) is told that position, so
+ * what was logged in between reaches the line: a byte is printed once,
+ * or, when the driver died between printing it and waiting again, twice;
+ * never lost.
  *
  * Lock: wait_lock (irqsave), a leaf but for the queue's own when an op
  * completes.
@@ -41,6 +47,10 @@ static spinlock_t wait_lock = SPINLOCK_INIT;
 static struct list_head waiters = LIST_HEAD_INIT(waiters);	/* struct qop.wlink */
 static struct timer poll_timer;
 static bool poll_armed;			/* wait_lock */
+/* While the line is handed over (wait_lock): its owner (referenced) and
+ * where the owner has printed to. */
+static struct process *console_owner;
+static uint64_t console_pos;
 
 static void authority_destroy(struct kobj *o)
 {
@@ -118,13 +128,30 @@ SYSCALL_DEFINE(klog_control)
 		return install_new(&klog_mo->obj, RL_RIGHT_READ | RL_RIGHT_DUP |
 				   RL_RIGHT_TRANSFER);
 	case RL_KLOG_CONSOLE: {
+		struct process *old, *self = process_current();
 		uint64_t at;
+		irqflags_t f;
 
 		if (a2 > 1)
 			return -EINVAL;
 		if (!a2)
 			pr_info("klog: the serial line is handed over; the log goes on in its ring");
-		at = log_console(a2);
+		f = spin_lock_irqsave(&wait_lock);
+		old = console_owner;
+		if (!a2) {
+			/* A second handover, the line still quiet: the new
+			 * owner goes on from where the old one got. */
+			at = old ? console_pos : log_console(false);
+			kobj_get(&self->obj);
+			console_owner = self;
+			console_pos = at;
+		} else {
+			at = log_console(true);
+			console_owner = NULL;
+		}
+		spin_unlock_irqrestore(&wait_lock, f);
+		if (old)
+			kobj_put(&old->obj);
 		if (a2)
 			pr_info("klog: the kernel writes its log to the serial line again");
 		return (int64_t)(at & INT64_MAX);
@@ -157,6 +184,8 @@ int op_log_wait(struct qop *op, const struct rl_sqe *sqe)
 	op->arg[0] = sqe->arg[0];
 	f = spin_lock_irqsave(&wait_lock);
 	head = log_head();
+	if (console_owner == process_current() && sqe->arg[0] > console_pos)
+		console_pos = sqe->arg[0] < head ? sqe->arg[0] : head;
 	if (sqe->arg[0] < head) {
 		spin_unlock_irqrestore(&wait_lock, f);
 		if (qop_claim(op))

@@ -206,6 +206,40 @@ DEFINE_TEST(console_handover)
 	log_unmap(k, mo);
 }
 
+/* A driver that dies owning the line: the next one to take it over goes
+ * on from where the first had printed to (its latest LOG_WAIT), so what
+ * was logged in between is not lost. */
+DEFINE_TEST(second_handover_resumes_where_the_owner_was)
+{
+	int64_t mo;
+	const volatile struct rl_klog *k = log_map(&mo);
+	rl_handle_t a = rl_startup_handle_or0(RL_NAME_LOG_AUTH);
+	struct rl_sqe e = { .opcode = RL_OP_LOG_WAIT, .handle = a };
+	int64_t off, again, on;
+	uint64_t printed;
+
+	off = rl_klog_control(a, RL_KLOG_CONSOLE, 0);
+	TEST_ASSERT(off > 0);
+	/* Before any wait, a second handover starts where the first did. */
+	TEST_EQ(rl_klog_control(a, RL_KLOG_CONSOLE, 0), off);
+	rl_debug_write(HIDDEN "\n", sizeof(HIDDEN));
+	printed = k->head - 3;
+	e.arg[0] = printed;	/* "printed up to here", as a driver waits */
+	TEST_ASSERT(rl_sync_op(&e, NULL) > (int64_t)printed);
+	again = rl_klog_control(a, RL_KLOG_CONSOLE, 0);
+	TEST_EQ(again, (int64_t)printed);
+	/* A wait from further back than the owner got does not move it back. */
+	e.arg[0] = (uint64_t)off;
+	TEST_ASSERT(rl_sync_op(&e, NULL) > off);
+	TEST_EQ(rl_klog_control(a, RL_KLOG_CONSOLE, 0), (int64_t)printed);
+	on = rl_klog_control(a, RL_KLOG_CONSOLE, 1);
+	TEST_ASSERT(on > (int64_t)printed);
+	/* Given back: the next handover is a first one again. */
+	TEST_ASSERT(rl_klog_control(a, RL_KLOG_CONSOLE, 0) > on);
+	TEST_ASSERT(rl_klog_control(a, RL_KLOG_CONSOLE, 1) > on);
+	log_unmap(k, mo);
+}
+
 DEFINE_TEST(errors)
 {
 	struct rl_queue q;

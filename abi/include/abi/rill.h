@@ -435,7 +435,10 @@ struct rl_klog {
 					   Returns the log position where it
 					   stopped (or started again): bytes
 					   before it went to the line, none after
-					   (or: bytes from it on will) */
+					   (or: bytes from it on will). Arg 0 with
+					   the line already handed over: where the
+					   owner's latest LOG_WAIT said it had
+					   printed to (docs/abi.md) */
 
 /* ---- time --------------------------------------------------------------- */
 
