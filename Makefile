@@ -46,7 +46,7 @@ KERNEL_OBJ := $(patsubst %,$(BUILD)/k/%.o,$(KERNEL_C) $(KERNEL_S))
 # Portable code that also builds on the host for unit tests.
 HOST_SRCS  := lib/common/format.c lib/common/cpio.c lib/common/elf.c kernel/mm/buddy.c kernel/mm/slab.c \
               kernel/core/timerheap.c kernel/acpi/acpi.c kernel/base/cmdline.c \
-              kernel/ipc/ipc_core.c kernel/mm/radix.c tests/host/support.c
+              kernel/ipc/ipc_core.c kernel/mm/radix.c tests/host/support.c servers/init/config.c
 HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
 HOST_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
               -fno-sanitize-recover=all -Wall -Wextra -Werror -Wno-unused-parameter \

@@ -6,6 +6,7 @@
 #   servers/<name>/*.c, drivers/<name>/*.c   the program bin/<name>
 #   <component>/tests/<t>.c                  the in-OS test tests/<t>
 #   <component>/tests-console/<t>.c          tests-console/<t> (typed input)
+#   <component>/tests-services/<t>.c         tests-services/<t> (with init's services up)
 #   user/bin/<p>.c                           bin/<p> (tools, peers of tests)
 #   user/tests/<t>.c, user/bench/<b>.c       tests/<t>, bench/<b> (the kernel's)
 #   user/tests-selftest/, user/bench-selftest/  the runners' failing fixtures
@@ -35,6 +36,7 @@ rill_each = $(foreach f,$(sort $(wildcard $(1)/*.c)),$(eval $(call \
 
 $(foreach c,$(COMPONENTS),$(call rill_each,$(c)/tests,tests,$(UTESTMAIN)))
 $(foreach c,$(COMPONENTS),$(call rill_each,$(c)/tests-console,tests-console,$(UTESTMAIN)))
+$(foreach c,$(COMPONENTS),$(call rill_each,$(c)/tests-services,tests-services,$(UTESTMAIN)))
 $(call rill_each,user/bin,bin)
 $(call rill_each,user/tests,tests,$(UTESTMAIN))
 $(call rill_each,user/bench,bench)

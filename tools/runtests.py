@@ -957,6 +957,11 @@ def main(argv=None):
             args.build, 1, res, label="console", append="test log=info console-input",
             d="tests-console",
             serial_input=[(CONSOLE_READY, (CONSOLE_TEXT + "\r").encode())])))
+        # init's services up (etc/init.conf), tests-services/ against them.
+        for n in smps:
+            steps.append((f"services/smp{n}", lambda n=n: run_user(
+                args.build, n, res, label="services", append="test log=info services",
+                d="tests-services")))
         for prog in ICOUNT_PROGRAMS:
             steps.append((f"user-icount/{prog}",
                           lambda prog=prog: run_user(args.build, 1, res,

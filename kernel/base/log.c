@@ -185,6 +185,23 @@ uint64_t log_console(bool on)
 	return at;
 }
 
+uint64_t log_console_resume(uint64_t from)
+{
+	irqflags_t f;
+	bool locked = log_lock_acquire(&f);
+	uint64_t head = ring ? ring->head : early_head;
+
+	if (ring && !console_on) {
+		if (head - from > ring_size)
+			from = head - ring_size;
+		for (; from < head; from++)
+			arch_console_putc(ring->data[from % ring_size]);
+	}
+	console_on = true;
+	log_lock_release(locked, f);
+	return head;
+}
+
 uint64_t log_head(void)
 {
 	return ring ? __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE) : 0;

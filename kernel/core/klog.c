@@ -47,9 +47,9 @@ static spinlock_t wait_lock = SPINLOCK_INIT;
 static struct list_head waiters = LIST_HEAD_INIT(waiters);	/* struct qop.wlink */
 static struct timer poll_timer;
 static bool poll_armed;			/* wait_lock */
-/* While the line is handed over (wait_lock): its owner (referenced) and
- * where the owner has printed to. */
-static struct process *console_owner;
+/* While the line is handed over (wait_lock): its owner (by serial: a
+ * driver that died holds nothing) and where the owner has printed to. */
+static uint64_t console_owner;
 static uint64_t console_pos;
 
 static void authority_destroy(struct kobj *o)
@@ -128,7 +128,7 @@ SYSCALL_DEFINE(klog_control)
 		return install_new(&klog_mo->obj, RL_RIGHT_READ | RL_RIGHT_DUP |
 				   RL_RIGHT_TRANSFER);
 	case RL_KLOG_CONSOLE: {
-		struct process *old, *self = process_current();
+		uint64_t old, self = process_current()->serial;
 		uint64_t at;
 		irqflags_t f;
 
@@ -142,17 +142,20 @@ SYSCALL_DEFINE(klog_control)
 			/* A second handover, the line still quiet: the new
 			 * owner goes on from where the old one got. */
 			at = old ? console_pos : log_console(false);
-			kobj_get(&self->obj);
 			console_owner = self;
 			console_pos = at;
+		} else if (old && old != self) {
+			/* Taken back from another (init, when its driver is
+			 * gone or the machine ends): what the owner had not
+			 * printed, the kernel prints. */
+			at = log_console_resume(console_pos);
+			console_owner = 0;
 		} else {
 			at = log_console(true);
-			console_owner = NULL;
+			console_owner = 0;
 		}
 		spin_unlock_irqrestore(&wait_lock, f);
-		if (old)
-			kobj_put(&old->obj);
-		if (a2)
+		if (a2 && old)
 			pr_info("klog: the kernel writes its log to the serial line again");
 		return (int64_t)(at & INT64_MAX);
 	}
@@ -184,7 +187,8 @@ int op_log_wait(struct qop *op, const struct rl_sqe *sqe)
 	op->arg[0] = sqe->arg[0];
 	f = spin_lock_irqsave(&wait_lock);
 	head = log_head();
-	if (console_owner == process_current() && sqe->arg[0] > console_pos)
+	if (console_owner && console_owner == process_current()->serial &&
+	    sqe->arg[0] > console_pos)
 		console_pos = sqe->arg[0] < head ? sqe->arg[0] : head;
 	if (sqe->arg[0] < head) {
 		spin_unlock_irqrestore(&wait_lock, f);

@@ -33,6 +33,9 @@
 #include <arch/clock.h>
 #include <rill/string.h>
 
+/* Each process's serial number: never 0, never reused. */
+static uint64_t process_serials;
+
 static struct kmem_cache *proc_cache, *uthread_cache;
 
 /* What a process costs its budget: itself and its top page table (the
@@ -210,6 +213,7 @@ struct process *process_create(const char *name, struct budget *budget)
 	budget_get(budget);
 	p->budget = budget;
 	kobj_init(&p->obj, RL_OBJ_PROCESS, process_destroy);
+	p->serial = __atomic_add_fetch(&process_serials, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&nr_processes, 1, __ATOMIC_RELAXED);
 	spin_init(&p->lock);
 	handle_table_init(&p->handles, budget);

@@ -17,7 +17,8 @@
  * against the lines they saw and the initrd's listing.
  *
  * Handles (by name, from init): RL_NAME_INITRD and the hardware and log
- * authorities. Each program is given the same names with the same rights:
+ * authorities; in a "services" boot the client ends of init's streams and
+ * "init". Each program is given every one, same names, same rights:
  * test programs are trusted with the authorities, so driver-facing calls
  * (IRQs, ports, device memory, the clock) get tested; one run without
  * them (a program started by anything else) ends those tests with a SKIP.
@@ -26,12 +27,6 @@
 #include <rill/rl.h>
 #include <rill/string.h>
 
-static const char *const passed_on[] = {
-	RL_NAME_INITRD, RL_NAME_IRQ_AUTH, RL_NAME_IOPORT_AUTH, RL_NAME_PHYS_AUTH,
-	RL_NAME_CLOCK_AUTH, RL_NAME_LOG_AUTH,
-};
-
-#define NPASSED	(sizeof(passed_on) / sizeof(passed_on[0]))
 
 /* The value of "<key>=<value>" among args, or "" when absent. */
 static const char *arg_value(int argc, char **argv, const char *key)
@@ -46,7 +41,7 @@ static const char *arg_value(int argc, char **argv, const char *key)
 
 int main(int argc, char **argv)
 {
-	struct rl_spawn_handle hs[NPASSED];
+	struct rl_spawn_handle hs[RL_STARTUP_HANDLES];
 	struct rl_spawn_opts opts = { .handles = hs };
 	const char *dir, *tag, *only, *except;
 	struct rl_handle_info hi;
@@ -65,12 +60,13 @@ int main(int argc, char **argv)
 	only = arg_value(argc, argv, "only");
 	except = arg_value(argc, argv, "except");
 	dl = strlen(dir);
-	for (unsigned i = 0; i < NPASSED; i++) {
-		int64_t h = rl_startup_handle(passed_on[i]);
+	/* Every handle it was given, under the same name. */
+	for (unsigned i = 0; i < RL_STARTUP_HANDLES; i++) {
+		const char *name = rl_startup_info->handles[i].name;
+		int64_t h = i < rl_startup_info->nhandles ? rl_startup_handle(name) : -1;
 
 		if (h > 0)
-			hs[opts.nhandles++] = (struct rl_spawn_handle){ passed_on[i],
-									(rl_handle_t)h, 0 };
+			hs[opts.nhandles++] = (struct rl_spawn_handle){ name, (rl_handle_t)h, 0 };
 	}
 	rd = rl_startup_handle(RL_NAME_INITRD);
 	if (rd < 0 || rl_handle_info((rl_handle_t)rd, &hi) < 0 ||

@@ -41,6 +41,9 @@ int log_parse_level(const char *name);	/* -1 when unknown */
 struct rl_klog;
 void log_attach_ring(struct rl_klog *ring, uint64_t bytes);
 uint64_t log_console(bool on);
+/* Back on, after printing what the ring holds from position from (the
+ * owner of the line left it unprinted); returns the head. */
+uint64_t log_console_resume(uint64_t from);
 uint64_t log_head(void);
 
 #define pr_err(...)	klog(LOG_ERROR, __VA_ARGS__)

@@ -52,6 +52,7 @@ struct process {
 	uint32_t self_process_rights;	/* what RL_SELF_PROCESS carries here */
 	uint32_t self_thread_rights;	/* what RL_SELF_THREAD carries here */
 	char name[24];
+	uint64_t serial;		/* never 0, never reused: who it was, once gone */
 };
 
 enum uthread_state {
