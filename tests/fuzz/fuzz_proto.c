@@ -61,10 +61,7 @@ static void fail(const char *fmt, ...)
 			fail(__VA_ARGS__);	\
 	} while (0)
 
-static union {
-	union mbus_any a;
-	union chardev_any b;
-} out, again, any;
+static union sample_any out, again, any;
 static uint8_t enc[RL_PROTO_MSG_MAX + 64];
 static unsigned long decoded;	/* inputs some decoder accepted */
 
@@ -76,7 +73,7 @@ static void check_one(const struct rl_proto_desc *p, const struct rl_proto_msg_d
 
 	CHECK(r == 0 || r == -RILL_EPROTO || r == -RILL_EMSGSIZE || r == -RILL_ERANGE ||
 	      r == -RILL_EINVAL, "%s/%s: decode gave %d", p->name, d->name, r);
-	id = p == &mbus_proto ? mbus_decode(buf, len, &any.a) : chardev_decode(buf, len, &any.b);
+	id = sample_decode(p, buf, len, &any);
 	if (r) {
 		CHECK(id != d->id, "%s/%s: refused (%d) but the dispatcher took it", p->name,
 		      d->name, r);
@@ -164,7 +161,7 @@ int main(int argc, char **argv)
 {
 	unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 0) : 100000;
 	static uint8_t buf[RL_PROTO_MSG_MAX + 64];
-	static union { union mbus_any a; union chardev_any b; } m;
+	static union sample_any m;
 
 	standalone_seed = argc > 2 ? strtoull(argv[2], NULL, 0) : 0x1bc0feedull;
 	sm_state = standalone_seed;

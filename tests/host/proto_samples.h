@@ -1,6 +1,6 @@
 /*
  * proto_samples.h - valid values of every message of protocols/ (mbus,
- * chardev), for tests/host/test_proto.c and tests/fuzz/fuzz_proto.c.
+ * chardev, init), for tests/host/test_proto.c and tests/fuzz/fuzz_proto.c.
  *
  * sample_fill(proto, id, mode, seed, m) fills the zeroed struct m of
  * message id: SAMPLE_MIN (every count, length and number at its lowest),
@@ -16,11 +16,20 @@
 #include <string.h>
 
 #include <proto/chardev.h>
+#include <proto/init.h>
 #include <proto/mbus.h>
 
 enum sample_mode { SAMPLE_MIN, SAMPLE_MAX, SAMPLE_RANDOM, SAMPLE_ERROR };
 
-static const struct rl_proto_desc *const sample_protos[] = { &mbus_proto, &chardev_proto };
+static const struct rl_proto_desc *const sample_protos[] = { &mbus_proto, &chardev_proto,
+							    &init_proto };
+
+/* Room for a decoded message of any of them. */
+union sample_any {
+	union mbus_any a;
+	union chardev_any b;
+	union init_any c;
+};
 #define SAMPLE_NPROTOS (sizeof(sample_protos) / sizeof(sample_protos[0]))
 
 struct sample_gen {
@@ -248,6 +257,54 @@ static bool fill_chardev(struct sample_gen *g, uint16_t id, union chardev_any *m
 	return false;
 }
 
+static bool fill_init(struct sample_gen *g, uint16_t id, union init_any *m)
+{
+	static const uint64_t states[] = { INIT_STATE_RUNNING, INIT_STATE_WAITING,
+					   INIT_STATE_STOPPED };
+
+	switch (id) {
+	case INIT_MSG_REFUSED:
+		m->refused.error = -RILL_ENOSYS;
+		return true;
+	case INIT_MSG_STATUS:
+		sg_str(g, m->status.name, INIT_NAME_MAX);
+		return true;
+	case INIT_MSG_SERVICE:
+		m->service.state = (enum init_state)sg_pick(g, states, 3);
+		m->service.starts = (uint32_t)sg_num(g, 0, UINT32_MAX);
+		m->service.exits = (uint32_t)sg_num(g, 0, UINT32_MAX);
+		m->service.last_status = (int64_t)sg_num(g, 0, UINT64_MAX);
+		return true;
+	case INIT_MSG_KILL:
+		sg_str(g, m->kill.name, INIT_NAME_MAX);
+		m->kill.status = (int64_t)sg_num(g, 0, UINT64_MAX);
+		return true;
+	case INIT_MSG_KILLED:
+		return true;
+	}
+	return false;
+}
+
+/* The protocol's own dispatchers. */
+static inline int sample_peek(const struct rl_proto_desc *p, const void *buf, size_t len)
+{
+	if (p == &mbus_proto)
+		return mbus_peek(buf, len);
+	if (p == &chardev_proto)
+		return chardev_peek(buf, len);
+	return init_peek(buf, len);
+}
+
+static inline int sample_decode(const struct rl_proto_desc *p, const void *buf, size_t len,
+			 union sample_any *out)
+{
+	if (p == &mbus_proto)
+		return mbus_decode(buf, len, &out->a);
+	if (p == &chardev_proto)
+		return chardev_decode(buf, len, &out->b);
+	return init_decode(buf, len, &out->c);
+}
+
 /* An error each reply may carry: the protocol's EPROTO, or its own. */
 static int32_t sample_error(const struct rl_proto_desc *p, uint16_t id, uint64_t seed)
 {
@@ -261,6 +318,11 @@ static int32_t sample_error(const struct rl_proto_desc *p, uint16_t id, uint64_t
 		case MBUS_MSG_WATCHING: return -RILL_ENOSPC;
 		case MBUS_MSG_UNWATCHED: return -RILL_ENOENT;
 		case MBUS_MSG_REMOVED: return -RILL_EPERM;
+		}
+	} else if (p == &init_proto) {
+		switch (id) {
+		case INIT_MSG_SERVICE: return -RILL_ENOENT;
+		case INIT_MSG_KILLED: return -RILL_ESRCH;
 		}
 	} else {
 		switch (id) {
@@ -298,6 +360,8 @@ static bool sample_fill(const struct rl_proto_desc *p, uint16_t id, enum sample_
 	}
 	if (p == &mbus_proto)
 		return fill_mbus(&g, id, m);
+	if (p == &init_proto)
+		return fill_init(&g, id, m);
 	return fill_chardev(&g, id, m);
 }
 

@@ -75,7 +75,7 @@ static int encode_sample(const struct rl_proto_desc *p, const struct rl_proto_ms
 START_TEST(round_trip)
 {
 	static uint8_t buf[BUF], again[BUF];
-	static union { union mbus_any a; union chardev_any b; } m, out, any;
+	static union sample_any m, out, any;
 	unsigned n = 0;
 
 	FOR_SAMPLES(p, d, mode, seed) {
@@ -98,13 +98,8 @@ START_TEST(round_trip)
 		ck_assert_int_eq(d->encode(&out, again, BUF), len);
 		ck_assert(!memcmp(buf, again, len));
 		/* The dispatchers agree. */
-		if (p == &mbus_proto) {
-			ck_assert_int_eq(mbus_peek(buf, len), d->id);
-			ck_assert_int_eq(mbus_decode(buf, len, &any.a), d->id);
-		} else {
-			ck_assert_int_eq(chardev_peek(buf, len), d->id);
-			ck_assert_int_eq(chardev_decode(buf, len, &any.b), d->id);
-		}
+		ck_assert_int_eq(sample_peek(p, buf, len), d->id);
+		ck_assert_int_eq(sample_decode(p, buf, len, &any), d->id);
 		ck_assert(!memcmp(&any, &out, d->size));
 	}
 	ck_assert_uint_gt(n, 800);
@@ -140,7 +135,7 @@ END_TEST
 START_TEST(truncated_at_every_length)
 {
 	static uint8_t buf[BUF], cut[BUF];
-	static union { union mbus_any a; union chardev_any b; } m, out;
+	static union sample_any m, out;
 
 	FOR_SAMPLES(p, d, mode, seed) {
 		int len;
@@ -168,7 +163,7 @@ END_TEST
 START_TEST(trailing_and_oversized)
 {
 	static uint8_t buf[BUF], big[BUF];
-	static union { union mbus_any a; union chardev_any b; } m, out;
+	static union sample_any m, out;
 
 	FOR_SAMPLES(p, d, mode, seed) {
 		int len = encode_sample(p, d, mode, seed, &m, buf);
@@ -198,7 +193,7 @@ END_TEST
 START_TEST(wrong_protocol_version_or_message)
 {
 	static uint8_t buf[BUF], bad[BUF];
-	static union { union mbus_any a; union chardev_any b; } m, out;
+	static union sample_any m, out;
 
 	FOR_SAMPLES(p, d, mode, seed) {
 		int len = encode_sample(p, d, mode, seed, &m, buf);
@@ -227,13 +222,8 @@ START_TEST(wrong_protocol_version_or_message)
 			memcpy(bad, buf, len);
 			bad[4] = (uint8_t)id;
 			bad[5] = (uint8_t)(id >> 8);
-			if (p == &mbus_proto) {
-				ck_assert_int_eq(mbus_peek(bad, len), -RILL_EPROTO);
-				ck_assert_int_eq(mbus_decode(bad, len, &out.a), -RILL_EPROTO);
-			} else {
-				ck_assert_int_eq(chardev_peek(bad, len), -RILL_EPROTO);
-				ck_assert_int_eq(chardev_decode(bad, len, &out.b), -RILL_EPROTO);
-			}
+			ck_assert_int_eq(sample_peek(p, bad, len), -RILL_EPROTO);
+			ck_assert_int_eq(sample_decode(p, bad, len, &out), -RILL_EPROTO);
 		}
 	}
 }
@@ -242,7 +232,7 @@ END_TEST
 START_TEST(header_fields)
 {
 	static uint8_t buf[BUF], bad[BUF];
-	static union { union mbus_any a; union chardev_any b; } m, out;
+	static union sample_any m, out;
 
 	FOR_SAMPLES(p, d, mode, seed) {
 		int len = encode_sample(p, d, mode, seed, &m, buf);
@@ -526,7 +516,7 @@ END_TEST
 START_TEST(encoder_buffer_too_small)
 {
 	static uint8_t buf[BUF];
-	static union { union mbus_any a; union chardev_any b; } m;
+	static union sample_any m;
 
 	FOR_SAMPLES(p, d, mode, seed) {
 		int len = encode_sample(p, d, mode, seed, &m, buf);
@@ -548,7 +538,7 @@ END_TEST
 START_TEST(single_byte_changes)
 {
 	static uint8_t buf[BUF], bad[BUF], again[BUF];
-	static union { union mbus_any a; union chardev_any b; } m, out;
+	static union sample_any m, out;
 	static const uint8_t vals[] = { 0x00, 0x01, 0x02, 0x7f, 0x80, 0xff };
 	unsigned accepted = 0, refused = 0;
 
