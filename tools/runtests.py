@@ -620,6 +620,49 @@ CONSOLE_READY = r"console: ready"
 CONSOLE_TEXT = "rill-echo-7731"		# drivers/console/tests-console/console.c TYPED, without \r
 
 
+# The boot `make run` does (no test word on the command line): init starts
+# etc/init.conf's services; once the console driver is ready we type a
+# line, which must come back echoed; then the boot is stopped.
+RUN_TEXT = "rill-run-4242"
+RUN_SERVICES = ("console",)		# each must be logged as started, once
+
+
+def run_interactive(build, res, smp=2):
+    prefix = f"run/smp{smp}"
+    kernel, initrd = kernel_images(build)
+    try:
+        status, text, timed_out = qemu.boot(
+            kernel, initrd=initrd, smp=smp, append="", timeout=USER_TIMEOUT,
+            until=re.escape(RUN_TEXT) + r"\r\n",
+            serial_input=[(CONSOLE_READY, (RUN_TEXT + "\r").encode())])
+    except qemu.BootError as e:
+        res.fail(f"{prefix}/boot", f"{e} (build it with `make`)")
+        return
+    save_log(build, f"run-smp{smp}.log", text)
+    problems = []
+    for svc in RUN_SERVICES:
+        n = len(re.findall(rf"init: started {svc} \(", text))
+        if n != 1:
+            problems.append(f"init started {svc} {n} times, not once")
+    if re.search(r"init: .*(ended with status|cannot start|not restarted)", text):
+        problems.append("a service ended or could not start")
+    if problems:
+        res.fail(f"{prefix}/services_started", "; ".join(problems))
+    else:
+        res.ok(f"{prefix}/services_started")
+    at = text.find("console: ready")
+    if at < 0:
+        res.fail(f"{prefix}/typed_line_echoed",
+                 "timed out" if timed_out else "the console driver never said it was ready")
+    elif RUN_TEXT + "\r\n" not in text[at:]:
+        res.fail(f"{prefix}/typed_line_echoed", f"{RUN_TEXT!r} typed, not echoed")
+    else:
+        res.ok(f"{prefix}/typed_line_echoed")
+    if problems or at < 0:
+        res.note(f"--- last 40 lines of serial output ({prefix}) ---")
+        res.tail(text, 40)
+
+
 def check_console_echo(res, prefix, text):
     name = f"{prefix}/console/typed_line_echoed"
     at = text.find("console: ready")
@@ -957,6 +1000,8 @@ def main(argv=None):
             args.build, 1, res, label="console", append="test log=info console-input",
             d="tests-console",
             serial_input=[(CONSOLE_READY, (CONSOLE_TEXT + "\r").encode())])))
+        # What `make run` boots: init's services, typing echoed.
+        steps.append(("run", lambda: run_interactive(args.build, res)))
         # init's services up (etc/init.conf), tests-services/ against them.
         for n in smps:
             steps.append((f"services/smp{n}", lambda n=n: run_user(
