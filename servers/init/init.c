@@ -26,6 +26,7 @@
  */
 #include <proto/init.h>
 #include <rill/ipc.h>
+#include <rill/portio.h>
 #include <rill/rl.h>
 #include <rill/rt.h>
 #include <rill/string.h>
@@ -37,7 +38,7 @@ static void qemu_exit(int code)
 	int64_t io = rl_ioport_open(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), 0xf4, 4);
 
 	if (io >= 0 && rl_ioport_enable(io) == 0)
-		__asm__ volatile("outl %0, %1" : : "a"((uint32_t)code), "Nd"((uint16_t)0xf4));
+		outl(0xf4, (uint32_t)code);
 	rl_printf("init: cannot leave QEMU (%ld)\n", (long)io);
 }
 

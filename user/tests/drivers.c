@@ -5,24 +5,12 @@
  * transmitter-empty interrupt raises IRQ 4 at once.
  */
 #include <rill/ipc.h>
+#include <rill/portio.h>
 #include <rill/rl.h>
 #include <rill/test.h>
 
 #define COM1 0x3f8
 #define SEC 1000000000ull
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
 
 DEFINE_TEST(ioport_errors)
 {
