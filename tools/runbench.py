@@ -199,10 +199,21 @@ def main(argv=None, say=None):
             problems.append(f"wall boot {k}: regions {region_names(text)} differ from {ref}")
 
     rill = print_rill(say, counted, plains, guest)
+    runtime_overhead(say, rill)
     if args.no_linux:
         return finish()
     problems += linux_and_ratios(say, args.build, rill, args.wall_runs)
     return finish()
+
+
+def runtime_overhead(say, rill):
+    """What the asynchronous runtime adds to a request/response round trip
+    (issue 12's target: at most 25% over the raw rings), as a BENCH line."""
+    a, b = rill.get("rt_ipc_task_1B", {}), rill.get("rt_ipc_raw_1B", {})
+    if "insns_per_op" in a and "insns_per_op" in b:
+        r = float(a["insns_per_op"]) / float(b["insns_per_op"])
+        say(f"BENCH name=rt_roundtrip_vs_raw os=rill ratio={r:.3f} target_max=1.25 "
+            f"task={a['insns_per_op']} raw={b['insns_per_op']}")
 
 
 def print_rill(say, counted, plains, guest=None):
