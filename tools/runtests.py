@@ -624,6 +624,7 @@ CONSOLE_TEXT = "rill-echo-7731"		# drivers/console/tests-console/console.c TYPED
 # etc/init.conf's services; once the console driver is ready we type a
 # line, which must come back echoed; then the boot is stopped.
 RUN_TEXT = "rill-run-4242"
+RUN_TIMEOUT = 180			# s: a boot and one typed line
 RUN_SERVICES = ("console",)		# each must be logged as started, once
 
 
@@ -632,7 +633,7 @@ def run_interactive(build, res, smp=2):
     kernel, initrd = kernel_images(build)
     try:
         status, text, timed_out = qemu.boot(
-            kernel, initrd=initrd, smp=smp, append="", timeout=USER_TIMEOUT,
+            kernel, initrd=initrd, smp=smp, append="", timeout=RUN_TIMEOUT,
             until=re.escape(RUN_TEXT) + r"\r\n",
             serial_input=[(CONSOLE_READY, (RUN_TEXT + "\r").encode())])
     except qemu.BootError as e:

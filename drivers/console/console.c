@@ -218,6 +218,7 @@ int main(int argc, char **argv)
 			}
 			seen = (uint64_t)res;
 			(void)inb(base + IIR);
+again:
 			while (inb(base + LSR) & LSR_DR) {
 				uint8_t ch = inb(base + RBR);
 
@@ -236,6 +237,12 @@ int main(int argc, char **argv)
 			}
 			if ((r = rl_irq_ack(irq)) < 0)
 				fail("irq_ack", r);
+			/* The COM line is edge-triggered: a byte that came
+			 * after the drain but before the ack raised its edge
+			 * while the line was masked, and no interrupt will
+			 * come for it. Look once more after the ack. */
+			if (inb(base + LSR) & LSR_DR)
+				goto again;
 			arm_irq_wait(&q, (rl_handle_t)irq, seen);
 		}
 	}

@@ -127,6 +127,17 @@ SYSCALL_DEFINE(klog_control)
 		kobj_get(&klog_mo->obj);
 		return install_new(&klog_mo->obj, RL_RIGHT_READ | RL_RIGHT_DUP |
 				   RL_RIGHT_TRANSFER);
+	case RL_KLOG_PRINTED: {
+		uint64_t at;
+		irqflags_t f;
+
+		if (a2)
+			return -EINVAL;
+		f = spin_lock_irqsave(&wait_lock);
+		at = console_owner ? console_pos : log_head();
+		spin_unlock_irqrestore(&wait_lock, f);
+		return (int64_t)(at & INT64_MAX);
+	}
 	case RL_KLOG_CONSOLE: {
 		uint64_t old, self = process_current()->serial;
 		uint64_t at;

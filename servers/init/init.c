@@ -259,6 +259,31 @@ static int64_t control(void *unused)
 
 /* ---- the test runner ---- */
 
+/* Before the machine ends, everything logged so far must be on the serial
+ * line (the harness reads the runner's last lines there). A console
+ * driver that owns the line prints it: wait for it to get there (up to 5
+ * s). One that is gone, or stuck, leaves it to the kernel: take the line
+ * back, and the kernel prints what the driver had not. */
+static void log_reaches_the_line(void)
+{
+	rl_handle_t a = rl_startup_handle_or0(RL_NAME_LOG_AUTH);
+	int64_t mo = rl_klog_control(a, RL_KLOG_MAP, 0), at;
+	uint64_t until = rl_clock_ns() + 5000000000ull, head;
+
+	if (mo < 0)
+		return;
+	at = rl_map(RL_SELF_PROCESS, (rl_handle_t)mo, 0, 0, 4096, RL_PROT_READ);
+	rl_handle_close((rl_handle_t)mo);
+	if (at < 0)
+		return;
+	head = __atomic_load_n(&((const struct rl_klog *)at)->head, __ATOMIC_ACQUIRE);
+	while (rl_klog_control(a, RL_KLOG_PRINTED, 0) < (int64_t)head &&
+	       rl_clock_ns() < until)
+		rl_sleep_for(10000000);
+	if (rl_klog_control(a, RL_KLOG_PRINTED, 0) < (int64_t)head)
+		rl_klog_control(a, RL_KLOG_CONSOLE, 1);
+}
+
 struct runner {
 	const char *cmdline, *dir, *tag;
 	bool services;
@@ -312,9 +337,7 @@ static int64_t run_tests(void *arg)
 	}
 	if (status != 0)
 		rl_printf("init: bin/testrunner ended with status %ld\n", (long)status);
-	/* The line back from the console driver, with what it had not yet
-	 * printed: the runner's last lines must reach the harness. */
-	rl_klog_control(rl_startup_handle_or0(RL_NAME_LOG_AUTH), RL_KLOG_CONSOLE, 1);
+	log_reaches_the_line();
 	qemu_exit(status ? 1 : 0);
 	return status;
 }

@@ -226,6 +226,7 @@ DEFINE_TEST(second_handover_resumes_where_the_owner_was)
 	printed = k->head - 3;
 	e.arg[0] = printed;	/* "printed up to here", as a driver waits */
 	TEST_ASSERT(rl_sync_op(&e, NULL) > (int64_t)printed);
+	TEST_EQ(rl_klog_control(a, RL_KLOG_PRINTED, 0), (int64_t)printed);
 	again = rl_klog_control(a, RL_KLOG_CONSOLE, 0);
 	TEST_EQ(again, (int64_t)printed);
 	/* A wait from further back than the owner got does not move it back. */
@@ -234,6 +235,10 @@ DEFINE_TEST(second_handover_resumes_where_the_owner_was)
 	TEST_EQ(rl_klog_control(a, RL_KLOG_CONSOLE, 0), (int64_t)printed);
 	on = rl_klog_control(a, RL_KLOG_CONSOLE, 1);
 	TEST_ASSERT(on > (int64_t)printed);
+	/* Given back: the kernel prints it all again, up to the head. */
+	TEST_ASSERT(rl_klog_control(a, RL_KLOG_PRINTED, 0) >= on);
+	TEST_ASSERT(rl_klog_control(a, RL_KLOG_PRINTED, 0) <= (int64_t)k->head);
+	TEST_EQ(rl_klog_control(a, RL_KLOG_PRINTED, 1), -RILL_EINVAL);
 	/* Given back: the next handover is a first one again. */
 	TEST_ASSERT(rl_klog_control(a, RL_KLOG_CONSOLE, 0) > on);
 	TEST_ASSERT(rl_klog_control(a, RL_KLOG_CONSOLE, 1) > on);

@@ -439,6 +439,10 @@ struct rl_klog {
 					   the line already handed over: where the
 					   owner's latest LOG_WAIT said it had
 					   printed to (docs/abi.md) */
+#define RL_KLOG_PRINTED		2	/* arg 0: how far the log has reached the
+					   serial line: the head while the kernel
+					   prints it, else where its owner's latest
+					   LOG_WAIT said it had printed to */
 
 /* ---- time --------------------------------------------------------------- */
 
