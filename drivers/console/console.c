@@ -431,6 +431,14 @@ static int64_t irq_task(void *arg)
 		service();
 		if ((r = rl_irq_ack(con.irq)) < 0)
 			fail("irq_ack", r);
+		/* The line is edge-triggered and was masked until the ack: a
+		 * byte that came (or THR that emptied) after the last look
+		 * raised it while masked, and that edge is gone; the line
+		 * then stays high with no new edge, and input stops (the
+		 * typed-line boot hung so, one boot in three). Look once
+		 * more now that it is unmasked: anything later makes an
+		 * edge of its own. */
+		service();
 	}
 }
 
