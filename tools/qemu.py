@@ -46,7 +46,9 @@ import signal
 import socket
 import subprocess
 import sys
+import select
 import tempfile
+import threading
 import time
 
 EXIT_TESTS_PASSED = 1
@@ -120,13 +122,24 @@ def _connect_serial(path, proc, deadline):
             time.sleep(0.05)
 
 
-def _drain(sock):
-    """Read and drop what the guest wrote (the log file has it)."""
-    try:
-        while sock.recv(65536):
+def _drain(sock, stop):
+    """Read and drop what the guest writes (the log file has it), all the
+    time, on a thread of its own: QEMU sends each byte in a message of its
+    own, each costing the socket's buffer far more than one byte, so a
+    few hundred bytes left unread fill it; QEMU's UART then retries
+    (EAGAIN), and its retries sometimes log a byte twice or lose one
+    (the console boot saw "conssole: ready", and then waited for ever
+    for the ready line to type on). Drained every 0.1 s, boot output
+    bursts hit that; drained at once, they do not."""
+    while not stop.is_set():
+        try:
+            r, _, _ = select.select([sock], [], [], 0.05)
+            if r and not sock.recv(65536):
+                return		# QEMU closed it
+        except (BlockingIOError, InterruptedError):
             pass
-    except (BlockingIOError, InterruptedError):
-        pass
+        except (OSError, ValueError):
+            return
 
 
 def boot(kernel, initrd=None, cdrom=None, smp=1, mem="512M", append="",
@@ -168,6 +181,11 @@ def boot(kernel, initrd=None, cdrom=None, smp=1, mem="512M", append="",
                                     start_new_session=True)
             deadline = time.monotonic() + timeout
             sock = _connect_serial(sock_path, proc, deadline) if inputs else None
+            stop = threading.Event()
+            drainer = None
+            if sock is not None:
+                drainer = threading.Thread(target=_drain, args=(sock, stop), daemon=True)
+                drainer.start()
             try:
                 with open(serial_path, "rb") as serial:
                     seen = b""
@@ -177,8 +195,6 @@ def boot(kernel, initrd=None, cdrom=None, smp=1, mem="512M", append="",
                             break
                         except subprocess.TimeoutExpired:
                             pass
-                        if sock is not None:
-                            _drain(sock)
                         if until_re is not None or inputs:
                             chunk = serial.read()
                             if chunk:
@@ -199,6 +215,9 @@ def boot(kernel, initrd=None, cdrom=None, smp=1, mem="512M", append="",
                 _kill_group(proc)
                 raise
             finally:
+                stop.set()
+                if drainer is not None:
+                    drainer.join()
                 if sock is not None:
                     sock.close()
             if status is not None:

@@ -600,6 +600,14 @@ def run_user(build, smp, res, label="user", append="test log=info", d="tests",
     any_failed = failed_progs > 0 or (done is not None and done[1] > 0)
     # tests/klog hands the serial line over and writes KLOG_HIDDEN while it
     # is (RL_KLOG_CONSOLE): that text must reach the log's ring only.
+    # tests/chardev writes CHARDEV_MARKER through the driver it starts.
+    if "chardev" in expected and "chardev" in progs:
+        name = f"{prefix}/chardev/write_on_the_serial_line"
+        if CHARDEV_MARKER not in text:
+            res.fail(name, f"{CHARDEV_MARKER!r} written through the driver, not on the line")
+            any_failed = True
+        else:
+            res.ok(name)
     if "klog" in expected and "klog" in progs:
         name = f"{prefix}/klog/serial_quiet_while_handed_over"
         if KLOG_HIDDEN in text:
@@ -611,6 +619,7 @@ def run_user(build, smp, res, label="user", append="test log=info", d="tests",
 
 
 KLOG_HIDDEN = "klog-handover-marker-5c1e"	# user/tests/klog.c HIDDEN
+CHARDEV_MARKER = "chardev-write-7319\r\n"	# drivers/console/tests/chardev.c MARKER
 
 # The console boot: init runs tests-console/ ("console-input"), whose test
 # starts the console driver; once it says it is ready, we type a line, and
@@ -618,6 +627,13 @@ KLOG_HIDDEN = "klog-handover-marker-5c1e"	# user/tests/klog.c HIDDEN
 # only what the guest writes, never what is typed).
 CONSOLE_READY = r"console: ready"
 CONSOLE_TEXT = "rill-echo-7731"		# drivers/console/tests-console/console.c TYPED, without \r
+# Then a second driver with a chardev client (reads_a_typed_line): once
+# its conversation is open it prints the marker, we type the text, its
+# reads get it and it writes it back through the driver.
+CONSOLE_READ_MARKER = r"console-test: reading through chardev"	# READ_MARKER
+CONSOLE_READ_TEXT = "rill-read-4402"	# READ_TYPED, without \r
+CONSOLE_INPUT = [(CONSOLE_READY, (CONSOLE_TEXT + "\r").encode()),
+                 (CONSOLE_READ_MARKER, (CONSOLE_READ_TEXT + "\r").encode())]
 
 
 # The boot `make run` does (no test word on the command line): init starts
@@ -674,14 +690,30 @@ def check_console_echo(res, prefix, text):
     else:
         res.ok(name)
     # The driver owned the line meanwhile and printed the kernel's log
-    # from its ring, from where the kernel stopped: every line once.
+    # from its ring, from where the kernel stopped: every line once. (The
+    # second driver, reads_a_typed_line's, leaves the log to the kernel.)
     name = f"{prefix}/console/log_printed_once_while_owned"
     lines = [l for l in text.splitlines() if "console: ready" in l or "klog: the " in l]
-    want = ["console: ready on 0x3f8 irq 4, printing the kernel's log"]
+    want = ["console: ready on 0x3f8 irq 4, printing the kernel's log",
+            "console: ready on 0x3f8 irq 4"]
     if sum(1 for l in lines if "klog: the serial line is handed over" in l) != 1 or \
        sum(1 for l in lines if "klog: the kernel writes its log" in l) != 1 or \
        [l for l in lines if "console: ready" in l] != want:
         res.fail(name, "expected each once, intact: " + " | ".join(lines))
+    else:
+        res.ok(name)
+    # The second text went to the chardev client's reads, not to an echo,
+    # and came back as its write.
+    name = f"{prefix}/console/typed_line_read_through_chardev"
+    at = text.find("console-test: reading through chardev")
+    after = text[at:].splitlines() if at >= 0 else []
+    if at < 0:
+        res.fail(name, "the client never said it was reading")
+    elif f"read back: {CONSOLE_READ_TEXT}" not in after:
+        res.fail(name, f"{CONSOLE_READ_TEXT!r} typed, the client did not write it back "
+                 "on a line of its own")
+    elif CONSOLE_READ_TEXT in after:
+        res.fail(name, f"{CONSOLE_READ_TEXT!r} was echoed while a conversation was open")
     else:
         res.ok(name)
 
@@ -1000,7 +1032,7 @@ def main(argv=None):
         steps.append(("console", lambda: run_user(
             args.build, 1, res, label="console", append="test log=info console-input",
             d="tests-console",
-            serial_input=[(CONSOLE_READY, (CONSOLE_TEXT + "\r").encode())])))
+            serial_input=CONSOLE_INPUT)))
         # What `make run` boots: init's services, typing echoed.
         steps.append(("run", lambda: run_interactive(args.build, res)))
         # init's services up (etc/init.conf), tests-services/ against them.

@@ -1,58 +1,53 @@
 /*
  * console - the user-space driver of the 16550 UART the system console is
- * on (the first one the kernel found: dev_list, RL_DEV_UART).
+ * on, serving the character-device protocol (protocols/chardev) on the
+ * asynchronous runtime (docs/userspace.md, "Drivers").
  *
- * Interrupt-driven: the receive interrupt is on, an RL_OP_IRQ_WAIT on the
- * line's IRQ object waits for it, and each interrupt drains the receive
- * FIFO; no polling of the line. This first version echoes what it
- * receives (Enter as CR LF), the start of the console the next issue's
- * TTY layer builds on; the character-device protocol, mbus and the
- * takeover of the line from the kernel's log come with the runtime.
+ * One thread, one loop (rill/rt.h), these tasks:
+ *   irq        RL_OP_IRQ_WAIT on the line's IRQ: received bytes go to the
+ *              input queue (or are echoed, below); the output queue goes
+ *              to the transmitter on its THRE interrupt, which is enabled
+ *              only while that queue holds bytes
+ *   log        in takeover mode: the kernel's log, from its ring, into the
+ *              output queue (RL_OP_LOG_WAIT says when there is more)
+ *   listener   ACCEPTs conversations on "chardev-server" and starts a task
+ *              for each (chardev.c)
+ *
+ * Typed bytes: while at least one conversation is open they go to the
+ * input queue, for the readers (the first waiting reader first); while
+ * none is, each one is echoed (CR as CR LF) and dropped, as the console
+ * did before it served anyone: a machine whose console nobody reads
+ * still shows what is typed.
  *
  *   console [takeover] [echo-line]
  *     takeover   take the line over from the kernel's log (it needs the
  *                log authority): the kernel stops writing its log and
- *                debug_write text there (RL_KLOG_CONSOLE), and this driver
- *                prints them from the log's ring instead, from the very
- *                position where the kernel stopped (RL_OP_LOG_WAIT tells
- *                when there is more), so nothing is lost or printed twice
+ *                debug_write text there (RL_KLOG_CONSOLE), and the log
+ *                task prints them from the log's ring instead, from the
+ *                very position where the kernel stopped, every byte once
  *     echo-line  echo one line, then give the line back (printing the log
  *                up to where the kernel takes over again) and exit with
  *                the count of bytes received (tests-console/console)
+ *   Without takeover the kernel goes on writing its log on the line
+ *   itself, between the driver's bytes (tests/chardev runs so).
  *
- * It prints "console: ready" once the receive interrupt is armed: what is
- * typed from then on is echoed.
+ * Handles: "ioport-authority", "irq-authority", "log-authority" (takeover),
+ * "chardev-server" (optional: the server end of the listening stream;
+ * clients hold the other end). It prints "console: ready" once the
+ * receive interrupt is armed: what is typed from then on is taken.
  */
+#include <proto/chardev.h>
 #include <rill/rl.h>
+#include <rill/rt.h>
 #include <rill/string.h>
 
-#define RBR	0	/* receive buffer (read) */
-#define THR	0	/* transmit holding (write) */
-#define IER	1
-#define IIR	2	/* interrupt identification (read) */
-#define FCR	2	/* FIFO control (write) */
-#define MCR	4
-#define LSR	5
+#include "console.h"
 
-#define LSR_DR		0x01	/* data ready */
-#define LSR_THRE	0x20	/* transmit holding register empty */
-#define LSR_TEMT	0x40	/* transmitter empty: nothing left to send */
-#define MCR_DTR_RTS_OUT2 0x0b	/* OUT2 routes the interrupt to the PIC/IOAPIC */
+#define SEC	1000000000ull
 
-static uint16_t base;
+struct console con;
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
+static bool one_line;
 
 static void __attribute__((noreturn)) fail(const char *what, int64_t r)
 {
@@ -61,54 +56,247 @@ static void __attribute__((noreturn)) fail(const char *what, int64_t r)
 	__builtin_unreachable();
 }
 
-/* The transmitter drains at the line's speed: wait for room per byte
- * (the transmit interrupt comes with the TTY layer's output queue). */
-static void put(uint8_t c)
+/* ---- waiting for another task (console.h) ------------------------------------ */
+
+void wl_add(struct wlist *l, struct waiter *w)
 {
-	while (!(inb(base + LSR) & LSR_THRE))
-		;
-	outb(base + THR, c);
+	w->task = rl_task_self();
+	w->next = NULL;
+	w->prev = l->tail;
+	if (l->tail)
+		l->tail->next = w;
+	else
+		l->head = w;
+	l->tail = w;
+	w->on = l;
 }
 
-/* The kernel's log, when this driver owns the line: printed from logpos
- * on (a writer more than the ring ahead of us costs the oldest bytes). */
-static const volatile struct rl_klog *klog;
-static uint64_t logpos;
-
-static void print_log(uint64_t upto)
+void wl_del(struct waiter *w)
 {
-	if (upto - logpos > klog->size)
-		logpos = upto - klog->size;
-	for (; logpos < upto; logpos++) {
-		char c = klog->data[logpos % klog->size];
+	struct wlist *l = w->on;
 
-		if (c == '\n')
-			put('\r');	/* as the kernel's own console does */
-		put((uint8_t)c);
+	if (!l)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		l->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		l->tail = w->prev;
+	w->next = w->prev = NULL;
+	w->on = NULL;
+}
+
+void wake(struct waiter *w)
+{
+	if (w->armed) {
+		w->armed = false;
+		rl_task_cancel(w->task);
 	}
 }
 
-static void arm_log_wait(struct rl_queue *q)
+void wake_all(struct wlist *l)
 {
-	struct rl_sqe *e = rl_get_sqe(q);
-
-	e->opcode = RL_OP_LOG_WAIT;
-	e->handle = rl_startup_handle_or0(RL_NAME_LOG_AUTH);
-	e->user_data = 2;
-	e->arg[0] = logpos;
+	for (struct waiter *w = l->head; w; w = w->next)
+		wake(w);
 }
 
-static void arm_irq_wait(struct rl_queue *q, rl_handle_t irq, uint64_t seen)
+void wait_arm(struct waiter *w)
 {
-	struct rl_sqe *e = rl_get_sqe(q);
-
-	e->opcode = RL_OP_IRQ_WAIT;
-	e->handle = irq;
-	e->user_data = 1;
-	e->arg[0] = seen;		/* the count we have handled */
+	w->task = rl_task_self();
+	w->armed = true;
 }
 
-static void take_over(struct rl_queue *q)
+void wait_done(struct waiter *w)
+{
+	w->armed = false;
+	/* A wake that came once the wait had ended another way left its
+	 * cancel pending: an await of nothing takes it here (it returns
+	 * -ECANCELED at once, submitting nothing). */
+	if (rl_task_self()->cancel) {
+		struct rl_sqe nop = { .opcode = RL_OP_NOP };
+
+		(void)rl_await(&nop, NULL);
+	}
+}
+
+bool park(struct waiter *w, uint64_t deadline)
+{
+	struct rl_sqe t = { .opcode = RL_OP_TIMEOUT };
+	int64_t r;
+
+	t.arg[0] = deadline ? deadline : rl_clock_ns() + 3600 * SEC;
+	wait_arm(w);
+	r = rl_await(&t, NULL);
+	wait_done(w);
+	return r == -RILL_ECANCELED;
+}
+
+/* ---- the UART ------------------------------------------------------------------- */
+
+/* The device, from the kernel's device list. Kept in this one function:
+ * it moves to mbus. */
+static int find_uart(uint16_t *base, uint8_t *irq)
+{
+	static struct rl_device devs[64];
+	int64_t n = rl_dev_list(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), 0, devs, 64);
+
+	if (n < 0)
+		return (int)n;
+	for (int64_t i = 0; i < n && i < 64; i++) {
+		if (devs[i].kind == RL_DEV_UART) {
+			*base = devs[i].io_base;
+			*irq = devs[i].irq;
+			return 0;
+		}
+	}
+	return -RILL_ENODEV;
+}
+
+static void set_ier(uint8_t v)
+{
+	if (v != con.ier) {
+		con.ier = v;
+		outb(con.base + IER, v);
+	}
+}
+
+/* Output waits in con.out; the THRE interrupt takes it from there. */
+void tx_kick(void)
+{
+	if (bq_used(&con.out) && !con.breaking)
+		set_ier(con.ier | IER_THRE);
+}
+
+bool tx_idle(void)
+{
+	return !bq_used(&con.out) && (inb(con.base + LSR) & LSR_TEMT);
+}
+
+uint32_t out_queue(const uint8_t *b, uint32_t n)
+{
+	uint32_t k = n < bq_room(&con.out) ? n : bq_room(&con.out);
+
+	for (uint32_t i = 0; i < k; i++)
+		bq_put(&con.out, b[i]);
+	if (k < n)
+		con.out_was_full = true;
+	tx_kick();
+	return k;
+}
+
+void uart_get_line(struct line_cfg *l)
+{
+	uint16_t b = con.base;
+	uint8_t lcr = inb(b + LCR), lo, hi;
+	uint16_t div;
+
+	outb(b + LCR, lcr | LCR_DLAB);
+	lo = inb(b + DLL);
+	hi = inb(b + DLM);
+	outb(b + LCR, lcr & ~LCR_DLAB);
+	div = (uint16_t)(lo | hi << 8);
+	l->baud = div ? UART_CLOCK / div : UART_CLOCK;
+	l->data_bits = (uint8_t)(5 + (lcr & 3));
+	l->stop_bits = (lcr & 4) ? 2 : 1;
+	l->parity = !(lcr & 0x08) ? CHARDEV_PARITY_NONE
+		  : (lcr & 0x10) ? CHARDEV_PARITY_EVEN : CHARDEV_PARITY_ODD;
+}
+
+/* Divisor and framing. Only bauds that divide the 1.8432 MHz / 16 clock
+ * exactly: anything else would be a different speed than asked. (5 data
+ * bits with 2 stop bits is 1.5 stop bits on a 16550.) */
+bool uart_set_line(const struct line_cfg *l)
+{
+	uint16_t b = con.base;
+	uint32_t div;
+	uint8_t lcr;
+
+	if (!l->baud || l->baud > UART_CLOCK || UART_CLOCK % l->baud)
+		return false;
+	div = UART_CLOCK / l->baud;
+	lcr = (uint8_t)((l->data_bits - 5) | (l->stop_bits == 2 ? 4 : 0));
+	if (l->parity == CHARDEV_PARITY_ODD)
+		lcr |= 0x08;
+	else if (l->parity == CHARDEV_PARITY_EVEN)
+		lcr |= 0x18;
+	if (con.breaking)
+		lcr |= LCR_BREAK;
+	outb(b + LCR, lcr | LCR_DLAB);
+	outb(b + DLL, (uint8_t)div);
+	outb(b + DLM, (uint8_t)(div >> 8));
+	outb(b + LCR, lcr);
+	return true;
+}
+
+void uart_break(bool on)
+{
+	uint8_t lcr = inb(con.base + LCR);
+
+	con.breaking = on;
+	outb(con.base + LCR, on ? lcr | LCR_BREAK : lcr & ~LCR_BREAK);
+	if (!on)
+		tx_kick();
+}
+
+/* ---- the kernel's log (takeover) ------------------------------------------------ */
+
+static const volatile struct rl_klog *klog;
+static uint64_t logpos;
+static struct waiter log_waiter;
+
+/* Polled, for the end only (echo-line): what is left goes out now. */
+static void put_polled(uint8_t c)
+{
+	while (!(inb(con.base + LSR) & LSR_THRE))
+		;
+	outb(con.base + THR, c);
+}
+
+/* The log from logpos up to upto into the output queue, waiting for room
+ * when it is full (a writer more than the ring ahead of us costs the
+ * oldest bytes). Client output and the log share the queue, so neither
+ * loses or repeats a byte of the other. */
+static void log_out(uint64_t upto)
+{
+	while (logpos < upto) {
+		uint8_t c;
+
+		if (upto - logpos > klog->size)
+			logpos = upto - klog->size;
+		c = (uint8_t)klog->data[logpos % klog->size];
+		if (bq_room(&con.out) < 2) {
+			tx_kick();
+			wl_add(&con.room, &log_waiter);
+			park(&log_waiter, 0);
+			wl_del(&log_waiter);
+			continue;
+		}
+		if (c == '\n')
+			bq_put(&con.out, '\r');	/* as the kernel's own console does */
+		bq_put(&con.out, c);
+		logpos++;
+	}
+	tx_kick();
+}
+
+static int64_t log_task(void *arg)
+{
+	rl_handle_t a = rl_startup_handle_or0(RL_NAME_LOG_AUTH);
+
+	for (;;) {
+		struct rl_sqe e = { .opcode = RL_OP_LOG_WAIT, .handle = a, .arg = { logpos } };
+		int64_t r = rl_await(&e, NULL);
+
+		if (r < 0)
+			fail("LOG_WAIT", r);
+		log_out((uint64_t)r);
+	}
+}
+
+static void take_over(void)
 {
 	rl_handle_t a = rl_startup_handle_or0(RL_NAME_LOG_AUTH);
 	int64_t mo = rl_klog_control(a, RL_KLOG_MAP, 0), at;
@@ -122,39 +310,143 @@ static void take_over(struct rl_queue *q)
 	if ((at = rl_klog_control(a, RL_KLOG_CONSOLE, 0)) < 0)
 		fail("klog_control CONSOLE", at);
 	logpos = (uint64_t)at;
-	arm_log_wait(q);
 }
 
-static void give_back(void)
+/* echo-line's end: what is queued goes out, the line goes back to the
+ * kernel (the log up to where it takes over printed first), and the
+ * process ends with the count of bytes received. */
+static void __attribute__((noreturn)) finish_line(void)
 {
-	int64_t at = rl_klog_control(rl_startup_handle_or0(RL_NAME_LOG_AUTH), RL_KLOG_CONSOLE, 1);
+	set_ier(0);
+	while (bq_used(&con.out))
+		put_polled(bq_get(&con.out));
+	rl_irq_ack(con.irq);
+	if (klog) {
+		int64_t at = rl_klog_control(rl_startup_handle_or0(RL_NAME_LOG_AUTH),
+					     RL_KLOG_CONSOLE, 1);
 
-	if (at >= 0)
-		print_log((uint64_t)at);	/* the kernel prints the rest */
-}
+		if (at >= 0) {
+			if ((uint64_t)at - logpos > klog->size)
+				logpos = (uint64_t)at - klog->size;
+			for (; logpos < (uint64_t)at; logpos++) {
+				char c = klog->data[logpos % klog->size];
 
-static int64_t find_uart(struct rl_device *out)
-{
-	static struct rl_device devs[64];
-	int64_t n = rl_dev_list(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), 0, devs, 64);
-
-	if (n < 0)
-		return n;
-	for (int64_t i = 0; i < n && i < 64; i++) {
-		if (devs[i].kind == RL_DEV_UART) {
-			*out = devs[i];
-			return 0;
+				if (c == '\n')
+					put_polled('\r');
+				put_polled((uint8_t)c);
+			}
 		}
 	}
-	return -RILL_ENODEV;
+	while (!(inb(con.base + LSR) & LSR_TEMT))
+		;
+	rl_process_kill(RL_SELF_PROCESS, (int64_t)con.received);
+	rl_exit((int64_t)con.received);
+}
+
+/* ---- the interrupt ---------------------------------------------------------------- */
+
+static void echo(uint8_t c)
+{
+	static const uint8_t crlf[2] = { '\r', '\n' };
+
+	if (c == '\r')
+		out_queue(crlf, 2);
+	else
+		out_queue(&c, 1);
+	if (c == '\r' && one_line)
+		finish_line();
+}
+
+static void received(uint8_t c)
+{
+	con.received++;
+	if (!con.conversations) {
+		echo(c);
+		return;
+	}
+	if (!bq_room(&con.in)) {
+		con.dropped++;
+		post_event(CHARDEV_EVENTS_OVERRUN, 1);
+		return;
+	}
+	bq_put(&con.in, c);
+	if (con.readers.head)
+		wake(con.readers.head);
+	post_event(CHARDEV_EVENTS_READABLE, 0);
+}
+
+/* Everything the UART has for us: line status, received bytes, room in
+ * the transmitter. Until IIR says nothing is pending, so that the line's
+ * interrupt can rise again. Bytes go to THR only while it is empty
+ * (THRE): the interrupt, not a spin, says when there is room again. */
+static void service(void)
+{
+	uint16_t b = con.base;
+
+	for (int round = 0; round < 64; round++) {
+		uint8_t iir = inb(b + IIR), lsr = inb(b + LSR);
+		uint32_t before = bq_used(&con.out);
+
+		if (lsr & LSR_BI)
+			post_event(CHARDEV_EVENTS_BREAK, 0);
+		if (lsr & (LSR_PE | LSR_FE))
+			post_event(CHARDEV_EVENTS_FRAMING, 0);
+		if (lsr & LSR_OE)
+			post_event(CHARDEV_EVENTS_OVERRUN, 0);
+		while (lsr & LSR_DR) {
+			received(inb(b + RBR));
+			lsr = inb(b + LSR);
+		}
+		while (!con.breaking && bq_used(&con.out) && (lsr & LSR_THRE)) {
+			outb(b + THR, bq_get(&con.out));
+			lsr = inb(b + LSR);
+		}
+		if (!bq_used(&con.out) || con.breaking)
+			set_ier(con.ier & ~IER_THRE);
+		if (bq_used(&con.out) < before) {
+			wake_all(&con.room);
+			if (con.out_was_full && bq_room(&con.out) >= QSIZE / 2) {
+				con.out_was_full = false;
+				post_event(CHARDEV_EVENTS_WRITABLE, 0);
+			}
+		}
+		if (!bq_used(&con.out))
+			wake_all(&con.drainers);
+		if (iir & IIR_NONE)
+			break;
+	}
+}
+
+static int64_t irq_task(void *arg)
+{
+	uint64_t seen = 0;
+
+	for (;;) {
+		struct rl_sqe e = { .opcode = RL_OP_IRQ_WAIT, .handle = con.irq, .arg = { seen } };
+		int64_t r = rl_await(&e, NULL);
+
+		if (r < 0)
+			fail("IRQ_WAIT", r);
+		seen = (uint64_t)r;
+		service();
+		if ((r = rl_irq_ack(con.irq)) < 0)
+			fail("irq_ack", r);
+		/* The line is edge-triggered and was masked until the ack: a
+		 * byte that came (or THR that emptied) after the last look
+		 * raised it while masked, and that edge is gone; the line
+		 * then stays high with no new edge, and input stops (the
+		 * typed-line boot hung so, one boot in three). Look once
+		 * more now that it is unmasked: anything later makes an
+		 * edge of its own. */
+		service();
+	}
 }
 
 int main(int argc, char **argv)
 {
-	bool one_line = false, takeover = false;
-	struct rl_device dev;
-	struct rl_queue q;
-	uint64_t seen = 0, received = 0;
+	bool takeover = false;
+	rl_handle_t listen = rl_startup_handle_or0("chardev-server");
+	struct rl_loop loop;
 	int64_t io, irq, r;
 
 	for (int i = 1; i < argc; i++) {
@@ -165,21 +457,21 @@ int main(int argc, char **argv)
 		else
 			fail("unknown argument", -RILL_EINVAL);
 	}
-	if ((r = find_uart(&dev)) < 0)
+	if ((r = find_uart(&con.base, &con.irq_line)) < 0)
 		fail("no UART in the device list", r);
-	base = dev.io_base;
-	if ((io = rl_ioport_open(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), base, 8)) < 0)
+	if ((io = rl_ioport_open(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), con.base, 8)) < 0)
 		fail("ioport_open", io);
 	if ((r = rl_ioport_enable(io)) < 0)
 		fail("ioport_enable", r);
-	if ((irq = rl_irq_open(rl_startup_handle_or0(RL_NAME_IRQ_AUTH), dev.irq, 0)) < 0)
+	if ((irq = rl_irq_open(rl_startup_handle_or0(RL_NAME_IRQ_AUTH), con.irq_line, 0)) < 0)
 		fail("irq_open", irq);
-	if ((r = rl_queue_init(&q, 4, 8)) < 0)
-		fail("queue", r);
+	con.irq = (rl_handle_t)irq;
+	if ((r = rl_loop_init(&loop, 256, 1024)) < 0)
+		fail("loop", r);
 	/* The kernel may still be sending its last bytes: changing the
 	 * FIFO mode under them loses them. Wait for the transmitter to be
 	 * empty (TEMT) first. */
-	while (!(inb(base + LSR) & LSR_TEMT))
+	while (!(inb(con.base + LSR) & LSR_TEMT))
 		;
 	/* FIFOs off: with them on, QEMU 7.2's UART behind a socket logs some
 	 * transmitted bytes twice (every boot of the console test, the
@@ -187,63 +479,23 @@ int main(int argc, char **argv)
 	 * every byte is written only into an empty transmitter. The cost: one
 	 * received byte buffered, not 16 (QEMU holds input back until it is
 	 * read; real hardware could drop bytes typed faster than the
-	 * interrupt is served). */
-	outb(base + FCR, 0x00);
-	while (inb(base + LSR) & LSR_DR)	/* nothing from before us */
-		(void)inb(base + RBR);
-	outb(base + MCR, MCR_DTR_RTS_OUT2);
-	outb(base + IER, 0x01);			/* receive data interrupt */
-	if (takeover)
-		take_over(&q);
-	arm_irq_wait(&q, (rl_handle_t)irq, seen);
-	rl_printf("console: ready on %#x irq %u%s\n", base, dev.irq,
-		  takeover ? ", printing the kernel's log" : "");
-	for (;;) {
-		struct rl_cqe *c;
-
-		r = rl_submit_and_wait(&q, 1, 0);
-		if (r < 0 && r != -RILL_EINTR)
-			fail("queue_enter", r);
-		while ((c = rl_peek_cqe(&q))) {
-			uint64_t ud = c->user_data;
-			int64_t res = c->result;
-
-			rl_cqe_done(&q);
-			if (res < 0)
-				fail(ud == 1 ? "IRQ_WAIT" : "LOG_WAIT", res);
-			if (ud == 2) {
-				print_log((uint64_t)res);
-				arm_log_wait(&q);
-				continue;
-			}
-			seen = (uint64_t)res;
-			(void)inb(base + IIR);
-again:
-			while (inb(base + LSR) & LSR_DR) {
-				uint8_t ch = inb(base + RBR);
-
-				received++;
-				put(ch);
-				if (ch == '\r') {
-					put('\n');
-					if (one_line) {
-						outb(base + IER, 0);
-						rl_irq_ack(irq);
-						if (takeover)
-							give_back();
-						return (int)received;
-					}
-				}
-			}
-			if ((r = rl_irq_ack(irq)) < 0)
-				fail("irq_ack", r);
-			/* The COM line is edge-triggered: a byte that came
-			 * after the drain but before the ack raised its edge
-			 * while the line was masked, and no interrupt will
-			 * come for it. Look once more after the ack. */
-			if (inb(base + LSR) & LSR_DR)
-				goto again;
-			arm_irq_wait(&q, (rl_handle_t)irq, seen);
-		}
+	 * interrupt is served), and one transmitted byte per THRE. */
+	outb(con.base + FCR, 0x00);
+	while (inb(con.base + LSR) & LSR_DR)	/* nothing from before us */
+		(void)inb(con.base + RBR);
+	outb(con.base + MCR, MCR_DTR_RTS_OUT2);
+	con.ier = 0xff;				/* unknown: set_ier writes */
+	set_ier(IER_RX | IER_RLS);
+	if (takeover) {
+		take_over();
+		if (!rl_loop_spawn(&loop, log_task, NULL))
+			fail("spawn", -RILL_ENOMEM);
 	}
+	if (!rl_loop_spawn(&loop, irq_task, NULL) ||
+	    (listen && !rl_loop_spawn(&loop, listener_task, (void *)(uint64_t)listen)))
+		fail("spawn", -RILL_ENOMEM);
+	rl_printf("console: ready on %#x irq %u%s\n", con.base, con.irq_line,
+		  takeover ? ", printing the kernel's log" : "");
+	r = rl_loop_run(&loop);
+	fail("loop ended", r);
 }
