@@ -255,31 +255,67 @@ static void put_polled(uint8_t c)
 	outb(con.base + THR, c);
 }
 
-/* The log from logpos up to upto into the output queue, waiting for room
- * when it is full (a writer more than the ring ahead of us costs the
- * oldest bytes). Client output and the log share the queue, so neither
- * loses or repeats a byte of the other. */
+/* The log from logpos up to upto into the output queue, a line at a time
+ * (at most LOG_PIECE bytes), waiting for room for the whole line: client
+ * writes go in whole too, so neither cuts into a line of the other. A
+ * writer more than the ring ahead of us costs the oldest bytes. */
+#define LOG_PIECE	512u
+
+static void log_wait_room(uint32_t need)
+{
+	while (bq_room(&con.out) < need) {
+		tx_kick();
+		wl_add(&con.room, &log_waiter);
+		park(&log_waiter, 0);
+		wl_del(&log_waiter);
+	}
+}
+
 static void log_out(uint64_t upto)
 {
 	while (logpos < upto) {
-		uint8_t c;
+		uint32_t n = 0, need = 0;
 
 		if (upto - logpos > klog->size)
 			logpos = upto - klog->size;
-		c = (uint8_t)klog->data[logpos % klog->size];
-		if (bq_room(&con.out) < 2) {
-			tx_kick();
-			wl_add(&con.room, &log_waiter);
-			park(&log_waiter, 0);
-			wl_del(&log_waiter);
-			continue;
+		/* The piece: up to and with the next newline. */
+		while (logpos + n < upto && n < LOG_PIECE) {
+			char c = klog->data[(logpos + n) % klog->size];
+
+			n++;
+			need += c == '\n' ? 2 : 1;
+			if (c == '\n')
+				break;
 		}
-		if (c == '\n')
-			bq_put(&con.out, '\r');	/* as the kernel's own console does */
-		bq_put(&con.out, c);
-		logpos++;
+		log_wait_room(need);
+		if (upto - logpos > klog->size)
+			continue;		/* overwritten while we waited */
+		for (uint32_t i = 0; i < n; i++) {
+			uint8_t c = (uint8_t)klog->data[(logpos + i) % klog->size];
+
+			if (c == '\n')
+				bq_put(&con.out, '\r');	/* as the kernel's own console does */
+			bq_put(&con.out, c);
+		}
+		logpos += n;
 	}
 	tx_kick();
+}
+
+/* Until every byte queued so far has gone to the UART. The log's next
+ * LOG_WAIT says "printed up to here" to the kernel (RL_KLOG_PRINTED, and
+ * where a restarted driver goes on): it must not say so of bytes still
+ * in our queue, which die with us. */
+static void log_wait_sent(void)
+{
+	uint32_t mark = con.out.tail;
+
+	while ((int32_t)(con.out.head - mark) < 0) {
+		tx_kick();
+		wl_add(&con.room, &log_waiter);
+		park(&log_waiter, 0);
+		wl_del(&log_waiter);
+	}
 }
 
 static int64_t log_task(void *arg)
@@ -293,6 +329,7 @@ static int64_t log_task(void *arg)
 		if (r < 0)
 			fail("LOG_WAIT", r);
 		log_out((uint64_t)r);
+		log_wait_sent();
 	}
 }
 
