@@ -7,6 +7,7 @@
 #ifndef CONSOLE_H
 #define CONSOLE_H
 
+#include <rill/portio.h>
 #include <rill/rl.h>
 #include <rill/rt.h>
 
@@ -38,19 +39,6 @@
 #define MCR_DTR_RTS_OUT2 0x0b	/* OUT2 routes the interrupt to the PIC/IOAPIC */
 
 #define UART_CLOCK	115200	/* the divisor's base: baud = UART_CLOCK / divisor */
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
 
 /* ---- byte queues ---- */
 #define QSIZE	4096u		/* a power of two: head and tail wrap freely */

@@ -13,6 +13,7 @@
  */
 #include <proto/chardev.h>
 #include <rill/ipc.h>
+#include <rill/portio.h>
 #include <rill/rl.h>
 #include <rill/string.h>
 #include <rill/test.h>
@@ -34,19 +35,6 @@ static struct rl_kcounters before_driver;
 static uint64_t msg[8192 / 8], res[RES_WORDS];
 static union chardev_any rep;
 static uint64_t bgres[NCONV][RES_WORDS];
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
 
 /* Submit c on lane in q and wait for it (10 s at most). */
 static int64_t call(rl_handle_t lane, const struct rl_chain *c, void *results)
