@@ -70,7 +70,9 @@ static void describe(const struct rl_device *d, struct props *ps)
 		add(ps, "pci-device", "0x%04x", d->device);
 		add(ps, "pci-class", "0x%02x%02x%02x", d->class_code, d->subclass, d->prog_if);
 		add(ps, "pci-address", "0000:%02x:%02x.%x", d->bus, d->slot, d->func);
-		if (d->irq != 0xff)
+		/* A function without an interrupt pin reports line 0: no IRQ,
+		 * not IRQ 0. */
+		if (d->irq_pin && d->irq != 0xff)
 			add(ps, "irq", "%u", d->irq);
 		break;
 	case RL_DEV_UART:

@@ -202,7 +202,7 @@ static void event_push(struct watch *w, uint16_t msg, const struct object *o)
 
 	if (w->dead)
 		return;
-	if (w->queued >= MBUS_EVENTS_MAX ||
+	if (w->queued >= RL_MBUS_EVENTS_MAX ||
 	    !(e = malloc(sizeof(*e) + n * sizeof(e->props[0])))) {
 		watch_kill(w);
 		return;
@@ -400,7 +400,7 @@ static int do_publish(struct conv *cv, const struct mbus_publish *req)
 		 (info.rights & (RL_RIGHT_SUBMIT | RL_RIGHT_TRANSFER)) !=
 			 (RL_RIGHT_SUBMIT | RL_RIGHT_TRANSFER))
 		rep.error = -RILL_EINVAL;
-	else if (mbus_stats.objects >= MBUS_OBJECTS_MAX)
+	else if (mbus_stats.objects >= RL_MBUS_OBJECTS_MAX)
 		rep.error = -RILL_ENOMEM;
 	else {
 		for (struct object *o = objects_head; o; o = o->next)
@@ -481,7 +481,7 @@ static int do_watch(struct conv *cv, const struct mbus_watch *req)
 
 	if (!matches_valid(req->matches, req->matches_count))
 		rep.error = -RILL_EINVAL;
-	else if (mbus_stats.watches >= MBUS_WATCHES_MAX)
+	else if (mbus_stats.watches >= RL_MBUS_WATCHES_MAX)
 		rep.error = -RILL_ENOSPC;
 	else if (!(w = calloc(1, sizeof(*w))))
 		rep.error = -RILL_ENOMEM;

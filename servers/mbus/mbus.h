@@ -7,16 +7,9 @@
 #define MBUS_SERVER_H
 
 #include <proto/mbus.h>
+#include <rill/mbus.h>
 #include <rill/rl.h>
 #include <rill/rt.h>
-
-/* Bounds that keep one client from taking mbus's memory: past them a
- * publish fails with ENOMEM, a watch with ENOSPC, and a watcher that lets
- * more events than EVENTS_MAX pile up loses its watch (its event stream
- * ends, docs/mbus.md). */
-#define MBUS_OBJECTS_MAX	4096
-#define MBUS_WATCHES_MAX	256
-#define MBUS_EVENTS_MAX		1024
 
 struct conv;
 

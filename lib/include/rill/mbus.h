@@ -35,6 +35,14 @@
 #include <proto/mbus.h>
 #include <rill/rl.h>
 
+/* Bounds bin/mbus keeps so that no client can take its memory: past them
+ * a publish fails with ENOMEM, a watch with ENOSPC, and a watcher that
+ * lets more than RL_MBUS_EVENTS_MAX events pile up loses its watch (its
+ * event stream ends). mbus's own object and the devices count as objects. */
+#define RL_MBUS_OBJECTS_MAX	4096
+#define RL_MBUS_WATCHES_MAX	256
+#define RL_MBUS_EVENTS_MAX	1024
+
 /* Fill a property or a query term: 0, or -RILL_ERANGE when a string is
  * too long (key: MBUS_KEY_MAX bytes, value: MBUS_VALUE_MAX). */
 int rl_mbus_prop_set(struct mbus_prop *p, const char *key, const char *value);
@@ -98,7 +106,7 @@ int rl_mbus_watch_open(rl_handle_t mbus, const struct mbus_match *m, uint32_t n,
 		       struct rl_mbus_watch *w);
 /* The next event; deadline: monotonic ns, 0 for none (-RILL_ETIMEDOUT,
  * and the event stays for the next call). -RILL_EPIPE: the watch ended
- * (mbus went, or it dropped a watcher that fell MBUS_EVENTS_MAX behind). */
+ * (mbus went, or it dropped a watcher that fell RL_MBUS_EVENTS_MAX behind). */
 int rl_mbus_watch_next(struct rl_mbus_watch *w, struct rl_mbus_event *ev, uint64_t deadline);
 /* Unwatch (no event follows) and close both lanes: 0, or the unwatch's
  * error (the lanes are closed anyway). */

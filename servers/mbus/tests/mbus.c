@@ -6,9 +6,11 @@
  * objects, later ones, a publisher that dies), 50 clients at once, and
  * every kind of malformed request answered with `refused` while mbus
  * keeps serving. mbus's own object (class=mbus) shows its counters, which
- * must come back after each test (objects, watches, conversations: mbus
- * leaks nothing when a client vanishes); the last test ends mbus and
- * checks the kernel's counters are back to before it started.
+ * must come back after each client goes (objects, watches,
+ * conversations: mbus leaks nothing when a client vanishes). Each test
+ * starts an mbus of its own and ends it by closing the client lane: it
+ * must exit with 0, and the kernel's counters must be back to before it
+ * started.
  *
  * The library is called from runtime tasks: each test runs one loop. A
  * task cannot leave through rl_test_fail (it longjmps off the task's
@@ -299,6 +301,13 @@ static int64_t devices_task(void *arg)
 	CK(streq(rl_mbus_prop(p, n, "class"), "bridge"));
 	CK(streq(rl_mbus_prop(p, n, "pci-class"), "0x060000"));
 	CK(streq(rl_mbus_prop(p, n, "pci-vendor"), "0x8086"));
+	CK(!rl_mbus_prop(p, n, "irq"));		/* no interrupt pin: no IRQ */
+	/* q35's network function (e1000e) has one. */
+	rl_mbus_match_set(&m[0], "class", MBUS_MATCH_OP_EQUAL, "network");
+	rl_mbus_match_set(&m[1], "irq", MBUS_MATCH_OP_PRESENT, "");
+	CK_EQ(rl_mbus_find_first(mb, m, 2, &id, p, &n), 0);
+	CK(streq(rl_mbus_prop(p, n, "bus"), "pci"));
+	CK(streq(rl_mbus_prop(p, n, "pci-class"), "0x020000"));
 
 	/* Every device of the kernel's list, once: mbus's own object is the
 	 * one without `bus`. */
@@ -711,6 +720,51 @@ static int64_t vanish_task(void *arg)
 DEFINE_TEST(vanishing_clients_leave_nothing)
 {
 	with_mbus(vanish_task, NULL);
+}
+
+/* A watcher that does not read while more than RL_MBUS_EVENTS_MAX events
+ * pile up loses its watch: mbus drops the queue and ends the event
+ * stream, rather than spend its memory on it. Other watches go on. */
+static int64_t flood_task(void *arg)
+{
+	struct rl_mbus_event ev;
+	struct mbus_prop p;
+	struct mbus_match m;
+	struct rl_mbus_watch slow, other;
+	rl_handle_t l[2], conv;
+	uint64_t id;
+	int got = 0, e;
+
+	rl_mbus_match_set(&m, "class", MBUS_MATCH_OP_EQUAL, "flood");
+	CK_EQ(rl_mbus_watch_open(mb, &m, 1, &slow), 0);
+	rl_mbus_match_set(&m, "class", MBUS_MATCH_OP_EQUAL, "not-flood");
+	CK_EQ(rl_mbus_watch_open(mb, &m, 1, &other), 0);
+	CK_EQ(rl_stream(l), 0);
+	CK_EQ(rl_mbus_open(mb, &conv), 0);
+	rl_mbus_prop_set(&p, "class", "flood");
+	/* The same lane again once it is no longer published: 2 events a round. */
+	for (int i = 0; i < RL_MBUS_EVENTS_MAX; i++) {
+		CK_EQ(rl_mbus_publish_on(conv, &p, 1, l[0], &id), 0);
+		CK_EQ(rl_mbus_remove(conv, id), 0);
+	}
+	CK_EQ(settle_n(base_objects, 1, 4), 0);	/* the slow one is gone */
+	/* What had reached its stream before, then the end. */
+	while ((e = rl_mbus_watch_next(&slow, &ev, rl_clock_ns() + 3000 * MS)) == 0)
+		got++;
+	CK_EQ(e, -RILL_EPIPE);
+	CK(got < 2 * RL_MBUS_EVENTS_MAX);
+	CK_EQ(rl_mbus_watch_close(&slow), -RILL_ENOENT);	/* no such watch any more */
+	CK_EQ(rl_mbus_watch_next(&other, &ev, rl_clock_ns() + 10 * MS), -RILL_ETIMEDOUT);
+	CK_EQ(rl_mbus_watch_close(&other), 0);
+	CK_EQ(rl_handle_close(conv), 0);
+	CK_EQ(rl_handle_close(l[0]), 0);
+	CK_EQ(rl_handle_close(l[1]), 0);
+	return settle(base_objects, 0);
+}
+
+DEFINE_TEST(slow_watcher_loses_its_watch)
+{
+	with_mbus(flood_task, NULL);
 }
 
 /* ---- many clients at once ------------------------------------------------------------ */
