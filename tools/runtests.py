@@ -641,7 +641,7 @@ CONSOLE_INPUT = [(CONSOLE_READY, (CONSOLE_TEXT + "\r").encode()),
 # line, which must come back echoed; then the boot is stopped.
 RUN_TEXT = "rill-run-4242"
 RUN_TIMEOUT = 180			# s: a boot and one typed line
-RUN_SERVICES = ("console",)		# each must be logged as started, once
+RUN_SERVICES = ("mbus", "console")	# each must be logged as started, once
 
 
 def run_interactive(build, res, smp=2):
@@ -663,6 +663,12 @@ def run_interactive(build, res, smp=2):
             problems.append(f"init started {svc} {n} times, not once")
     if re.search(r"init: .*(ended with status|cannot start|not restarted)", text):
         problems.append("a service ended or could not start")
+    # mbus publishes the devices; the console driver finds its UART there
+    # and publishes itself.
+    if not re.search(r"mbus: ready \(\d+ objects\)", text):
+        problems.append("mbus never said it was ready")
+    if not re.search(r"console: on mbus as object \d+", text):
+        problems.append("the console driver did not publish itself on mbus")
     if problems:
         res.fail(f"{prefix}/services_started", "; ".join(problems))
     else:

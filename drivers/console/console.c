@@ -37,6 +37,8 @@
  * receive interrupt is armed: what is typed from then on is taken.
  */
 #include <proto/chardev.h>
+#include <rill/format.h>
+#include <rill/mbus.h>
 #include <rill/rl.h>
 #include <rill/rt.h>
 #include <rill/string.h>
@@ -153,6 +155,81 @@ static int find_uart(uint16_t *base, uint8_t *irq)
 		}
 	}
 	return -RILL_ENODEV;
+}
+
+/* A property's number: decimal, or hex after 0x; -EINVAL for anything
+ * else (mbus is trusted to say what the kernel said, but its answer is
+ * input like any other). */
+static int parse_u64(const char *t, uint64_t *v)
+{
+	unsigned base = 10;
+
+	*v = 0;
+	if (t[0] == '0' && t[1] == 'x') {
+		base = 16;
+		t += 2;
+	}
+	if (!*t)
+		return -RILL_EINVAL;
+	for (; *t; t++) {
+		unsigned d = *t >= '0' && *t <= '9' ? (unsigned)(*t - '0') :
+			     *t >= 'a' && *t <= 'f' ? (unsigned)(*t - 'a' + 10) : 99;
+
+		if (d >= base || *v > (UINT64_MAX - d) / base)
+			return -RILL_EINVAL;
+		*v = *v * base + d;
+	}
+	return 0;
+}
+
+/* The UART on mbus (docs/mbus.md): the serial device named com1, or the
+ * first serial device; its ports and IRQ from its properties. Its object
+ * id in *id. */
+static int find_uart_on_mbus(rl_handle_t mbus, uint16_t *base, uint8_t *irq, uint64_t *id)
+{
+	struct mbus_match m[3];
+	struct mbus_prop props[MBUS_PROPS_MAX];
+	const char *io, *line;
+	uint32_t n;
+	uint64_t v;
+	int r;
+
+	rl_mbus_match_set(&m[0], "class", MBUS_MATCH_OP_EQUAL, "serial");
+	rl_mbus_match_set(&m[1], "bus", MBUS_MATCH_OP_EQUAL, "legacy");
+	rl_mbus_match_set(&m[2], "name", MBUS_MATCH_OP_EQUAL, "com1");
+	r = rl_mbus_find_first(mbus, m, 3, id, props, &n);
+	if (r == -RILL_ENOENT)
+		r = rl_mbus_find_first(mbus, m, 2, id, props, &n);
+	if (r < 0)
+		return r;
+	io = rl_mbus_prop(props, n, "io-base");
+	line = rl_mbus_prop(props, n, "irq");
+	if (!io || !line || parse_u64(io, &v) || v > 0xfff8)
+		return -RILL_EPROTO;
+	*base = (uint16_t)v;
+	if (parse_u64(line, &v) || v > 15)
+		return -RILL_EPROTO;
+	*irq = (uint8_t)v;
+	return 0;
+}
+
+/* Our own object on mbus: a chardev named console on that UART, reached
+ * through the lane init gave us as "chardev" (the client end of the
+ * stream we serve). It lives as long as conversation *conv. */
+static int publish_on_mbus(rl_handle_t mbus, uint64_t uart, rl_handle_t *conv, uint64_t *id)
+{
+	struct mbus_prop props[4];
+	char num[24];
+	rl_handle_t lane = rl_startup_handle_or0("chardev");
+
+	if (!lane)
+		return -RILL_ENOENT;
+	rill_snprintf(num, sizeof(num), "%lu", (unsigned long)uart);
+	rl_mbus_prop_set(&props[0], "class", "chardev");
+	rl_mbus_prop_set(&props[1], "name", "console");
+	rl_mbus_prop_set(&props[2], "device", num);
+	rl_mbus_prop_set(&props[3], "driver", "bin/console");
+	return rl_mbus_publish(mbus, props, 4, lane, conv, id);
 }
 
 static void set_ier(uint8_t v)
@@ -479,23 +556,26 @@ static int64_t irq_task(void *arg)
 	}
 }
 
-int main(int argc, char **argv)
+struct setup {
+	bool takeover;
+	rl_handle_t listen;
+};
+
+/* Find the UART, take it, start the tasks, say so, publish ourselves: a
+ * task, since mbus is asked through the runtime. */
+static int64_t setup_task(void *arg)
 {
-	bool takeover = false;
-	rl_handle_t listen = rl_startup_handle_or0("chardev-server");
-	struct rl_loop loop;
+	const struct setup *su = arg;
+	rl_handle_t mbus = rl_startup_handle_or0("mbus"), conv = 0;
+	uint64_t uart = 0, self = 0;
 	int64_t io, irq, r;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "echo-line"))
-			one_line = true;
-		else if (!strcmp(argv[i], "takeover"))
-			takeover = true;
-		else
-			fail("unknown argument", -RILL_EINVAL);
-	}
-	if ((r = find_uart(&con.base, &con.irq_line)) < 0)
+	if (mbus) {
+		if ((r = find_uart_on_mbus(mbus, &con.base, &con.irq_line, &uart)) < 0)
+			fail("no UART on mbus", r);
+	} else if ((r = find_uart(&con.base, &con.irq_line)) < 0) {
 		fail("no UART in the device list", r);
+	}
 	if ((io = rl_ioport_open(rl_startup_handle_or0(RL_NAME_IOPORT_AUTH), con.base, 8)) < 0)
 		fail("ioport_open", io);
 	if ((r = rl_ioport_enable(io)) < 0)
@@ -503,8 +583,6 @@ int main(int argc, char **argv)
 	if ((irq = rl_irq_open(rl_startup_handle_or0(RL_NAME_IRQ_AUTH), con.irq_line, 0)) < 0)
 		fail("irq_open", irq);
 	con.irq = (rl_handle_t)irq;
-	if ((r = rl_loop_init(&loop, 256, 1024)) < 0)
-		fail("loop", r);
 	/* The kernel may still be sending its last bytes: changing the
 	 * FIFO mode under them loses them. Wait for the transmitter to be
 	 * empty (TEMT) first. */
@@ -523,16 +601,46 @@ int main(int argc, char **argv)
 	outb(con.base + MCR, MCR_DTR_RTS_OUT2);
 	con.ier = 0xff;				/* unknown: set_ier writes */
 	set_ier(IER_RX | IER_RLS);
-	if (takeover) {
+	if (su->takeover) {
 		take_over();
-		if (!rl_loop_spawn(&loop, log_task, NULL))
+		if (rl_task_spawn_detached(log_task, NULL) < 0)
 			fail("spawn", -RILL_ENOMEM);
 	}
-	if (!rl_loop_spawn(&loop, irq_task, NULL) ||
-	    (listen && !rl_loop_spawn(&loop, listener_task, (void *)(uint64_t)listen)))
+	if (rl_task_spawn_detached(irq_task, NULL) < 0 ||
+	    (su->listen && rl_task_spawn_detached(listener_task,
+						  (void *)(uint64_t)su->listen) < 0))
 		fail("spawn", -RILL_ENOMEM);
 	rl_printf("console: ready on %#x irq %u%s\n", con.base, con.irq_line,
-		  takeover ? ", printing the kernel's log" : "");
+		  su->takeover ? ", printing the kernel's log" : "");
+	/* The publication lives as long as conv, which we never close. */
+	if (mbus && (r = publish_on_mbus(mbus, uart, &conv, &self)) < 0)
+		rl_printf("console: cannot publish on mbus (%ld)\n", (long)r);
+	else if (mbus)
+		rl_printf("console: on mbus as object %lu (device %lu)\n", (unsigned long)self,
+			  (unsigned long)uart);
+	return 0;
+}
+
+
+int main(int argc, char **argv)
+{
+	static struct setup su;
+	struct rl_loop loop;
+	int64_t r;
+
+	su.listen = rl_startup_handle_or0("chardev-server");
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "echo-line"))
+			one_line = true;
+		else if (!strcmp(argv[i], "takeover"))
+			su.takeover = true;
+		else
+			fail("unknown argument", -RILL_EINVAL);
+	}
+	if ((r = rl_loop_init(&loop, 256, 1024)) < 0)
+		fail("loop", r);
+	if (!rl_loop_spawn(&loop, setup_task, &su))
+		fail("spawn", -RILL_ENOMEM);
 	r = rl_loop_run(&loop);
 	fail("loop ended", r);
 }

@@ -7,8 +7,11 @@
  */
 #include <proto/chardev.h>
 #include <proto/init.h>
+#include <rill/format.h>
 #include <rill/ipc.h>
+#include <rill/mbus.h>
 #include <rill/rl.h>
+#include <rill/rt.h>
 #include <rill/string.h>
 #include <rill/test.h>
 
@@ -163,26 +166,32 @@ DEFINE_TEST(one_conversation_many_requests)
 
 static uint64_t cres[RES / 8], cmsg[CHARDEV_MSG_MAX / 8 + 1];
 
-/* A conversation with the console driver; its lane, or 0. */
-static rl_handle_t console_open(void)
+/* A conversation with the console driver on lane (0: the "console" lane
+ * init gives); its lane, or 0. */
+static rl_handle_t console_open_on(rl_handle_t lane)
 {
 	struct rl_chain c;
 
 	rl_chain_init(&c);
 	rl_chain_offer(&c, RL_IPC_WANT_LANE);
-	if (rl_ipc_call(Q(), rl_startup_handle_or0("console"), &c, cres) < 0 ||
+	if (rl_ipc_call(Q(), lane ? lane : rl_startup_handle_or0("console"), &c, cres) < 0 ||
 	    rl_ipc_result(cres, 0)->status)
 		return 0;
 	return rl_ipc_result(cres, 0)->handle;
 }
 
+static rl_handle_t console_open(void)
+{
+	return console_open_on(0);
+}
+
 /* Write text through the driver: the count it says it queued, or an
  * error. */
-static int64_t console_write(const char *text)
+static int64_t console_write_on(rl_handle_t lane, const char *text)
 {
 	struct chardev_write w = { .bytes_len = (uint32_t)strlen(text) };
 	union chardev_any r;
-	rl_handle_t cv = console_open();
+	rl_handle_t cv = console_open_on(lane);
 	struct rl_chain c;
 	int len;
 
@@ -202,6 +211,65 @@ static int64_t console_write(const char *text)
 	}
 	rl_handle_close(cv);
 	return r.written.error ? r.written.error : (int64_t)r.written.count;
+}
+
+static int64_t console_write(const char *text)
+{
+	return console_write_on(0, text);
+}
+
+/* ---- the console driver, found on mbus ---- */
+
+#define THROUGH_MBUS	"services: written through the lane mbus gave\r\n"
+
+static int64_t on_mbus_result;
+
+/* In a task (rill/mbus.h): the driver found on mbus as a chardev named
+ * console on com1, and a write through the lane mbus hands out. */
+static int64_t find_console(void *arg)
+{
+	rl_handle_t mbus = rl_startup_handle_or0("mbus"), lane = 0;
+	struct mbus_match m[2];
+	struct mbus_prop props[MBUS_PROPS_MAX];
+	const char *dev;
+	uint64_t console, com1;
+	uint32_t n;
+	char num[24];
+	int64_t w;
+
+	if (!mbus)
+		return -1;
+	rl_mbus_match_set(&m[0], "class", MBUS_MATCH_OP_EQUAL, "serial");
+	rl_mbus_match_set(&m[1], "name", MBUS_MATCH_OP_EQUAL, "com1");
+	if (rl_mbus_find_first(mbus, m, 2, &com1, props, &n) < 0)
+		return -2;
+	rl_mbus_match_set(&m[0], "class", MBUS_MATCH_OP_EQUAL, "chardev");
+	rl_mbus_match_set(&m[1], "name", MBUS_MATCH_OP_EQUAL, "console");
+	if (rl_mbus_find_first(mbus, m, 2, &console, props, &n) < 0)
+		return -3;
+	dev = rl_mbus_prop(props, n, "device");
+	rill_snprintf(num, sizeof(num), "%lu", (unsigned long)com1);
+	if (!dev || strcmp(dev, num))
+		return -4;
+	if (rl_mbus_get(mbus, console, props, &n, true, &lane) < 0 || !lane)
+		return -5;
+	w = console_write_on(lane, THROUGH_MBUS);
+	rl_handle_close(lane);
+	return w != (int64_t)strlen(THROUGH_MBUS) ? -6 : (int64_t)console;
+}
+
+DEFINE_TEST(console_found_on_mbus)
+{
+	struct rl_loop l;
+	struct rl_task *t;
+
+	TEST_EQ(rl_loop_init(&l, 16, 32), 0);
+	t = rl_loop_spawn(&l, find_console, NULL);
+	TEST_ASSERT(t);
+	TEST_EQ(rl_loop_run(&l), 0);
+	on_mbus_result = t->status;
+	rl_loop_fini(&l);
+	TEST_ASSERT(on_mbus_result > 0);
 }
 
 /* Wait (up to 30 s) for the service to be running with starts. */
