@@ -63,6 +63,9 @@ void rl_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), nor
 void rl_test_warm_up(void);
 void rl_test_counters_read(struct rl_kcounters *c);
 void rl_test_counters_settle(struct rl_kcounters *c);
+/* Every counter back where it was (within 5 s), but that the kernel heap
+ * may hold fewer objects: one of an earlier test freed late is not this
+ * test's leak; more objects are. */
 void rl_test_counters_expect_back(const struct rl_kcounters *before);
 /* The same without free pages, for tests that free thousands of kernel
  * objects in an order scheduling decides: the heap may keep a slab page
