@@ -641,6 +641,9 @@ CONSOLE_INPUT = [(CONSOLE_READY, (CONSOLE_TEXT + "\r").encode()),
 # line, which must come back echoed; then the boot is stopped.
 RUN_TEXT = "rill-run-4242"
 RUN_TIMEOUT = 180			# s: a boot and one typed line
+# Typed once the driver has published itself, its last line at startup
+# (an echo is byte by byte: a log line printed meanwhile would cut it).
+RUN_UP = r"console: on mbus as object \d+"
 RUN_SERVICES = ("mbus", "console")	# each must be logged as started, once
 
 
@@ -651,7 +654,7 @@ def run_interactive(build, res, smp=2):
         status, text, timed_out = qemu.boot(
             kernel, initrd=initrd, smp=smp, append="", timeout=RUN_TIMEOUT,
             until=re.escape(RUN_TEXT) + r"\r\n",
-            serial_input=[(CONSOLE_READY, (RUN_TEXT + "\r").encode())])
+            serial_input=[(RUN_UP, (RUN_TEXT + "\r").encode())])
     except qemu.BootError as e:
         res.fail(f"{prefix}/boot", f"{e} (build it with `make`)")
         return
