@@ -556,6 +556,45 @@ static int64_t irq_task(void *arg)
 	}
 }
 
+/* Published on mbus for as long as we run: publish, then watch our own
+ * object; the watch ends (EPIPE) when mbus does, and init starts a new
+ * one on the same lane, which knows nothing of us: publish again. */
+static int64_t mbus_task(void *arg)
+{
+	rl_handle_t mbus = rl_startup_handle_or0("mbus");
+	uint64_t uart = (uint64_t)arg, delay = 10000000;
+
+	for (;;) {
+		static struct rl_mbus_event ev;
+		struct rl_mbus_watch w;
+		struct mbus_match m[2];
+		rl_handle_t conv;
+		uint64_t self;
+		int64_t r;
+
+		if ((r = publish_on_mbus(mbus, uart, &conv, &self)) < 0) {
+			rl_printf("console: cannot publish on mbus (%ld); trying again\n", (long)r);
+			rl_sleep_for(delay);
+			delay = delay < 1000000000 ? delay * 2 : delay;
+			continue;
+		}
+		delay = 10000000;
+		rl_printf("console: on mbus as object %lu (device %lu)\n", (unsigned long)self,
+			  (unsigned long)uart);
+		rl_mbus_match_set(&m[0], "class", MBUS_MATCH_OP_EQUAL, "chardev");
+		rl_mbus_match_set(&m[1], "name", MBUS_MATCH_OP_EQUAL, "console");
+		if (rl_mbus_watch_open(mbus, m, 2, &w) == 0) {
+			while ((r = rl_mbus_watch_next(&w, &ev, 0)) == 0)
+				;		/* (our own appearing, mostly) */
+			rl_mbus_watch_close(&w);
+		}
+		rl_handle_close(conv);
+		rl_printf("console: mbus went away (%ld); publishing again\n", (long)r);
+		rl_sleep_for(delay);
+	}
+	return 0;
+}
+
 struct setup {
 	bool takeover;
 	rl_handle_t listen;
@@ -566,8 +605,8 @@ struct setup {
 static int64_t setup_task(void *arg)
 {
 	const struct setup *su = arg;
-	rl_handle_t mbus = rl_startup_handle_or0("mbus"), conv = 0;
-	uint64_t uart = 0, self = 0;
+	rl_handle_t mbus = rl_startup_handle_or0("mbus");
+	uint64_t uart = 0;
 	int64_t io, irq, r;
 
 	if (mbus) {
@@ -612,12 +651,8 @@ static int64_t setup_task(void *arg)
 		fail("spawn", -RILL_ENOMEM);
 	rl_printf("console: ready on %#x irq %u%s\n", con.base, con.irq_line,
 		  su->takeover ? ", printing the kernel's log" : "");
-	/* The publication lives as long as conv, which we never close. */
-	if (mbus && (r = publish_on_mbus(mbus, uart, &conv, &self)) < 0)
-		rl_printf("console: cannot publish on mbus (%ld)\n", (long)r);
-	else if (mbus)
-		rl_printf("console: on mbus as object %lu (device %lu)\n", (unsigned long)self,
-			  (unsigned long)uart);
+	if (mbus && rl_task_spawn_detached(mbus_task, (void *)(uint64_t)uart) < 0)
+		fail("spawn", -RILL_ENOMEM);
 	return 0;
 }
 

@@ -258,6 +258,39 @@ static int64_t find_console(void *arg)
 	return w != (int64_t)strlen(THROUGH_MBUS) ? -6 : (int64_t)console;
 }
 
+static bool running_with(const char *name, uint32_t starts);
+
+/* mbus killed: init starts it again, and the console driver, whose watch
+ * ended with the old one, publishes itself on the new one. */
+DEFINE_TEST(console_published_again_after_mbus_restart)
+{
+	uint64_t until = rl_clock_ns() + 30000000000ull;
+	int64_t found = 0;
+	uint32_t starts;
+
+	TEST_EQ(status("mbus"), INIT_MSG_SERVICE);
+	starts = rep.service.starts;
+	TEST_EQ(kill("mbus", 0x3b), INIT_MSG_KILLED);
+	TEST_EQ(rep.killed.error, 0);
+	TEST_ASSERT(running_with("mbus", starts + 1));
+	while (found <= 0 && rl_clock_ns() < until) {
+		struct rl_loop l;
+		struct rl_task *t;
+
+		TEST_EQ(rl_loop_init(&l, 16, 32), 0);
+		t = rl_loop_spawn(&l, find_console, NULL);
+		TEST_ASSERT(t);
+		TEST_EQ(rl_loop_run(&l), 0);
+		found = t->status;
+		rl_loop_fini(&l);
+		if (found <= 0)
+			rl_sleep_ns(50000000);
+	}
+	TEST_ASSERT(found > 0);
+	TEST_EQ(status("console"), INIT_MSG_SERVICE);
+	TEST_EQ(rep.service.state, INIT_STATE_RUNNING);
+}
+
 DEFINE_TEST(console_found_on_mbus)
 {
 	struct rl_loop l;
