@@ -646,6 +646,26 @@ int64_t rl_await_ipc(rl_handle_t lane, const struct rl_chain *c, void *results)
 	return await_one(l, t, &o, NULL);
 }
 
+int64_t rl_accept(rl_handle_t listen, size_t cap, void *res, rl_handle_t *conv)
+{
+	struct rl_ipc_result *acc = rl_ipc_result(res, 0);
+	struct rl_chain c;
+	int64_t r;
+
+	rl_chain_init(&c);
+	rl_chain_accept(&c, RL_IPC_WANT_LANE);
+	rl_chain_recv_inline(&c, cap);
+	r = rl_await_ipc(listen, &c, res);
+	if (r < 0)
+		return r;
+	if (acc->status == -RILL_EPIPE)
+		return -RILL_EPIPE;	/* every client end closed */
+	if (acc->status)
+		return -RILL_EAGAIN;	/* this client went away first */
+	*conv = acc->handle;
+	return 0;
+}
+
 int64_t rl_await_deadline(const struct rl_sqe *op, struct rl_cqe *out, uint64_t deadline)
 {
 	struct rl_task *t = rl_task_self();

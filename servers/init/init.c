@@ -222,23 +222,18 @@ static int answer(const void *buf, size_t len, void *out, size_t cap)
 static int64_t control(void *unused)
 {
 	uint64_t res[CONV_RES / 8], out[INIT_MSG_MAX / 8];
-	struct rl_ipc_result *acc, *req;
+	struct rl_ipc_result *req;
 	struct rl_chain c;
 	rl_handle_t lane;
 	int64_t r;
 
-	rl_chain_init(&c);
-	rl_chain_accept(&c, RL_IPC_WANT_LANE);
-	rl_chain_recv_inline(&c, RL_PROTO_MSG_MAX);
-	r = rl_await_ipc(control_server, &c, res);
-	acc = rl_ipc_result(res, 0);
-	if (r < 0 || acc->status == -RILL_EPIPE)
-		return r;
+	r = rl_accept(control_server, RL_PROTO_MSG_MAX, res, &lane);
+	if (r < 0 && r != -RILL_EAGAIN)
+		return r;		/* no more clients */
 	if (rl_task_spawn_detached(control, NULL) < 0)
 		rl_printf("init: no memory for the next control conversation\n");
-	if (acc->status)
+	if (r)
 		return 0;		/* the client went away */
-	lane = acc->handle;
 	req = rl_ipc_result(res, 1);
 	while (req->status == 0) {
 		int len = answer(rl_ipc_inline(res, 1), req->length, out, sizeof(out));

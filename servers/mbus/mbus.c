@@ -612,24 +612,19 @@ static void conv_end(struct conv *cv)
 static int64_t conversation(void *listen)
 {
 	char res[RES_MAX];
-	struct rl_ipc_result *acc, *req;
+	struct rl_ipc_result *req;
 	struct rl_chain c;
 	struct conv cv;
 	unsigned at = 1;
 	int64_t r;
 
-	rl_chain_init(&c);
-	rl_chain_accept(&c, RL_IPC_WANT_LANE);
-	rl_chain_recv_inline(&c, RL_IPC_INLINE_MAX);
-	r = rl_await_ipc((rl_handle_t)(uint64_t)listen, &c, res);
-	acc = rl_ipc_result(res, 0);
-	if (r < 0 || acc->status == -RILL_EPIPE)
+	r = rl_accept((rl_handle_t)(uint64_t)listen, RL_IPC_INLINE_MAX, res, &cv.lane);
+	if (r < 0 && r != -RILL_EAGAIN)
 		return 0;		/* no more clients: mbus ends with the last conversation */
 	if (rl_task_spawn_detached(conversation, listen) < 0)
 		rl_printf("mbus: no memory for a task: no further clients\n");
-	if (acc->status)
+	if (r)
 		return 0;		/* this client went away */
-	cv.lane = acc->handle;
 	mbus_stats.conversations++;
 	for (;;) {
 		req = rl_ipc_result(res, at);

@@ -29,24 +29,18 @@ static uint32_t served;
 static int64_t conversation(void *listen)
 {
 	char res[2 * sizeof(struct rl_ipc_result) + REQ_MAX];
-	struct rl_ipc_result *acc, *req;
+	struct rl_ipc_result *req = rl_ipc_result(res, 1);
 	struct rl_chain c;
 	rl_handle_t lane;
 	int64_t r;
 
-	rl_chain_init(&c);
-	rl_chain_accept(&c, RL_IPC_WANT_LANE);
-	rl_chain_recv_inline(&c, REQ_MAX);
-	r = rl_await_ipc((rl_handle_t)(uint64_t)listen, &c, res);
-	acc = rl_ipc_result(res, 0);
-	req = rl_ipc_result(res, 1);
-	if (r < 0 || acc->status == -RILL_EPIPE)
-		return r;		/* no more clients: the loop ends */
+	r = rl_accept((rl_handle_t)(uint64_t)listen, REQ_MAX, res, &lane);
+	if (r < 0 && r != -RILL_EAGAIN)
+		return r == -RILL_EPIPE ? 0 : r;	/* no more clients: the loop ends */
 	if (rl_task_spawn_detached(conversation, listen) < 0)
 		return -RILL_ENOMEM;
-	if (acc->status)
-		return acc->status;	/* this client went away */
-	lane = acc->handle;
+	if (r)
+		return r;		/* this client went away */
 	if (req->status == 0) {
 		const char *msg = rl_ipc_inline(res, 1);
 

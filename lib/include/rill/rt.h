@@ -165,6 +165,15 @@ int64_t rl_sleep_for(uint64_t ns);
  * -ECANCELED when a cancel withdrew actions of it (each action's result
  * is in results, those that finished first included). */
 int64_t rl_await_ipc(rl_handle_t lane, const struct rl_chain *c, void *results);
+/* The next conversation on a listening lane (a client's OFFER met by our
+ * ACCEPT, docs/ipc.md) and its first message: *conv, the conversation's
+ * lane; the message's result and bytes at rl_ipc_result(res, 1) and
+ * rl_ipc_inline(res, 1) (res: room for two results and cap bytes; a
+ * status there, e.g. -EMSGSIZE, is the message's). 0; -RILL_EPIPE when no
+ * client can come any more (every client end closed); -RILL_EAGAIN when
+ * the client went away before it was accepted (call again); or the
+ * submission's error. */
+int64_t rl_accept(rl_handle_t listen, size_t cap, void *res, rl_handle_t *conv);
 
 /* Several operations at once: take an entry for each op with rl_op_sqe
  * (zeroed, its user_data set: fill in the rest, never user_data or
